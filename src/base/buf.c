@@ -1,0 +1,100 @@
+#include "base/buf.h"
+#include "base/alloc.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mitm_buf_init(struct mitm_buf *b, size_t limit)
+{
+    memset(b, 0, sizeof(*b));
+    b->limit = limit;
+}
+
+void mitm_buf_free(struct mitm_buf *b)
+{
+    free(b->mem);
+    b->mem = NULL;
+    b->off = b->len = b->alloc = 0;
+}
+
+/* Make room for n more bytes (+1 for a NUL the steal may add). */
+static int reserve(struct mitm_buf *b, size_t n)
+{
+    if (b->off && b->off + b->len + n + 1 > b->alloc) {
+        memmove(b->mem, b->mem + b->off, b->len);
+        b->off = 0;
+    }
+    if (b->len + n + 1 <= b->alloc)
+        return 0;
+    size_t want = b->alloc ? b->alloc : 256;
+    while (want < b->len + n + 1)
+        want *= 2;
+    uint8_t *m = realloc(b->mem, want);
+    if (!m)
+        return -1;
+    b->mem = m;
+    b->alloc = want;
+    return 0;
+}
+
+int mitm_buf_append(struct mitm_buf *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (b->limit && (n > b->limit || b->len > b->limit - n))
+        return -1;
+    if (reserve(b, n) < 0)
+        return -1;
+    memcpy(b->mem + b->off + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
+int mitm_buf_printf(struct mitm_buf *b, const char *fmt, ...)
+{
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -1;
+    if ((size_t)n < sizeof(small))
+        return mitm_buf_append(b, small, (size_t)n);
+    char *big = mitm_alloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    int r = mitm_buf_append(b, big, (size_t)n);
+    free(big);
+    return r;
+}
+
+void mitm_buf_consume(struct mitm_buf *b, size_t n)
+{
+    if (n >= b->len) {
+        b->off = b->len = 0;
+        return;
+    }
+    b->off += n;
+    b->len -= n;
+}
+
+uint8_t *mitm_buf_steal(struct mitm_buf *b, size_t *len)
+{
+    uint8_t *m;
+    if (!b->mem) {
+        m = mitm_alloc(1);
+    } else {
+        if (b->off)
+            memmove(b->mem, b->mem + b->off, b->len);
+        m = b->mem;
+    }
+    m[b->len] = 0; /* reserve() always keeps room for this */
+    *len = b->len;
+    b->mem = NULL;
+    b->off = b->len = b->alloc = 0;
+    return m;
+}

@@ -1,0 +1,47 @@
+/* Growable byte buffer with a hard cap. Exceeding the cap is the caller's protocol
+ * error, never an allocation. Bytes are consumed from the front in O(1) (an offset),
+ * and compacted lazily on the next append. */
+#ifndef MITM_BASE_BUF_H
+#define MITM_BASE_BUF_H
+
+#include "base/slice.h"
+
+struct mitm_buf {
+    uint8_t *mem;   /* owned allocation */
+    size_t off;     /* start of live bytes in mem */
+    size_t len;     /* live bytes */
+    size_t alloc;   /* size of mem */
+    size_t limit;   /* max live bytes; 0 = unlimited (internal buffers only) */
+};
+
+/* Initialise an empty buffer holding at most limit bytes (0 = no limit). No allocation. */
+void mitm_buf_init(struct mitm_buf *b, size_t limit);
+
+/* Free memory; the buffer is left empty and reusable. */
+void mitm_buf_free(struct mitm_buf *b);
+
+/* Append n bytes. Returns 0, or -1 (nothing appended) if the cap would be exceeded or
+ * the allocation failed. */
+int mitm_buf_append(struct mitm_buf *b, const void *p, size_t n);
+
+/* Append a formatted string (no NUL kept). Same returns as mitm_buf_append. */
+int mitm_buf_printf(struct mitm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Drop n bytes from the front (n <= len). */
+void mitm_buf_consume(struct mitm_buf *b, size_t n);
+
+static inline const uint8_t *mitm_buf_data(const struct mitm_buf *b)
+{
+    return b->mem ? b->mem + b->off : (const uint8_t *)"";
+}
+
+static inline struct mitm_slice mitm_buf_slice(const struct mitm_buf *b)
+{
+    return mitm_slice(mitm_buf_data(b), b->len);
+}
+
+/* Take the bytes out: returns the owned memory holding exactly len live bytes at
+ * offset 0 (plus a NUL), and leaves the buffer empty. Never NULL. */
+uint8_t *mitm_buf_steal(struct mitm_buf *b, size_t *len);
+
+#endif

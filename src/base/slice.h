@@ -1,0 +1,38 @@
+/* Byte views. A slice never owns its bytes and is never NUL-terminated by contract. */
+#ifndef MITM_BASE_SLICE_H
+#define MITM_BASE_SLICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+/* Parser results (STYLE: parsers return ssize_t: >0 consumed, or one of these). */
+#define MITM_INCOMPLETE  ((ssize_t)-2)
+#define MITM_PARSE_ERROR ((ssize_t)-1)
+
+struct mitm_slice {
+    const uint8_t *base;
+    size_t len;
+};
+
+static inline struct mitm_slice mitm_slice(const void *p, size_t n)
+{
+    return (struct mitm_slice){(const uint8_t *)p, n};
+}
+
+static inline struct mitm_slice mitm_slice_str(const char *s)
+{
+    return (struct mitm_slice){(const uint8_t *)s, strlen(s)};
+}
+
+/* Exact byte equality. */
+static inline int mitm_slice_eq(struct mitm_slice a, struct mitm_slice b)
+{
+    return a.len == b.len && (a.len == 0 || memcmp(a.base, b.base, a.len) == 0);
+}
+
+/* ASCII case-insensitive equality with a C string (header names, tokens). */
+int mitm_slice_ieq(struct mitm_slice a, const char *s);
+
+#endif

@@ -1,0 +1,99 @@
+/* The flow model: mitmproxy's flow.get_state() fields (reference §10), in C.
+ * Types only; functions in flow.h. */
+#ifndef MITM_FLOW_FLOW_T_H
+#define MITM_FLOW_FLOW_T_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/http/http-t.h"
+
+#define MITM_UUID_LEN 36
+
+enum mitm_flow_type {
+    MITM_FLOW_HTTP = 0,
+    MITM_FLOW_TCP,
+};
+
+/* A list of byte strings (certificate_list, alpn_offers, cipher_list). */
+struct mitm_strlist {
+    char **v;
+    size_t *lens;
+    size_t n;
+};
+
+/* client_conn / server_conn of a flow. Hosts are text addresses (no brackets). */
+struct mitm_conn_info {
+    char id[MITM_UUID_LEN + 1];
+    char *peer_host;      /* peername; NULL = None */
+    uint16_t peer_port;
+    char *sock_host;      /* sockname; NULL = None */
+    uint16_t sock_port;
+    char *address_host;   /* server only: address asked for; NULL = None */
+    uint16_t address_port;
+    char *error;          /* NULL = None */
+    bool tls;
+    struct mitm_strlist certificate_list; /* PEM */
+    char *alpn;           /* NULL = None */
+    size_t alpn_len;
+    struct mitm_strlist alpn_offers;
+    char *cipher;         /* NULL = None */
+    struct mitm_strlist cipher_list;
+    char *tls_version;    /* NULL = None, else "TLSv1.2", ... */
+    char *sni;            /* NULL = None */
+    double timestamp_start;     /* 0 = None */
+    double timestamp_end;       /* 0 = None */
+    double timestamp_tls_setup; /* 0 = None */
+    double timestamp_tcp_setup; /* server only; 0 = None */
+    char *mitmcert;       /* client only: PEM of the forged leaf; NULL = None */
+    char *proxy_mode;     /* client only: mode spec, e.g. "regular" */
+    char *via_scheme;     /* server only: upstream proxy; NULL = None */
+    char *via_host;
+    uint16_t via_port;
+};
+
+struct mitm_flow_error {
+    char *msg;
+    double timestamp;
+};
+
+/* A key/value pair of flow.metadata; values are stored as their tnetstring encoding
+ * so any type round-trips. */
+struct mitm_meta {
+    char *key;
+    uint8_t *tns;
+    size_t tns_len;
+};
+
+struct mitm_tcp_message {
+    bool from_client;
+    uint8_t *content;
+    size_t len;
+    double timestamp;
+};
+
+/* A flow. Refcounted; shared (read-only) between a worker and the main thread once
+ * published. */
+struct mitm_flow {
+    int refs; /* atomic via mitm_flow_ref/unref */
+    enum mitm_flow_type type;
+    char id[MITM_UUID_LEN + 1];
+    struct mitm_conn_info client_conn;
+    struct mitm_conn_info server_conn;
+    struct mitm_flow_error *error;       /* NULL = None */
+    bool intercepted;
+    char *is_replay;                     /* NULL, "request" or "response" */
+    char *marked;                        /* "" = unmarked */
+    char *comment;                       /* never NULL */
+    struct mitm_meta *metadata;
+    size_t n_metadata;
+    double timestamp_created;
+    /* http */
+    struct mitm_http_request *request;   /* NULL only transiently */
+    struct mitm_http_response *response; /* NULL = None */
+    /* tcp */
+    struct mitm_tcp_message *messages;
+    size_t n_messages;
+};
+
+#endif

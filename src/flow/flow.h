@@ -1,0 +1,24 @@
+/* Flow lifecycle. */
+#ifndef MITM_FLOW_FLOW_H
+#define MITM_FLOW_FLOW_H
+
+#include "flow/flow-t.h"
+
+/* New flow of a type: fresh uuid4 id, refs = 1, comment "", marked "". */
+struct mitm_flow *mitm_flow_new(enum mitm_flow_type type, double now);
+struct mitm_flow *mitm_flow_ref(struct mitm_flow *f);
+/* Drop a reference; frees the flow and everything it owns at zero. Accepts NULL. */
+void mitm_flow_unref(struct mitm_flow *f);
+
+/* Set the flow's error (replaces an earlier one). */
+void mitm_flow_set_error(struct mitm_flow *f, const char *msg, double now);
+
+/* Fill id with a random uuid4 (36 chars + NUL). Thread-safe. */
+void mitm_uuid4(char out[MITM_UUID_LEN + 1]);
+
+void mitm_conn_info_init(struct mitm_conn_info *c);
+void mitm_conn_info_clear(struct mitm_conn_info *c);
+void mitm_strlist_add(struct mitm_strlist *l, const char *s, size_t n);
+void mitm_strlist_clear(struct mitm_strlist *l);
+
+#endif

@@ -1,0 +1,149 @@
+/* The sans-io layer model (DESIGN §3): layers are state machines that receive events
+ * and emit commands. Only src/io executes commands; layers never touch sockets, libuv
+ * or the clock (time arrives in every event). Types only; functions in layer.h. */
+#ifndef MITM_LAYER_LAYER_T_H
+#define MITM_LAYER_LAYER_T_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/slice.h"
+
+struct mitm_layer;
+struct mitm_flow;
+struct mitm_http_event;
+
+enum mitm_conn_side {
+    MITM_CONN_CLIENT = 0,
+    MITM_CONN_SERVER,
+};
+
+enum mitm_conn_state {
+    MITM_CONN_NEW = 0,    /* server connection not opened yet */
+    MITM_CONN_OPENING,    /* OPEN command issued, no reply yet */
+    MITM_CONN_OPEN,       /* both directions usable */
+    MITM_CONN_READ_EOF,   /* the peer half-closed; we may still write */
+    MITM_CONN_CLOSED,     /* gone */
+};
+
+/* A connection as layers see it. Owned by the context (mitm_ctx_conn_new); the driver
+ * attaches its socket state through io. */
+struct mitm_conn {
+    uint32_t id;                 /* unique within one context; the client is 1 */
+    enum mitm_conn_side side;
+    enum mitm_conn_state state;
+    char *host;                  /* server: host to connect to (name or address) */
+    uint16_t port;
+    char peer[64];               /* "ip:port" of the peer once known, for logs */
+    char sock[64];               /* "ip:port" of our end once known */
+    double timestamp_start, timestamp_tcp_setup, timestamp_end;
+    char *error;                 /* why it failed/closed, if it did */
+    void *io;                    /* driver-private; NULL in playbooks */
+    struct mitm_conn *next;      /* context's list */
+};
+
+/* Hooks, exactly mitmproxy's names (reference §11). */
+#define MITM_HOOKS(X) \
+    X(CLIENT_CONNECTED, "client_connected") \
+    X(CLIENT_DISCONNECTED, "client_disconnected") \
+    X(SERVER_CONNECT, "server_connect") \
+    X(SERVER_CONNECTED, "server_connected") \
+    X(SERVER_CONNECT_ERROR, "server_connect_error") \
+    X(SERVER_DISCONNECTED, "server_disconnected") \
+    X(HTTP_CONNECT, "http_connect") \
+    X(REQUESTHEADERS, "requestheaders") \
+    X(REQUEST, "request") \
+    X(RESPONSEHEADERS, "responseheaders") \
+    X(RESPONSE, "response") \
+    X(ERROR, "error")
+
+enum mitm_hook {
+#define MITM_HOOK_ENUM(e, s) MITM_HOOK_##e,
+    MITM_HOOKS(MITM_HOOK_ENUM)
+#undef MITM_HOOK_ENUM
+    MITM_HOOK__COUNT
+};
+
+enum mitm_event_type {
+    MITM_EV_START = 0, /* the layer was just created and the client connection is open */
+    MITM_EV_DATA,      /* bytes arrived on conn */
+    MITM_EV_CLOSED,    /* conn was closed by the peer (or failed): no more DATA */
+    MITM_EV_REPLY,     /* the reply to a blocking command (cmd) */
+    MITM_EV_WAKEUP,    /* a timer asked for by MITM_CMD_WAKEUP fired */
+    MITM_EV_HTTP,      /* a version-neutral HTTP event (internal to the HTTP layer) */
+};
+
+/* An event. Borrowed by handle(): data is valid only during the call (the pause queue
+ * copies it); an HTTP event's payload (http) is moved to the receiver. */
+struct mitm_event {
+    enum mitm_event_type type;
+    double now;                   /* wall-clock seconds, stamped by the driver */
+    struct mitm_conn *conn;       /* DATA, CLOSED */
+    struct mitm_slice data;       /* DATA */
+    bool half_close;              /* CLOSED: peer sent EOF but we can still write */
+    struct mitm_cmd *cmd;         /* REPLY: the command answered; WAKEUP: the timer command */
+    struct mitm_http_event *http; /* HTTP */
+};
+
+enum mitm_cmd_type {
+    MITM_CMD_SEND = 0, /* write data to conn */
+    MITM_CMD_OPEN,     /* blocking: connect conn (host, port); reply carries cmd->error */
+    MITM_CMD_CLOSE,    /* close conn (half_close: shut down our write side only) */
+    MITM_CMD_HOOK,     /* blocking: run the hook on flow through the addons */
+    MITM_CMD_WAKEUP,   /* ask for a WAKEUP event after delay seconds */
+    MITM_CMD_LOG,      /* log msg at level for this connection */
+};
+
+/* A command. Created with mitm_cmd_new, handed to the context with mitm_layer_emit; the
+ * executor frees it (blocking ones after their reply was handled). */
+struct mitm_cmd {
+    enum mitm_cmd_type type;
+    bool blocking;
+    struct mitm_layer *origin;   /* the layer that emitted it; replies go back there */
+    struct mitm_conn *conn;      /* SEND, OPEN, CLOSE */
+    uint8_t *data;               /* SEND: owned */
+    size_t len;
+    bool half_close;             /* CLOSE */
+    enum mitm_hook hook;         /* HOOK */
+    struct mitm_flow *flow;      /* HOOK: a reference held by the command */
+    double delay;                /* WAKEUP */
+    int level;                   /* LOG: enum mitm_log_level */
+    char *msg;                   /* LOG: owned */
+    char *error;                 /* OPEN reply: NULL on success, else the reason (owned) */
+    bool timeout;                /* OPEN reply: the error was a timeout */
+    bool cancelled;              /* WAKEUP: the layer no longer wants it */
+    struct mitm_cmd *next;       /* queue link */
+};
+
+/* Per-connection context shared by a layer stack. */
+struct mitm_ctx {
+    struct mitm_conn *client;
+    struct mitm_conn *conns;         /* every connection of this stack, client first */
+    uint32_t next_conn_id;
+    struct mitm_cmd *out_head, **out_tail; /* emitted commands not yet executed */
+    const struct mitm_options *opts;
+    const char *proxy_mode;          /* "regular" */
+};
+
+struct mitm_layer_vt {
+    const char *name;
+    /* Handle one event; emit commands with mitm_layer_emit. */
+    void (*handle)(struct mitm_layer *l, const struct mitm_event *ev);
+    /* Free the layer (and its children). */
+    void (*destroy)(struct mitm_layer *l);
+};
+
+struct mitm_queued_event;
+
+/* Base of every layer (embed as first member). */
+struct mitm_layer {
+    const struct mitm_layer_vt *vt;
+    struct mitm_ctx *ctx;
+    struct mitm_layer *parent;
+    struct mitm_cmd *paused;              /* blocking command awaiting its reply */
+    struct mitm_queued_event *q_head, **q_tail; /* events that arrived while paused */
+    bool replaying;
+};
+
+#endif

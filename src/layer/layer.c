@@ -1,0 +1,244 @@
+#include "layer/layer.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "flow/flow.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mitm_queued_event {
+    struct mitm_event ev; /* data points at copy */
+    uint8_t *copy;
+    struct mitm_queued_event *next;
+};
+
+static const char *hook_names[] = {
+#define MITM_HOOK_NAME(e, s) s,
+    MITM_HOOKS(MITM_HOOK_NAME)
+#undef MITM_HOOK_NAME
+};
+
+const char *mitm_hook_name(enum mitm_hook h)
+{
+    return (unsigned)h < MITM_HOOK__COUNT ? hook_names[h] : "?";
+}
+
+static struct mitm_conn *conn_new(struct mitm_ctx *ctx, enum mitm_conn_side side)
+{
+    struct mitm_conn *c = mitm_calloc(1, sizeof(*c));
+    c->id = ctx->next_conn_id++;
+    c->side = side;
+    /* append: the client stays first */
+    struct mitm_conn **pp = &ctx->conns;
+    while (*pp)
+        pp = &(*pp)->next;
+    *pp = c;
+    return c;
+}
+
+void mitm_ctx_init(struct mitm_ctx *ctx, const struct mitm_options *opts)
+{
+    memset(ctx, 0, sizeof(*ctx));
+    ctx->next_conn_id = 1;
+    ctx->out_tail = &ctx->out_head;
+    ctx->opts = opts;
+    ctx->proxy_mode = "regular";
+    ctx->client = conn_new(ctx, MITM_CONN_CLIENT);
+    ctx->client->state = MITM_CONN_OPEN;
+}
+
+struct mitm_conn *mitm_ctx_conn_new(struct mitm_ctx *ctx, const char *host, uint16_t port)
+{
+    struct mitm_conn *c = conn_new(ctx, MITM_CONN_SERVER);
+    c->host = mitm_strdup(host);
+    c->port = port;
+    return c;
+}
+
+void mitm_ctx_free(struct mitm_ctx *ctx)
+{
+    struct mitm_cmd *c;
+    while ((c = mitm_ctx_next_cmd(ctx)))
+        mitm_cmd_free(c);
+    struct mitm_conn *n;
+    for (struct mitm_conn *x = ctx->conns; x; x = n) {
+        n = x->next;
+        free(x->host);
+        free(x->error);
+        free(x);
+    }
+    ctx->conns = ctx->client = NULL;
+}
+
+struct mitm_cmd *mitm_ctx_next_cmd(struct mitm_ctx *ctx)
+{
+    struct mitm_cmd *c = ctx->out_head;
+    if (!c)
+        return NULL;
+    ctx->out_head = c->next;
+    if (!ctx->out_head)
+        ctx->out_tail = &ctx->out_head;
+    c->next = NULL;
+    return c;
+}
+
+struct mitm_cmd *mitm_cmd_new(enum mitm_cmd_type type)
+{
+    struct mitm_cmd *c = mitm_calloc(1, sizeof(*c));
+    c->type = type;
+    c->blocking = type == MITM_CMD_OPEN || type == MITM_CMD_HOOK;
+    return c;
+}
+
+void mitm_cmd_free(struct mitm_cmd *c)
+{
+    if (!c)
+        return;
+    free(c->data);
+    free(c->msg);
+    free(c->error);
+    mitm_flow_unref(c->flow);
+    free(c);
+}
+
+void mitm_layer_init(struct mitm_layer *l, const struct mitm_layer_vt *vt, struct mitm_ctx *ctx,
+                     struct mitm_layer *parent)
+{
+    memset(l, 0, sizeof(*l));
+    l->vt = vt;
+    l->ctx = ctx;
+    l->parent = parent;
+    l->q_tail = &l->q_head;
+}
+
+void mitm_layer_deinit(struct mitm_layer *l)
+{
+    struct mitm_queued_event *q, *n;
+    for (q = l->q_head; q; q = n) {
+        n = q->next;
+        free(q->copy);
+        free(q);
+    }
+    l->q_head = NULL;
+    l->q_tail = &l->q_head;
+}
+
+void mitm_layer_destroy(struct mitm_layer *l)
+{
+    if (l)
+        l->vt->destroy(l);
+}
+
+static void enqueue(struct mitm_layer *l, const struct mitm_event *ev)
+{
+    struct mitm_queued_event *q = mitm_calloc(1, sizeof(*q));
+    q->ev = *ev;
+    if (ev->type == MITM_EV_DATA && ev->data.len) {
+        q->copy = mitm_memdup(ev->data.base, ev->data.len);
+        q->ev.data = mitm_slice(q->copy, ev->data.len);
+    }
+    *l->q_tail = q;
+    l->q_tail = &q->next;
+}
+
+/* Replay queued events until the queue is empty or the layer pauses again. A replay
+ * already running further up the stack owns the loop (no recursion). */
+static void replay(struct mitm_layer *l)
+{
+    if (l->replaying)
+        return;
+    l->replaying = true;
+    while (!l->paused && l->q_head) {
+        struct mitm_queued_event *q = l->q_head;
+        l->q_head = q->next;
+        if (!l->q_head)
+            l->q_tail = &l->q_head;
+        l->vt->handle(l, &q->ev);
+        free(q->copy);
+        free(q);
+    }
+    l->replaying = false;
+}
+
+void mitm_layer_event(struct mitm_layer *l, const struct mitm_event *ev)
+{
+    if (l->paused) {
+        if (ev->type == MITM_EV_REPLY && ev->cmd == l->paused) {
+            l->paused = NULL;
+            l->vt->handle(l, ev);
+            replay(l);
+        } else {
+            enqueue(l, ev);
+        }
+        return;
+    }
+    if (l->q_head) { /* keep order: older queued events first */
+        enqueue(l, ev);
+        replay(l);
+        return;
+    }
+    l->vt->handle(l, ev);
+}
+
+void mitm_layer_emit(struct mitm_layer *l, struct mitm_cmd *c)
+{
+    c->origin = l;
+    if (c->blocking)
+        l->paused = c;
+    struct mitm_ctx *ctx = l->ctx;
+    *ctx->out_tail = c;
+    ctx->out_tail = &c->next;
+}
+
+void mitm_layer_send(struct mitm_layer *l, struct mitm_conn *conn, const void *data, size_t len)
+{
+    if (len == 0)
+        return;
+    struct mitm_cmd *c = mitm_cmd_new(MITM_CMD_SEND);
+    c->conn = conn;
+    c->data = mitm_memdup(data, len);
+    c->len = len;
+    mitm_layer_emit(l, c);
+}
+
+void mitm_layer_close(struct mitm_layer *l, struct mitm_conn *conn, bool half_close)
+{
+    struct mitm_cmd *c = mitm_cmd_new(MITM_CMD_CLOSE);
+    c->conn = conn;
+    c->half_close = half_close;
+    if (!half_close && conn->state != MITM_CONN_CLOSED)
+        conn->state = MITM_CONN_CLOSED;
+    mitm_layer_emit(l, c);
+}
+
+void mitm_layer_log(struct mitm_layer *l, int level, const char *fmt, ...)
+{
+    struct mitm_cmd *c = mitm_cmd_new(MITM_CMD_LOG);
+    c->level = level;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&c->msg, fmt, ap) < 0)
+        c->msg = mitm_strdup("(log message lost)");
+    va_end(ap);
+    mitm_layer_emit(l, c);
+}
+
+struct mitm_cmd *mitm_layer_open(struct mitm_layer *l, struct mitm_conn *conn)
+{
+    struct mitm_cmd *c = mitm_cmd_new(MITM_CMD_OPEN);
+    c->conn = conn;
+    conn->state = MITM_CONN_OPENING;
+    mitm_layer_emit(l, c);
+    return c;
+}
+
+struct mitm_cmd *mitm_layer_hook(struct mitm_layer *l, enum mitm_hook hook, struct mitm_flow *flow)
+{
+    struct mitm_cmd *c = mitm_cmd_new(MITM_CMD_HOOK);
+    c->hook = hook;
+    c->flow = flow ? mitm_flow_ref(flow) : NULL;
+    mitm_layer_emit(l, c);
+    return c;
+}

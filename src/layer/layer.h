@@ -1,0 +1,46 @@
+/* The layer framework: context, commands, and pause/replay written once. */
+#ifndef MITM_LAYER_LAYER_H
+#define MITM_LAYER_LAYER_H
+
+#include "layer/layer-t.h"
+
+struct mitm_options;
+
+/* Context: create with the client connection already set up (id 1, state OPEN). */
+void mitm_ctx_init(struct mitm_ctx *ctx, const struct mitm_options *opts);
+/* Free every connection and every unexecuted command. */
+void mitm_ctx_free(struct mitm_ctx *ctx);
+/* New server connection to host:port (state NEW); owned by ctx. */
+struct mitm_conn *mitm_ctx_conn_new(struct mitm_ctx *ctx, const char *host, uint16_t port);
+/* Pop the oldest emitted command, or NULL. The caller now owns it. */
+struct mitm_cmd *mitm_ctx_next_cmd(struct mitm_ctx *ctx);
+
+struct mitm_cmd *mitm_cmd_new(enum mitm_cmd_type type);
+void mitm_cmd_free(struct mitm_cmd *c);
+
+/* Initialise the base of a layer. */
+void mitm_layer_init(struct mitm_layer *l, const struct mitm_layer_vt *vt, struct mitm_ctx *ctx,
+                     struct mitm_layer *parent);
+/* Release what the base holds (queued events). Call from the layer's destroy. */
+void mitm_layer_deinit(struct mitm_layer *l);
+void mitm_layer_destroy(struct mitm_layer *l); /* accepts NULL */
+
+/* Deliver an event to a layer, with pause/replay: while the layer waits for the reply to
+ * a blocking command, every other event is queued (DATA copied) and replayed in order
+ * once the reply has been handled. */
+void mitm_layer_event(struct mitm_layer *l, const struct mitm_event *ev);
+
+/* Emit a command from layer l (sets origin). A blocking command pauses l. */
+void mitm_layer_emit(struct mitm_layer *l, struct mitm_cmd *c);
+
+/* Shorthands. */
+void mitm_layer_send(struct mitm_layer *l, struct mitm_conn *conn, const void *data, size_t len);
+void mitm_layer_close(struct mitm_layer *l, struct mitm_conn *conn, bool half_close);
+void mitm_layer_log(struct mitm_layer *l, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* Blocking: returns the command so the layer can recognise the reply. */
+struct mitm_cmd *mitm_layer_open(struct mitm_layer *l, struct mitm_conn *conn);
+struct mitm_cmd *mitm_layer_hook(struct mitm_layer *l, enum mitm_hook hook, struct mitm_flow *flow);
+
+const char *mitm_hook_name(enum mitm_hook h);
+
+#endif
