@@ -5,12 +5,12 @@
 
 #include <stddef.h>
 
-void *mitm_alloc(size_t n);              /* never NULL; aborts on failure */
-void *mitm_calloc(size_t n, size_t sz);  /* zeroed; never NULL */
-void *mitm_realloc(void *p, size_t n);   /* never NULL */
-char *mitm_strdup(const char *s);        /* never NULL */
+void *mitm_alloc(size_t n);                  /* never NULL; aborts on failure */
+void *mitm_calloc(size_t n, size_t sz);      /* zeroed; never NULL */
+void *mitm_realloc(void *p, size_t n);       /* never NULL */
+char *mitm_strdup(const char *s);            /* never NULL */
 char *mitm_strndup(const char *s, size_t n); /* copies n bytes, adds a NUL */
 void *mitm_memdup(const void *p, size_t n);  /* copy of n bytes (+1 NUL byte); never NULL */
-void *mitm_try_alloc(size_t n);          /* NULL on failure */
+void *mitm_try_alloc(size_t n);              /* NULL on failure */
 
 #endif

@@ -7,11 +7,11 @@
 #include "base/slice.h"
 
 struct mitm_buf {
-    uint8_t *mem;   /* owned allocation */
-    size_t off;     /* start of live bytes in mem */
-    size_t len;     /* live bytes */
-    size_t alloc;   /* size of mem */
-    size_t limit;   /* max live bytes; 0 = unlimited (internal buffers only) */
+    uint8_t *mem; /* owned allocation */
+    size_t off;   /* start of live bytes in mem */
+    size_t len;   /* live bytes */
+    size_t alloc; /* size of mem */
+    size_t limit; /* max live bytes; 0 = unlimited (internal buffers only) */
 };
 
 /* Initialise an empty buffer holding at most limit bytes (0 = no limit). No allocation. */

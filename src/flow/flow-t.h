@@ -25,29 +25,29 @@ struct mitm_strlist {
 /* client_conn / server_conn of a flow. Hosts are text addresses (no brackets). */
 struct mitm_conn_info {
     char id[MITM_UUID_LEN + 1];
-    char *peer_host;      /* peername; NULL = None */
+    char *peer_host; /* peername; NULL = None */
     uint16_t peer_port;
-    char *sock_host;      /* sockname; NULL = None */
+    char *sock_host; /* sockname; NULL = None */
     uint16_t sock_port;
-    char *address_host;   /* server only: address asked for; NULL = None */
+    char *address_host; /* server only: address asked for; NULL = None */
     uint16_t address_port;
-    char *error;          /* NULL = None */
+    char *error; /* NULL = None */
     bool tls;
     struct mitm_strlist certificate_list; /* PEM */
-    char *alpn;           /* NULL = None */
+    char *alpn;                           /* NULL = None */
     size_t alpn_len;
     struct mitm_strlist alpn_offers;
-    char *cipher;         /* NULL = None */
+    char *cipher; /* NULL = None */
     struct mitm_strlist cipher_list;
-    char *tls_version;    /* NULL = None, else "TLSv1.2", ... */
-    char *sni;            /* NULL = None */
+    char *tls_version;          /* NULL = None, else "TLSv1.2", ... */
+    char *sni;                  /* NULL = None */
     double timestamp_start;     /* 0 = None */
     double timestamp_end;       /* 0 = None */
     double timestamp_tls_setup; /* 0 = None */
     double timestamp_tcp_setup; /* server only; 0 = None */
-    char *mitmcert;       /* client only: PEM of the forged leaf; NULL = None */
-    char *proxy_mode;     /* client only: mode spec, e.g. "regular" */
-    char *via_scheme;     /* server only: upstream proxy; NULL = None */
+    char *mitmcert;             /* client only: PEM of the forged leaf; NULL = None */
+    char *proxy_mode;           /* client only: mode spec, e.g. "regular" */
+    char *via_scheme;           /* server only: upstream proxy; NULL = None */
     char *via_host;
     uint16_t via_port;
 };
@@ -80,11 +80,11 @@ struct mitm_flow {
     char id[MITM_UUID_LEN + 1];
     struct mitm_conn_info client_conn;
     struct mitm_conn_info server_conn;
-    struct mitm_flow_error *error;       /* NULL = None */
+    struct mitm_flow_error *error; /* NULL = None */
     bool intercepted;
-    char *is_replay;                     /* NULL, "request" or "response" */
-    char *marked;                        /* "" = unmarked */
-    char *comment;                       /* never NULL */
+    char *is_replay; /* NULL, "request" or "response" */
+    char *marked;    /* "" = unmarked */
+    char *comment;   /* never NULL */
     struct mitm_meta *metadata;
     size_t n_metadata;
     double timestamp_created;

@@ -20,49 +20,52 @@ enum mitm_conn_side {
 };
 
 enum mitm_conn_state {
-    MITM_CONN_NEW = 0,    /* server connection not opened yet */
-    MITM_CONN_OPENING,    /* OPEN command issued, no reply yet */
-    MITM_CONN_OPEN,       /* both directions usable */
-    MITM_CONN_READ_EOF,   /* the peer half-closed; we may still write */
-    MITM_CONN_CLOSED,     /* gone */
+    MITM_CONN_NEW = 0,  /* server connection not opened yet */
+    MITM_CONN_OPENING,  /* OPEN command issued, no reply yet */
+    MITM_CONN_OPEN,     /* both directions usable */
+    MITM_CONN_READ_EOF, /* the peer half-closed; we may still write */
+    MITM_CONN_CLOSED,   /* gone */
 };
 
 /* A connection as layers see it. Owned by the context (mitm_ctx_conn_new); the driver
  * attaches its socket state through io. */
 struct mitm_conn {
-    uint32_t id;                 /* unique within one context; the client is 1 */
+    uint32_t id; /* unique within one context; the client is 1 */
     enum mitm_conn_side side;
     enum mitm_conn_state state;
-    char *host;                  /* server: host to connect to (name or address) */
+    char *host; /* server: host to connect to (name or address) */
     uint16_t port;
-    char peer[64];               /* "ip:port" of the peer once known, for logs */
-    char sock[64];               /* "ip:port" of our end once known */
+    char peer[64];      /* "ip:port" ("[v6]:port") of the peer once known, for logs */
+    char peer_host[48]; /* peer address without brackets */
+    uint16_t peer_port;
+    char sock_host[48]; /* our end */
+    uint16_t sock_port;
     double timestamp_start, timestamp_tcp_setup, timestamp_end;
-    char *error;                 /* why it failed/closed, if it did */
-    void *io;                    /* driver-private; NULL in playbooks */
-    struct mitm_conn *next;      /* context's list */
+    char *error;            /* why it failed/closed, if it did */
+    void *io;               /* driver-private; NULL in playbooks */
+    struct mitm_conn *next; /* context's list */
 };
 
 /* Hooks, exactly mitmproxy's names (reference §11). */
-#define MITM_HOOKS(X) \
-    X(CLIENT_CONNECTED, "client_connected") \
-    X(CLIENT_DISCONNECTED, "client_disconnected") \
-    X(SERVER_CONNECT, "server_connect") \
-    X(SERVER_CONNECTED, "server_connected") \
-    X(SERVER_CONNECT_ERROR, "server_connect_error") \
-    X(SERVER_DISCONNECTED, "server_disconnected") \
-    X(HTTP_CONNECT, "http_connect") \
-    X(REQUESTHEADERS, "requestheaders") \
-    X(REQUEST, "request") \
-    X(RESPONSEHEADERS, "responseheaders") \
-    X(RESPONSE, "response") \
+#define MITM_HOOKS(X)                                                                                        \
+    X(CLIENT_CONNECTED, "client_connected")                                                                  \
+    X(CLIENT_DISCONNECTED, "client_disconnected")                                                            \
+    X(SERVER_CONNECT, "server_connect")                                                                      \
+    X(SERVER_CONNECTED, "server_connected")                                                                  \
+    X(SERVER_CONNECT_ERROR, "server_connect_error")                                                          \
+    X(SERVER_DISCONNECTED, "server_disconnected")                                                            \
+    X(HTTP_CONNECT, "http_connect")                                                                          \
+    X(REQUESTHEADERS, "requestheaders")                                                                      \
+    X(REQUEST, "request")                                                                                    \
+    X(RESPONSEHEADERS, "responseheaders")                                                                    \
+    X(RESPONSE, "response")                                                                                  \
     X(ERROR, "error")
 
 enum mitm_hook {
 #define MITM_HOOK_ENUM(e, s) MITM_HOOK_##e,
     MITM_HOOKS(MITM_HOOK_ENUM)
 #undef MITM_HOOK_ENUM
-    MITM_HOOK__COUNT
+        MITM_HOOK__COUNT
 };
 
 enum mitm_event_type {
@@ -95,35 +98,40 @@ enum mitm_cmd_type {
     MITM_CMD_LOG,      /* log msg at level for this connection */
 };
 
+/* A blocking command whose issuer was destroyed before the reply has origin NULL: the
+ * executor drops the reply. */
+
 /* A command. Created with mitm_cmd_new, handed to the context with mitm_layer_emit; the
  * executor frees it (blocking ones after their reply was handled). */
 struct mitm_cmd {
     enum mitm_cmd_type type;
     bool blocking;
-    struct mitm_layer *origin;   /* the layer that emitted it; replies go back there */
-    struct mitm_conn *conn;      /* SEND, OPEN, CLOSE */
-    uint8_t *data;               /* SEND: owned */
+    struct mitm_layer *origin; /* the layer that emitted it; replies go back there */
+    struct mitm_conn *conn;    /* SEND, OPEN, CLOSE */
+    uint8_t *data;             /* SEND: owned */
     size_t len;
-    bool half_close;             /* CLOSE */
-    enum mitm_hook hook;         /* HOOK */
-    struct mitm_flow *flow;      /* HOOK: a reference held by the command */
-    double delay;                /* WAKEUP */
-    int level;                   /* LOG: enum mitm_log_level */
-    char *msg;                   /* LOG: owned */
-    char *error;                 /* OPEN reply: NULL on success, else the reason (owned) */
-    bool timeout;                /* OPEN reply: the error was a timeout */
-    bool cancelled;              /* WAKEUP: the layer no longer wants it */
-    struct mitm_cmd *next;       /* queue link */
+    bool half_close;        /* CLOSE */
+    enum mitm_hook hook;    /* HOOK */
+    struct mitm_flow *flow; /* HOOK: a reference held by the command */
+    double delay;           /* WAKEUP */
+    int level;              /* LOG: enum mitm_log_level */
+    char *msg;              /* LOG: owned */
+    char *error;            /* OPEN reply: NULL on success, else the reason (owned) */
+    bool timeout;           /* OPEN reply: the error was a timeout */
+    bool cancelled;         /* WAKEUP: the layer no longer wants it */
+    struct mitm_cmd *next;  /* queue link */
 };
 
 /* Per-connection context shared by a layer stack. */
 struct mitm_ctx {
     struct mitm_conn *client;
-    struct mitm_conn *conns;         /* every connection of this stack, client first */
+    struct mitm_conn *conns; /* every connection of this stack, client first */
     uint32_t next_conn_id;
     struct mitm_cmd *out_head, **out_tail; /* emitted commands not yet executed */
     const struct mitm_options *opts;
-    const char *proxy_mode;          /* "regular" */
+    const char *proxy_mode; /* "regular" */
+    size_t queued_bytes;    /* DATA bytes held in pause queues; the driver stops
+                               reading while this is high (flow control) */
 };
 
 struct mitm_layer_vt {
@@ -141,7 +149,7 @@ struct mitm_layer {
     const struct mitm_layer_vt *vt;
     struct mitm_ctx *ctx;
     struct mitm_layer *parent;
-    struct mitm_cmd *paused;              /* blocking command awaiting its reply */
+    struct mitm_cmd *paused;                    /* blocking command awaiting its reply */
     struct mitm_queued_event *q_head, **q_tail; /* events that arrived while paused */
     bool replaying;
 };

@@ -2,6 +2,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "flow/flow.h"
+#include "proto/http/event.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -113,11 +114,27 @@ void mitm_layer_init(struct mitm_layer *l, const struct mitm_layer_vt *vt, struc
     l->q_tail = &l->q_head;
 }
 
+/* Payload bytes an event holds (for flow control of the pause queues). */
+static size_t ev_bytes(const struct mitm_event *ev)
+{
+    if (ev->type == MITM_EV_DATA)
+        return ev->data.len;
+    if (ev->type == MITM_EV_HTTP && ev->http)
+        return ev->http->len;
+    return 0;
+}
+
 void mitm_layer_deinit(struct mitm_layer *l)
 {
+    if (l->paused)
+        l->paused->origin = NULL; /* orphan the pending reply */
+    l->paused = NULL;
     struct mitm_queued_event *q, *n;
     for (q = l->q_head; q; q = n) {
         n = q->next;
+        l->ctx->queued_bytes -= ev_bytes(&q->ev);
+        if (q->ev.type == MITM_EV_HTTP)
+            mitm_http_event_free(q->ev.http);
         free(q->copy);
         free(q);
     }
@@ -139,6 +156,7 @@ static void enqueue(struct mitm_layer *l, const struct mitm_event *ev)
         q->copy = mitm_memdup(ev->data.base, ev->data.len);
         q->ev.data = mitm_slice(q->copy, ev->data.len);
     }
+    l->ctx->queued_bytes += ev_bytes(ev);
     *l->q_tail = q;
     l->q_tail = &q->next;
 }
@@ -155,6 +173,7 @@ static void replay(struct mitm_layer *l)
         l->q_head = q->next;
         if (!l->q_head)
             l->q_tail = &l->q_head;
+        l->ctx->queued_bytes -= ev_bytes(&q->ev);
         l->vt->handle(l, &q->ev);
         free(q->copy);
         free(q);

@@ -36,7 +36,8 @@ void mitm_layer_emit(struct mitm_layer *l, struct mitm_cmd *c);
 /* Shorthands. */
 void mitm_layer_send(struct mitm_layer *l, struct mitm_conn *conn, const void *data, size_t len);
 void mitm_layer_close(struct mitm_layer *l, struct mitm_conn *conn, bool half_close);
-void mitm_layer_log(struct mitm_layer *l, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void mitm_layer_log(struct mitm_layer *l, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Blocking: returns the command so the layer can recognise the reply. */
 struct mitm_cmd *mitm_layer_open(struct mitm_layer *l, struct mitm_conn *conn);
 struct mitm_cmd *mitm_layer_hook(struct mitm_layer *l, enum mitm_hook hook, struct mitm_flow *flow);

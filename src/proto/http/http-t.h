@@ -46,11 +46,11 @@ struct mitm_http_request {
     char *http_version; /* "HTTP/1.1", "HTTP/1.0", later "HTTP/2.0" */
     enum mitm_target_form form;
     struct mitm_headers headers;
-    struct mitm_buf content;      /* raw (still content-encoded) body */
-    bool content_missing;         /* body was streamed and not kept (mitmproxy: content None) */
-    struct mitm_headers *trailers; /* NULL = none */
+    struct mitm_buf content;               /* raw (still content-encoded) body */
+    bool content_missing;                  /* body was streamed and not kept (mitmproxy: content None) */
+    struct mitm_headers *trailers;         /* NULL = none */
     double timestamp_start, timestamp_end; /* end 0 = not yet complete */
-    bool stream;                  /* set by the stream logic or a hook: forward body unbuffered */
+    bool stream;                           /* set by the stream logic or a hook: forward body unbuffered */
 };
 
 struct mitm_http_response {

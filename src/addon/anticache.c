@@ -1,0 +1,15 @@
+/* anticache: strip the conditional request headers that let a server answer 304, so the
+ * full response passes through the proxy (mitmproxy addons/anticache.py). */
+#include "addon/addon.h"
+#include "addon/options.h"
+#include "proto/http/http.h"
+
+static void hook(enum mitm_hook h, struct mitm_flow *f, const struct mitm_options *o)
+{
+    if (h != MITM_HOOK_REQUEST || !o->anticache || !f->request)
+        return;
+    mitm_headers_remove(&f->request->headers, "if-modified-since");
+    mitm_headers_remove(&f->request->headers, "if-none-match");
+}
+
+const struct mitm_addon mitm_addon_anticache = {"anticache", hook};

@@ -1,0 +1,567 @@
+/* A client connection's life: accept, read, execute the layer stack's commands (send,
+ * connect, close, hooks, logs), flow control, teardown. All on one worker's loop. */
+#include "io/session.h"
+#include "addon/addon.h"
+#include "addon/options.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "flow/flow.h"
+#include "proto/http/layer.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Flow control: stop reading every socket of a session while one of its write queues or
+ * its layers' pause queues hold more than HIGH bytes; resume below LOW. */
+#define FLOW_HIGH ((size_t)4 << 20)
+#define FLOW_LOW  ((size_t)1 << 20)
+
+struct wreq {
+    uv_write_t req;
+    uint8_t *data;
+    struct ioconn *io;
+};
+
+static void run(struct session *s);
+static void close_io(struct ioconn *io);
+static void close_graceful(struct ioconn *io, bool half);
+static void start_reading(struct ioconn *io);
+
+double mitm_io_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---- addresses ---------------------------------------------------------------- */
+
+static void addr_text(const struct sockaddr_storage *ss, char *host, size_t hcap, uint16_t *port)
+{
+    host[0] = 0;
+    *port = 0;
+    if (ss->ss_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)ss;
+        inet_ntop(AF_INET, &a->sin_addr, host, (socklen_t)hcap);
+        *port = ntohs(a->sin_port);
+    } else if (ss->ss_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)ss;
+        if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr))
+            inet_ntop(AF_INET, &a->sin6_addr.s6_addr[12], host, (socklen_t)hcap);
+        else
+            inet_ntop(AF_INET6, &a->sin6_addr, host, (socklen_t)hcap);
+        *port = ntohs(a->sin6_port);
+    }
+}
+
+static void fill_addresses(struct ioconn *io)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+    struct mitm_conn *c = io->conn;
+    if (uv_tcp_getpeername(&io->tcp, (struct sockaddr *)&ss, &len) == 0)
+        addr_text(&ss, c->peer_host, sizeof(c->peer_host), &c->peer_port);
+    len = sizeof(ss);
+    if (uv_tcp_getsockname(&io->tcp, (struct sockaddr *)&ss, &len) == 0)
+        addr_text(&ss, c->sock_host, sizeof(c->sock_host), &c->sock_port);
+    bool v6 = strchr(c->peer_host, ':') != NULL;
+    snprintf(c->peer, sizeof(c->peer), v6 ? "[%s]:%u" : "%s:%u", c->peer_host, c->peer_port);
+}
+
+/* mitmproxy block.py: loopback is always allowed; "private" are the RFC 1918 / ULA /
+ * link-local / CGNAT ranges; everything else is "global". */
+static bool ip_is_private(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1) {
+        uint32_t ip = ntohl(a4.s_addr);
+        return (ip >> 24) == 10 || (ip >> 20) == (172u << 4 | 1) || (ip >> 16) == (192u << 8 | 168) ||
+               (ip >> 16) == (169u << 8 | 254) || (ip >> 22) == (100u << 2 | 1) || ip == 0;
+    }
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return (a6.s6_addr[0] & 0xfe) == 0xfc || (a6.s6_addr[0] == 0xfe && (a6.s6_addr[1] & 0xc0) == 0x80);
+    return false;
+}
+
+static bool ip_is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return IN6_IS_ADDR_LOOPBACK(&a6);
+    return false;
+}
+
+/* ---- session lifetime -------------------------------------------------------- */
+
+static struct ioconn *ioconn_new(struct session *s, struct mitm_conn *conn)
+{
+    struct ioconn *io = mitm_calloc(1, sizeof(*io));
+    io->s = s;
+    io->conn = conn;
+    conn->io = io;
+    io->next = s->conns;
+    s->conns = io;
+    return io;
+}
+
+static void session_free(struct session *s)
+{
+    struct worker *w = s->w;
+    mitm_layer_destroy(s->root);
+    for (struct mitm_cmd *c = s->dead_cmds, *n; c; c = n) {
+        n = c->next;
+        mitm_cmd_free(c);
+    }
+    mitm_ctx_free(&s->ctx);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        w->sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    w->n_sessions--;
+    free(s);
+    if (w->stopping && w->n_sessions == 0)
+        uv_stop(&w->loop);
+}
+
+static void maybe_free_session(struct session *s)
+{
+    if (s->ending && !s->conns && !s->running)
+        session_free(s);
+}
+
+static void unlink_io(struct ioconn *io)
+{
+    struct session *s = io->s;
+    for (struct ioconn **pp = &s->conns; *pp; pp = &(*pp)->next) {
+        if (*pp == io) {
+            *pp = io->next;
+            break;
+        }
+    }
+    if (io->conn)
+        io->conn->io = NULL;
+    if (s->client == io)
+        s->client = NULL;
+    if (io->ai)
+        uv_freeaddrinfo(io->ai);
+    if (io->open_cmd) {
+        io->open_cmd->next = s->dead_cmds;
+        s->dead_cmds = io->open_cmd;
+    }
+    free(io);
+    maybe_free_session(s);
+}
+
+void mitm_io_maybe_unlink(struct ioconn *io)
+{
+    if (io->closing && io->handles == 0 && !io->gai_pending)
+        unlink_io(io);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct ioconn *io = h->data;
+    io->handles--;
+    mitm_io_maybe_unlink(io);
+}
+
+static void end_session(struct session *s)
+{
+    if (s->ending)
+        return;
+    s->ending = true;
+    for (struct ioconn *io = s->conns, *n; io; io = n) {
+        n = io->next;
+        close_io(io);
+    }
+}
+
+/* Close an ioconn's handles now (pending writes are dropped by libuv). */
+static void close_io(struct ioconn *io)
+{
+    if (io->closing)
+        return;
+    io->closing = true;
+    if (io->conn && io->conn->state != MITM_CONN_CLOSED)
+        io->conn->state = MITM_CONN_CLOSED;
+    if (io->gai_pending)
+        uv_cancel((uv_req_t *)&io->gai);
+    if (io->timer_init) {
+        io->handles++;
+        uv_close((uv_handle_t *)&io->timer, on_handle_closed);
+    }
+    if (io->tcp_init) {
+        io->handles++;
+        uv_close((uv_handle_t *)&io->tcp, on_handle_closed);
+    }
+    if (io->handles == 0 && !io->gai_pending)
+        unlink_io(io);
+    if (io == io->s->client) {
+        if (io->conn && io->conn->peer[0])
+            mitm_log(MITM_LOG_INFO, io->conn->peer, "client disconnect");
+        end_session(io->s);
+    }
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    struct ioconn *io = req->data;
+    free(req);
+    close_io(io);
+}
+
+static void on_half_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)status;
+    free(req);
+}
+
+/* Close after pending writes are flushed (our FIN after the data). */
+static void close_graceful(struct ioconn *io, bool half)
+{
+    if (io->closing || io->shut)
+        return;
+    if (!io->tcp_init || io->connecting) {
+        close_io(io);
+        return;
+    }
+    uv_shutdown_t *req = mitm_calloc(1, sizeof(*req));
+    req->data = io;
+    io->shut = true;
+    if (half) {
+        if (uv_shutdown(req, (uv_stream_t *)&io->tcp, on_half_shutdown) != 0)
+            free(req);
+        return;
+    }
+    if (uv_shutdown(req, (uv_stream_t *)&io->tcp, on_shutdown) != 0) {
+        free(req);
+        close_io(io);
+    }
+}
+
+/* ---- events into the layers ------------------------------------------------- */
+
+static void deliver(struct session *s, struct mitm_event *ev)
+{
+    ev->now = mitm_io_now();
+    s->running = true;
+    mitm_layer_event(s->root, ev);
+    s->running = false;
+    run(s);
+}
+
+static void deliver_closed(struct ioconn *io, bool half)
+{
+    struct session *s = io->s;
+    if (!io->conn || s->ending)
+        return;
+    struct mitm_event ev = {.type = MITM_EV_CLOSED, .conn = io->conn, .half_close = half};
+    if (!half)
+        io->conn->state = MITM_CONN_CLOSED;
+    else if (io->conn->state == MITM_CONN_OPEN)
+        io->conn->state = MITM_CONN_READ_EOF;
+    io->conn->timestamp_end = mitm_io_now();
+    deliver(s, &ev);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    (void)suggested;
+    struct ioconn *io = h->data;
+    *buf = uv_buf_init(io->s->w->readbuf, sizeof(io->s->w->readbuf));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+    struct ioconn *io = st->data;
+    struct session *s = io->s;
+    if (nread > 0) {
+        if (!io->conn || io->closing || s->ending)
+            return;
+        struct mitm_event ev = {.type = MITM_EV_DATA, .conn = io->conn};
+        ev.data = mitm_slice(buf->base, (size_t)nread);
+        deliver(s, &ev);
+        return;
+    }
+    if (nread == 0)
+        return;
+    uv_read_stop(st);
+    io->reading = false;
+    if (nread == UV_EOF) {
+        io->read_eof = true;
+        deliver_closed(io, true);
+        /* a client that is gone for good, or a server that half-closed after the layer
+         * no longer cares, is closed by the layer's CLOSE; nothing else to do here */
+        return;
+    }
+    if (io->conn && io->conn->side == MITM_CONN_SERVER)
+        mitm_log(MITM_LOG_DEBUG, s->client ? s->client->conn->peer : NULL, "server %s:%u: %s", io->conn->host,
+                 io->conn->port, uv_strerror((int)nread));
+    deliver_closed(io, false);
+    close_io(io);
+}
+
+static void start_reading(struct ioconn *io)
+{
+    if (io->reading || io->read_eof || io->closing || !io->tcp_init || io->s->paused)
+        return;
+    if (uv_read_start((uv_stream_t *)&io->tcp, on_alloc, on_read) == 0)
+        io->reading = true;
+}
+
+static void flow_control(struct session *s)
+{
+    size_t most = s->ctx.queued_bytes;
+    for (struct ioconn *io = s->conns; io; io = io->next)
+        if (io->tcp_init && io->tcp.write_queue_size > most)
+            most = io->tcp.write_queue_size;
+    if (!s->paused && most > FLOW_HIGH) {
+        s->paused = true;
+        for (struct ioconn *io = s->conns; io; io = io->next) {
+            if (io->reading)
+                uv_read_stop((uv_stream_t *)&io->tcp);
+            io->reading = false;
+        }
+    } else if (s->paused && most < FLOW_LOW) {
+        s->paused = false;
+        for (struct ioconn *io = s->conns; io; io = io->next)
+            start_reading(io);
+    }
+}
+
+/* ---- commands ---------------------------------------------------------------- */
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct wreq *w = (struct wreq *)req;
+    struct ioconn *io = w->io;
+    free(w->data);
+    free(w);
+    if (status < 0 && status != UV_ECANCELED && !io->closing) {
+        deliver_closed(io, false);
+        close_io(io);
+        return;
+    }
+    if (io->s->paused)
+        flow_control(io->s);
+}
+
+static void exec_send(struct session *s, struct mitm_cmd *c)
+{
+    struct ioconn *io = c->conn ? c->conn->io : NULL;
+    if (!io || io->closing || io->shut || !io->tcp_init || io->connecting)
+        return;
+    uv_buf_t b = uv_buf_init((char *)c->data, (unsigned)c->len);
+    int n = 0;
+    if (io->tcp.write_queue_size == 0) {
+        n = uv_try_write((uv_stream_t *)&io->tcp, &b, 1);
+        if (n == (int)c->len)
+            return;
+        if (n < 0 && n != UV_EAGAIN) {
+            c->conn->state = MITM_CONN_CLOSED;
+            deliver_closed(io, false);
+            close_io(io);
+            return;
+        }
+        if (n < 0)
+            n = 0;
+    }
+    struct wreq *w = mitm_calloc(1, sizeof(*w));
+    w->data = c->data;
+    w->io = io;
+    c->data = NULL;
+    b = uv_buf_init((char *)w->data + n, (unsigned)(c->len - (size_t)n));
+    if (uv_write(&w->req, (uv_stream_t *)&io->tcp, &b, 1, on_write) != 0) {
+        free(w->data);
+        free(w);
+        close_io(io);
+    }
+    (void)s;
+}
+
+static void reply(struct session *s, struct mitm_cmd *c)
+{
+    if (c->origin && !s->ending) {
+        struct mitm_event ev = {.type = MITM_EV_REPLY, .cmd = c, .now = mitm_io_now()};
+        mitm_layer_event(c->origin, &ev);
+    } else if (c->origin && c->origin->paused == c) {
+        c->origin->paused = NULL; /* the session is ending: nobody waits any more */
+    }
+    mitm_cmd_free(c);
+}
+
+static void exec_hook(struct session *s, struct mitm_cmd *c)
+{
+    const struct mitm_options *o = mitm_worker_options(s->w);
+    if (c->flow)
+        mitm_addons_run(c->hook, c->flow, o);
+    if (c->hook == MITM_HOOK_REQUESTHEADERS)
+        s->live_flows++;
+    if ((c->hook == MITM_HOOK_RESPONSE || c->hook == MITM_HOOK_ERROR) && c->flow) {
+        if (s->live_flows > 0)
+            s->live_flows--;
+        mitm_worker_publish(s->w, c->hook, mitm_flow_ref(c->flow));
+    }
+    reply(s, c);
+}
+
+static void exec_close(struct mitm_cmd *c)
+{
+    struct ioconn *io = c->conn ? c->conn->io : NULL;
+    if (!io) {
+        if (c->conn)
+            c->conn->state = MITM_CONN_CLOSED;
+        return;
+    }
+    if (c->half_close) {
+        close_graceful(io, true);
+        return;
+    }
+    if (io->conn)
+        io->conn->state = MITM_CONN_CLOSED;
+    if (io->conn && io->conn->side == MITM_CONN_SERVER && io->tcp_init && !io->connecting)
+        mitm_log(MITM_LOG_INFO, io->s->client ? io->s->client->conn->peer : NULL, "server disconnect %s:%u",
+                 io->conn->host, io->conn->port);
+    close_graceful(io, false);
+}
+
+void mitm_io_open(struct session *s, struct mitm_cmd *c); /* connect.c */
+
+static void execute(struct session *s, struct mitm_cmd *c)
+{
+    switch (c->type) {
+    case MITM_CMD_SEND:
+        exec_send(s, c);
+        break;
+    case MITM_CMD_OPEN:
+        mitm_io_open(s, c);
+        return; /* replied later; owns c */
+    case MITM_CMD_CLOSE:
+        exec_close(c);
+        break;
+    case MITM_CMD_HOOK:
+        exec_hook(s, c);
+        return; /* reply() freed c */
+    case MITM_CMD_LOG:
+        mitm_log(c->level, s->client && s->client->conn ? s->client->conn->peer : NULL, "%s", c->msg);
+        break;
+    case MITM_CMD_WAKEUP:
+        break; /* no layer asks for timers yet */
+    }
+    mitm_cmd_free(c);
+}
+
+static void run(struct session *s)
+{
+    if (s->running)
+        return;
+    s->running = true;
+    struct mitm_cmd *c;
+    while ((c = mitm_ctx_next_cmd(&s->ctx)))
+        execute(s, c);
+    s->running = false;
+    if (!s->ending && s->ctx.client->state == MITM_CONN_CLOSED && s->client)
+        close_graceful(s->client, false);
+    if (!s->ending)
+        flow_control(s);
+    maybe_free_session(s);
+}
+
+/* Called by connect.c when an OPEN finished (err NULL = connected). */
+void mitm_io_open_done(struct ioconn *io, const char *err, bool timeout)
+{
+    struct session *s = io->s;
+    struct mitm_cmd *c = io->open_cmd;
+    io->open_cmd = NULL;
+    io->connecting = false;
+    if (io->timer_init)
+        uv_timer_stop(&io->timer);
+    if (c) {
+        if (err) {
+            c->error = mitm_strdup(err);
+            c->timeout = timeout;
+            if (io->conn) {
+                io->conn->state = MITM_CONN_CLOSED;
+                io->conn->io = NULL;
+                io->conn = NULL;
+            }
+            mitm_log(MITM_LOG_INFO, s->client && s->client->conn ? s->client->conn->peer : NULL,
+                     "server connect error: %s", err);
+        } else {
+            io->conn->state = MITM_CONN_OPEN;
+            io->conn->timestamp_tcp_setup = mitm_io_now();
+            fill_addresses(io);
+            mitm_log(MITM_LOG_INFO, s->client && s->client->conn ? s->client->conn->peer : NULL,
+                     "server connect %s:%u", io->conn->host, io->conn->port);
+        }
+        s->running = true;
+        reply(s, c);
+        s->running = false;
+    }
+    if (err)
+        close_io(io);
+    else
+        start_reading(io);
+    run(s);
+}
+
+/* ---- accept ------------------------------------------------------------------ */
+
+void mitm_session_accept(struct worker *w)
+{
+    const struct mitm_options *o = mitm_worker_options(w);
+    struct session *s = mitm_calloc(1, sizeof(*s));
+    s->w = w;
+    mitm_ctx_init(&s->ctx, o);
+    struct ioconn *io = ioconn_new(s, s->ctx.client);
+    s->client = io;
+    uv_tcp_init(&w->loop, &io->tcp);
+    io->tcp.data = io;
+    io->tcp_init = true;
+    s->next = w->sessions;
+    if (w->sessions)
+        w->sessions->prev = s;
+    w->sessions = s;
+    w->n_sessions++;
+    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&io->tcp) != 0) {
+        close_io(io);
+        return;
+    }
+    uv_tcp_nodelay(&io->tcp, 1);
+    fill_addresses(io);
+    struct mitm_conn *c = s->ctx.client;
+    c->timestamp_start = mitm_io_now();
+    bool loop = ip_is_loopback(c->peer_host), priv = ip_is_private(c->peer_host);
+    if ((o->block_global && !loop && !priv) || (o->block_private && priv)) {
+        mitm_log(MITM_LOG_WARN, NULL, "Client connection from %s killed by %s option.", c->peer_host,
+                 priv ? "block_private" : "block_global");
+        close_io(io);
+        return;
+    }
+    mitm_log(MITM_LOG_INFO, c->peer, "client connect");
+    s->root = mitm_http_layer_new(&s->ctx);
+    start_reading(io);
+    struct mitm_event ev = {.type = MITM_EV_START};
+    deliver(s, &ev);
+}
+
+/* Shutdown: close a session now if it has no exchange in progress (force: always). */
+void mitm_session_close_idle(struct session *s, bool force)
+{
+    if (s->ending || (!force && s->live_flows > 0))
+        return;
+    if (s->client)
+        close_io(s->client);
+    else
+        end_session(s);
+}

@@ -1,0 +1,68 @@
+/* Private to src/io: one client connection, its layer stack and its sockets. */
+#ifndef MITM_IO_SESSION_H
+#define MITM_IO_SESSION_H
+
+#include <stdbool.h>
+#include <uv.h>
+
+#include "io/io.h"
+#include "layer/layer.h"
+
+struct worker;
+
+struct ioconn {
+    uv_tcp_t tcp;
+    struct session *s;
+    struct mitm_conn *conn;    /* NULL once the layer side is gone */
+    struct mitm_cmd *open_cmd; /* pending OPEN, replied when the connect ends */
+    uv_getaddrinfo_t gai;
+    uv_connect_t creq;
+    uv_timer_t timer; /* connect timeout */
+    struct addrinfo *ai, *ai_next;
+    bool tcp_init, timer_init, gai_pending, connecting, closing, reading, read_eof, shut;
+    int handles;  /* libuv handles still to be closed */
+    int last_err; /* last connect error (libuv code) */
+    struct ioconn *next;
+};
+
+struct session {
+    struct worker *w;
+    struct mitm_ctx ctx;
+    struct mitm_layer *root;
+    struct ioconn *conns;
+    struct ioconn *client;
+    bool ending;                /* the client is gone: tear down */
+    bool paused;                /* reads stopped for flow control */
+    bool running;               /* executing commands */
+    int live_flows;             /* exchanges between requestheaders and response/error */
+    struct mitm_cmd *dead_cmds; /* OPENs whose socket went away unanswered; freed after the
+                                   layers (which may still point at them) */
+    struct session *prev, *next;
+};
+
+/* worker.c */
+struct worker {
+    struct mitm_proxy *p;
+    int index;
+    uv_thread_t thread;
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    int listen_fd;
+    uv_async_t wake;
+    uv_timer_t grace;
+    struct session *sessions;
+    int n_sessions;
+    bool stopping;
+    char readbuf[65536];
+};
+
+void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow *flow);
+const struct mitm_options *mitm_worker_options(struct worker *w);
+
+/* session.c */
+/* Free io once no handle or request of it is pending (after close_io). */
+void mitm_io_maybe_unlink(struct ioconn *io);
+void mitm_session_accept(struct worker *w);
+void mitm_session_close_idle(struct session *s, bool force);
+
+#endif

@@ -1,0 +1,302 @@
+/* Worker threads: each runs its own libuv loop with its own listening socket (SO_REUSEPORT:
+ * the kernel spreads connections) and its own sessions, sharing nothing with the others.
+ * Finished flows go to the main thread through a mutex-protected queue and a uv_async. */
+#include "addon/options.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "flow/flow.h"
+#include "io/session.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct published {
+    enum mitm_hook hook;
+    struct mitm_flow *flow;
+    struct published *next;
+};
+
+struct mitm_proxy {
+    uv_loop_t *main_loop;
+    const struct mitm_options *opts;
+    struct worker *workers;
+    int n_workers;
+    int port;
+    mitm_flow_sink_fn sink;
+    void *sink_arg;
+    uv_mutex_t lock;
+    struct published *q_head, **q_tail;
+    uv_async_t flows_async; /* workers -> main: flows ready */
+    uv_async_t done_async;  /* workers -> main: a worker finished */
+    int workers_finished;   /* atomic: threads whose loop ended */
+    bool joined;
+    void (*done)(void *);
+    void *done_arg;
+    double grace;
+};
+
+const struct mitm_options *mitm_worker_options(struct worker *w)
+{
+    return w->p->opts;
+}
+
+void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow *flow)
+{
+    struct mitm_proxy *p = w->p;
+    struct published *e = mitm_alloc(sizeof(*e));
+    e->hook = hook;
+    e->flow = flow;
+    e->next = NULL;
+    uv_mutex_lock(&p->lock);
+    *p->q_tail = e;
+    p->q_tail = &e->next;
+    uv_mutex_unlock(&p->lock);
+    uv_async_send(&p->flows_async);
+}
+
+static void on_flows(uv_async_t *a)
+{
+    struct mitm_proxy *p = a->data;
+    uv_mutex_lock(&p->lock);
+    struct published *e = p->q_head;
+    p->q_head = NULL;
+    p->q_tail = &p->q_head;
+    uv_mutex_unlock(&p->lock);
+    while (e) {
+        struct published *n = e->next;
+        if (p->sink)
+            p->sink(p->sink_arg, e->hook, e->flow);
+        else
+            mitm_flow_unref(e->flow);
+        free(e);
+        e = n;
+    }
+}
+
+/* ---- listening ---------------------------------------------------------------- */
+
+static int make_listener(const char *host, int port, int *bound_port, char *err, size_t errlen)
+{
+    struct sockaddr_storage ss;
+    socklen_t slen;
+    memset(&ss, 0, sizeof(ss));
+    bool any = host[0] == 0;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
+    if (any || inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)port);
+        if (any)
+            a6->sin6_addr = in6addr_any;
+        slen = sizeof(*a6);
+    } else if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        slen = sizeof(*a4);
+    } else if (strcmp(host, "localhost") == 0) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        a4->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        slen = sizeof(*a4);
+    } else {
+        snprintf(err, errlen, "listen_host %s is not an IP address", host);
+        return -1;
+    }
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 && any) { /* no IPv6 on this machine: all IPv4 interfaces */
+        memset(&ss, 0, sizeof(ss));
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)port);
+        slen = sizeof(*a4);
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    }
+    if (fd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    int one = 1, zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (ss.ss_family == AF_INET6 && any)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+    if (bind(fd, (struct sockaddr *)&ss, slen) < 0 || listen(fd, 1024) < 0) {
+        snprintf(err, errlen, "Error starting proxy server: cannot listen on %s:%d: %s", any ? "*" : host,
+                 port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    struct sockaddr_storage got;
+    socklen_t glen = sizeof(got);
+    getsockname(fd, (struct sockaddr *)&got, &glen);
+    *bound_port = ntohs(got.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&got)->sin6_port
+                                                  : ((struct sockaddr_in *)&got)->sin_port);
+    return fd;
+}
+
+/* ---- worker loop -------------------------------------------------------------- */
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct worker *w = server->data;
+    if (status < 0) {
+        mitm_log(MITM_LOG_WARN, NULL, "accept failed: %s", uv_strerror(status));
+        return;
+    }
+    if (!w->stopping)
+        mitm_session_accept(w);
+}
+
+static void on_grace(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    for (struct session *s = w->sessions, *n; s; s = n) {
+        n = s->next;
+        mitm_session_close_idle(s, true);
+    }
+}
+
+static void on_wake(uv_async_t *a)
+{
+    struct worker *w = a->data;
+    if (w->stopping)
+        return;
+    w->stopping = true;
+    uv_close((uv_handle_t *)&w->listener, NULL);
+    for (struct session *s = w->sessions, *n; s; s = n) {
+        n = s->next;
+        mitm_session_close_idle(s, false);
+    }
+    if (w->n_sessions == 0) {
+        uv_stop(&w->loop);
+        return;
+    }
+    uv_timer_start(&w->grace, on_grace, (uint64_t)(w->p->grace * 1000), 0);
+}
+
+static void walk_close(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void worker_main(void *arg)
+{
+    struct worker *w = arg;
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    /* stopped: close what is left (wake, grace timer) and let the close callbacks run */
+    uv_walk(&w->loop, walk_close, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&w->loop);
+    __atomic_add_fetch(&w->p->workers_finished, 1, __ATOMIC_ACQ_REL);
+    uv_async_send(&w->p->done_async);
+}
+
+static void on_worker_done(uv_async_t *a)
+{
+    struct mitm_proxy *p = a->data;
+    if (p->joined || __atomic_load_n(&p->workers_finished, __ATOMIC_ACQUIRE) < p->n_workers)
+        return; /* async sends coalesce: the counter tells */
+    for (int i = 0; i < p->n_workers; i++)
+        uv_thread_join(&p->workers[i].thread);
+    p->joined = true;
+    on_flows(&p->flows_async); /* the last flows */
+    uv_close((uv_handle_t *)&p->flows_async, NULL);
+    uv_close((uv_handle_t *)&p->done_async, NULL);
+    if (p->done)
+        p->done(p->done_arg);
+}
+
+static int worker_init(struct mitm_proxy *p, struct worker *w, int index, int fd)
+{
+    w->p = p;
+    w->index = index;
+    w->listen_fd = fd;
+    uv_loop_init(&w->loop);
+    uv_tcp_init(&w->loop, &w->listener);
+    w->listener.data = w;
+    uv_async_init(&w->loop, &w->wake, on_wake);
+    w->wake.data = w;
+    uv_timer_init(&w->loop, &w->grace);
+    w->grace.data = w;
+    if (uv_tcp_open(&w->listener, fd) != 0 ||
+        uv_listen((uv_stream_t *)&w->listener, 1024, on_connection) != 0)
+        return -1;
+    return 0;
+}
+
+int mitm_proxy_port(const struct mitm_proxy *p)
+{
+    return p->port;
+}
+
+struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_options *o,
+                                    mitm_flow_sink_fn sink, void *sink_arg, char *err, size_t errlen)
+{
+    int n = o->workers > 0 ? (int)o->workers : (int)uv_available_parallelism();
+    if (n < 1)
+        n = 1;
+    if (n > 256)
+        n = 256;
+    int port = o->listen_port == MITM_OPT_NONE ? 8080 : (int)o->listen_port;
+    if (port < 0 || port > 65535) {
+        snprintf(err, errlen, "invalid listen_port %d", port);
+        return NULL;
+    }
+    int fds[256];
+    int bound = port;
+    for (int i = 0; i < n; i++) {
+        fds[i] = make_listener(o->listen_host, bound, &bound, err, errlen);
+        if (fds[i] < 0) {
+            while (i-- > 0)
+                close(fds[i]);
+            return NULL;
+        }
+    }
+    struct mitm_proxy *p = mitm_calloc(1, sizeof(*p));
+    p->main_loop = main_loop;
+    p->opts = o;
+    p->port = bound;
+    p->sink = sink;
+    p->sink_arg = sink_arg;
+    p->n_workers = n;
+    p->q_tail = &p->q_head;
+    uv_mutex_init(&p->lock);
+    uv_async_init(main_loop, &p->flows_async, on_flows);
+    p->flows_async.data = p;
+    uv_async_init(main_loop, &p->done_async, on_worker_done);
+    p->done_async.data = p;
+    p->workers = mitm_calloc((size_t)n, sizeof(*p->workers));
+    for (int i = 0; i < n; i++)
+        worker_init(p, &p->workers[i], i, fds[i]);
+    for (int i = 0; i < n; i++)
+        uv_thread_create(&p->workers[i].thread, worker_main, &p->workers[i]);
+    mitm_log(MITM_LOG_INFO, NULL, "HTTP(S) proxy listening at %s%s%s:%d.",
+             strchr(o->listen_host, ':') ? "[" : "", o->listen_host[0] ? o->listen_host : "*",
+             strchr(o->listen_host, ':') ? "]" : "", bound);
+    return p;
+}
+
+void mitm_proxy_stop(struct mitm_proxy *p, double grace, void (*done)(void *), void *arg)
+{
+    p->done = done;
+    p->done_arg = arg;
+    p->grace = grace;
+    for (int i = 0; i < p->n_workers; i++)
+        uv_async_send(&p->workers[i].wake);
+}
+
+void mitm_proxy_free(struct mitm_proxy *p)
+{
+    if (!p)
+        return;
+    uv_mutex_destroy(&p->lock);
+    free(p->workers);
+    free(p);
+}

@@ -1,0 +1,504 @@
+#include "proto/http/h1conn.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "layer/layer.h"
+#include "proto/http/http.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum rstate {
+    R_HEAD = 0, /* expecting a head (client role: only while a request is outstanding) */
+    R_BODY,     /* reading a body */
+    R_WAIT,     /* server role: request read, waiting for our response to finish */
+    R_IDLE,     /* client role: no request outstanding */
+    R_DEAD,     /* protocol error or closed: ignore input */
+};
+
+enum wstate {
+    W_NONE = 0, /* no body to write (or not started) */
+    W_RAW,      /* body bytes as they are (Content-Length or until close) */
+    W_CHUNKED,  /* we frame the body as chunks */
+};
+
+/* 16 KiB: one read's worth; the rest stays in the kernel until we parse again. */
+#define MIN_IN_CAP ((size_t)16 * 1024)
+
+void mitm_h1conn_init(struct mitm_h1conn *c, enum mitm_h1conn_role role, struct mitm_layer *owner,
+                      struct mitm_conn *conn, const struct mitm_h1_limits *lim, size_t in_cap,
+                      mitm_h1conn_emit_fn emit, void *emit_arg)
+{
+    memset(c, 0, sizeof(*c));
+    c->role = role;
+    c->owner = owner;
+    c->conn = conn;
+    c->lim = *lim;
+    c->in_cap = in_cap < MIN_IN_CAP ? MIN_IN_CAP : in_cap;
+    mitm_buf_init(&c->in, 0);
+    c->rstate = role == MITM_H1CONN_SERVER ? R_HEAD : R_IDLE;
+    c->emit = emit;
+    c->emit_arg = emit_arg;
+}
+
+void mitm_h1conn_free(struct mitm_h1conn *c)
+{
+    mitm_buf_free(&c->in);
+    mitm_h1_body_free(&c->body);
+    free(c->req_method);
+    c->req_method = NULL;
+}
+
+/* Does a Connection header hold token? (RFC 9110 §7.6.1: comma list, case-insensitive) */
+static bool conn_token(const struct mitm_headers *h, const char *token)
+{
+    size_t tl = strlen(token);
+    for (long i = mitm_headers_find(h, "connection", 0); i >= 0;
+         i = mitm_headers_find(h, "connection", i + 1)) {
+        const char *v = h->v[i].value, *end = v + h->v[i].value_len;
+        while (v < end) {
+            while (v < end && (*v == ' ' || *v == '\t' || *v == ','))
+                v++;
+            const char *s = v;
+            while (v < end && *v != ',')
+                v++;
+            const char *e = v;
+            while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+                e--;
+            if ((size_t)(e - s) == tl && strncasecmp(s, token, tl) == 0)
+                return true;
+        }
+    }
+    return false;
+}
+
+static bool is_http10(const char *version)
+{
+    return version && strcmp(version, "HTTP/1.0") == 0;
+}
+
+/* RFC 9112 §9.3: HTTP/1.1 persists unless "close"; HTTP/1.0 only with "keep-alive". */
+static bool wants_close(const char *version, const struct mitm_headers *h)
+{
+    if (conn_token(h, "close"))
+        return true;
+    return is_http10(version) && !conn_token(h, "keep-alive");
+}
+
+static void emit(struct mitm_h1conn *c, struct mitm_http_event *ev)
+{
+    c->emit(c->emit_arg, c, ev);
+}
+
+static void fail(struct mitm_h1conn *c, int status, const char *reason)
+{
+    c->rstate = R_DEAD;
+    enum mitm_http_ev_type t =
+        c->role == MITM_H1CONN_SERVER ? MITM_HTTP_REQUEST_ERROR : MITM_HTTP_RESPONSE_ERROR;
+    emit(c, mitm_http_event_error(t, c->stream_id, status, reason));
+}
+
+/* Server role: one request head. Returns false when more bytes are needed or on error. */
+static bool parse_request_head(struct mitm_h1conn *c)
+{
+    struct mitm_http_request *req = mitm_http_request_new();
+    int status = 400;
+    const char *reason = "malformed request";
+    ssize_t n = mitm_h1_parse_request_head(mitm_buf_data(&c->in), c->in.len, &c->lim, req, &status, &reason);
+    if (n == MITM_INCOMPLETE) {
+        mitm_http_request_free(req);
+        return false;
+    }
+    if (n < 0) {
+        mitm_http_request_free(req);
+        c->stream_id = 0;
+        fail(c, status, reason);
+        return false;
+    }
+    mitm_buf_consume(&c->in, (size_t)n);
+    mitm_h1_body_free(&c->body);
+    if (mitm_h1_request_framing(req, &c->lim, &c->body, &reason) < 0) {
+        mitm_http_request_free(req);
+        c->stream_id = 0;
+        fail(c, 400, reason);
+        return false;
+    }
+    c->stream_id = ++c->next_stream_id;
+    mitm_str_set(&c->req_method, req->method, strlen(req->method));
+    c->req_http10 = is_http10(req->http_version);
+    c->close_after = wants_close(req->http_version, &req->headers);
+    c->wstate = W_NONE;
+    struct mitm_http_event *ev = mitm_http_event_new(MITM_HTTP_REQUEST_HEADERS, c->stream_id);
+    ev->req = req;
+    c->rstate = c->body.kind == MITM_H1_BODY_NONE ? R_WAIT : R_BODY;
+    emit(c, ev);
+    if (c->rstate == R_WAIT)
+        emit(c, mitm_http_event_new(MITM_HTTP_REQUEST_END, c->stream_id));
+    return true;
+}
+
+static bool is_interim(int status)
+{
+    return status >= 100 && status < 200 && status != 101;
+}
+
+/* Client role: one response head; interim (1xx) responses are dropped (we answered
+ * Expect: 100-continue ourselves; RFC 9110 §15.2 lets a proxy drop them). */
+static bool parse_response_head(struct mitm_h1conn *c)
+{
+    struct mitm_http_response *resp = mitm_http_response_new();
+    const char *reason = "malformed response";
+    ssize_t n = mitm_h1_parse_response_head(mitm_buf_data(&c->in), c->in.len, &c->lim, resp, &reason);
+    if (n == MITM_INCOMPLETE) {
+        mitm_http_response_free(resp);
+        return false;
+    }
+    if (n < 0) {
+        mitm_http_response_free(resp);
+        fail(c, 502, reason);
+        return false;
+    }
+    mitm_buf_consume(&c->in, (size_t)n);
+    if (is_interim(resp->status_code)) {
+        mitm_http_response_free(resp);
+        return true;
+    }
+    mitm_h1_body_free(&c->body);
+    if (mitm_h1_response_framing(c->req_method, resp, &c->lim, &c->body, &reason) < 0) {
+        mitm_http_response_free(resp);
+        fail(c, 502, reason);
+        return false;
+    }
+    if (wants_close(resp->http_version, &resp->headers) || c->body.kind == MITM_H1_BODY_CLOSE ||
+        resp->status_code == 101)
+        c->close_after = true;
+    struct mitm_http_event *ev = mitm_http_event_new(MITM_HTTP_RESPONSE_HEADERS, c->stream_id);
+    ev->resp = resp;
+    c->rstate = c->body.kind == MITM_H1_BODY_NONE ? R_IDLE : R_BODY;
+    emit(c, ev);
+    if (c->rstate == R_IDLE)
+        emit(c, mitm_http_event_new(MITM_HTTP_RESPONSE_END, c->stream_id));
+    return true;
+}
+
+static void body_done(struct mitm_h1conn *c)
+{
+    bool server = c->role == MITM_H1CONN_SERVER;
+    struct mitm_http_event *ev =
+        mitm_http_event_new(server ? MITM_HTTP_REQUEST_END : MITM_HTTP_RESPONSE_END, c->stream_id);
+    ev->trailers = c->body.trailers;
+    c->body.trailers = NULL;
+    c->rstate = server ? R_WAIT : R_IDLE;
+    emit(c, ev);
+}
+
+/* Returns false when more bytes are needed or on error. */
+static bool parse_body(struct mitm_h1conn *c)
+{
+    bool server = c->role == MITM_H1CONN_SERVER;
+    while (c->rstate == R_BODY && c->in.len) {
+        struct mitm_slice data = {0};
+        bool done = false;
+        const char *reason = "malformed body";
+        ssize_t n = mitm_h1_body_decode(&c->body, mitm_buf_data(&c->in), c->in.len, &data, &done, &reason);
+        if (n < 0) {
+            fail(c, server ? 400 : 502, reason);
+            return false;
+        }
+        if (data.len)
+            emit(c, mitm_http_event_data(server ? MITM_HTTP_REQUEST_DATA : MITM_HTTP_RESPONSE_DATA,
+                                         c->stream_id, data.base, data.len));
+        mitm_buf_consume(&c->in, (size_t)n);
+        if (done) {
+            body_done(c);
+            return true;
+        }
+        if (n == 0)
+            return false;
+    }
+    return false;
+}
+
+static void parse(struct mitm_h1conn *c)
+{
+    if (c->parsing) {
+        c->resume = true;
+        return;
+    }
+    c->parsing = true;
+    do {
+        c->resume = false;
+        for (;;) {
+            if (c->tunnel || c->rstate == R_DEAD)
+                break;
+            if (c->rstate == R_BODY) {
+                if (!parse_body(c))
+                    break;
+            } else if (c->rstate == R_HEAD && c->in.len) {
+                bool ok = c->role == MITM_H1CONN_SERVER ? parse_request_head(c) : parse_response_head(c);
+                if (!ok)
+                    break;
+            } else if (c->rstate == R_IDLE && c->in.len) {
+                /* a server must not speak without being asked (RFC 9112 §9.3) */
+                fail(c, 502, "unexpected data from server");
+                break;
+            } else {
+                break;
+            }
+        }
+    } while (c->resume);
+    c->parsing = false;
+}
+
+void mitm_h1conn_feed(struct mitm_h1conn *c, const uint8_t *data, size_t len)
+{
+    if (c->rstate == R_DEAD)
+        return;
+    if (c->in.len + len > c->in_cap + c->lim.max_head && c->rstate == R_WAIT) {
+        /* a pipelining client ran far ahead of us */
+        fail(c, 0, "too much pipelined data");
+        return;
+    }
+    if (mitm_buf_append(&c->in, data, len) < 0) {
+        fail(c, 0, "out of memory");
+        return;
+    }
+    parse(c);
+}
+
+void mitm_h1conn_eof(struct mitm_h1conn *c)
+{
+    c->peer_eof = true;
+    if (c->tunnel)
+        return;
+    switch (c->rstate) {
+    case R_BODY:
+        if (c->body.kind == MITM_H1_BODY_CLOSE) {
+            body_done(c);
+            c->rstate = R_DEAD;
+            return;
+        }
+        fail(c, 0, c->role == MITM_H1CONN_SERVER ? "client disconnected" : "server disconnected");
+        return;
+    case R_HEAD:
+        if (c->role == MITM_H1CONN_CLIENT) {
+            fail(c, 502, "server disconnected");
+            return;
+        }
+        c->rstate = R_DEAD; /* a client leaving between requests is fine */
+        return;
+    default:
+        if (c->role == MITM_H1CONN_CLIENT)
+            c->rstate = R_DEAD;
+        return;
+    }
+}
+
+static bool has_te_chunked(const struct mitm_headers *h)
+{
+    size_t len;
+    const char *v = mitm_headers_get(h, "transfer-encoding", &len);
+    if (!v)
+        return false;
+    /* the final coding decides (RFC 9112 §6.3); framing validation happened on input */
+    const char *e = v + len;
+    while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    return e - v >= 7 && strncasecmp(e - 7, "chunked", 7) == 0;
+}
+
+static void send_bytes(struct mitm_h1conn *c, struct mitm_buf *b)
+{
+    size_t n;
+    uint8_t *data = mitm_buf_steal(b, &n);
+    if (n == 0) {
+        free(data);
+        return;
+    }
+    struct mitm_cmd *cmd = mitm_cmd_new(MITM_CMD_SEND);
+    cmd->conn = c->conn;
+    cmd->data = data;
+    cmd->len = n;
+    mitm_layer_emit(c->owner, cmd);
+}
+
+static void write_data(struct mitm_h1conn *c, struct mitm_buf *out, const uint8_t *data, size_t len)
+{
+    if (c->wstate == W_CHUNKED)
+        mitm_h1_write_chunk(out, data, len);
+    else if (c->wstate == W_RAW)
+        mitm_buf_append(out, data, len);
+}
+
+/* Server role: the framing of the response we write (RFC 9112 §6). */
+static void start_response(struct mitm_h1conn *c, struct mitm_http_response *resp, struct mitm_buf *out)
+{
+    int st = resp->status_code;
+    bool bodyless = (c->req_method && strcmp(c->req_method, "HEAD") == 0) || st == 204 || st == 304 ||
+                    (st >= 100 && st < 200);
+    if (bodyless) {
+        c->wstate = W_NONE;
+    } else if (has_te_chunked(&resp->headers)) {
+        if (c->req_http10) {
+            /* an HTTP/1.0 client cannot read chunks (RFC 9112 §7.1): de-chunk, end by close */
+            mitm_headers_remove(&resp->headers, "transfer-encoding");
+            c->wstate = W_RAW;
+            c->close_after = true;
+        } else {
+            c->wstate = W_CHUNKED;
+        }
+    } else {
+        c->wstate = W_RAW;
+        if (!mitm_headers_get(&resp->headers, "content-length", NULL))
+            c->close_after = true; /* delimited by close */
+    }
+    if (!is_interim(st) && wants_close(resp->http_version, &resp->headers))
+        c->close_after = true;
+    mitm_h1_write_response_head(out, resp);
+}
+
+static void end_exchange(struct mitm_h1conn *c)
+{
+    if (c->rstate != R_WAIT || c->close_after || c->peer_eof) {
+        /* the request was not read completely (early response), or no persistence */
+        c->rstate = R_DEAD;
+        mitm_layer_close(c->owner, c->conn, false);
+        return;
+    }
+    c->rstate = R_HEAD;
+    c->stream_id = 0;
+    parse(c);
+}
+
+static void send_response_event(struct mitm_h1conn *c, struct mitm_http_event *ev, struct mitm_buf *out)
+{
+    switch (ev->type) {
+    case MITM_HTTP_RESPONSE_HEADERS:
+        start_response(c, ev->resp, out);
+        break;
+    case MITM_HTTP_RESPONSE_DATA:
+        write_data(c, out, ev->data, ev->len);
+        break;
+    case MITM_HTTP_RESPONSE_END:
+        if (c->wstate == W_CHUNKED)
+            mitm_h1_write_last_chunk(out, ev->trailers);
+        break;
+    default:
+        break;
+    }
+}
+
+static void send_request_event(struct mitm_h1conn *c, struct mitm_http_event *ev, struct mitm_buf *out)
+{
+    switch (ev->type) {
+    case MITM_HTTP_REQUEST_HEADERS: {
+        struct mitm_http_request *req = ev->req;
+        c->stream_id = ev->stream_id;
+        mitm_str_set(&c->req_method, req->method, strlen(req->method));
+        c->close_after = wants_close(req->http_version, &req->headers);
+        if (has_te_chunked(&req->headers))
+            c->wstate = W_CHUNKED;
+        else
+            c->wstate = mitm_headers_get(&req->headers, "content-length", NULL) ? W_RAW : W_NONE;
+        enum mitm_target_form form =
+            req->form == MITM_TARGET_ASTERISK ? MITM_TARGET_ASTERISK : MITM_TARGET_ORIGIN;
+        mitm_h1_write_request_head(out, req, form);
+        c->rstate = R_HEAD;
+        break;
+    }
+    case MITM_HTTP_REQUEST_DATA:
+        write_data(c, out, ev->data, ev->len);
+        break;
+    case MITM_HTTP_REQUEST_END:
+        if (c->wstate == W_CHUNKED)
+            mitm_h1_write_last_chunk(out, ev->trailers);
+        break;
+    default:
+        break;
+    }
+}
+
+void mitm_h1conn_send(struct mitm_h1conn *c, struct mitm_http_event *ev)
+{
+    struct mitm_buf out;
+    mitm_buf_init(&out, 0);
+    bool end = false;
+    if (c->role == MITM_H1CONN_SERVER) {
+        send_response_event(c, ev, &out);
+        end = ev->type == MITM_HTTP_RESPONSE_END;
+    } else {
+        send_request_event(c, ev, &out);
+        /* parse a response that raced ahead of our request bytes */
+        if (ev->type == MITM_HTTP_REQUEST_HEADERS && c->in.len)
+            end = true;
+    }
+    mitm_http_event_free(ev);
+    send_bytes(c, &out);
+    mitm_buf_free(&out);
+    if (c->role == MITM_H1CONN_SERVER && end)
+        end_exchange(c);
+    else if (end)
+        parse(c);
+}
+
+bool mitm_h1conn_reusable(const struct mitm_h1conn *c)
+{
+    return c->role == MITM_H1CONN_CLIENT && c->rstate == R_IDLE && !c->close_after && c->in.len == 0 &&
+           c->conn->state == MITM_CONN_OPEN;
+}
+
+void mitm_h1conn_take_rest(struct mitm_h1conn *c, uint8_t **data, size_t *len)
+{
+    c->tunnel = true;
+    *data = mitm_buf_steal(&c->in, len);
+}
+
+static void html_escape(struct mitm_buf *b, const char *s)
+{
+    for (; *s; s++) {
+        switch (*s) {
+        case '<':
+            mitm_buf_append(b, "&lt;", 4);
+            break;
+        case '>':
+            mitm_buf_append(b, "&gt;", 4);
+            break;
+        case '&':
+            mitm_buf_append(b, "&amp;", 5);
+            break;
+        case '"':
+            mitm_buf_append(b, "&quot;", 6);
+            break;
+        case '\'':
+            mitm_buf_append(b, "&#x27;", 6);
+            break;
+        default:
+            mitm_buf_append(b, s, 1);
+        }
+    }
+}
+
+struct mitm_http_response *mitm_http_error_response(int status, const char *message)
+{
+    struct mitm_buf body;
+    mitm_buf_init(&body, 0);
+    const char *reason = mitm_http_reason(status);
+    mitm_buf_printf(&body,
+                    "<html>\n<head>\n    <title>%d %s</title>\n</head>\n<body>\n    <h1>%d %s</h1>\n    <p>",
+                    status, reason, status, reason);
+    html_escape(&body, message);
+    mitm_buf_printf(&body, "</p>\n</body>\n</html>\n");
+    struct mitm_http_response *r = mitm_http_response_new();
+    r->http_version = mitm_strdup("HTTP/1.1");
+    r->status_code = status;
+    r->reason = mitm_strdup(reason);
+    mitm_headers_add(&r->headers, "Server", 6, "mitmc/" MITM_VERSION, strlen("mitmc/" MITM_VERSION));
+    mitm_headers_add(&r->headers, "Connection", 10, "close", 5);
+    mitm_headers_add(&r->headers, "Content-Type", 12, "text/html", 9);
+    char cl[32];
+    int n = snprintf(cl, sizeof(cl), "%zu", body.len);
+    mitm_headers_add(&r->headers, "Content-Length", 14, cl, (size_t)n);
+    r->content = body;
+    return r;
+}

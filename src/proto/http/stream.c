@@ -1,0 +1,638 @@
+/* One HTTP request/response exchange: the version-neutral per-request logic (mitmproxy's
+ * HttpStream). It sees only neutral HTTP events, runs the hooks, decides buffering or
+ * streaming, opens (or reuses) the server connection, and turns failures into an error
+ * response, a flow error and the error hook. */
+#include "addon/options.h"
+#include "base/alloc.h"
+#include "base/log.h"
+#include "flow/flow.h"
+#include "proto/http/http.h"
+#include "proto/http/layer-int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum wait {
+    W_NOTHING = 0,
+    W_REQUESTHEADERS, /* requestheaders hook */
+    W_REQUEST,        /* request hook */
+    W_HTTP_CONNECT,   /* http_connect hook */
+    W_OPEN,           /* server connection */
+    W_RESPONSEHEADERS,
+    W_RESPONSE,
+    W_ERROR, /* error hook */
+};
+
+struct http_stream {
+    struct mitm_layer base;
+    struct http_layer *hl;
+    uint32_t id;
+    struct mitm_flow *flow;
+    struct http_server *srv;
+    enum wait wait;
+    bool req_complete;   /* client sent the whole request */
+    bool req_sent_head;  /* request head went to the server */
+    bool resp_sent_head; /* response head went to the client */
+    bool resp_complete;  /* server sent the whole response */
+    bool is_connect;
+    bool done;
+    int64_t body_limit;   /* body_size_limit, -1 = none */
+    int64_t stream_limit; /* stream above this size */
+    struct http_stream *next;
+};
+
+static const struct mitm_layer_vt stream_vt;
+
+static void finish(struct http_stream *s);
+static void fail(struct http_stream *s, int status, const char *msg, double now);
+
+static int64_t min_limit(int64_t a, int64_t b)
+{
+    if (a < 0)
+        return b;
+    if (b < 0)
+        return a;
+    return a < b ? a : b;
+}
+
+struct http_stream *mitm_http_stream_new(struct http_layer *hl, uint32_t id)
+{
+    struct http_stream *s = mitm_calloc(1, sizeof(*s));
+    mitm_layer_init(&s->base, &stream_vt, hl->base.ctx, &hl->base);
+    s->hl = hl;
+    s->id = id;
+    const struct mitm_options *o = hl->base.ctx->opts;
+    s->body_limit = mitm_options_size(o->body_size_limit);
+    s->stream_limit =
+        min_limit(mitm_options_size(o->stream_large_bodies), mitm_options_size(o->body_buffer_limit));
+    return s;
+}
+
+void mitm_http_stream_free(struct http_stream *s)
+{
+    mitm_layer_deinit(&s->base);
+    mitm_flow_unref(s->flow);
+    free(s);
+}
+
+struct mitm_layer *mitm_http_stream_layer(struct http_stream *s)
+{
+    return &s->base;
+}
+
+uint32_t mitm_http_stream_id(const struct http_stream *s)
+{
+    return s->id;
+}
+
+bool mitm_http_stream_done(const struct http_stream *s)
+{
+    return s->done;
+}
+
+struct http_stream *mitm_http_stream_next(const struct http_stream *s)
+{
+    return s->next;
+}
+
+struct http_stream **mitm_http_stream_next_ptr(struct http_stream *s)
+{
+    return &s->next;
+}
+
+static void hook(struct http_stream *s, enum mitm_hook h, enum wait w)
+{
+    s->wait = w;
+    mitm_layer_hook(&s->base, h, s->flow);
+}
+
+static void to_client(struct http_stream *s, struct mitm_http_event *ev)
+{
+    mitm_h1conn_send(&s->hl->client, ev);
+}
+
+static void to_server(struct http_stream *s, struct mitm_http_event *ev)
+{
+    if (s->srv && !s->srv->dead)
+        mitm_h1conn_send(&s->srv->h1, ev);
+    else
+        mitm_http_event_free(ev);
+}
+
+static struct mitm_http_event *ev_new(struct http_stream *s, enum mitm_http_ev_type t)
+{
+    return mitm_http_event_new(t, s->id);
+}
+
+/* Send a complete response (head, buffered body, end) to the client. The flow keeps its
+ * response; the codec gets a copy of the head. */
+static void send_response(struct http_stream *s, const struct mitm_http_response *r)
+{
+    struct mitm_http_event *h = ev_new(s, MITM_HTTP_RESPONSE_HEADERS);
+    h->resp = mitm_http_response_new();
+    h->resp->http_version = mitm_strdup(r->http_version);
+    h->resp->status_code = r->status_code;
+    h->resp->reason = mitm_strdup(r->reason);
+    mitm_headers_copy(&h->resp->headers, &r->headers);
+    s->resp_sent_head = true;
+    to_client(s, h);
+    if (r->content.len)
+        to_client(s, mitm_http_event_data(MITM_HTTP_RESPONSE_DATA, s->id, mitm_buf_data(&r->content),
+                                          r->content.len));
+    struct mitm_http_event *e = ev_new(s, MITM_HTTP_RESPONSE_END);
+    if (r->trailers) {
+        e->trailers = mitm_calloc(1, sizeof(*e->trailers));
+        mitm_headers_copy(e->trailers, r->trailers);
+    }
+    to_client(s, e);
+}
+
+static void send_request_head(struct http_stream *s)
+{
+    const struct mitm_http_request *r = s->flow->request;
+    struct mitm_http_event *h = ev_new(s, MITM_HTTP_REQUEST_HEADERS);
+    h->req = mitm_http_request_new();
+    h->req->method = mitm_strdup(r->method);
+    h->req->scheme = mitm_strdup(r->scheme);
+    h->req->authority = mitm_strdup(r->authority ? r->authority : "");
+    h->req->host = mitm_strdup(r->host);
+    h->req->port = r->port;
+    h->req->path = mitm_strdup(r->path);
+    h->req->http_version = mitm_strdup(r->http_version);
+    h->req->form = r->form;
+    mitm_headers_copy(&h->req->headers, &r->headers);
+    s->req_sent_head = true;
+    to_server(s, h);
+}
+
+static void send_request_rest(struct http_stream *s)
+{
+    const struct mitm_http_request *r = s->flow->request;
+    if (r->content.len)
+        to_server(s, mitm_http_event_data(MITM_HTTP_REQUEST_DATA, s->id, mitm_buf_data(&r->content),
+                                          r->content.len));
+    if (!s->req_complete)
+        return;
+    struct mitm_http_event *e = ev_new(s, MITM_HTTP_REQUEST_END);
+    if (r->trailers) {
+        e->trailers = mitm_calloc(1, sizeof(*e->trailers));
+        mitm_headers_copy(e->trailers, r->trailers);
+    }
+    to_server(s, e);
+}
+
+/* Fill the flow's server_conn from the connection once it is open. */
+static void record_server(struct http_stream *s)
+{
+    struct mitm_conn *c = s->srv->conn;
+    struct mitm_conn_info *i = &s->flow->server_conn;
+    free(i->address_host);
+    i->address_host = mitm_strdup(c->host);
+    i->address_port = c->port;
+    free(i->peer_host);
+    i->peer_host = c->peer_host[0] ? mitm_strdup(c->peer_host) : NULL;
+    i->peer_port = c->peer_port;
+    free(i->sock_host);
+    i->sock_host = c->sock_host[0] ? mitm_strdup(c->sock_host) : NULL;
+    i->sock_port = c->sock_port;
+    i->timestamp_start = c->timestamp_start;
+    i->timestamp_tcp_setup = c->timestamp_tcp_setup;
+}
+
+/* Get a server connection and send the request (head now; body as far as we have it). */
+static void connect_and_send(struct http_stream *s)
+{
+    struct mitm_http_request *r = s->flow->request;
+    if (!s->srv)
+        s->srv = mitm_http_server_get(s->hl, s, r->host, r->port);
+    if (s->srv->conn->state == MITM_CONN_NEW) {
+        s->wait = W_OPEN;
+        mitm_layer_open(&s->base, s->srv->conn);
+        return;
+    }
+    record_server(s);
+    send_request_head(s);
+    send_request_rest(s);
+}
+
+/* The destination of the request (regular proxy mode; RFC 9112 §3.2). */
+static int resolve_destination(struct http_stream *s, const char **err)
+{
+    struct mitm_http_request *r = s->flow->request;
+    struct http_layer *hl = s->hl;
+    if (r->form == MITM_TARGET_ABSOLUTE || r->form == MITM_TARGET_AUTHORITY)
+        return 0;
+    if (hl->tunnel_host) {
+        mitm_str_set(&r->host, hl->tunnel_host, strlen(hl->tunnel_host));
+        r->port = hl->tunnel_port;
+        return 0;
+    }
+    size_t len;
+    const char *host = mitm_headers_get(&r->headers, "host", &len);
+    char *h = NULL;
+    uint16_t port = 0;
+    if (!host || mitm_h1_parse_authority(host, len, 80, &h, &port) < 0) {
+        *err = host ? "invalid Host header" : "HTTP request has no Host header: destination unknown";
+        return -1;
+    }
+    free(r->host);
+    r->host = h;
+    r->port = port;
+    return 0;
+}
+
+static void flow_from_client(struct http_stream *s, double now)
+{
+    struct mitm_conn *c = s->base.ctx->client;
+    struct mitm_conn_info *i = &s->flow->client_conn;
+    i->peer_host = mitm_strdup(c->peer_host);
+    i->peer_port = c->peer_port;
+    i->sock_host = mitm_strdup(c->sock_host);
+    i->sock_port = c->sock_port;
+    i->timestamp_start = c->timestamp_start ? c->timestamp_start : now;
+    i->proxy_mode = mitm_strdup(s->base.ctx->proxy_mode);
+}
+
+static void on_request_headers(struct http_stream *s, struct mitm_http_event *ev, double now)
+{
+    s->flow = mitm_flow_new(MITM_FLOW_HTTP, now);
+    s->flow->request = ev->req;
+    ev->req = NULL;
+    s->flow->request->timestamp_start = now;
+    if (!s->flow->request->scheme)
+        s->flow->request->scheme = mitm_strdup("http");
+    flow_from_client(s, now);
+    const char *err = NULL;
+    if (resolve_destination(s, &err) < 0) {
+        fail(s, 400, err, now);
+        return;
+    }
+    if (strcmp(s->flow->request->method, "CONNECT") == 0) {
+        s->is_connect = true;
+        hook(s, MITM_HOOK_HTTP_CONNECT, W_HTTP_CONNECT);
+        return;
+    }
+    hook(s, MITM_HOOK_REQUESTHEADERS, W_REQUESTHEADERS);
+}
+
+/* Content-Length of headers, or -1. */
+static int64_t content_length(const struct mitm_headers *h)
+{
+    size_t len;
+    const char *v = mitm_headers_get(h, "content-length", &len);
+    if (!v)
+        return -1;
+    char tmp[32];
+    if (len == 0 || len >= sizeof(tmp))
+        return -1;
+    memcpy(tmp, v, len);
+    tmp[len] = 0;
+    char *end;
+    long long n = strtoll(tmp, &end, 10);
+    return *end || n < 0 ? -1 : n;
+}
+
+static void after_requestheaders(struct http_stream *s, double now)
+{
+    struct mitm_http_request *r = s->flow->request;
+    size_t len;
+    const char *expect = mitm_headers_get(&r->headers, "expect", &len);
+    if (expect && len == 12 && strncasecmp(expect, "100-continue", 12) == 0) {
+        /* mitmproxy answers 100-continue itself and drops the header upstream */
+        struct mitm_http_event *h = ev_new(s, MITM_HTTP_RESPONSE_HEADERS);
+        h->resp = mitm_http_response_new();
+        h->resp->http_version = mitm_strdup("HTTP/1.1");
+        h->resp->status_code = 100;
+        h->resp->reason = mitm_strdup("Continue");
+        to_client(s, h);
+        mitm_headers_remove(&r->headers, "expect");
+    }
+    int64_t cl = content_length(&r->headers);
+    if (s->body_limit >= 0 && cl > s->body_limit) {
+        fail(s, 413, "Request body exceeds body_size_limit", now);
+        return;
+    }
+    if (r->stream || (s->stream_limit >= 0 && cl > s->stream_limit)) {
+        r->stream = true;
+        r->content_missing = true;
+        connect_and_send(s);
+    }
+}
+
+static void on_request_data(struct http_stream *s, struct mitm_http_event *ev, double now)
+{
+    struct mitm_http_request *r = s->flow->request;
+    if (r->stream) {
+        to_server(s, mitm_http_event_data(MITM_HTTP_REQUEST_DATA, s->id, ev->data, ev->len));
+        return;
+    }
+    if (s->body_limit >= 0 && (int64_t)(r->content.len + ev->len) > s->body_limit) {
+        fail(s, 413, "Request body exceeds body_size_limit", now);
+        return;
+    }
+    if (mitm_buf_append(&r->content, ev->data, ev->len) < 0) {
+        fail(s, 413, "out of memory buffering the request body", now);
+        return;
+    }
+    if (s->stream_limit >= 0 && (int64_t)r->content.len > s->stream_limit) {
+        /* too large to keep: send what we have and stream the rest */
+        r->stream = true;
+        connect_and_send(s);
+        if (s->wait != W_OPEN) {
+            mitm_buf_free(&r->content);
+            r->content_missing = true;
+        }
+    }
+}
+
+static void on_request_end(struct http_stream *s, struct mitm_http_event *ev, double now)
+{
+    struct mitm_http_request *r = s->flow->request;
+    s->req_complete = true;
+    r->timestamp_end = now;
+    if (ev->trailers) {
+        r->trailers = ev->trailers;
+        ev->trailers = NULL;
+    }
+    if (r->stream) {
+        struct mitm_http_event *e = ev_new(s, MITM_HTTP_REQUEST_END);
+        if (r->trailers) {
+            e->trailers = mitm_calloc(1, sizeof(*e->trailers));
+            mitm_headers_copy(e->trailers, r->trailers);
+        }
+        to_server(s, e);
+    }
+    hook(s, MITM_HOOK_REQUEST, W_REQUEST);
+}
+
+static void after_request(struct http_stream *s)
+{
+    if (s->flow->request->stream) /* already on its way (streamed) */
+        return;
+    if (s->flow->response) { /* an addon answered: no server involved */
+        s->resp_complete = true;
+        hook(s, MITM_HOOK_RESPONSE, W_RESPONSE);
+        return;
+    }
+    connect_and_send(s);
+}
+
+static void after_open(struct http_stream *s, struct mitm_cmd *cmd, double now)
+{
+    if (cmd->error) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", cmd->error);
+        free(s->flow->server_conn.error);
+        s->flow->server_conn.error = mitm_strdup(cmd->error);
+        s->srv->dead = true;
+        s->srv->owner = NULL;
+        s->srv = NULL;
+        fail(s, cmd->timeout ? 504 : 502, msg, now);
+        return;
+    }
+    record_server(s);
+    if (s->is_connect) {
+        s->flow->response = mitm_http_response_new();
+        s->flow->response->http_version = mitm_strdup("HTTP/1.1");
+        s->flow->response->status_code = 200;
+        s->flow->response->reason = mitm_strdup("Connection established");
+        s->flow->response->timestamp_start = s->flow->response->timestamp_end = now;
+        finish(s);
+        return;
+    }
+    send_request_head(s);
+    struct mitm_http_request *r = s->flow->request;
+    send_request_rest(s);
+    if (r->stream) {
+        mitm_buf_free(&r->content);
+        r->content_missing = true;
+    }
+}
+
+static void on_response_headers(struct http_stream *s, struct mitm_http_event *ev, double now)
+{
+    mitm_http_response_free(s->flow->response);
+    s->flow->response = ev->resp;
+    ev->resp = NULL;
+    s->flow->response->timestamp_start = now;
+    hook(s, MITM_HOOK_RESPONSEHEADERS, W_RESPONSEHEADERS);
+}
+
+static void start_streaming_response(struct http_stream *s)
+{
+    struct mitm_http_response *r = s->flow->response;
+    r->stream = true;
+    struct mitm_http_event *h = ev_new(s, MITM_HTTP_RESPONSE_HEADERS);
+    h->resp = mitm_http_response_new();
+    h->resp->http_version = mitm_strdup(r->http_version);
+    h->resp->status_code = r->status_code;
+    h->resp->reason = mitm_strdup(r->reason);
+    mitm_headers_copy(&h->resp->headers, &r->headers);
+    s->resp_sent_head = true;
+    to_client(s, h);
+    if (r->content.len)
+        to_client(s, mitm_http_event_data(MITM_HTTP_RESPONSE_DATA, s->id, mitm_buf_data(&r->content),
+                                          r->content.len));
+    mitm_buf_free(&r->content);
+    r->content_missing = true;
+}
+
+static void after_responseheaders(struct http_stream *s, double now)
+{
+    struct mitm_http_response *r = s->flow->response;
+    int64_t cl = content_length(&r->headers);
+    if (s->body_limit >= 0 && cl > s->body_limit) {
+        fail(s, 502, "Response body exceeds body_size_limit", now);
+        return;
+    }
+    if (r->stream || (s->stream_limit >= 0 && cl > s->stream_limit))
+        start_streaming_response(s);
+}
+
+static void on_response_data(struct http_stream *s, struct mitm_http_event *ev, double now)
+{
+    struct mitm_http_response *r = s->flow->response;
+    if (r->stream) {
+        to_client(s, mitm_http_event_data(MITM_HTTP_RESPONSE_DATA, s->id, ev->data, ev->len));
+        return;
+    }
+    if (s->body_limit >= 0 && (int64_t)(r->content.len + ev->len) > s->body_limit) {
+        fail(s, 502, "Response body exceeds body_size_limit", now);
+        return;
+    }
+    if (mitm_buf_append(&r->content, ev->data, ev->len) < 0) {
+        fail(s, 502, "out of memory buffering the response body", now);
+        return;
+    }
+    if (s->stream_limit >= 0 && (int64_t)r->content.len > s->stream_limit)
+        start_streaming_response(s);
+}
+
+static void on_response_end(struct http_stream *s, struct mitm_http_event *ev, double now)
+{
+    struct mitm_http_response *r = s->flow->response;
+    s->resp_complete = true;
+    r->timestamp_end = now;
+    if (ev->trailers) {
+        r->trailers = ev->trailers;
+        ev->trailers = NULL;
+    }
+    if (r->stream) {
+        struct mitm_http_event *e = ev_new(s, MITM_HTTP_RESPONSE_END);
+        if (r->trailers) {
+            e->trailers = mitm_calloc(1, sizeof(*e->trailers));
+            mitm_headers_copy(e->trailers, r->trailers);
+        }
+        to_client(s, e);
+    }
+    hook(s, MITM_HOOK_RESPONSE, W_RESPONSE);
+}
+
+static void after_response(struct http_stream *s)
+{
+    if (!s->flow->response->stream)
+        send_response(s, s->flow->response);
+    finish(s);
+}
+
+static void finish(struct http_stream *s)
+{
+    if (s->done)
+        return;
+    s->done = true;
+    if (s->srv) {
+        struct http_server *srv = s->srv;
+        s->srv = NULL;
+        if (!s->resp_complete || !s->req_complete)
+            srv->dead = true; /* an exchange cut short leaves the connection unusable */
+        mitm_http_server_release(s->hl, srv);
+    }
+    if (s->is_connect && s->flow->response && s->flow->response->status_code == 200) {
+        struct mitm_http_request *r = s->flow->request;
+        send_response(s, s->flow->response);
+        mitm_http_layer_tunnel(s->hl, r->host, r->port);
+    }
+}
+
+/* The exchange failed: tell the client if it can still be told, record the error, run the
+ * error hook. status 0: nothing to send (the client is gone). */
+static void fail(struct http_stream *s, int status, const char *msg, double now)
+{
+    if (!s->flow) {
+        s->flow = mitm_flow_new(MITM_FLOW_HTTP, now);
+        flow_from_client(s, now);
+    }
+    mitm_flow_set_error(s->flow, msg, now);
+    mitm_layer_log(&s->base, MITM_LOG_INFO, "%s", msg);
+    if (status && !s->resp_sent_head) {
+        struct mitm_http_response *r = mitm_http_error_response(status, msg);
+        send_response(s, r);
+        mitm_http_response_free(r);
+    } else if (!s->resp_complete || s->resp_sent_head) {
+        if (s->hl->base.ctx->client->state != MITM_CONN_CLOSED)
+            mitm_layer_close(&s->base, s->hl->base.ctx->client, false);
+    }
+    if (s->srv) {
+        s->srv->dead = true;
+        if (s->srv->conn->state == MITM_CONN_OPEN || s->srv->conn->state == MITM_CONN_READ_EOF)
+            mitm_layer_close(&s->base, s->srv->conn, false);
+    }
+    s->resp_complete = s->req_complete = true; /* nothing more will happen */
+    if (s->flow->request)
+        hook(s, MITM_HOOK_ERROR, W_ERROR);
+    else
+        finish(s);
+}
+
+void mitm_http_stream_server_lost(struct http_stream *s)
+{
+    s->srv = NULL;
+}
+
+static void on_http(struct http_stream *s, struct mitm_http_event *ev, double now)
+{
+    if (s->done)
+        return;
+    switch (ev->type) {
+    case MITM_HTTP_REQUEST_HEADERS:
+        on_request_headers(s, ev, now);
+        break;
+    case MITM_HTTP_REQUEST_DATA:
+        on_request_data(s, ev, now);
+        break;
+    case MITM_HTTP_REQUEST_END:
+        on_request_end(s, ev, now);
+        break;
+    case MITM_HTTP_RESPONSE_HEADERS:
+        on_response_headers(s, ev, now);
+        break;
+    case MITM_HTTP_RESPONSE_DATA:
+        on_response_data(s, ev, now);
+        break;
+    case MITM_HTTP_RESPONSE_END:
+        on_response_end(s, ev, now);
+        break;
+    case MITM_HTTP_REQUEST_ERROR:
+        fail(s, ev->status, ev->msg, now);
+        break;
+    case MITM_HTTP_RESPONSE_ERROR:
+        fail(s, 502, ev->msg, now);
+        break;
+    }
+}
+
+static void on_reply(struct http_stream *s, struct mitm_cmd *cmd, double now)
+{
+    enum wait w = s->wait;
+    s->wait = W_NOTHING;
+    if (s->done && w != W_ERROR)
+        return;
+    switch (w) {
+    case W_REQUESTHEADERS:
+        after_requestheaders(s, now);
+        break;
+    case W_REQUEST:
+        after_request(s);
+        break;
+    case W_HTTP_CONNECT:
+        if (s->flow->response) /* refused by an addon */
+            after_response(s);
+        else
+            connect_and_send(s);
+        break;
+    case W_OPEN:
+        after_open(s, cmd, now);
+        break;
+    case W_RESPONSEHEADERS:
+        after_responseheaders(s, now);
+        break;
+    case W_RESPONSE:
+        after_response(s);
+        break;
+    case W_ERROR:
+        finish(s);
+        break;
+    case W_NOTHING:
+        break;
+    }
+}
+
+static void stream_handle(struct mitm_layer *l, const struct mitm_event *ev)
+{
+    struct http_stream *s = (struct http_stream *)l;
+    if (ev->type == MITM_EV_HTTP) {
+        on_http(s, ev->http, ev->now);
+        mitm_http_event_free(ev->http);
+    } else if (ev->type == MITM_EV_REPLY) {
+        on_reply(s, ev->cmd, ev->now);
+    }
+}
+
+static void stream_destroy(struct mitm_layer *l)
+{
+    mitm_http_stream_free((struct http_stream *)l);
+}
+
+static const struct mitm_layer_vt stream_vt = {"HttpStream", stream_handle, stream_destroy};
