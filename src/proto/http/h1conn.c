@@ -124,6 +124,8 @@ static bool parse_request_head(struct mitm_h1conn *c)
         fail(c, 400, reason);
         return false;
     }
+    if (c->body.kind == MITM_H1_BODY_LENGTH && c->body.remaining == 0)
+        c->body.kind = MITM_H1_BODY_NONE; /* Content-Length: 0 */
     c->stream_id = ++c->next_stream_id;
     mitm_str_set(&c->req_method, req->method, strlen(req->method));
     c->req_http10 = is_http10(req->http_version);
@@ -170,6 +172,8 @@ static bool parse_response_head(struct mitm_h1conn *c)
         fail(c, 502, reason);
         return false;
     }
+    if (c->body.kind == MITM_H1_BODY_LENGTH && c->body.remaining == 0)
+        c->body.kind = MITM_H1_BODY_NONE; /* Content-Length: 0 */
     if (wants_close(resp->http_version, &resp->headers) || c->body.kind == MITM_H1_BODY_CLOSE ||
         resp->status_code == 101)
         c->close_after = true;
@@ -335,8 +339,9 @@ static void write_data(struct mitm_h1conn *c, struct mitm_buf *out, const uint8_
 static void start_response(struct mitm_h1conn *c, struct mitm_http_response *resp, struct mitm_buf *out)
 {
     int st = resp->status_code;
+    bool connect_ok = c->req_method && strcmp(c->req_method, "CONNECT") == 0 && st >= 200 && st < 300;
     bool bodyless = (c->req_method && strcmp(c->req_method, "HEAD") == 0) || st == 204 || st == 304 ||
-                    (st >= 100 && st < 200);
+                    (st >= 100 && st < 200) || connect_ok;
     if (bodyless) {
         c->wstate = W_NONE;
     } else if (has_te_chunked(&resp->headers)) {

@@ -51,5 +51,7 @@ struct http_server *mitm_http_server_get(struct http_layer *hl, struct http_stre
 void mitm_http_server_release(struct http_layer *hl, struct http_server *srv);
 /* CONNECT answered 2xx: switch the client connection to a tunnel to host:port. */
 void mitm_http_layer_tunnel(struct http_layer *hl, const char *host, uint16_t port);
+/* After the 2xx went out: bytes the client sent early enter the tunnel now. */
+void mitm_http_layer_tunnel_start(struct http_layer *hl);
 
 #endif

@@ -187,21 +187,39 @@ static struct http_server *tunnel_server(struct http_layer *hl)
     return NULL;
 }
 
-/* First bytes inside a CONNECT tunnel: HTTP is proxied as HTTP; anything else (TLS until
- * interception exists, or another protocol) is relayed untouched to the server. */
+/* First bytes inside a CONNECT tunnel: HTTP is proxied as HTTP; TLS (until interception
+ * exists) is relayed untouched to the server. */
 static void tunnel_first_bytes(struct http_layer *hl, const uint8_t *p, size_t n)
 {
+    /* three bytes tell TLS from anything else; wait for them */
+    if (mitm_buf_append(&hl->client.in, p, n) < 0 || hl->client.in.len < 3) {
+        if (hl->client.in.len < 3)
+            return;
+    }
+    size_t len;
+    uint8_t *data = mitm_buf_steal(&hl->client.in, &len);
     struct http_server *srv = tunnel_server(hl);
-    if (looks_like_tls(p, n) && srv && srv->conn->state == MITM_CONN_OPEN) {
+    if (looks_like_tls(data, len) && srv && srv->conn->state == MITM_CONN_OPEN) {
         hl->relay = &hl->base; /* marker: relay mode */
         srv->owner = NULL;
         srv->dead = false;
         srv->h1.tunnel = true;
-        mitm_layer_send(&hl->base, srv->conn, p, n);
-        return;
+        mitm_layer_send(&hl->base, srv->conn, data, len);
+    } else {
+        hl->client.tunnel = false;
+        mitm_h1conn_feed(&hl->client, data, len);
     }
-    hl->client.tunnel = false;
-    mitm_h1conn_feed(&hl->client, p, n);
+    free(data);
+}
+
+void mitm_http_layer_tunnel_start(struct http_layer *hl)
+{
+    uint8_t *rest;
+    size_t n;
+    mitm_h1conn_take_rest(&hl->client, &rest, &n);
+    if (n)
+        tunnel_first_bytes(hl, rest, n);
+    free(rest);
 }
 
 static void relay(struct http_layer *hl, const struct mitm_event *ev)
@@ -269,10 +287,6 @@ static void http_handle(struct mitm_layer *l, const struct mitm_event *ev)
     case MITM_EV_DATA:
         if (ev->conn == client) {
             if (hl->client.tunnel) {
-                uint8_t *rest;
-                size_t n;
-                mitm_h1conn_take_rest(&hl->client, &rest, &n);
-                free(rest);
                 tunnel_first_bytes(hl, ev->data.base, ev->data.len);
             } else {
                 mitm_h1conn_feed(&hl->client, ev->data.base, ev->data.len);

@@ -505,14 +505,17 @@ static void finish(struct http_stream *s)
     if (s->srv) {
         struct http_server *srv = s->srv;
         s->srv = NULL;
-        if (!s->resp_complete || !s->req_complete)
-            srv->dead = true; /* an exchange cut short leaves the connection unusable */
+        /* an exchange cut short leaves the connection unusable; a CONNECT's connection
+         * carries the tunnel */
+        if (!s->is_connect && (!s->resp_complete || !s->req_complete))
+            srv->dead = true;
         mitm_http_server_release(s->hl, srv);
     }
     if (s->is_connect && s->flow->response && s->flow->response->status_code == 200) {
         struct mitm_http_request *r = s->flow->request;
-        send_response(s, s->flow->response);
         mitm_http_layer_tunnel(s->hl, r->host, r->port);
+        send_response(s, s->flow->response);
+        mitm_http_layer_tunnel_start(s->hl);
     }
 }
 

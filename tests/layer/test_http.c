@@ -1,0 +1,272 @@
+/* Playbooks for the HTTP layer in regular (explicit proxy) mode. Each one also runs with
+ * its input split at every byte offset (pb_run_all). */
+#include <criterion/criterion.h>
+
+#include "addon/options.h"
+#include "playbook.h"
+#include "proto/http/layer.h"
+
+static void setup(void)
+{
+    mitm_options_init(&mitm_options);
+}
+
+static void teardown(void)
+{
+    mitm_options_free(&mitm_options);
+}
+
+TestSuite(http, .init = setup, .fini = teardown);
+
+#define GET_ABS                                                                                              \
+    "GET http://example.com/path?q=1 HTTP/1.1\r\nHost: example.com\r\nX-Dup: a\r\nx-dup: b\r\n\r\n"
+#define GET_UP  "GET /path?q=1 HTTP/1.1\r\nHost: example.com\r\nX-Dup: a\r\nx-dup: b\r\n\r\n"
+#define RESP_CL "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nSet-Cookie: a\r\nset-cookie: b\r\n\r\nhello"
+
+Test(http, simple_get_absolute_form)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, GET_ABS),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), GET_UP),
+        PB_IN(PB_SERVER(1), RESP_CL),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, RESP_CL),
+        PB_EXPECT_NOTHING,
+        PB_DONE,
+    };
+    pb_run_all("simple_get", mitm_http_layer_new, s);
+}
+
+Test(http, keep_alive_reuses_server_connection)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, GET_ABS),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), GET_UP),
+        PB_IN(PB_SERVER(1), RESP_CL),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, RESP_CL),
+        PB_IN(PB_CLIENT,
+              "POST http://example.com/p HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\n\r\nabc"),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_SEND(PB_SERVER(1), "POST /p HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\n\r\nabc"),
+        PB_IN(PB_SERVER(1), "HTTP/1.1 204 No Content\r\n\r\n"),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 204 No Content\r\n\r\n"),
+        PB_EXPECT_NOTHING,
+        PB_DONE,
+    };
+    pb_run_all("keep_alive", mitm_http_layer_new, s);
+}
+
+Test(http, origin_form_uses_host_header)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, "OPTIONS * HTTP/1.1\r\nHost: example.com:8081\r\n\r\n"),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 8081, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), "OPTIONS * HTTP/1.1\r\nHost: example.com:8081\r\n\r\n"),
+        PB_IN(PB_SERVER(1), "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        PB_DONE,
+    };
+    pb_run_all("options_star", mitm_http_layer_new, s);
+}
+
+#define CHUNKED_RESP "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n"
+
+Test(http, chunked_response_with_trailers)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, GET_ABS),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), GET_UP),
+        PB_IN(PB_SERVER(1), CHUNKED_RESP),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, CHUNKED_RESP),
+        PB_DONE,
+    };
+    pb_run_all("chunked", mitm_http_layer_new, s);
+}
+
+Test(http, http10_client_gets_no_chunks)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, "GET http://example.com/ HTTP/1.0\r\n\r\n"),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), "GET / HTTP/1.0\r\n\r\n"),
+        PB_IN(PB_SERVER(1), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 200 OK\r\n\r\nhello"),
+        PB_EXPECT_CLOSE(PB_CLIENT),
+        PB_EXPECT_CLOSE(PB_SERVER(1)),
+        PB_DONE,
+    };
+    pb_run_all("http10", mitm_http_layer_new, s);
+}
+
+Test(http, smuggling_refused_before_any_upstream)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, "POST http://example.com/ HTTP/1.1\r\nHost: example.com\r\nContent-Length: 3\r\n"
+                         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+        PB_EXPECT_SEND_PREFIX(PB_CLIENT, "HTTP/1.1 400 Bad Request\r\n"),
+        PB_EXPECT_CLOSE(PB_CLIENT),
+        PB_DONE,
+    };
+    pb_run_all("smuggling", mitm_http_layer_new, s);
+}
+
+Test(http, connect_error_gives_502_and_error_hook)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, GET_ABS),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, "connection refused"),
+        PB_EXPECT_SEND_PREFIX(PB_CLIENT, "HTTP/1.1 502 Bad Gateway\r\n"),
+        PB_EXPECT_CLOSE(PB_CLIENT),
+        PB_EXPECT_HOOK(ERROR),
+        PB_DONE,
+    };
+    pb_run("connect_error", mitm_http_layer_new, s, -1, 0);
+}
+
+Test(http, expect_100_continue_answered_by_proxy)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, "PUT http://example.com/u HTTP/1.1\r\nHost: example.com\r\nExpect: 100-continue\r\n"
+                         "Content-Length: 4\r\n\r\n"),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 100 Continue\r\n\r\n"),
+        PB_IN(PB_CLIENT, "data"),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), "PUT /u HTTP/1.1\r\nHost: example.com\r\nContent-Length: 4\r\n\r\ndata"),
+        PB_IN(PB_SERVER(1), "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"),
+        PB_DONE,
+    };
+    pb_run_all("expect", mitm_http_layer_new, s);
+}
+
+Test(http, pipelined_requests_answered_in_order)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, "GET http://example.com/1 HTTP/1.1\r\nHost: example.com\r\n\r\n"
+                         "GET http://example.com/2 HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), "GET /1 HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+        PB_IN(PB_SERVER(1), "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1"),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1"),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_SEND(PB_SERVER(1), "GET /2 HTTP/1.1\r\nHost: example.com\r\n\r\n"),
+        PB_IN(PB_SERVER(1), "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2"),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n2"),
+        PB_EXPECT_NOTHING,
+        PB_DONE,
+    };
+    pb_run_all("pipelining", mitm_http_layer_new, s);
+}
+
+Test(http, server_closes_mid_body)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, GET_ABS),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), GET_UP),
+        PB_IN(PB_SERVER(1), "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_RST(PB_SERVER(1)),
+        PB_EXPECT_SEND_PREFIX(PB_CLIENT, "HTTP/1.1 502 Bad Gateway\r\n"),
+        PB_EXPECT_CLOSE(PB_CLIENT),
+        PB_EXPECT_HOOK(ERROR),
+        PB_DONE,
+    };
+    pb_run("server_closes", mitm_http_layer_new, s, -1, 0);
+}
+
+Test(http, read_until_close_response)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, GET_ABS),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), GET_UP),
+        PB_IN(PB_SERVER(1), "HTTP/1.0 200 OK\r\n\r\nuntil close"),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EOF(PB_SERVER(1)),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.0 200 OK\r\n\r\nuntil close"),
+        PB_EXPECT_CLOSE(PB_CLIENT),
+        PB_EXPECT_CLOSE(PB_SERVER(1)),
+        PB_DONE,
+    };
+    pb_run_all("until_close", mitm_http_layer_new, s);
+}
+
+Test(http, connect_then_plain_http_in_tunnel)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, "CONNECT example.com:8080 HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"),
+        PB_EXPECT_HOOK(HTTP_CONNECT),
+        PB_EXPECT_OPEN("example.com", 8080, NULL),
+        PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 200 Connection established\r\n\r\n"),
+        PB_IN(PB_CLIENT, "GET /in HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_SEND(PB_SERVER(1), "GET /in HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"),
+        PB_IN(PB_SERVER(1), "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
+        PB_DONE,
+    };
+    pb_run_all("connect", mitm_http_layer_new, s);
+}
+
+Test(http, client_disconnect_while_waiting_for_response)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, GET_ABS),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), GET_UP),
+        PB_RST(PB_CLIENT),
+        PB_EXPECT_CLOSE(PB_SERVER(1)),
+        PB_EXPECT_HOOK(ERROR),
+        PB_DONE,
+    };
+    pb_run_all("client_gone", mitm_http_layer_new, s);
+}
