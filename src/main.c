@@ -71,7 +71,9 @@ static int run_dump(struct app *app)
     uv_signal_start(&app->sigint, on_signal, SIGINT);
     uv_signal_start(&app->sigterm, on_signal, SIGTERM);
     if (mitm_options.server) {
-        app->proxy = mitm_proxy_start(app->loop, &mitm_options, on_flow, app, err, sizeof(err));
+        /* at flow_detail 0 nothing on this thread needs the flows yet */
+        mitm_flow_sink_fn sink = app->style.flow_detail > 0 ? on_flow : NULL;
+        app->proxy = mitm_proxy_start(app->loop, &mitm_options, sink, app, err, sizeof(err));
         if (!app->proxy) {
             mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
             return 1;

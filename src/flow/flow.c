@@ -2,26 +2,62 @@
 #include "base/alloc.h"
 #include "proto/http/http.h"
 
-#include <fcntl.h>
-#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
+
+/* uuid4 needs unpredictable ids, not secrets: a per-thread xoshiro256** seeded from
+ * getrandom() once keeps the per-flow cost to a few instructions (no syscall). */
+static _Thread_local uint64_t rng[4];
+static _Thread_local bool rng_seeded;
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t next64(void)
+{
+    if (!rng_seeded) {
+        if (getrandom(rng, sizeof(rng), 0) != (ssize_t)sizeof(rng) ||
+            (rng[0] | rng[1] | rng[2] | rng[3]) == 0) {
+            rng[0] = (uint64_t)(uintptr_t)&rng ^ 0x9e3779b97f4a7c15ull;
+            rng[1] = (uint64_t)time(NULL);
+            rng[2] = 0xbf58476d1ce4e5b9ull;
+            rng[3] = 0x94d049bb133111ebull;
+        }
+        rng_seeded = true;
+    }
+    uint64_t r = rotl(rng[1] * 5, 7) * 9, t = rng[1] << 17;
+    rng[2] ^= rng[0];
+    rng[3] ^= rng[1];
+    rng[1] ^= rng[2];
+    rng[0] ^= rng[3];
+    rng[2] ^= t;
+    rng[3] = rotl(rng[3], 45);
+    return r;
+}
 
 void mitm_uuid4(char out[MITM_UUID_LEN + 1])
 {
+    static const char hex[] = "0123456789abcdef";
     uint8_t b[16];
-    if (getrandom(b, sizeof(b), 0) != (ssize_t)sizeof(b)) {
-        /* getrandom on Linux >= 3.17 does not fail for 16 bytes once seeded */
-        for (size_t i = 0; i < sizeof(b); i++)
-            b[i] = (uint8_t)rand();
+    uint64_t a = next64(), c = next64();
+    memcpy(b, &a, 8);
+    memcpy(b + 8, &c, 8);
+    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40); /* version 4 */
+    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    char *o = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *o++ = '-';
+        *o++ = hex[b[i] >> 4];
+        *o++ = hex[b[i] & 15];
     }
-    b[6] = (uint8_t)((b[6] & 0x0f) | 0x40);
-    b[8] = (uint8_t)((b[8] & 0x3f) | 0x80);
-    snprintf(out, MITM_UUID_LEN + 1, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14],
-             b[15]);
+    *o = 0;
 }
 
 void mitm_strlist_add(struct mitm_strlist *l, const char *s, size_t n)

@@ -19,9 +19,12 @@
 #define FLOW_HIGH ((size_t)4 << 20)
 #define FLOW_LOW  ((size_t)1 << 20)
 
+#define MAX_IOV 16
+
 struct wreq {
     uv_write_t req;
-    uint8_t *data;
+    uint8_t *data[MAX_IOV];
+    int n;
     struct ioconn *io;
 };
 
@@ -345,7 +348,8 @@ static void on_write(uv_write_t *req, int status)
 {
     struct wreq *w = (struct wreq *)req;
     struct ioconn *io = w->io;
-    free(w->data);
+    for (int i = 0; i < w->n; i++)
+        free(w->data[i]);
     free(w);
     if (status < 0 && status != UV_ECANCELED && !io->closing) {
         deliver_closed(io, false);
@@ -356,37 +360,64 @@ static void on_write(uv_write_t *req, int status)
         flow_control(io->s);
 }
 
+/* Write c and the SENDs to the same connection queued right behind it with one writev:
+ * a response head and its body leave in one segment. */
 static void exec_send(struct session *s, struct mitm_cmd *c)
 {
     struct ioconn *io = c->conn ? c->conn->io : NULL;
     if (!io || io->closing || io->shut || !io->tcp_init || io->connecting)
         return;
-    uv_buf_t b = uv_buf_init((char *)c->data, (unsigned)c->len);
+    struct mitm_cmd *cmds[MAX_IOV];
+    uv_buf_t bufs[MAX_IOV];
     int n = 0;
+    cmds[n] = c;
+    bufs[n++] = uv_buf_init((char *)c->data, (unsigned)c->len);
+    while (n < MAX_IOV && s->ctx.out_head && s->ctx.out_head->type == MITM_CMD_SEND &&
+           s->ctx.out_head->conn == c->conn) {
+        struct mitm_cmd *m = mitm_ctx_next_cmd(&s->ctx);
+        cmds[n] = m;
+        bufs[n++] = uv_buf_init((char *)m->data, (unsigned)m->len);
+    }
+    size_t done = 0;
     if (io->tcp.write_queue_size == 0) {
-        n = uv_try_write((uv_stream_t *)&io->tcp, &b, 1);
-        if (n == (int)c->len)
-            return;
-        if (n < 0 && n != UV_EAGAIN) {
+        int r = uv_try_write((uv_stream_t *)&io->tcp, bufs, (unsigned)n);
+        if (r < 0 && r != UV_EAGAIN) {
+            for (int i = 1; i < n; i++)
+                mitm_cmd_free(cmds[i]);
             c->conn->state = MITM_CONN_CLOSED;
             deliver_closed(io, false);
             close_io(io);
             return;
         }
-        if (n < 0)
-            n = 0;
+        done = r > 0 ? (size_t)r : 0;
     }
-    struct wreq *w = mitm_calloc(1, sizeof(*w));
-    w->data = c->data;
+    struct wreq *w = NULL;
+    uv_buf_t rest[MAX_IOV];
+    int nrest = 0;
+    for (int i = 0; i < n; i++) {
+        size_t len = bufs[i].len;
+        if (done >= len) {
+            done -= len;
+        } else {
+            if (!w)
+                w = mitm_calloc(1, sizeof(*w));
+            rest[nrest++] = uv_buf_init(bufs[i].base + done, (unsigned)(len - done));
+            w->data[w->n++] = cmds[i]->data;
+            cmds[i]->data = NULL;
+            done = 0;
+        }
+        if (i > 0)
+            mitm_cmd_free(cmds[i]);
+    }
+    if (!w)
+        return;
     w->io = io;
-    c->data = NULL;
-    b = uv_buf_init((char *)w->data + n, (unsigned)(c->len - (size_t)n));
-    if (uv_write(&w->req, (uv_stream_t *)&io->tcp, &b, 1, on_write) != 0) {
-        free(w->data);
+    if (uv_write(&w->req, (uv_stream_t *)&io->tcp, rest, (unsigned)nrest, on_write) != 0) {
+        for (int i = 0; i < w->n; i++)
+            free(w->data[i]);
         free(w);
         close_io(io);
     }
-    (void)s;
 }
 
 static void reply(struct session *s, struct mitm_cmd *c)

@@ -9,6 +9,7 @@
 #include "layer/layer.h"
 
 struct worker;
+struct published;
 
 struct ioconn {
     uv_tcp_t tcp;
@@ -50,6 +51,8 @@ struct worker {
     int listen_fd;
     uv_async_t wake;
     uv_timer_t grace;
+    uv_check_t flush; /* hands published flows to the main thread once per loop turn */
+    struct published *pub_head, **pub_tail;
     struct session *sessions;
     int n_sessions;
     bool stopping;

@@ -48,15 +48,32 @@ const struct mitm_options *mitm_worker_options(struct worker *w)
 
 void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow *flow)
 {
-    struct mitm_proxy *p = w->p;
+    if (!w->p->sink) { /* nobody on the main thread looks at flows */
+        mitm_flow_unref(flow);
+        return;
+    }
     struct published *e = mitm_alloc(sizeof(*e));
     e->hook = hook;
     e->flow = flow;
     e->next = NULL;
+    *w->pub_tail = e;
+    w->pub_tail = &e->next;
+}
+
+/* Once per loop turn: one lock and one wake-up of the main thread for every flow that
+ * finished in this turn. */
+static void on_flush(uv_check_t *h)
+{
+    struct worker *w = h->data;
+    if (!w->pub_head)
+        return;
+    struct mitm_proxy *p = w->p;
     uv_mutex_lock(&p->lock);
-    *p->q_tail = e;
-    p->q_tail = &e->next;
+    *p->q_tail = w->pub_head;
+    p->q_tail = w->pub_tail;
     uv_mutex_unlock(&p->lock);
+    w->pub_head = NULL;
+    w->pub_tail = &w->pub_head;
     uv_async_send(&p->flows_async);
 }
 
@@ -190,6 +207,7 @@ static void worker_main(void *arg)
 {
     struct worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    on_flush(&w->flush); /* flows finished in the last turn */
     /* stopped: close what is left (wake, grace timer) and let the close callbacks run */
     uv_walk(&w->loop, walk_close, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -225,6 +243,10 @@ static int worker_init(struct mitm_proxy *p, struct worker *w, int index, int fd
     w->wake.data = w;
     uv_timer_init(&w->loop, &w->grace);
     w->grace.data = w;
+    w->pub_tail = &w->pub_head;
+    uv_check_init(&w->loop, &w->flush);
+    w->flush.data = w;
+    uv_check_start(&w->flush, on_flush);
     if (uv_tcp_open(&w->listener, fd) != 0 ||
         uv_listen((uv_stream_t *)&w->listener, 1024, on_connection) != 0)
         return -1;
