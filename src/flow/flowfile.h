@@ -1,0 +1,99 @@
+/* mitmproxy flow files (reference §10): a concatenation of tnetstring dicts, one per
+ * flow, each a Flow.get_state(). No header, no magic; EOF at a record boundary ends
+ * the file. A file whose first byte (after an optional UTF-8 BOM) is '{' is HAR JSON.
+ *
+ * Reading migrates every version mitmproxy's compat.py migrates from 4 to 21 (the
+ * field renames and moves of each step, done on the parsed tree), then converts the
+ * version-21 dict into a struct mitm_flow. HTTP and TCP flows are read; other types
+ * (udp, dns, and pre-12 "websocket" flows, which mitmproxy's 11->12 migration turns
+ * into duplicates of their handshake flow) are skipped with a warning. WebSocket
+ * message lists and `backup` are not kept (struct mitm_flow has no place for them).
+ *
+ * Writing emits version 21 with mitmproxy's types (str vs bytes). */
+#ifndef MITM_FLOW_FLOWFILE_H
+#define MITM_FLOW_FLOWFILE_H
+
+#include <stddef.h>
+
+#include "base/buf.h"
+#include "flow/flow-t.h"
+#include "flow/tnetstring.h"
+
+#define MITM_FLOWFILE_VERSION     21                /* FLOW_FORMAT_VERSION written and read natively */
+#define MITM_FLOWFILE_OLDEST      4                 /* oldest integer version migrated */
+#define MITM_FLOWFILE_DEFAULT_CAP ((size_t)1 << 30) /* default max bytes of one record */
+
+/* Results of mitm_flowfile_next. */
+enum {
+    MITM_FLOWFILE_FLOW = 1,       /* *out holds a flow */
+    MITM_FLOWFILE_EOF = 0,        /* clean end of file (also after TRUNCATED and HAR) */
+    MITM_FLOWFILE_ERROR = -1,     /* a record could not be read; see err */
+    MITM_FLOWFILE_TRUNCATED = -2, /* the file ends inside a record; see err */
+    MITM_FLOWFILE_HAR = -3,       /* the file is HAR JSON, not tnetstring: hand it to the HAR reader */
+};
+
+struct mitm_flowfile_reader;
+
+/* A reader on fd (a file, pipe or socket), reading from its current position. The
+ * caller keeps ownership of fd (close it after mitm_flowfile_close). Never NULL. */
+struct mitm_flowfile_reader *mitm_flowfile_open(int fd);
+
+/* A reader over len bytes at p (borrowed: they must outlive the reader). Never NULL. */
+struct mitm_flowfile_reader *mitm_flowfile_open_mem(const void *p, size_t len);
+
+/* Largest record accepted (default MITM_FLOWFILE_DEFAULT_CAP); a record declaring more is
+ * an error before any of it is read. */
+void mitm_flowfile_set_max_record(struct mitm_flowfile_reader *r, size_t max);
+
+/* Read the next flow.
+ * Returns MITM_FLOWFILE_FLOW and sets *out to a new flow (refs = 1, the caller owns it);
+ * MITM_FLOWFILE_EOF at a clean end; MITM_FLOWFILE_HAR (first call only) if the input is
+ * HAR (an fd reader has read up to 64 KiB by then: seek fd back to where reading began,
+ * or reopen the file, before handing it to the HAR reader); MITM_FLOWFILE_TRUNCATED if
+ * the input ends inside a record, with err = "file truncated at byte N: the last record
+ * is incomplete; K flows were read" (N = bytes in the file; every complete
+ * record was returned before; later calls return EOF); MITM_FLOWFILE_ERROR with a
+ * message naming the byte offset of the record, when:
+ *   - the bytes are not a tnetstring dict, or a cap is exceeded, or read(2) failed:
+ *     fatal, every later call returns the same error;
+ *   - the record is well-formed but not a flow we can load (a field of the wrong type,
+ *     a version older than 4 or newer than 21: "flow file version N is newer than this
+ *     mitmc supports"): the reader has moved past it and the next call continues.
+ * Skipped flow types are logged (mitm_log WARN) and counted, never returned.
+ * err (errlen bytes, may be NULL/0) is always NUL-terminated when errlen > 0. */
+int mitm_flowfile_next(struct mitm_flowfile_reader *r, struct mitm_flow **out, char *err, size_t errlen);
+
+/* Byte offset just past the last record consumed (complete records only): truncating
+ * a damaged file to this length keeps every complete flow. */
+size_t mitm_flowfile_offset(const struct mitm_flowfile_reader *r);
+/* Flows returned so far, and records skipped (unsupported flow types). */
+size_t mitm_flowfile_count(const struct mitm_flowfile_reader *r);
+size_t mitm_flowfile_skipped(const struct mitm_flowfile_reader *r);
+
+/* Free the reader (not its fd). Accepts NULL. */
+void mitm_flowfile_close(struct mitm_flowfile_reader *r);
+
+/* Convert one parsed record (any supported version; migrated in place, so rec is
+ * modified) into a flow. Returns 1 and sets *out (caller owns it), 0 if the flow type is
+ * skipped (err says why), -1 on error (err says which field). The flow copies every
+ * byte it keeps; rec may be freed afterwards. */
+int mitm_flowfile_from_tns(struct mitm_tns *rec, struct mitm_flow **out, char *err, size_t errlen);
+
+/* Build the version-21 state dict of f. The tree borrows f's strings and bodies: free it
+ * (mitm_tns_free) before f changes. Returns NULL (err set) if a metadata value is not a
+ * valid tnetstring. */
+struct mitm_tns *mitm_flowfile_to_tns(const struct mitm_flow *f, char *err, size_t errlen);
+
+/* Append the version-21 record of f to out. Returns 0, or -1 (err set; out may hold a
+ * partial record the caller drops) if out's cap is hit or metadata is invalid. */
+int mitm_flowfile_encode(const struct mitm_flow *f, struct mitm_buf *out, char *err, size_t errlen);
+
+/* Append the record of f to fd. The record is built in memory first and handed to the
+ * kernel with a single write(2), so a process killed (even by SIGKILL) after the call
+ * returns has the whole record in the file, and one killed before it has none of it:
+ * flows completed before a crash are never left half-written. (A short write, e.g. a
+ * full disk, is continued with further calls and then reported if it still fails; open
+ * fd with O_APPEND when several writers share a file.) Returns 0, or -1 with err set. */
+int mitm_flowfile_write(int fd, const struct mitm_flow *f, char *err, size_t errlen);
+
+#endif
