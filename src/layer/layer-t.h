@@ -41,7 +41,10 @@ struct mitm_conn {
     char sock_host[48]; /* our end */
     uint16_t sock_port;
     double timestamp_start, timestamp_tcp_setup, timestamp_end;
-    char *error;            /* why it failed/closed, if it did */
+    char *error; /* why it failed/closed, if it did */
+    /* TLS, filled by the TLS layer once the handshake is done (flows copy it) */
+    bool tls;
+    char *sni, *alpn, *tls_version, *cipher;
     void *io;               /* driver-private; NULL in playbooks */
     struct mitm_conn *next; /* context's list */
 };
@@ -140,6 +143,9 @@ struct mitm_layer_vt {
     void (*handle)(struct mitm_layer *l, const struct mitm_event *ev);
     /* Free the layer (and its children). */
     void (*destroy)(struct mitm_layer *l);
+    /* Optional: see a command emitted by a descendant (from) before it is queued, e.g. to
+     * encrypt a SEND. Return true to take ownership of c (it is then not queued). */
+    bool (*command)(struct mitm_layer *l, struct mitm_layer *from, struct mitm_cmd *c);
 };
 
 struct mitm_queued_event;

@@ -68,6 +68,10 @@ void mitm_ctx_free(struct mitm_ctx *ctx)
         n = x->next;
         free(x->host);
         free(x->error);
+        free(x->sni);
+        free(x->alpn);
+        free(x->tls_version);
+        free(x->cipher);
         free(x);
     }
     ctx->conns = ctx->client = NULL;
@@ -206,6 +210,9 @@ void mitm_layer_emit(struct mitm_layer *l, struct mitm_cmd *c)
     c->origin = l;
     if (c->blocking)
         l->paused = c;
+    for (struct mitm_layer *p = l->parent; p; p = p->parent)
+        if (p->vt->command && p->vt->command(p, l, c))
+            return;
     struct mitm_ctx *ctx = l->ctx;
     *ctx->out_tail = c;
     ctx->out_tail = &c->next;

@@ -14,6 +14,7 @@ struct http_server {
     struct mitm_h1conn h1;
     struct http_stream *owner; /* stream using it, NULL when idle */
     bool dead;                 /* closed; freed at the next safe point */
+    bool given;                /* handed to a child stack (TLS in a CONNECT tunnel) */
     struct http_layer *hl;
     struct http_server *next;
 };
@@ -25,6 +26,8 @@ struct http_layer {
     struct http_stream *streams; /* live and finished (freed at the next safe point) */
     char *tunnel_host;           /* inside a CONNECT tunnel: where origin-form requests go */
     uint16_t tunnel_port;
+    char *tunnel_scheme;      /* scheme of origin-form requests in the tunnel ("https") */
+    struct mitm_layer *child; /* the stack inside a TLS tunnel */
     struct mitm_layer *relay; /* raw relay after CONNECT for non-HTTP bytes */
     struct mitm_h1_limits lim;
     double now; /* time of the event being handled (codecs call back

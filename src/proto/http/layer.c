@@ -19,10 +19,17 @@ static const struct mitm_layer_vt http_vt;
 static void client_event(void *arg, struct mitm_h1conn *c, struct mitm_http_event *ev);
 static void server_event(void *arg, struct mitm_h1conn *c, struct mitm_http_event *ev);
 
-struct mitm_layer *mitm_http_layer_new(struct mitm_ctx *ctx)
+static mitm_tls_factory_fn tls_factory;
+
+void mitm_http_set_tls_factory(mitm_tls_factory_fn fn)
+{
+    tls_factory = fn;
+}
+
+static struct http_layer *layer_new(struct mitm_ctx *ctx, struct mitm_layer *parent)
 {
     struct http_layer *hl = mitm_calloc(1, sizeof(*hl));
-    mitm_layer_init(&hl->base, &http_vt, ctx, NULL);
+    mitm_layer_init(&hl->base, &http_vt, ctx, parent);
     const struct mitm_options *o = ctx->opts;
     int64_t line = mitm_options_size(o->http_max_line_size),
             head = mitm_options_size(o->http_max_header_size);
@@ -31,6 +38,29 @@ struct mitm_layer *mitm_http_layer_new(struct mitm_ctx *ctx)
     hl->lim.validate = o->validate_inbound_headers;
     mitm_h1conn_init(&hl->client, MITM_H1CONN_SERVER, &hl->base, ctx->client, &hl->lim, PIPELINE_CAP,
                      client_event, hl);
+    return hl;
+}
+
+struct mitm_layer *mitm_http_layer_new(struct mitm_ctx *ctx)
+{
+    return &layer_new(ctx, NULL)->base;
+}
+
+struct mitm_layer *mitm_http_layer_new_inner(struct mitm_ctx *ctx, struct mitm_layer *parent,
+                                             const char *scheme, const char *host, uint16_t port,
+                                             struct mitm_conn *server)
+{
+    struct http_layer *hl = layer_new(ctx, parent);
+    hl->tunnel_host = mitm_strdup(host);
+    hl->tunnel_port = port;
+    hl->tunnel_scheme = mitm_strdup(scheme);
+    if (server) {
+        struct http_server *srv = mitm_calloc(1, sizeof(*srv));
+        srv->conn = server;
+        srv->hl = hl;
+        mitm_h1conn_init(&srv->h1, MITM_H1CONN_CLIENT, &hl->base, server, &hl->lim, 0, server_event, srv);
+        hl->servers = srv;
+    }
     return &hl->base;
 }
 
@@ -160,7 +190,7 @@ void mitm_http_server_release(struct http_layer *hl, struct http_server *srv)
 static struct http_server *find_server(struct http_layer *hl, struct mitm_conn *conn)
 {
     for (struct http_server *srv = hl->servers; srv; srv = srv->next)
-        if (srv->conn == conn)
+        if (srv->conn == conn && !srv->given)
             return srv;
     return NULL;
 }
@@ -199,7 +229,21 @@ static void tunnel_first_bytes(struct http_layer *hl, const uint8_t *p, size_t n
     size_t len;
     uint8_t *data = mitm_buf_steal(&hl->client.in, &len);
     struct http_server *srv = tunnel_server(hl);
-    if (looks_like_tls(data, len) && srv && srv->conn->state == MITM_CONN_OPEN) {
+    if (looks_like_tls(data, len) && tls_factory) {
+        /* TLS interception: the TLS layer takes the client and the tunnel's server
+         * connection (if one is open) and runs its own HTTP layer inside */
+        struct mitm_conn *server = NULL;
+        if (srv && srv->conn->state == MITM_CONN_OPEN) {
+            server = srv->conn;
+            srv->given = true;
+        }
+        hl->child = tls_factory(hl->base.ctx, &hl->base, server, hl->tunnel_host, hl->tunnel_port);
+        struct mitm_event ev = {.type = MITM_EV_DATA,
+                                .now = hl->now,
+                                .conn = hl->base.ctx->client,
+                                .data = mitm_slice(data, len)};
+        mitm_layer_event(hl->child, &ev);
+    } else if (looks_like_tls(data, len) && srv && srv->conn->state == MITM_CONN_OPEN) {
         hl->relay = &hl->base; /* marker: relay mode */
         srv->owner = NULL;
         srv->dead = false;
@@ -279,6 +323,13 @@ static void http_handle(struct mitm_layer *l, const struct mitm_event *ev)
     hl->now = ev->now;
     collect(hl);
     struct mitm_conn *client = l->ctx->client;
+    if (hl->child && (ev->type == MITM_EV_DATA || ev->type == MITM_EV_CLOSED) &&
+        (ev->conn == client || !find_server(hl, ev->conn))) {
+        /* everything inside the tunnel belongs to the child stack */
+        mitm_layer_event(hl->child, ev);
+        collect(hl);
+        return;
+    }
     if (hl->relay && (ev->type == MITM_EV_DATA || ev->type == MITM_EV_CLOSED)) {
         relay(hl, ev);
         return;
@@ -325,10 +376,13 @@ static void http_destroy(struct mitm_layer *l)
         n = srv->next;
         free_server(srv);
     }
+    mitm_layer_destroy(hl->child);
     mitm_h1conn_free(&hl->client);
     free(hl->tunnel_host);
+    free(hl->tunnel_scheme);
     mitm_layer_deinit(l);
     free(hl);
 }
 
-static const struct mitm_layer_vt http_vt = {"HttpLayer", http_handle, http_destroy};
+static const struct mitm_layer_vt http_vt = {
+    .name = "HttpLayer", .handle = http_handle, .destroy = http_destroy};

@@ -10,4 +10,22 @@
 /* New HTTP layer for ctx (regular proxy mode). Destroy with mitm_layer_destroy. */
 struct mitm_layer *mitm_http_layer_new(struct mitm_ctx *ctx);
 
+/* An HTTP layer inside a tunnel (e.g. under the TLS layer): origin-form requests go to
+ * host:port with scheme; server, if not NULL, is an open connection to host:port it
+ * starts with (kept for reuse). Bytes of ctx->client arrive as DATA events from parent,
+ * and its SENDs to ctx->client pass through parent (see mitm_layer_vt.command). */
+struct mitm_layer *mitm_http_layer_new_inner(struct mitm_ctx *ctx, struct mitm_layer *parent,
+                                             const char *scheme, const char *host, uint16_t port,
+                                             struct mitm_conn *server);
+
+/* Makes the TLS interception stack for a CONNECT tunnel whose first bytes are a TLS
+ * ClientHello: parent is the outer HTTP layer, server the tunnel's open connection (or
+ * NULL), host:port the CONNECT target. The returned layer gets every later event of the
+ * client connection and of the connections it opens. */
+typedef struct mitm_layer *(*mitm_tls_factory_fn)(struct mitm_ctx *ctx, struct mitm_layer *parent,
+                                                  struct mitm_conn *server, const char *host, uint16_t port);
+
+/* Set at startup, before any worker runs (NULL: TLS in tunnels is relayed untouched). */
+void mitm_http_set_tls_factory(mitm_tls_factory_fn fn);
+
 #endif

@@ -183,6 +183,24 @@ static void send_request_rest(struct http_stream *s)
     to_server(s, e);
 }
 
+static void set_opt(char **dst, const char *src)
+{
+    free(*dst);
+    *dst = src ? mitm_strdup(src) : NULL;
+}
+
+/* TLS facts of a connection into a flow's connection info. */
+static void copy_tls(struct mitm_conn_info *i, const struct mitm_conn *c)
+{
+    i->tls = c->tls;
+    set_opt(&i->sni, c->sni);
+    set_opt(&i->tls_version, c->tls_version);
+    set_opt(&i->cipher, c->cipher);
+    free(i->alpn);
+    i->alpn = c->alpn ? mitm_strdup(c->alpn) : NULL;
+    i->alpn_len = c->alpn ? strlen(c->alpn) : 0;
+}
+
 /* Fill the flow's server_conn from the connection once it is open. */
 static void record_server(struct http_stream *s)
 {
@@ -199,6 +217,7 @@ static void record_server(struct http_stream *s)
     i->sock_port = c->sock_port;
     i->timestamp_start = c->timestamp_start;
     i->timestamp_tcp_setup = c->timestamp_tcp_setup;
+    copy_tls(i, c);
 }
 
 /* Get a server connection and send the request (head now; body as far as we have it). */
@@ -227,6 +246,8 @@ static int resolve_destination(struct http_stream *s, const char **err)
     if (hl->tunnel_host) {
         mitm_str_set(&r->host, hl->tunnel_host, strlen(hl->tunnel_host));
         r->port = hl->tunnel_port;
+        if (hl->tunnel_scheme)
+            mitm_str_set(&r->scheme, hl->tunnel_scheme, strlen(hl->tunnel_scheme));
         return 0;
     }
     size_t len;
@@ -253,6 +274,7 @@ static void flow_from_client(struct http_stream *s, double now)
     i->sock_port = c->sock_port;
     i->timestamp_start = c->timestamp_start ? c->timestamp_start : now;
     i->proxy_mode = mitm_strdup(s->base.ctx->proxy_mode);
+    copy_tls(i, c);
 }
 
 static void on_request_headers(struct http_stream *s, struct mitm_http_event *ev, double now)
@@ -638,4 +660,5 @@ static void stream_destroy(struct mitm_layer *l)
     mitm_http_stream_free((struct http_stream *)l);
 }
 
-static const struct mitm_layer_vt stream_vt = {"HttpStream", stream_handle, stream_destroy};
+static const struct mitm_layer_vt stream_vt = {
+    .name = "HttpStream", .handle = stream_handle, .destroy = stream_destroy};

@@ -46,7 +46,7 @@ static void toy_destroy(struct mitm_layer *l)
     free(l);
 }
 
-static const struct mitm_layer_vt toy_vt = {"toy", toy_handle, toy_destroy};
+static const struct mitm_layer_vt toy_vt = {.name = "toy", .handle = toy_handle, .destroy = toy_destroy};
 
 static struct toy *toy_new(struct mitm_ctx *ctx)
 {
