@@ -20,6 +20,14 @@
     X(OPT_INT, listen_port, MITM_OPT_NONE, NULL, \
       "Port to bind proxy server(s) to (may be overridden for individual modes). By default, the port is mode-specific.") \
     X(BOOL, server, true, NULL, "Start a proxy server. Enabled by default.") \
+    X(OPT_STR, rfile, NULL, NULL, "Read flows from file.") \
+    X(OPT_STR, save_stream_file, NULL, NULL, \
+      "Stream flows to file as they arrive. Prefix path with + to append. The full path can use " \
+      "python strftime() formating, missing directories are created as needed. A new file is opened " \
+      "every time the formatted string changes.") \
+    X(BOOL, ssl_insecure, false, NULL, \
+      "Do not verify upstream server SSL/TLS certificates. If this option is enabled, certificate " \
+      "validation is skipped and mitmproxy itself will be vulnerable to TLS interception.") \
     X(BOOL, block_global, true, NULL, \
       "Block connections from public IP addresses.") \
     X(BOOL, block_private, false, NULL, \

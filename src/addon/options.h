@@ -59,4 +59,54 @@ void mitm_options_dump(const struct mitm_options *o, FILE *out);
 /* confdir with "~" expanded; caller frees. */
 char *mitm_options_confdir(const struct mitm_options *o);
 
+/* ---- Table introspection and helpers (used by the CLI, and later the console and web UIs). ---- */
+
+enum mitm_opt_type {
+    MITM_OPT_TYPE_BOOL,
+    MITM_OPT_TYPE_INT,
+    MITM_OPT_TYPE_OPT_INT,
+    MITM_OPT_TYPE_STR,
+    MITM_OPT_TYPE_OPT_STR,
+    MITM_OPT_TYPE_SIZE,
+    MITM_OPT_TYPE_STRLIST,
+};
+
+/* One row of options-table.h. Static data; never freed. */
+struct mitm_opt_info {
+    const char *name;
+    enum mitm_opt_type type;
+    const char *choices; /* NULL, or "a|b|c" */
+    const char *help;
+    size_t offset; /* offsetof(struct mitm_options, name) */
+};
+
+/* The row for name, or NULL for an unknown option (linear scan: the table is small). */
+const struct mitm_opt_info *mitm_options_info(const char *name);
+
+/* All rows in table order; *n receives the count. */
+const struct mitm_opt_info *mitm_options_all(size_t *n);
+
+/* mitmproxy's type names as printed by --options: "bool", "int", "optional int", "str",
+ * "optional str" (SIZE too) and "sequence of str". */
+const char *mitm_options_type_name(enum mitm_opt_type type);
+
+/* Deep copy: dst is overwritten without being freed (pass an uninitialised or freed
+ * struct); the caller frees dst with mitm_options_free. */
+void mitm_options_copy(struct mitm_options *dst, const struct mitm_options *src);
+
+/* mitm_options_load_yaml(path): path names the YAML file itself (a missing path is not an
+ * error: returns 0 and changes nothing); if path is a directory, path/config.yaml and then
+ * path/config.yml are loaded, as mitmproxy does with confdir.
+ *
+ * Load YAML text (len bytes, need not be NUL-terminated; at most MITM_OPTIONS_YAML_MAX) as
+ * config.yaml: a mapping of option name to scalar (null, bool, int, string) or sequence
+ * of scalars. Empty text or a YAML null document is fine. Unknown keys are warned about
+ * with mitm_log(MITM_LOG_WARN) and skipped. A list value replaces the list. The update is
+ * all-or-nothing: on error o is unchanged. name (e.g. the file path) prefixes every
+ * message. Returns 0, or -1 with "Error reading NAME: ..." in err (syntax error with its
+ * line, a top level that is not a mapping, a bad value naming the option). */
+#define MITM_OPTIONS_YAML_MAX (1u << 20)
+int mitm_options_load_yaml_string(struct mitm_options *o, const char *data, size_t len, const char *name,
+                                  char *err, size_t errlen);
+
 #endif
