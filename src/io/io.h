@@ -27,6 +27,12 @@ struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_opti
  * workers, then call done(arg) on the main loop. */
 void mitm_proxy_stop(struct mitm_proxy *p, double grace, void (*done)(void *), void *arg);
 
+/* Client replay: a worker runs a virtual client connection that sends data (an HTTP/1
+ * request in absolute form, as a proxy client would) and then EOF. The flows it produces
+ * have is_replay "request" and reach the sink like any other. Takes ownership of data.
+ * Main thread only. */
+void mitm_proxy_inject(struct mitm_proxy *p, uint8_t *data, size_t len);
+
 /* Free after done was called. */
 void mitm_proxy_free(struct mitm_proxy *p);
 

@@ -137,7 +137,7 @@ static void session_free(struct session *s)
 
 static void maybe_free_session(struct session *s)
 {
-    if (s->ending && !s->conns && !s->running)
+    if (s->ending && !s->conns && !s->running && !s->hold)
         session_free(s);
 }
 
@@ -503,6 +503,8 @@ static void run(struct session *s)
     s->running = false;
     if (!s->ending && s->ctx.client->state == MITM_CONN_CLOSED && s->client)
         close_graceful(s->client, false);
+    if (!s->ending && s->virtual && s->ctx.client->state == MITM_CONN_CLOSED)
+        end_session(s);
     if (!s->ending)
         flow_control(s);
     maybe_free_session(s);
@@ -586,6 +588,38 @@ void mitm_session_accept(struct worker *w)
     deliver(s, &ev);
 }
 
+void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len)
+{
+    const struct mitm_options *o = mitm_worker_options(w);
+    struct session *s = mitm_calloc(1, sizeof(*s));
+    s->w = w;
+    s->virtual = true;
+    mitm_ctx_init(&s->ctx, o);
+    s->ctx.replay = true;
+    struct mitm_conn *c = s->ctx.client;
+    c->timestamp_start = mitm_io_now();
+    snprintf(c->peer, sizeof(c->peer), "replay");
+    s->next = w->sessions;
+    if (w->sessions)
+        w->sessions->prev = s;
+    w->sessions = s;
+    w->n_sessions++;
+    s->root = mitm_http_layer_new(&s->ctx);
+    s->hold++;
+    struct mitm_event start = {.type = MITM_EV_START};
+    deliver(s, &start);
+    struct mitm_event ev = {.type = MITM_EV_DATA, .conn = c, .data = mitm_slice(data, len)};
+    if (!s->ending)
+        deliver(s, &ev);
+    struct mitm_event eof = {.type = MITM_EV_CLOSED, .conn = c, .half_close = true};
+    if (!s->ending) {
+        c->state = MITM_CONN_READ_EOF;
+        deliver(s, &eof);
+    }
+    s->hold--;
+    maybe_free_session(s);
+}
+
 /* Shutdown: close a session now if it has no exchange in progress (force: always). */
 void mitm_session_close_idle(struct session *s, bool force)
 {
@@ -595,4 +629,5 @@ void mitm_session_close_idle(struct session *s, bool force)
         close_io(s->client);
     else
         end_session(s);
+    maybe_free_session(s);
 }

@@ -10,6 +10,7 @@
 
 struct worker;
 struct published;
+struct injection;
 
 struct ioconn {
     uv_tcp_t tcp;
@@ -36,6 +37,8 @@ struct session {
     bool paused;                /* reads stopped for flow control */
     bool running;               /* executing commands */
     int live_flows;             /* exchanges between requestheaders and response/error */
+    bool virtual;               /* client replay: no client socket */
+    int hold;                   /* > 0: a caller still uses the session; do not free it */
     struct mitm_cmd *dead_cmds; /* OPENs whose socket went away unanswered; freed after the
                                    layers (which may still point at them) */
     struct session *prev, *next;
@@ -51,7 +54,9 @@ struct worker {
     int listen_fd;
     uv_async_t wake;
     uv_timer_t grace;
-    uv_check_t flush; /* hands published flows to the main thread once per loop turn */
+    uv_async_t inject;          /* main -> worker: client replays to run */
+    struct injection *inj_head; /* guarded by the proxy's lock */
+    uv_check_t flush;           /* hands published flows to the main thread once per loop turn */
     struct published *pub_head, **pub_tail;
     struct session *sessions;
     int n_sessions;
@@ -67,5 +72,7 @@ const struct mitm_options *mitm_worker_options(struct worker *w);
 void mitm_io_maybe_unlink(struct ioconn *io);
 void mitm_session_accept(struct worker *w);
 void mitm_session_close_idle(struct session *s, bool force);
+/* Start a virtual client connection that sends data then EOF (client replay). */
+void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len);
 
 #endif

@@ -22,6 +22,12 @@ struct published {
     struct published *next;
 };
 
+struct injection {
+    uint8_t *data;
+    size_t len;
+    struct injection *next;
+};
+
 struct mitm_proxy {
     uv_loop_t *main_loop;
     const struct mitm_options *opts;
@@ -39,6 +45,7 @@ struct mitm_proxy {
     void (*done)(void *);
     void *done_arg;
     double grace;
+    unsigned next_inject; /* round robin over workers */
 };
 
 const struct mitm_options *mitm_worker_options(struct worker *w)
@@ -94,6 +101,44 @@ static void on_flows(uv_async_t *a)
         free(e);
         e = n;
     }
+}
+
+static void on_inject(uv_async_t *a)
+{
+    struct worker *w = a->data;
+    uv_mutex_lock(&w->p->lock);
+    struct injection *j = w->inj_head;
+    w->inj_head = NULL;
+    uv_mutex_unlock(&w->p->lock);
+    /* the list was built newest first */
+    struct injection *rev = NULL;
+    while (j) {
+        struct injection *n = j->next;
+        j->next = rev;
+        rev = j;
+        j = n;
+    }
+    for (j = rev; j;) {
+        struct injection *n = j->next;
+        if (!w->stopping)
+            mitm_session_virtual(w, j->data, j->len);
+        free(j->data);
+        free(j);
+        j = n;
+    }
+}
+
+void mitm_proxy_inject(struct mitm_proxy *p, uint8_t *data, size_t len)
+{
+    struct worker *w = &p->workers[p->next_inject++ % (unsigned)p->n_workers];
+    struct injection *j = mitm_alloc(sizeof(*j));
+    j->data = data;
+    j->len = len;
+    uv_mutex_lock(&p->lock);
+    j->next = w->inj_head;
+    w->inj_head = j;
+    uv_mutex_unlock(&p->lock);
+    uv_async_send(&w->inject);
 }
 
 /* ---- listening ---------------------------------------------------------------- */
@@ -207,7 +252,13 @@ static void worker_main(void *arg)
 {
     struct worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
-    on_flush(&w->flush); /* flows finished in the last turn */
+    on_flush(&w->flush);                                    /* flows finished in the last turn */
+    for (struct injection *j = w->inj_head, *n; j; j = n) { /* replays never started */
+        n = j->next;
+        free(j->data);
+        free(j);
+    }
+    w->inj_head = NULL;
     /* stopped: close what is left (wake, grace timer) and let the close callbacks run */
     uv_walk(&w->loop, walk_close, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -244,6 +295,8 @@ static int worker_init(struct mitm_proxy *p, struct worker *w, int index, int fd
     uv_timer_init(&w->loop, &w->grace);
     w->grace.data = w;
     w->pub_tail = &w->pub_head;
+    uv_async_init(&w->loop, &w->inject, on_inject);
+    w->inject.data = w;
     uv_check_init(&w->loop, &w->flush);
     w->flush.data = w;
     uv_check_start(&w->flush, on_flush);

@@ -133,6 +133,7 @@ struct mitm_ctx {
     struct mitm_cmd *out_head, **out_tail; /* emitted commands not yet executed */
     const struct mitm_options *opts;
     const char *proxy_mode; /* "regular" */
+    bool replay;            /* a client replay: no real client; flows are marked is_replay */
     size_t queued_bytes;    /* DATA bytes held in pause queues; the driver stops
                                reading while this is high (flow control) */
 };

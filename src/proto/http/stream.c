@@ -275,6 +275,8 @@ static void flow_from_client(struct http_stream *s, double now)
     i->timestamp_start = c->timestamp_start ? c->timestamp_start : now;
     i->proxy_mode = mitm_strdup(s->base.ctx->proxy_mode);
     copy_tls(i, c);
+    if (s->base.ctx->replay && !s->flow->is_replay)
+        s->flow->is_replay = mitm_strdup("request");
 }
 
 static void on_request_headers(struct http_stream *s, struct mitm_http_event *ev, double now)
