@@ -360,6 +360,8 @@ static void start_response(struct mitm_h1conn *c, struct mitm_http_response *res
     }
     if (!is_interim(st) && wants_close(resp->http_version, &resp->headers))
         c->close_after = true;
+    if (connect_ok)
+        c->close_after = false; /* RFC 9110 §9.3.6: a 2xx to CONNECT makes a tunnel, whatever the version */
     mitm_h1_write_response_head(out, resp);
 }
 

@@ -238,6 +238,10 @@ static void tunnel_first_bytes(struct http_layer *hl, const uint8_t *p, size_t n
             srv->given = true;
         }
         hl->child = tls_factory(hl->base.ctx, &hl->base, server, hl->tunnel_host, hl->tunnel_port);
+        if (!hl->child && srv) /* TLS: declined (ignore_hosts): relayed below */
+            srv->given = false;
+    }
+    if (hl->child) {
         struct mitm_event ev = {.type = MITM_EV_DATA,
                                 .now = hl->now,
                                 .conn = hl->base.ctx->client,

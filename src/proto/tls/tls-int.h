@@ -1,0 +1,13 @@
+/* Private to src/proto/tls (the configuration and the layer). */
+#ifndef MITM_PROTO_TLS_TLS_INT_H
+#define MITM_PROTO_TLS_TLS_INT_H
+
+#include <openssl/ssl.h>
+
+/* ALPN selection toward the client (SSL_CTX_set_alpn_select_cb; SSL app data is the TLS
+ * layer): the protocol the server chose; NOACK (no ALPN) when the server chose none; with
+ * no server handshake, the client's first HTTP/1 protocol. h2 is never selected. */
+int mitm_tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
+                         unsigned int inlen, void *arg);
+
+#endif

@@ -1,0 +1,285 @@
+/* The process-wide TLS configuration: two SSL_CTX objects made once at startup (per
+ * connection only SSL objects are created), the connection strategy and the
+ * ignore_hosts / allow_hosts patterns. Read-only once built: workers share it. */
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "proto/tls/tls.h"
+#include "addon/options.h"
+#include "base/alloc.h"
+#include "cert/keylog.h"
+#include "proto/tls/tls-int.h"
+
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <pcre2.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pattern_list {
+    pcre2_code **v;
+    size_t n;
+};
+
+struct mitm_tls_config {
+    SSL_CTX *client_ctx; /* we are the server toward clients */
+    SSL_CTX *server_ctx; /* we are the client toward servers */
+    struct mitm_cert_store *store;
+    bool eager, upstream_cert, verify;
+    struct pattern_list ignore, allow;
+};
+
+/* Set by the main thread before workers start, read-only afterwards. */
+static struct mitm_tls_config *current;
+
+static void *fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void *fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    unsigned long e = ERR_get_error();
+    if (e && n >= 0 && (size_t)n < errlen)
+        snprintf(err + n, errlen - (size_t)n, ": %s", ERR_reason_error_string(e));
+    ERR_clear_error();
+    return NULL;
+}
+
+/* Option text to an OpenSSL protocol version; 0 = library bound. -1: unknown. */
+static int version_of(const char *s)
+{
+    static const struct {
+        const char *name;
+        int v;
+    } t[] = {{"UNBOUNDED", 0},           {"SSL3", SSL3_VERSION},     {"TLS1", TLS1_VERSION},
+             {"TLS1_1", TLS1_1_VERSION}, {"TLS1_2", TLS1_2_VERSION}, {"TLS1_3", TLS1_3_VERSION}};
+    for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
+        if (strcmp(s, t[i].name) == 0)
+            return t[i].v;
+    return -1;
+}
+
+/* Versions and ciphers shared by both contexts. A minimum below TLS 1.2 also lowers
+ * OpenSSL's security level, as mitmproxy does, or the old suites stay disabled. */
+static int setup_common(SSL_CTX *c, const char *vmin, const char *vmax, const char *ciphers, const char *side,
+                        char *err, size_t errlen)
+{
+    int lo = version_of(vmin), hi = version_of(vmax);
+    if (lo < 0 || hi < 0) {
+        fail(err, errlen, "invalid TLS version for the %s side: %s", side, lo < 0 ? vmin : vmax);
+        return -1;
+    }
+    if (!SSL_CTX_set_min_proto_version(c, lo) || !SSL_CTX_set_max_proto_version(c, hi)) {
+        fail(err, errlen, "cannot set the TLS versions of the %s side", side);
+        return -1;
+    }
+    char list[2048];
+    bool insecure = lo != 0 && lo < TLS1_2_VERSION;
+    snprintf(list, sizeof(list), "%s%s", ciphers ? ciphers : MITM_TLS_DEFAULT_CIPHERS,
+             insecure || lo == 0 ? ":@SECLEVEL=0" : "");
+    if (!SSL_CTX_set_cipher_list(c, list)) {
+        fail(err, errlen, "invalid cipher list for the %s side: %s", side, ciphers ? ciphers : "(default)");
+        return -1;
+    }
+    SSL_CTX_set_options(c, SSL_OP_NO_COMPRESSION);
+    /* idle connections give their 34 KiB of record buffers back */
+    SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
+    mitm_keylog_attach(c);
+    return 0;
+}
+
+static int compile_list(struct pattern_list *pl, const struct mitm_strvec *v, const char *opt, char *err,
+                        size_t errlen)
+{
+    pl->v = v->n ? mitm_calloc(v->n, sizeof(*pl->v)) : NULL;
+    pl->n = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        int ec;
+        PCRE2_SIZE off;
+        pcre2_code *re =
+            pcre2_compile((PCRE2_SPTR)v->v[i], PCRE2_ZERO_TERMINATED, PCRE2_CASELESS, &ec, &off, NULL);
+        if (!re) {
+            PCRE2_UCHAR msg[256];
+            pcre2_get_error_message(ec, msg, sizeof(msg));
+            snprintf(err, errlen, "invalid %s pattern '%s': %s at offset %zu", opt, v->v[i],
+                     (const char *)msg, (size_t)off);
+            return -1;
+        }
+        pl->v[pl->n++] = re;
+    }
+    return 0;
+}
+
+static void free_list(struct pattern_list *pl)
+{
+    for (size_t i = 0; i < pl->n; i++)
+        pcre2_code_free(pl->v[i]);
+    free(pl->v);
+    pl->v = NULL;
+    pl->n = 0;
+}
+
+struct mitm_tls_config *mitm_tls_config_new(const struct mitm_options *o, struct mitm_cert_store *store,
+                                            char *err, size_t errlen)
+{
+    struct mitm_tls_config *cfg = mitm_calloc(1, sizeof(*cfg));
+    cfg->store = store;
+    cfg->eager = strcmp(o->connection_strategy, "lazy") != 0;
+    cfg->upstream_cert = o->upstream_cert;
+    cfg->verify = !o->ssl_insecure;
+    ERR_clear_error();
+
+    cfg->client_ctx = SSL_CTX_new(TLS_server_method());
+    if (!cfg->client_ctx) {
+        fail(err, errlen, "cannot create the client-side TLS context");
+        goto bad;
+    }
+    if (setup_common(cfg->client_ctx, o->tls_version_client_min, o->tls_version_client_max, o->ciphers_client,
+                     "client", err, errlen) < 0)
+        goto bad;
+    SSL_CTX_set_options(cfg->client_ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
+    SSL_CTX_set_dh_auto(cfg->client_ctx, 1);
+    SSL_CTX_set_alpn_select_cb(cfg->client_ctx, mitm_tls_alpn_select, NULL);
+    /* TLS 1.3: one ticket (OpenSSL sends two by default) is enough for resumption */
+    SSL_CTX_set_num_tickets(cfg->client_ctx, 1);
+
+    cfg->server_ctx = SSL_CTX_new(TLS_client_method());
+    if (!cfg->server_ctx) {
+        fail(err, errlen, "cannot create the server-side TLS context");
+        goto bad;
+    }
+    if (setup_common(cfg->server_ctx, o->tls_version_server_min, o->tls_version_server_max, o->ciphers_server,
+                     "server", err, errlen) < 0)
+        goto bad;
+    if (cfg->verify) {
+        const char *file = o->ssl_verify_upstream_trusted_ca, *dir = o->ssl_verify_upstream_trusted_confdir;
+        if (file || dir) {
+            if (!SSL_CTX_load_verify_locations(cfg->server_ctx, file, dir)) {
+                fail(err, errlen, "cannot load the upstream trust store %s", file ? file : dir);
+                goto bad;
+            }
+        } else if (!SSL_CTX_set_default_verify_paths(cfg->server_ctx)) {
+            fail(err, errlen, "cannot load the system trust store");
+            goto bad;
+        }
+        SSL_CTX_set_verify(cfg->server_ctx, SSL_VERIFY_PEER, NULL);
+    } else {
+        /* mitmproxy's ssl_insecure also allows legacy renegotiation with old servers */
+        SSL_CTX_set_verify(cfg->server_ctx, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_options(cfg->server_ctx, SSL_OP_LEGACY_SERVER_CONNECT);
+    }
+    if (compile_list(&cfg->ignore, &o->ignore_hosts, "ignore_hosts", err, errlen) < 0 ||
+        compile_list(&cfg->allow, &o->allow_hosts, "allow_hosts", err, errlen) < 0)
+        goto bad;
+    return cfg;
+bad:
+    mitm_tls_config_free(cfg);
+    return NULL;
+}
+
+void mitm_tls_config_free(struct mitm_tls_config *cfg)
+{
+    if (!cfg)
+        return;
+    SSL_CTX_free(cfg->client_ctx);
+    SSL_CTX_free(cfg->server_ctx);
+    free_list(&cfg->ignore);
+    free_list(&cfg->allow);
+    free(cfg);
+}
+
+void mitm_tls_set_config(struct mitm_tls_config *cfg)
+{
+    current = cfg;
+}
+
+const struct mitm_tls_config *mitm_tls_config_get(void)
+{
+    return current;
+}
+
+static bool search(const struct pattern_list *pl, const char *subject)
+{
+    pcre2_match_data *md = NULL;
+    bool hit = false;
+    for (size_t i = 0; i < pl->n && !hit; i++) {
+        if (!md)
+            md = pcre2_match_data_create(1, NULL);
+        if (!md)
+            break;
+        hit = pcre2_match(pl->v[i], (PCRE2_SPTR)subject, strlen(subject), 0, 0, md, NULL) >= 0;
+    }
+    pcre2_match_data_free(md);
+    return hit;
+}
+
+bool mitm_tls_config_ignored(const struct mitm_tls_config *cfg, const char *host, uint16_t port,
+                             const char *peer_ip, const char *sni)
+{
+    if (!cfg->ignore.n && !cfg->allow.n)
+        return false;
+    const char *names[3] = {host, peer_ip, sni};
+    bool any = false;
+    const struct pattern_list *pl = cfg->ignore.n ? &cfg->ignore : &cfg->allow;
+    for (int i = 0; i < 3 && !any; i++) {
+        if (!names[i] || !names[i][0])
+            continue;
+        char subject[512];
+        bool v6 = strchr(names[i], ':') != NULL && names[i][0] != '[';
+        snprintf(subject, sizeof(subject), v6 ? "[%s]:%u" : "%s:%u", names[i], port);
+        any = search(pl, subject);
+    }
+    return cfg->ignore.n ? any : !any;
+}
+
+SSL_CTX *mitm_tls_config_client_ctx(const struct mitm_tls_config *cfg)
+{
+    return cfg->client_ctx;
+}
+
+SSL_CTX *mitm_tls_config_server_ctx(const struct mitm_tls_config *cfg)
+{
+    return cfg->server_ctx;
+}
+
+struct mitm_cert_store *mitm_tls_config_store(const struct mitm_tls_config *cfg)
+{
+    return cfg->store;
+}
+
+bool mitm_tls_config_eager(const struct mitm_tls_config *cfg)
+{
+    return cfg->eager;
+}
+
+bool mitm_tls_config_upstream_cert(const struct mitm_tls_config *cfg)
+{
+    return cfg->upstream_cert;
+}
+
+bool mitm_tls_config_verify(const struct mitm_tls_config *cfg)
+{
+    return cfg->verify;
+}
+
+bool mitm_tls_config_has_ignore(const struct mitm_tls_config *cfg)
+{
+    return cfg->ignore.n > 0;
+}
+
+bool mitm_tls_is_ip(const char *s)
+{
+    char tmp[64];
+    size_t n = strlen(s);
+    if (n >= 2 && s[0] == '[' && s[n - 1] == ']') {
+        if (n - 2 >= sizeof(tmp))
+            return false;
+        memcpy(tmp, s + 1, n - 2);
+        tmp[n - 2] = 0;
+        s = tmp;
+    }
+    unsigned char buf[16];
+    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+}

@@ -1,0 +1,378 @@
+"""HTTPS interception end to end: real clients (curl, openssl s_client, Python ssl) through
+the real binary to Python TLS upstreams whose certificates come from a test PKI made with
+the openssl command line at test time.
+"""
+import http.server
+import os
+import re
+import socket
+import ssl
+import stat
+import subprocess
+import threading
+import time
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import ExtensionOID, NameOID
+
+import e2e_util as u
+
+OPENSSL = "/usr/bin/openssl"
+
+
+def run(*argv, cwd=None):
+    p = subprocess.run(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                       cwd=cwd, timeout=60)
+    assert p.returncode == 0, "%r failed: %s" % (argv, p.stderr.decode(errors="replace"))
+    return p
+
+
+class Pki:
+    """A test CA, a second (untrusted) CA, and server certificates signed in various ways."""
+
+    def __init__(self, d):
+        self.d = str(d)
+        self.ca = self._ca("ca", "mitmc test CA")
+        self.other_ca = self._ca("otherca", "untrusted test CA")
+        sans = "DNS:alpha.test,DNS:beta.test,IP:127.0.0.1"
+        self.good = self._leaf("good", self.ca, "alpha.test", sans, 30)
+        self.expired = self._leaf("expired", self.ca, "alpha.test", sans, -1)
+        self.untrusted = self._leaf("untrusted", self.other_ca, "alpha.test", sans, 30)
+        self.selfsigned = self._selfsigned("selfsigned", sans)
+
+    def p(self, name):
+        return os.path.join(self.d, name)
+
+    def _key(self, name):
+        run(OPENSSL, "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", self.p(name + ".key"))
+        return self.p(name + ".key")
+
+    def _ca(self, name, cn):
+        key = self._key(name)
+        run(OPENSSL, "req", "-x509", "-new", "-key", key, "-out", self.p(name + ".pem"), "-days", "30",
+            "-subj", "/CN=%s" % cn, "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        return (self.p(name + ".pem"), key)
+
+    def _leaf(self, name, ca, cn, sans, days):
+        key = self._key(name)
+        run(OPENSSL, "req", "-new", "-key", key, "-out", self.p(name + ".csr"), "-subj", "/CN=%s/O=Upstream Org" % cn)
+        with open(self.p(name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n" % sans)
+        run(OPENSSL, "x509", "-req", "-in", self.p(name + ".csr"), "-CA", ca[0], "-CAkey", ca[1],
+            "-CAcreateserial", "-out", self.p(name + ".pem"), "-days", str(days), "-extfile", self.p(name + ".ext"))
+        return (self.p(name + ".pem"), key)
+
+    def _selfsigned(self, name, sans):
+        key = self._key(name)
+        run(OPENSSL, "req", "-x509", "-new", "-key", key, "-out", self.p(name + ".pem"), "-days", "30",
+            "-subj", "/CN=alpha.test", "-addext", "subjectAltName=%s" % sans)
+        return (self.p(name + ".pem"), key)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return Pki(tmp_path_factory.mktemp("pki"))
+
+
+class TlsUpstream:
+    """HTTPS server on 127.0.0.1:0 (http/1.1 ALPN). GET /x answers "hello /x"; .paths
+    records every request that arrived (so a refused one provably never did)."""
+
+    def __init__(self, cert):
+        self.paths = []
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                outer.paths.append(self.path)
+                body = ("hello " + self.path).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("X-Upstream", "tls")
+                self.end_headers()
+                self.wfile.write(body)
+
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert[0], cert[1])
+        ctx.set_alpn_protocols(["http/1.1"])
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def upstream(pki):
+    servers = []
+
+    def start(kind="good"):
+        s = TlsUpstream(getattr(pki, kind))
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()
+
+
+def confdir_of(proxy):
+    m = re.search(r"confdir=(\S+)", " ".join(proxy.argv))
+    return m.group(1)
+
+
+def ca_cert(proxy):
+    return os.path.join(confdir_of(proxy), "mitmproxy-ca-cert.pem")
+
+
+def tls_via_proxy(proxy_port, host, port, sni=None, cafile=None):
+    """CONNECT through the proxy, then a TLS handshake; returns the SSLSocket."""
+    s = u.connect(proxy_port)
+    s.sendall(b"CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (host.encode(), port, host.encode(), port))
+    head = u.Reader(s).until(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    if cafile:
+        ctx.load_verify_locations(cafile)
+    else:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx.wrap_socket(s, server_hostname=sni)
+
+
+def sans_of(der):
+    cert = x509.load_der_x509_certificate(der)
+    ext = cert.extensions.get_extension_for_oid(ExtensionOID.SUBJECT_ALTERNATIVE_NAME).value
+    return cert, set(ext.get_values_for_type(x509.DNSName)), set(str(i) for i in ext.get_values_for_type(x509.IPAddress))
+
+
+def pubkey_der(cert):
+    return cert.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+# --------------------------------------------------------------------------- the happy path
+
+def test_curl_https_exchange_intact(mitmc, pki, upstream, curl):
+    up = upstream()
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    r = curl(proxy.port, "https://127.0.0.1:%d/path?q=1" % up.port, "--cacert", ca_cert(proxy), "-D", "-")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith(b"hello /path?q=1")
+    assert b"X-Upstream: tls" in r.stdout
+    assert up.paths == ["/path?q=1"]
+    # the flow line names the https URL
+    assert proxy.wait_stdout(r"GET https://127\.0\.0\.1:%d/path\?q=1" % up.port)
+
+
+def test_leaf_carries_every_upstream_name(mitmc, pki, upstream):
+    up = upstream()
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    with tls_via_proxy(proxy.port, "127.0.0.1", up.port) as s:
+        cert, dns, ips = sans_of(s.getpeercert(binary_form=True))
+        assert s.version() == "TLSv1.3"
+        assert s.selected_alpn_protocol() == "http/1.1"
+    assert {"alpha.test", "beta.test"} <= dns
+    assert "127.0.0.1" in ips
+    assert cert.subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)[0].value == "Upstream Org"
+    ca = x509.load_pem_x509_certificate(open(ca_cert(proxy), "rb").read())
+    assert cert.issuer == ca.subject
+    assert pubkey_der(cert) != pubkey_der(ca), "the leaf key is not the CA key"
+
+
+def test_sni_name_verifies(mitmc, pki, upstream, curl):
+    up = upstream()
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    r = curl(proxy.port, "https://beta.test/sni", "--cacert", ca_cert(proxy),
+             "--connect-to", "beta.test:443:127.0.0.1:%d" % up.port)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"hello /sni"
+    with tls_via_proxy(proxy.port, "127.0.0.1", up.port, sni="beta.test", cafile=ca_cert(proxy)) as s:
+        _, dns, _ = sans_of(s.getpeercert(binary_form=True))
+    assert "beta.test" in dns
+
+
+def test_openssl_s_client(mitmc, pki, upstream):
+    up = upstream()
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    p = subprocess.run([OPENSSL, "s_client", "-proxy", "127.0.0.1:%d" % proxy.port, "-connect",
+                        "127.0.0.1:%d" % up.port, "-servername", "beta.test", "-CAfile", ca_cert(proxy),
+                        "-verify_return_error", "-quiet", "-ign_eof"],
+                       input=b"GET /s HTTP/1.1\r\nHost: beta.test\r\nConnection: close\r\n\r\n",
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.endswith(b"hello /s")
+    p = subprocess.run([OPENSSL, "s_client", "-proxy", "127.0.0.1:%d" % proxy.port, "-connect",
+                        "127.0.0.1:%d" % up.port, "-servername", "beta.test", "-CAfile", ca_cert(proxy)],
+                       input=b"", stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    out = p.stdout.decode()
+    assert "TLSv1.3" in out
+    assert re.search(r"issuer=CN ?= ?mitmproxy, O ?= ?mitmproxy", out), out
+    assert "Verify return code: 0 (ok)" in out
+
+
+# --------------------------------------------------------------------------- verification
+
+ERRORS = [
+    ("expired", "127.0.0.1", "certificate has expired"),
+    ("good", "gamma.test", "hostname mismatch"),
+    ("selfsigned", "127.0.0.1", "self-signed certificate"),
+    ("untrusted", "127.0.0.1", "unable to get local issuer certificate"),
+]
+
+
+@pytest.mark.parametrize("kind,host,reason", ERRORS)
+def test_upstream_cert_errors_are_502(mitmc, pki, upstream, curl, kind, host, reason):
+    up = upstream(kind)
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    args = ["--cacert", ca_cert(proxy), "-D", "-"]
+    url = "https://127.0.0.1:%d/refused" % up.port
+    if host != "127.0.0.1":
+        args += ["--connect-to", "%s:443:127.0.0.1:%d" % (host, up.port)]
+        url = "https://%s/refused" % host
+    r = curl(proxy.port, url, *args)
+    assert r.returncode == 0, r.stderr  # the client handshake succeeds: the error is HTTP
+    # curl -D - prints the proxy's CONNECT answer first
+    connect_head, _, rest = r.stdout.partition(b"\r\n\r\n")
+    assert connect_head.startswith(b"HTTP/1.1 200"), r.stdout
+    assert rest.startswith(b"HTTP/1.1 502"), r.stdout
+    assert ("Certificate verify failed: " + reason).encode() in r.stdout
+    assert up.paths == [], "no request reached the server"
+
+
+@pytest.mark.parametrize("flag", [["-k"], ["--ssl-insecure"], ["--set", "ssl_insecure=true"]])
+@pytest.mark.parametrize("kind,host,reason", ERRORS)
+def test_insecure_passes(mitmc, pki, upstream, curl, kind, host, reason, flag):
+    up = upstream(kind)
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0], *flag)
+    args = ["--cacert", ca_cert(proxy)]
+    url = "https://127.0.0.1:%d/ok" % up.port
+    if host != "127.0.0.1":
+        args += ["--connect-to", "%s:443:127.0.0.1:%d" % (host, up.port)]
+        url = "https://%s/ok" % host
+    r = curl(proxy.port, url, *args)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"hello /ok"
+
+
+def test_system_trust_store_rejects_test_ca(mitmc, upstream, curl):
+    up = upstream()
+    proxy = mitmc()
+    r = curl(proxy.port, "https://127.0.0.1:%d/x" % up.port, "--cacert", ca_cert(proxy))
+    assert b"502" in r.stdout or b"Certificate verify failed" in r.stdout, r.stdout
+    assert b"unable to get local issuer certificate" in r.stdout
+
+
+def test_client_rejecting_our_cert_is_logged(mitmc, pki, upstream, curl):
+    up = upstream()
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    r = curl(proxy.port, "https://beta.test/x", "--cacert", pki.ca[0],
+             "--connect-to", "beta.test:443:127.0.0.1:%d" % up.port)
+    assert r.returncode == 60, r.stderr  # curl: peer certificate cannot be authenticated
+    assert proxy.wait_stdout(r"client does not trust the proxy's certificate for beta\.test")
+    assert up.paths == []
+    # everyone else keeps being served
+    r = curl(proxy.port, "https://127.0.0.1:%d/after" % up.port, "--cacert", ca_cert(proxy))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"hello /after"
+
+
+def test_not_tls_after_handshake_start_is_closed(mitmc, pki, upstream):
+    up = upstream()
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    s = u.connect(proxy.port)
+    s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\n\r\n" % up.port)
+    rd = u.Reader(s)
+    assert rd.until(b"\r\n\r\n").startswith(b"HTTP/1.1 200")
+    s.sendall(b"\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00")
+    assert rd.at_eof()
+    s.close()
+    assert proxy.wait_stdout(r"invalid ClientHello")
+
+
+# --------------------------------------------------------------------------- ignore / allow
+
+def test_ignore_hosts_shows_real_certificate(mitmc, pki, upstream, curl):
+    up = upstream()
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0], "--set", "ignore_hosts=^127\\.0\\.0\\.1")
+    r = curl(proxy.port, "https://127.0.0.1:%d/ign" % up.port, "--cacert", pki.ca[0])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"hello /ign"
+    # by SNI too
+    proxy2 = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0], "--set", "ignore_hosts=BETA\\.test")
+    r = curl(proxy2.port, "https://beta.test/sni", "--cacert", pki.ca[0],
+             "--connect-to", "beta.test:443:127.0.0.1:%d" % up.port)
+    assert r.returncode == 0, r.stderr
+
+
+def test_allow_hosts(mitmc, pki, upstream, curl):
+    up = upstream()
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0], "--set", "allow_hosts=beta\\.test")
+    # allowed: intercepted (our CA)
+    r = curl(proxy.port, "https://beta.test/a", "--cacert", ca_cert(proxy),
+             "--connect-to", "beta.test:443:127.0.0.1:%d" % up.port)
+    assert r.returncode == 0, r.stderr
+    # not allowed: relayed (the upstream's real certificate)
+    r = curl(proxy.port, "https://alpha.test/b", "--cacert", pki.ca[0],
+             "--connect-to", "alpha.test:443:127.0.0.1:%d" % up.port)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"hello /b"
+
+
+# --------------------------------------------------------------------------- the CA
+
+def test_fresh_confdirs_get_different_cas(binary, tmp_path):
+    certs = []
+    for name in ("a", "b"):
+        d = tmp_path / name
+        p = u.Proxy([binary, "dump", "--listen-host", "127.0.0.1", "-p", "0", "--set", "confdir=%s" % d],
+                    dict(os.environ))
+        p.stop()
+        certs.append(open(d / "mitmproxy-ca-cert.pem", "rb").read())
+        for secret in ("mitmproxy-ca.pem", "mitmproxy-ca.p12"):
+            assert stat.S_IMODE(os.stat(d / secret).st_mode) == 0o600
+    assert certs[0] != certs[1]
+
+
+def test_ca_survives_restart(mitmc, pki, upstream, curl):
+    up = upstream()
+    p1 = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    before = open(ca_cert(p1), "rb").read()
+    p1.stop()
+    p2 = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    assert open(ca_cert(p2), "rb").read() == before
+    r = curl(p2.port, "https://127.0.0.1:%d/again" % up.port, "--cacert", ca_cert(p2))
+    assert r.returncode == 0, r.stderr
+
+
+@pytest.mark.skipif(not os.access("/usr/bin/mitmdump", os.X_OK), reason="Debian's mitmproxy is not installed")
+def test_mitmproxy_generated_ca_is_used(binary, tmp_path, pki, upstream, curl):
+    up = upstream()
+    d = tmp_path / "mitmproxy-conf"
+    ref = u.Proxy(["/usr/bin/mitmdump", "--listen-host", "127.0.0.1", "-p", "0", "--set", "confdir=%s" % d],
+                  dict(os.environ))
+    ref.stop(check=False)
+    theirs = open(d / "mitmproxy-ca-cert.pem", "rb").read()
+    p = u.Proxy([binary, "dump", "--listen-host", "127.0.0.1", "-p", "0", "--set", "confdir=%s" % d,
+                 "--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0]], dict(os.environ))
+    try:
+        r = curl(p.port, "https://127.0.0.1:%d/theirs" % up.port, "--cacert", str(d / "mitmproxy-ca-cert.pem"))
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == b"hello /theirs"
+        assert open(d / "mitmproxy-ca-cert.pem", "rb").read() == theirs
+    finally:
+        p.stop()
