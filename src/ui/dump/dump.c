@@ -1,5 +1,6 @@
 #include "ui/dump/dump.h"
 #include "addon/options.h"
+#include "flow/contentview.h"
 #include "proto/http/http.h"
 
 #include <stdio.h>
@@ -161,33 +162,49 @@ static void trailers(const struct mitm_dump_style *st, const struct mitm_headers
     headers(st, t, b);
 }
 
-/* Body text at detail 3/4: shown as escaped text, cut at lines_cutoff lines at detail 3.
- * (Content views that decode and pretty-print come with the flows issue.) */
-static void body(const struct mitm_dump_style *st, const struct mitm_buf *content, bool missing,
-                 struct mitm_buf *b)
+/* Body at detail 3/4 (mitmproxy's Dumper._echo_message): the decoded body rendered by the
+ * dumper_default_contentview content view, each line indented by 4, cut at lines_cutoff lines
+ * at detail 3 with "(cut off)"; a blank line before the content and one after. req is the
+ * request when the message is one (the query view shows its query string), else NULL. */
+static void body(const struct mitm_dump_style *st, const struct mitm_headers *h, const struct mitm_buf *content,
+                 bool missing, const struct mitm_http_request *req, struct mitm_buf *b)
 {
-    if (missing || content->len == 0) {
-        if (st->flow_detail >= 2)
-            mitm_buf_append(b, "\n", 1);
-        return;
-    }
-    const char *p = (const char *)mitm_buf_data(content), *end = p + content->len;
-    long lines = 0;
-    mitm_buf_append(b, "\n", 1);
-    while (p < end) {
-        if (st->flow_detail == 3 && lines >= st->lines_cutoff) {
-            mitm_buf_append(b, "    (cut off)\n", 14);
-            break;
-        }
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        mitm_buf_append(b, "    ", 4);
-        escaped(b, p, (size_t)(le - p));
+    size_t max = st->flow_detail == 3 && st->lines_cutoff >= 0 ? (size_t)st->lines_cutoff : SIZE_MAX;
+    const char *view = mitm_options.dumper_default_contentview;
+    struct mitm_cv_result r = {0};
+    mitm_cv_render_message(view && view[0] ? view : "auto", h, content, missing, req, max, &r);
+    if (r.nlines)
         mitm_buf_append(b, "\n", 1);
-        lines++;
-        p = nl ? nl + 1 : end;
+    for (size_t i = 0; i < r.nlines; i++) {
+        const struct mitm_cv_line *l = &r.lines[i];
+        mitm_buf_append(b, "    ", 4);
+        for (size_t k = l->first; k < l->first + l->n; k++) {
+            const struct mitm_cv_seg *sg = &r.segs[k];
+            /* CONTENTVIEW_STYLES: header green bold, text green, offset blue, highlight bold */
+            enum color c = sg->style == MITM_CV_KEY || sg->style == MITM_CV_TEXT ? C_GREEN
+                           : sg->style == MITM_CV_OFFSET                         ? C_BLUE
+                           : sg->style == MITM_CV_ERROR                          ? C_RED
+                                                                                 : C_NONE;
+            bool bold = sg->style == MITM_CV_KEY || sg->style == MITM_CV_HIGHLIGHT;
+            if (c || bold)
+                style_on(st, b, c, bold);
+            mitm_buf_append(b, mitm_buf_data(&r.text) + sg->off, sg->len);
+            if (c || bold)
+                style_off(st, b);
+        }
+        mitm_buf_append(b, "\n", 1);
     }
-    mitm_buf_append(b, "\n", 1);
+    if (r.cut) {
+        mitm_buf_append(b, "    ", 4);
+        if (st->color)
+            mitm_buf_append(b, "\x1b[2m", 4);
+        mitm_buf_append(b, "(cut off)", 9);
+        style_off(st, b);
+        mitm_buf_append(b, "\n", 1);
+    }
+    if (st->flow_detail >= 2)
+        mitm_buf_append(b, "\n", 1);
+    mitm_cv_result_free(&r);
 }
 
 static void response_line(const struct mitm_dump_style *st, const struct mitm_flow *f, struct mitm_buf *b)
@@ -241,7 +258,7 @@ void mitm_dump_format(const struct mitm_dump_style *st, const struct mitm_flow *
         if (st->flow_detail >= 2)
             headers(st, &f->request->headers, b);
         if (st->flow_detail >= 3)
-            body(st, &f->request->content, f->request->content_missing, b);
+            body(st, &f->request->headers, &f->request->content, f->request->content_missing, f->request, b);
         if (st->flow_detail >= 2)
             trailers(st, f->request->trailers, b);
     }
@@ -250,7 +267,7 @@ void mitm_dump_format(const struct mitm_dump_style *st, const struct mitm_flow *
         if (st->flow_detail >= 2)
             headers(st, &f->response->headers, b);
         if (st->flow_detail >= 3)
-            body(st, &f->response->content, f->response->content_missing, b);
+            body(st, &f->response->headers, &f->response->content, f->response->content_missing, NULL, b);
         if (st->flow_detail >= 2)
             trailers(st, f->response->trailers, b);
     }
