@@ -1,4 +1,6 @@
 #include "addon/addon.h"
+#include "addon/onboarding.h"
+#include "addon/serverplayback.h"
 
 #include <stddef.h>
 
@@ -28,4 +30,6 @@ void mitm_addons_register_builtin(void)
 {
     mitm_addons_register(&mitm_addon_anticache);
     mitm_addons_register(&mitm_addon_anticomp);
+    mitm_addons_register(&mitm_addon_onboarding);
+    mitm_addons_register(&mitm_addon_serverplayback); /* mitmproxy: after clientplayback (no hook here) */
 }

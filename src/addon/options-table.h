@@ -25,9 +25,62 @@
       "Stream flows to file as they arrive. Prefix path with + to append. The full path can use " \
       "python strftime() formating, missing directories are created as needed. A new file is opened " \
       "every time the formatted string changes.") \
+    X(OPT_STR, save_stream_filter, NULL, NULL, "Filter which flows are written to file.") \
+    X(INT, save_stream_fsync, 1, NULL, \
+      "mitmc: power-loss safety of save_stream_file. Every flow reaches the kernel (one write per flow) before " \
+      "it is printed, so a crash or kill loses no reported flow; the file is also fsync'ed at most this many " \
+      "seconds after a flow was written, and when it is closed. 0 = never fsync (the kernel writes back " \
+      "within about 30 s, as with mitmproxy).") \
+    X(OPT_STR, readfile_filter, NULL, NULL, "Read only matching flows.") \
     X(BOOL, ssl_insecure, false, NULL, \
       "Do not verify upstream server SSL/TLS certificates. If this option is enabled, certificate " \
       "validation is skipped and mitmproxy itself will be vulnerable to TLS interception.") \
+    /* ---- TLS (src/proto/tls) ---- */ \
+    X(BOOL, add_upstream_certs_to_client_chain, false, NULL, \
+      "Add all certificates of the upstream server to the certificate chain that will be served to the proxy " \
+      "client, as extras.") \
+    X(STRLIST, allow_hosts, NULL, NULL, "Opposite of --ignore-hosts.") \
+    X(OPT_STR, cert_passphrase, NULL, NULL, \
+      "Passphrase for decrypting the private key provided in the --cert option.  Note that passing " \
+      "cert_passphrase on the command line makes your passphrase visible in your system's process list. " \
+      "Specify it in config.yaml to avoid this.") \
+    X(STRLIST, certs, NULL, NULL, \
+      "SSL certificates of the form \"[domain=]path\". The domain may include a wildcard, and is equal to \"*\" " \
+      "if not specified. The file at path is a certificate in PEM format. If a private key is included in the " \
+      "PEM, it is used, else the default key in the conf dir is used. The PEM file should contain the full " \
+      "certificate chain, with the leaf certificate as the first entry.") \
+    X(OPT_STR, ciphers_client, NULL, NULL, \
+      "Set supported ciphers for client <-> mitmproxy connections using OpenSSL syntax.") \
+    X(OPT_STR, ciphers_server, NULL, NULL, \
+      "Set supported ciphers for mitmproxy <-> server connections using OpenSSL syntax.") \
+    X(STR, connection_strategy, "eager", "eager|lazy", \
+      "Determine when server connections should be established. When set to lazy, mitmproxy tries to defer " \
+      "establishing an upstream connection as long as possible. This makes it possible to use server replay " \
+      "while being offline. When set to eager, mitmproxy can detect protocols with server-side greetings, as " \
+      "well as accurately mirror TLS ALPN negotiation.") \
+    X(STRLIST, ignore_hosts, NULL, NULL, \
+      "Ignore host and forward all traffic without processing it. In transparent mode, it is recommended to " \
+      "use an IP address (range), not the hostname. In regular mode, only SSL traffic is ignored and the " \
+      "hostname should be used. The supplied value is interpreted as a regular expression and matched on the " \
+      "ip or the hostname.") \
+    X(INT, key_size, 2048, NULL, "TLS key size for certificates and CA.") \
+    X(BOOL, onboarding, true, NULL, "Toggle the mitmproxy onboarding app.") \
+    X(STR, onboarding_host, "mitm.it", NULL, \
+      "Onboarding app domain. For transparent mode, use an IP when a DNS entry for the app domain is not " \
+      "present.") \
+    X(OPT_STR, ssl_verify_upstream_trusted_ca, NULL, NULL, "Path to a PEM formatted trusted CA certificate.") \
+    X(OPT_STR, ssl_verify_upstream_trusted_confdir, NULL, NULL, \
+      "Path to a directory of trusted CA certificates for upstream server verification prepared using the " \
+      "c_rehash tool.") \
+    X(STR, tls_version_client_max, "UNBOUNDED", "UNBOUNDED|SSL3|TLS1|TLS1_1|TLS1_2|TLS1_3", \
+      "Set the maximum TLS version for client connections.") \
+    X(STR, tls_version_client_min, "TLS1_2", "UNBOUNDED|SSL3|TLS1|TLS1_1|TLS1_2|TLS1_3", \
+      "Set the minimum TLS version for client connections.") \
+    X(STR, tls_version_server_max, "UNBOUNDED", "UNBOUNDED|SSL3|TLS1|TLS1_1|TLS1_2|TLS1_3", \
+      "Set the maximum TLS version for server connections.") \
+    X(STR, tls_version_server_min, "TLS1_2", "UNBOUNDED|SSL3|TLS1|TLS1_1|TLS1_2|TLS1_3", \
+      "Set the minimum TLS version for server connections.") \
+    X(BOOL, upstream_cert, true, NULL, "Connect to upstream server to look up certificate details.") \
     X(BOOL, block_global, true, NULL, \
       "Block connections from public IP addresses.") \
     X(BOOL, block_private, false, NULL, \
@@ -49,6 +102,13 @@
       "The display detail level for flows in mitmdump: 0 (quiet) to 4 (very verbose). 0: no output; 1: shortened " \
       "request URL with response status code; 2: full request URL with response status code and HTTP headers; " \
       "3: 2 + truncated response content, content of WebSocket and TCP messages; 4: 3 + nothing is truncated.") \
+    X(OPT_STR, dumper_filter, NULL, NULL, "Limit which flows are dumped.") \
+    X(BOOL, keepserving, false, NULL, \
+      "Continue serving after client playback, server playback or file read. This option is ignored by " \
+      "interactive tools, which always keep serving.") \
+    X(STR, store_dir, "", NULL, \
+      "mitmc: directory of the flow store's spool file (an unlinked temporary file holding the flows of " \
+      "the session, so that memory stays flat). Empty: $TMPDIR, else /tmp.") \
     X(STR, termlog_verbosity, "info", "error|warn|info|alert|debug", "Log verbosity.") \
     X(SIZE, body_buffer_limit, "64m", NULL, \
       "mitmc: largest body kept in memory. A larger body is streamed (as with stream_large_bodies) so that one " \
@@ -59,6 +119,49 @@
       "mitmc: largest HTTP/1 header block accepted (larger: 431 / 502).") \
     X(INT, connect_timeout, 30, NULL, \
       "mitmc: seconds to wait for an upstream TCP connection before answering 504.") \
-    X(INT, workers, 0, NULL, "mitmc: number of proxy worker threads (0 = one per CPU core).")
+    X(INT, workers, 0, NULL, "mitmc: number of proxy worker threads (0 = one per CPU core).") \
+    X(STR, hardump, "", NULL, \
+      "Save a HAR file with all flows on exit. You may select particular flows by setting save_stream_filter. " \
+      "For mitmdump, enabling this option will mean that flows are kept in memory.") \
+    X(BOOL, export_preserve_original_ip, false, NULL, \
+      "When exporting a request as an external command, make an effort to connect to the same IP as in the " \
+      "original request. This helps with reproducibility in cases where the behaviour depends on the particular " \
+      "host we are connecting to. Currently this only affects curl exports.") \
+    X(INT, content_view_lines_cutoff, 512, NULL, \
+      "Flow content view lines limit. Limit is enabled by default to speedup flows browsing.") \
+    X(STR, dumper_default_contentview, "auto", \
+      "auto|css|hex dump|image|javascript|json|multipart form|query|raw|url-encoded|xml/html", \
+      "The default content view mode.") \
+    X(STRLIST, client_replay, NULL, NULL, "Replay client requests from a saved file.") \
+    X(INT, client_replay_concurrency, 1, NULL, \
+      "Concurrency limit on in-flight client replay requests. Currently the only valid values are 1 and -1 " \
+      "(no limit).") \
+    X(STRLIST, server_replay, NULL, NULL, "Replay server responses from a saved file.") \
+    X(STR, server_replay_extra, "forward", "forward|kill|204|400|404|500", \
+      "Behaviour for extra requests during replay for which no replayable response was found. Setting a " \
+      "numeric string value will return an empty HTTP response with the respective status code.") \
+    X(BOOL, server_replay_ignore_content, false, NULL, \
+      "Ignore request content while searching for a saved flow to replay.") \
+    X(BOOL, server_replay_ignore_host, false, NULL, \
+      "Ignore request destination host while searching for a saved flow to replay.") \
+    X(STRLIST, server_replay_ignore_params, NULL, NULL, \
+      "Request parameters to be ignored while searching for a saved flow to replay.") \
+    X(STRLIST, server_replay_ignore_payload_params, NULL, NULL, \
+      "Request payload parameters (application/x-www-form-urlencoded or multipart/form-data) to be ignored " \
+      "while searching for a saved flow to replay.") \
+    X(BOOL, server_replay_ignore_port, false, NULL, \
+      "Ignore request destination port while searching for a saved flow to replay.") \
+    X(BOOL, server_replay_kill_extra, false, NULL, \
+      "Kill extra requests during replay (for which no replayable response was found).[Deprecated, prefer " \
+      "to use server_replay_extra='kill']") \
+    X(BOOL, server_replay_nopop, false, NULL, "Deprecated alias for `server_replay_reuse`.") \
+    X(BOOL, server_replay_refresh, true, NULL, \
+      "Refresh server replay responses by adjusting date, expires and last-modified headers, as well as " \
+      "adjusting cookie expiration.") \
+    X(BOOL, server_replay_reuse, false, NULL, \
+      "Don't remove flows from server replay state after use. This makes it possible to replay same " \
+      "response multiple times.") \
+    X(STRLIST, server_replay_use_headers, NULL, NULL, \
+      "Request headers that need to match while searching for a saved flow to replay.")
 
 #endif

@@ -94,6 +94,10 @@ struct mitm_flow {
     /* tcp */
     struct mitm_tcp_message *messages;
     size_t n_messages;
+    /* Set by an addon in the request hook (server replay's "kill"): the proxy then closes
+     * the client connection without a response and records "Connection killed." as the
+     * flow's error, like mitmproxy's flow.kill(). Not saved in flow files. */
+    bool killed;
 };
 
 #endif

@@ -64,6 +64,20 @@ static const struct flagdef flags[] = {
     {0, "server", K_ON, "server", NULL, T_ALL, NULL, NULL},
     {0, "no-ssl-insecure", K_OFF, "ssl_insecure", NULL, T_ALL, "SSL", ""},
     {'k', "ssl-insecure", K_ON, "ssl_insecure", NULL, T_ALL, NULL, NULL},
+    {0, "certs", K_VALUE, "certs", "SPEC", T_ALL, NULL, NULL},
+    {0, "cert-passphrase", K_VALUE, "cert_passphrase", "PASS", T_ALL, NULL, NULL},
+    {0, "ignore-hosts", K_VALUE, "ignore_hosts", "HOST", T_ALL, NULL, NULL},
+    {0, "allow-hosts", K_VALUE, "allow_hosts", "HOST", T_ALL, NULL, NULL},
+    {'C', "client-replay", K_VALUE, "client_replay", "PATH", T_ALL, "Client Replay", NULL},
+    {'S', "server-replay", K_VALUE, "server_replay", "PATH", T_ALL, "Server Replay", NULL},
+    {0, "no-server-replay-kill-extra", K_OFF, "server_replay_kill_extra", NULL, T_ALL, NULL, ""},
+    {0, "server-replay-kill-extra", K_ON, "server_replay_kill_extra", NULL, T_ALL, NULL, NULL},
+    {0, "server-replay-extra", K_VALUE, "server_replay_extra", "{forward,kill,204,400,404,500}", T_ALL, NULL,
+     NULL},
+    {0, "no-server-replay-reuse", K_OFF, "server_replay_reuse", NULL, T_ALL, NULL, ""},
+    {0, "server-replay-reuse", K_ON, "server_replay_reuse", NULL, T_ALL, NULL, NULL},
+    {0, "no-server-replay-refresh", K_OFF, "server_replay_refresh", NULL, T_ALL, NULL, ""},
+    {0, "server-replay-refresh", K_ON, "server_replay_refresh", NULL, T_ALL, NULL, NULL},
 };
 
 enum { NFLAGS = sizeof(flags) / sizeof(flags[0]) };

@@ -391,8 +391,12 @@ static void on_request_end(struct http_stream *s, struct mitm_http_event *ev, do
     hook(s, MITM_HOOK_REQUEST, W_REQUEST);
 }
 
-static void after_request(struct http_stream *s)
+static void after_request(struct http_stream *s, double now)
 {
+    if (s->flow->killed) { /* mitmproxy's flow.kill(): no response, the client connection closes */
+        fail(s, 0, "Connection killed.", now);
+        return;
+    }
     if (s->flow->request->stream) /* already on its way (streamed) */
         return;
     if (s->flow->response) { /* an addon answered: no server involved */
@@ -621,7 +625,7 @@ static void on_reply(struct http_stream *s, struct mitm_cmd *cmd, double now)
         after_requestheaders(s, now);
         break;
     case W_REQUEST:
-        after_request(s);
+        after_request(s, now);
         break;
     case W_HTTP_CONNECT:
         if (s->flow->response) /* refused by an addon */

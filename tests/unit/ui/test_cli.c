@@ -342,3 +342,34 @@ Test(cli, version_text)
     cr_assert(strstr(t, "\nPlatform: Linux-"), "%s", t);
     free(t);
 }
+
+Test(cli, replay_flags)
+{
+    cr_assert_eq(PARSE("mitmc", "dump", "-C", "a.mitm", "--client-replay", "b.mitm", "-S", "c.mitm",
+                       "--server-replay-extra", "404", "--server-replay-kill-extra", "--server-replay-reuse",
+                       "--no-server-replay-refresh"),
+                 0, "%s", err);
+    cr_assert_eq(o.client_replay.n, 2);
+    cr_assert_str_eq(o.client_replay.v[0], "a.mitm");
+    cr_assert_str_eq(o.client_replay.v[1], "b.mitm");
+    cr_assert_eq(o.server_replay.n, 1);
+    cr_assert_str_eq(o.server_replay.v[0], "c.mitm");
+    cr_assert_str_eq(o.server_replay_extra, "404");
+    cr_assert(o.server_replay_kill_extra && o.server_replay_reuse);
+    cr_assert_not(o.server_replay_refresh);
+    mitm_options_init(&o);
+    cr_assert_eq(PARSE("mitmc", "-nS", "x", "-S", "y"), 0, "%s", err);
+    cr_assert_eq(o.server_replay.n, 2, "-S appends");
+    cr_assert(o.server_replay_refresh, "refresh is on by default");
+    cr_assert_str_eq(o.server_replay_extra, "forward");
+    cr_assert_eq(PARSE("mitmc", "--server-replay-extra", "drop"), -1);
+    cr_assert(strstr(err, "server_replay_extra"), "%s", err);
+    cr_assert_eq(PARSE("mitmc", "--server-replay-reuse", "--no-server-replay-reuse"), -1);
+    cr_assert_str_eq(err, "argument --no-server-replay-reuse: not allowed with argument --server-replay-reuse");
+    struct mitm_cli d = {.tool = MITM_TOOL_DUMP};
+    char *t = capture(usage_fn, &d);
+    cr_assert(strstr(t, "\nClient Replay:\n  -C PATH, --client-replay PATH\n"), "%s", t);
+    cr_assert(strstr(t, "\nServer Replay:\n  -S PATH, --server-replay PATH\n"), "%s", t);
+    cr_assert(strstr(t, "\n  --server-replay-extra {forward,kill,204,400,404,500}\n"), "%s", t);
+    free(t);
+}
