@@ -27,7 +27,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -345,7 +344,7 @@ static int start_proxy(struct app *app)
     if (tls_setup(app) < 0)
         return -1;
     /* at flow_detail 0 with no -w and no -C nothing on this thread needs the flows */
-    bool need = app->style.flow_detail > 0 || app->save || mitm_options.client_replay.n;
+    bool need = app->style.flow_detail > 0 || app->save || app->store || mitm_options.client_replay.n;
     mitm_flow_sink_fn sink = need ? on_flow : NULL;
     app->proxy = mitm_proxy_start(app->loop, &mitm_options, sink, app, err, sizeof(err));
     if (!app->proxy) {
@@ -406,6 +405,32 @@ static void watch_replays(struct app *app)
     app->replay_timer_on = true;
 }
 
+/* hardump: the HAR of every (save_stream_filter-matching) flow, written on exit. */
+static void write_hardump(struct app *app)
+{
+    char err[512];
+    size_t n = mitm_store_count(app->store), k = 0;
+    struct mitm_flow **flows = mitm_calloc(n ? n : 1, sizeof(*flows));
+    for (size_t i = 0; i < n; i++) {
+        struct mitm_flow *f = mitm_store_get(app->store, i, err, sizeof(err));
+        if (!f) {
+            mitm_log(MITM_LOG_WARN, NULL, "hardump: %s", err);
+            continue;
+        }
+        if (app->save_filter && !mitm_filter_match(app->save_filter, f))
+            mitm_flow_unref(f);
+        else
+            flows[k++] = f;
+    }
+    if (mitm_har_write_file(mitm_options.hardump, flows, k, err, sizeof(err)) < 0) {
+        mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
+        app->rc = 1;
+    }
+    for (size_t i = 0; i < k; i++)
+        mitm_flow_unref(flows[i]);
+    free(flows);
+}
+
 static int run(struct app *app)
 {
     uv_signal_init(app->loop, &app->sigint);
@@ -435,6 +460,8 @@ static int run(struct app *app)
         begin_stop(app);
     }
     uv_run(app->loop, UV_RUN_DEFAULT);
+    if (app->store)
+        write_hardump(app);
     mitm_proxy_free(app->proxy);
     mitm_clientplayback_stop();
     mitm_serverplayback_shutdown();
@@ -477,25 +504,19 @@ static int setup_outputs(struct app *app)
             return -1;
         }
     }
+    /* mitmdump keeps no flows (no view addon); the store holds them only for hardump */
+    if (!mitm_options.hardump || !*mitm_options.hardump)
+        return 0;
     app->store = mitm_store_new(mitm_options.store_dir, err, sizeof(err));
-    if (!app->store)
-        mitm_log(MITM_LOG_WARN, NULL, "%s; flows are not kept", err);
+    if (!app->store) {
+        mitm_log(MITM_LOG_ERROR, NULL, "hardump: %s", err);
+        return -1;
+    }
     return 0;
-}
-
-/* glibc raises its mmap threshold each time a large (mmapped) block is freed, up to 32 MiB,
- * so after the first few flows 64 KiB bodies come from the heap, where the few long-lived
- * blocks allocated between them keep it from shrinking: RSS then grew by about one body
- * per flow (bench/memory). A fixed threshold keeps body-sized blocks in mmap and the heap
- * flat. TODO: move to main() for every tool once the console and web tools exist. */
-static void memory_policy(void)
-{
-    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 }
 
 int mitm_dump_main(const struct mitm_cli *cli)
 {
-    memory_policy();
     struct app app = {.loop = uv_default_loop()};
     int rc = 1;
     if (setup_filters(&app, cli) < 0 || setup_outputs(&app) < 0)
