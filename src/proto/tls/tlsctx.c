@@ -142,8 +142,10 @@ struct mitm_tls_config *mitm_tls_config_new(const struct mitm_options *o, struct
     SSL_CTX_set_options(cfg->client_ctx, SSL_OP_CIPHER_SERVER_PREFERENCE);
     SSL_CTX_set_dh_auto(cfg->client_ctx, 1);
     SSL_CTX_set_alpn_select_cb(cfg->client_ctx, mitm_tls_alpn_select, NULL);
-    /* TLS 1.3: one ticket (OpenSSL sends two by default) is enough for resumption */
+    /* TLS 1.3: one ticket (OpenSSL sends two by default) is enough for resumption; tickets
+     * are stateless, so no server-side session cache (it costs a lock and periodic sweeps) */
     SSL_CTX_set_num_tickets(cfg->client_ctx, 1);
+    SSL_CTX_set_session_cache_mode(cfg->client_ctx, SSL_SESS_CACHE_OFF);
 
     cfg->server_ctx = SSL_CTX_new(TLS_client_method());
     if (!cfg->server_ctx) {
