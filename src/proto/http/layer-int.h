@@ -28,7 +28,7 @@ struct http_layer {
     uint16_t tunnel_port;
     char *tunnel_scheme;      /* scheme of origin-form requests in the tunnel ("https") */
     struct mitm_layer *child; /* the stack inside a TLS tunnel */
-    struct mitm_layer *relay; /* raw relay after CONNECT for non-HTTP bytes */
+    bool relaying;            /* raw relay after CONNECT (TLS not intercepted) */
     struct mitm_h1_limits lim;
     double now; /* time of the event being handled (codecs call back
                    synchronously from handle()) */

@@ -248,7 +248,7 @@ static void tunnel_first_bytes(struct http_layer *hl, const uint8_t *p, size_t n
                                 .data = mitm_slice(data, len)};
         mitm_layer_event(hl->child, &ev);
     } else if (looks_like_tls(data, len) && srv && srv->conn->state == MITM_CONN_OPEN) {
-        hl->relay = &hl->base; /* marker: relay mode */
+        hl->relaying = true;
         srv->owner = NULL;
         srv->dead = false;
         srv->h1.tunnel = true;
@@ -334,7 +334,7 @@ static void http_handle(struct mitm_layer *l, const struct mitm_event *ev)
         collect(hl);
         return;
     }
-    if (hl->relay && (ev->type == MITM_EV_DATA || ev->type == MITM_EV_CLOSED)) {
+    if (hl->relaying && (ev->type == MITM_EV_DATA || ev->type == MITM_EV_CLOSED)) {
         relay(hl, ev);
         return;
     }

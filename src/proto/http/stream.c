@@ -126,6 +126,18 @@ static struct mitm_http_event *ev_new(struct http_stream *s, enum mitm_http_ev_t
     return mitm_http_event_new(t, s->id);
 }
 
+/* REQUEST_END / RESPONSE_END carrying a copy of the message's trailers (if any). */
+static struct mitm_http_event *end_event(struct http_stream *s, enum mitm_http_ev_type t,
+                                         const struct mitm_headers *trailers)
+{
+    struct mitm_http_event *e = ev_new(s, t);
+    if (trailers) {
+        e->trailers = mitm_calloc(1, sizeof(*e->trailers));
+        mitm_headers_copy(e->trailers, trailers);
+    }
+    return e;
+}
+
 /* Send a complete response (head, buffered body, end) to the client. The flow keeps its
  * response; the codec gets a copy of the head. */
 static void send_response(struct http_stream *s, const struct mitm_http_response *r)
@@ -141,12 +153,7 @@ static void send_response(struct http_stream *s, const struct mitm_http_response
     if (r->content.len)
         to_client(s, mitm_http_event_data(MITM_HTTP_RESPONSE_DATA, s->id, mitm_buf_data(&r->content),
                                           r->content.len));
-    struct mitm_http_event *e = ev_new(s, MITM_HTTP_RESPONSE_END);
-    if (r->trailers) {
-        e->trailers = mitm_calloc(1, sizeof(*e->trailers));
-        mitm_headers_copy(e->trailers, r->trailers);
-    }
-    to_client(s, e);
+    to_client(s, end_event(s, MITM_HTTP_RESPONSE_END, r->trailers));
 }
 
 static void send_request_head(struct http_stream *s)
@@ -175,12 +182,7 @@ static void send_request_rest(struct http_stream *s)
                                           r->content.len));
     if (!s->req_complete)
         return;
-    struct mitm_http_event *e = ev_new(s, MITM_HTTP_REQUEST_END);
-    if (r->trailers) {
-        e->trailers = mitm_calloc(1, sizeof(*e->trailers));
-        mitm_headers_copy(e->trailers, r->trailers);
-    }
-    to_server(s, e);
+    to_server(s, end_event(s, MITM_HTTP_REQUEST_END, r->trailers));
 }
 
 static void set_opt(char **dst, const char *src)
@@ -345,6 +347,26 @@ static void after_requestheaders(struct http_stream *s, double now)
     }
 }
 
+/* Keep a body piece of a buffered message. Returns -1 after failing the exchange (over
+ * body_size_limit: status, or out of memory), 1 when the body just outgrew the streaming
+ * threshold, else 0. what: "Request" or "Response". */
+static int buffer_body(struct http_stream *s, struct mitm_buf *content, const struct mitm_http_event *ev,
+                       int status, const char *what, double now)
+{
+    char msg[96];
+    if (s->body_limit >= 0 && (int64_t)(content->len + ev->len) > s->body_limit) {
+        snprintf(msg, sizeof(msg), "%s body exceeds body_size_limit", what);
+        fail(s, status, msg, now);
+        return -1;
+    }
+    if (mitm_buf_append(content, ev->data, ev->len) < 0) {
+        snprintf(msg, sizeof(msg), "%s body: out of memory buffering it", what);
+        fail(s, status, msg, now);
+        return -1;
+    }
+    return s->stream_limit >= 0 && (int64_t)content->len > s->stream_limit;
+}
+
 static void on_request_data(struct http_stream *s, struct mitm_http_event *ev, double now)
 {
     struct mitm_http_request *r = s->flow->request;
@@ -352,15 +374,7 @@ static void on_request_data(struct http_stream *s, struct mitm_http_event *ev, d
         to_server(s, mitm_http_event_data(MITM_HTTP_REQUEST_DATA, s->id, ev->data, ev->len));
         return;
     }
-    if (s->body_limit >= 0 && (int64_t)(r->content.len + ev->len) > s->body_limit) {
-        fail(s, 413, "Request body exceeds body_size_limit", now);
-        return;
-    }
-    if (mitm_buf_append(&r->content, ev->data, ev->len) < 0) {
-        fail(s, 413, "out of memory buffering the request body", now);
-        return;
-    }
-    if (s->stream_limit >= 0 && (int64_t)r->content.len > s->stream_limit) {
+    if (buffer_body(s, &r->content, ev, 413, "Request", now) == 1) {
         /* too large to keep: send what we have and stream the rest */
         r->stream = true;
         connect_and_send(s);
@@ -380,14 +394,8 @@ static void on_request_end(struct http_stream *s, struct mitm_http_event *ev, do
         r->trailers = ev->trailers;
         ev->trailers = NULL;
     }
-    if (r->stream) {
-        struct mitm_http_event *e = ev_new(s, MITM_HTTP_REQUEST_END);
-        if (r->trailers) {
-            e->trailers = mitm_calloc(1, sizeof(*e->trailers));
-            mitm_headers_copy(e->trailers, r->trailers);
-        }
-        to_server(s, e);
-    }
+    if (r->stream)
+        to_server(s, end_event(s, MITM_HTTP_REQUEST_END, r->trailers));
     hook(s, MITM_HOOK_REQUEST, W_REQUEST);
 }
 
@@ -486,15 +494,7 @@ static void on_response_data(struct http_stream *s, struct mitm_http_event *ev, 
         to_client(s, mitm_http_event_data(MITM_HTTP_RESPONSE_DATA, s->id, ev->data, ev->len));
         return;
     }
-    if (s->body_limit >= 0 && (int64_t)(r->content.len + ev->len) > s->body_limit) {
-        fail(s, 502, "Response body exceeds body_size_limit", now);
-        return;
-    }
-    if (mitm_buf_append(&r->content, ev->data, ev->len) < 0) {
-        fail(s, 502, "out of memory buffering the response body", now);
-        return;
-    }
-    if (s->stream_limit >= 0 && (int64_t)r->content.len > s->stream_limit)
+    if (buffer_body(s, &r->content, ev, 502, "Response", now) == 1)
         start_streaming_response(s);
 }
 
@@ -507,14 +507,8 @@ static void on_response_end(struct http_stream *s, struct mitm_http_event *ev, d
         r->trailers = ev->trailers;
         ev->trailers = NULL;
     }
-    if (r->stream) {
-        struct mitm_http_event *e = ev_new(s, MITM_HTTP_RESPONSE_END);
-        if (r->trailers) {
-            e->trailers = mitm_calloc(1, sizeof(*e->trailers));
-            mitm_headers_copy(e->trailers, r->trailers);
-        }
-        to_client(s, e);
-    }
+    if (r->stream)
+        to_client(s, end_event(s, MITM_HTTP_RESPONSE_END, r->trailers));
     hook(s, MITM_HOOK_RESPONSE, W_RESPONSE);
 }
 
