@@ -529,7 +529,7 @@ void mitm_io_open_done(struct ioconn *io, const char *err, bool timeout)
                 io->conn = NULL;
             }
             mitm_log(MITM_LOG_INFO, s->client && s->client->conn ? s->client->conn->peer : NULL,
-                     "server connect error: %s", err);
+                     "error establishing server connection: %s", err);
         } else {
             io->conn->state = MITM_CONN_OPEN;
             io->conn->timestamp_tcp_setup = mitm_io_now();

@@ -47,6 +47,7 @@ static const struct mitm_layer_vt stream_vt;
 
 static void finish(struct http_stream *s);
 static void fail(struct http_stream *s, int status, const char *msg, double now);
+static void fail_logged(struct http_stream *s, int status, const char *msg, double now, bool log);
 
 static int64_t min_limit(int64_t a, int64_t b)
 {
@@ -425,7 +426,7 @@ static void after_open(struct http_stream *s, struct mitm_cmd *cmd, double now)
         s->srv->dead = true;
         s->srv->owner = NULL;
         s->srv = NULL;
-        fail(s, cmd->timeout ? 504 : 502, msg, now);
+        fail_logged(s, cmd->timeout ? 504 : 502, msg, now, false); /* the driver logged it */
         return;
     }
     record_server(s);
@@ -541,16 +542,22 @@ static void finish(struct http_stream *s)
     }
 }
 
-/* The exchange failed: tell the client if it can still be told, record the error, run the
- * error hook. status 0: nothing to send (the client is gone). */
 static void fail(struct http_stream *s, int status, const char *msg, double now)
+{
+    fail_logged(s, status, msg, now, true);
+}
+
+/* The exchange failed: tell the client if it can still be told, record the error, log it
+ * (unless already logged), run the error hook. status 0: nothing to send (client gone). */
+static void fail_logged(struct http_stream *s, int status, const char *msg, double now, bool log)
 {
     if (!s->flow) {
         s->flow = mitm_flow_new(MITM_FLOW_HTTP, now);
         flow_from_client(s, now);
     }
     mitm_flow_set_error(s->flow, msg, now);
-    mitm_layer_log(&s->base, MITM_LOG_INFO, "%s", msg);
+    if (log)
+        mitm_layer_log(&s->base, MITM_LOG_INFO, "%s", msg);
     if (status && !s->resp_sent_head) {
         struct mitm_http_response *r = mitm_http_error_response(status, msg);
         send_response(s, r);
