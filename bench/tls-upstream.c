@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 static SSL_CTX *ctx;
-static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nhello, bench\n";
+static const char resp[] =
+    "HTTP/1.1 200 OK\r\nContent-Length: 13\r\nContent-Type: text/plain\r\n\r\nhello, bench\n";
 
 static void *serve(void *arg)
 {
@@ -55,11 +56,21 @@ int main(int argc, char **argv)
     int port = 0, opt;
     while ((opt = getopt(argc, argv, "H:p:c:k:")) != -1) {
         switch (opt) {
-        case 'H': host = optarg; break;
-        case 'p': port = atoi(optarg); break;
-        case 'c': cert = optarg; break;
-        case 'k': key = optarg; break;
-        default: fprintf(stderr, "usage: %s [-H host] [-p port] -c cert.pem -k key.pem\n", argv[0]); return 2;
+        case 'H':
+            host = optarg;
+            break;
+        case 'p':
+            port = atoi(optarg);
+            break;
+        case 'c':
+            cert = optarg;
+            break;
+        case 'k':
+            key = optarg;
+            break;
+        default:
+            fprintf(stderr, "usage: %s [-H host] [-p port] -c cert.pem -k key.pem\n", argv[0]);
+            return 2;
         }
     }
     if (!cert || !key) {
@@ -68,7 +79,8 @@ int main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     ctx = SSL_CTX_new(TLS_server_method());
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 || SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
+    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+        SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) {
         ERR_print_errors_fp(stderr);
         return 1;
     }

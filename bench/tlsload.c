@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 static SSL_CTX *ctx;
-static struct sockaddr_in addr;      /* where we connect: the proxy, or the target directly */
+static struct sockaddr_in addr; /* where we connect: the proxy, or the target directly */
 static bool via_proxy;
 static char target[300], sni[256];
 static bool keepalive;
@@ -39,7 +39,8 @@ static int read_head(int fd, SSL *ssl, char *buf, size_t cap)
 {
     size_t have = 0;
     while (have < cap - 1) {
-        int n = ssl ? SSL_read(ssl, buf + have, (int)(cap - 1 - have)) : (int)read(fd, buf + have, cap - 1 - have);
+        int n = ssl ? SSL_read(ssl, buf + have, (int)(cap - 1 - have))
+                    : (int)read(fd, buf + have, cap - 1 - have);
         if (n <= 0)
             return -1;
         have += (size_t)n;
@@ -133,15 +134,31 @@ int main(int argc, char **argv)
     double duration = 10;
     while ((opt = getopt(argc, argv, "x:t:s:C:m:c:d:")) != -1) {
         switch (opt) {
-        case 'x': proxy = optarg; break;
-        case 't': snprintf(target, sizeof(target), "%s", optarg); break;
-        case 's': snprintf(sni, sizeof(sni), "%s", optarg); break;
-        case 'C': cafile = optarg; break;
-        case 'm': mode = optarg; break;
-        case 'c': conns = atoi(optarg); break;
-        case 'd': duration = atof(optarg); break;
+        case 'x':
+            proxy = optarg;
+            break;
+        case 't':
+            snprintf(target, sizeof(target), "%s", optarg);
+            break;
+        case 's':
+            snprintf(sni, sizeof(sni), "%s", optarg);
+            break;
+        case 'C':
+            cafile = optarg;
+            break;
+        case 'm':
+            mode = optarg;
+            break;
+        case 'c':
+            conns = atoi(optarg);
+            break;
+        case 'd':
+            duration = atof(optarg);
+            break;
         default:
-            fprintf(stderr, "usage: %s [-x proxyhost:port] -t host:port -s sni -C ca.pem [-m new|keepalive] [-c N] [-d s]\n",
+            fprintf(stderr,
+                    "usage: %s [-x proxyhost:port] -t host:port -s sni -C ca.pem [-m new|keepalive] [-c N] "
+                    "[-d s]\n",
                     argv[0]);
             return 2;
         }

@@ -12,6 +12,8 @@
 #ifndef MITM_ADDON_OPTIONS_TABLE_H
 #define MITM_ADDON_OPTIONS_TABLE_H
 
+/* One option per entry, aligned by hand. */
+/* clang-format off */
 #define MITM_OPTIONS_TABLE(X) \
     X(STR, confdir, "~/.mitmproxy", NULL, "Location of the default mitmproxy configuration files.") \
     X(STRLIST, mode, "regular", NULL, \
@@ -163,5 +165,7 @@
       "response multiple times.") \
     X(STRLIST, server_replay_use_headers, NULL, NULL, \
       "Request headers that need to match while searching for a saved flow to replay.")
+
+/* clang-format on */
 
 #endif

@@ -11,7 +11,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define MAX_FILES 512
-#define MAX_SIZE (1 << 20)
+#define MAX_SIZE  (1 << 20)
 #define MUTATIONS 20000
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
@@ -72,7 +72,7 @@ int main(int argc, char **argv)
         } else if (kind == 2 && len < MAX_SIZE) { /* insert a byte */
             size_t at = len ? next() % len : 0;
             memmove(m + at + 1, m + at, len - at);
-            m[at] = (uint8_t)"\r\n:; \t0a{}~\"'\\\x00\xff"[next() % 17];
+            m[at] = (uint8_t) "\r\n:; \t0a{}~\"'\\\x00\xff"[next() % 17];
             len++;
         } else { /* splice another file's tail */
             size_t o = next() % n, at = len ? next() % len : 0;

@@ -166,8 +166,9 @@ static void trailers(const struct mitm_dump_style *st, const struct mitm_headers
  * dumper_default_contentview content view, each line indented by 4, cut at lines_cutoff lines
  * at detail 3 with "(cut off)"; a blank line before the content and one after. req is the
  * request when the message is one (the query view shows its query string), else NULL. */
-static void body(const struct mitm_dump_style *st, const struct mitm_headers *h, const struct mitm_buf *content,
-                 bool missing, const struct mitm_http_request *req, struct mitm_buf *b)
+static void body(const struct mitm_dump_style *st, const struct mitm_headers *h,
+                 const struct mitm_buf *content, bool missing, const struct mitm_http_request *req,
+                 struct mitm_buf *b)
 {
     size_t max = st->flow_detail == 3 && st->lines_cutoff >= 0 ? (size_t)st->lines_cutoff : SIZE_MAX;
     const char *view = mitm_options.dumper_default_contentview;

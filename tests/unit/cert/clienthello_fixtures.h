@@ -2,6 +2,7 @@
  * recorded the first bytes; the same bytes are the seeds in tests/fuzz/corpus/clienthello/. */
 #ifndef CLIENTHELLO_FIXTURES_H
 #define CLIENTHELLO_FIXTURES_H
+/* clang-format off */
 
 #include <stddef.h>
 #include <stdint.h>
@@ -95,4 +96,5 @@ static const uint8_t ch_s_client_tls13_sni_alpn[330] = {
     0x8e, 0xb8, 0xb1, 0x90, 0x66, 0xe8, 0xef, 0xfc, 0xe5, 0x7c,
 };
 
+/* clang-format on */
 #endif

@@ -365,7 +365,8 @@ Test(cli, replay_flags)
     cr_assert_eq(PARSE("mitmc", "--server-replay-extra", "drop"), -1);
     cr_assert(strstr(err, "server_replay_extra"), "%s", err);
     cr_assert_eq(PARSE("mitmc", "--server-replay-reuse", "--no-server-replay-reuse"), -1);
-    cr_assert_str_eq(err, "argument --no-server-replay-reuse: not allowed with argument --server-replay-reuse");
+    cr_assert_str_eq(err,
+                     "argument --no-server-replay-reuse: not allowed with argument --server-replay-reuse");
     struct mitm_cli d = {.tool = MITM_TOOL_DUMP};
     char *t = capture(usage_fn, &d);
     cr_assert(strstr(t, "\nClient Replay:\n  -C PATH, --client-replay PATH\n"), "%s", t);
