@@ -1,6 +1,6 @@
 """Bodies at --flow-detail 3/4 through the content views (reference §8, §12): decoded
-(gzip), pretty-printed JSON, url-encoded forms, image metadata, and the 70-line cut of
-mitmdump 8.1.1 at detail 3. The expected text is what /usr/bin/mitmdump 8.1.1 prints (the
+(gzip), pretty-printed JSON, url-encoded forms, image metadata, and the cut at detail 3
+(content_view_lines_cutoff, as mitmproxy 12; mitmdump 8.1.1 always cut at 70 lines). The expected text is what /usr/bin/mitmdump 8.1.1 prints (the
 JSON keys are sorted in these documents because 8.1.1 sorts them; mitmc keeps document
 order like mitmproxy >= 11)."""
 import gzip
@@ -52,10 +52,15 @@ def test_gzip_json_is_decoded_and_pretty_printed(mitmc, raw_upstream, curl):
     ], lines
 
 
-def test_detail_3_cuts_at_70_lines_and_detail_4_does_not(mitmc, raw_upstream, curl):
+@u.mitmc_only  # mitmdump 8.1.1 always cuts at 70 lines; mitmproxy 12 reads the option
+def test_detail_3_cuts_at_content_view_lines_cutoff_and_detail_4_does_not(mitmc, raw_upstream, curl):
     body = "\n".join("line %d" % i for i in range(100)).encode()
     up = raw_upstream(reply=reply(body, b"text/plain"))
-    p3 = mitmc("--flow-detail", "3")
+    p_default = mitmc("--flow-detail", "3")  # content_view_lines_cutoff 512: nothing cut
+    fetch(curl, p_default, up, "/long")
+    assert p_default.wait_stdout(r"^    line 99$"), p_default.stdout
+    assert "(cut off)" not in p_default.stdout
+    p3 = mitmc("--flow-detail", "3", "--set", "content_view_lines_cutoff=70")
     fetch(curl, p3, up, "/long")
     assert p3.wait_stdout(r"^\s+\(cut off\)"), p3.stdout
     out = [line.rstrip("\r") for line in p3.stdout.splitlines()]

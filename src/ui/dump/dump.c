@@ -15,7 +15,7 @@ void mitm_dump_style_init(struct mitm_dump_style *st, const struct mitm_options 
     st->flow_detail = (int)o->flow_detail;
     st->showhost = o->showhost;
     st->color = isatty(STDOUT_FILENO);
-    st->lines_cutoff = 70; /* mitmdump 8.1.1 cuts detail 3 at 70 lines */
+    st->lines_cutoff = o->content_view_lines_cutoff; /* mitmproxy 12 (8.1.1 cut at 70) */
     struct winsize ws;
     const char *env = getenv("COLUMNS");
     if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
