@@ -19,7 +19,8 @@ typedef void (*mitm_flow_sink_fn)(void *arg, enum mitm_hook hook, struct mitm_fl
 
 /* Bind the listening sockets (one per worker, SO_REUSEPORT) and start the workers.
  * Logs "HTTP(S) proxy listening at HOST:PORT." Returns NULL with a message in err if the
- * address cannot be bound. */
+ * address cannot be bound. With o->server false (-n) the workers run without listening
+ * sockets: only client replays (mitm_proxy_inject) reach them. */
 struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_options *o,
                                     mitm_flow_sink_fn sink, void *sink_arg, char *err, size_t errlen);
 

@@ -327,6 +327,10 @@ struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_opti
     int fds[256];
     int bound = port;
     for (int i = 0; i < n; i++) {
+        if (!o->server) { /* -n with client replay: workers without a listening socket */
+            fds[i] = -1;
+            continue;
+        }
         fds[i] = make_listener(o->listen_host, bound, &bound, err, errlen);
         if (fds[i] < 0) {
             while (i-- > 0)
@@ -352,9 +356,10 @@ struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_opti
         worker_init(p, &p->workers[i], i, fds[i]);
     for (int i = 0; i < n; i++)
         uv_thread_create(&p->workers[i].thread, worker_main, &p->workers[i]);
-    mitm_log(MITM_LOG_INFO, NULL, "HTTP(S) proxy listening at %s%s%s:%d.",
-             strchr(o->listen_host, ':') ? "[" : "", o->listen_host[0] ? o->listen_host : "*",
-             strchr(o->listen_host, ':') ? "]" : "", bound);
+    if (o->server)
+        mitm_log(MITM_LOG_INFO, NULL, "HTTP(S) proxy listening at %s%s%s:%d.",
+                 strchr(o->listen_host, ':') ? "[" : "", o->listen_host[0] ? o->listen_host : "*",
+                 strchr(o->listen_host, ':') ? "]" : "", bound);
     return p;
 }
 

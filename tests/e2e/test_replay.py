@@ -3,6 +3,7 @@ counting upstream, then replayed with the real binary (mitmproxy addons/clientpl
 serverplayback.py, keepserving.py)."""
 import email.utils
 import re
+import subprocess
 import threading
 
 import pytest
@@ -204,3 +205,23 @@ def test_server_replay_quits_when_every_response_was_used(mitmc, curl, raw_upstr
     r = curl(p.port, "http://127.0.0.1:%d/only" % up.port)
     assert r.stdout == b"hit 1"
     wait_exit(p)  # keepserving is off: mitmdump quits once the replay is over
+
+
+@u.mitmc_only  # checked against mitmc's own process handling (no listening socket to wait for)
+def test_client_replay_without_server(binary, mitmc, curl, raw_upstream, tmp_path):
+    """`-n -C f`: replays run on the workers with no listening socket; mitmc exits when done."""
+    counter = Counter()
+    up = raw_upstream(reply=counter)
+    flows, _ = record(mitmc, curl, tmp_path, up, [([], "/n1"), ([], "/n2")])
+    assert counter.n == 2
+    confdir = tmp_path / "noserver"
+    confdir.mkdir()
+    p = subprocess.run([binary, "dump", "-n", "-C", str(flows), "--set", "confdir=%s" % confdir],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=EXIT_TIMEOUT)
+    assert p.returncode == 0, p.stderr
+    assert counter.n == 4, "both requests replayed without a proxy server"
+    out = p.stdout.decode()
+    assert "listening" not in out, out
+    assert out.count("[replay]") == 2 and out.count("<< 200 OK") == 2, out
+    for marker in u.SANITIZER_MARKERS:
+        assert marker not in p.stderr.decode()

@@ -373,12 +373,6 @@ static int client_replay_setup(struct app *app)
     char err[1024];
     if (!mitm_options.client_replay.n)
         return 0;
-    if (!app->proxy) {
-        mitm_log(MITM_LOG_ERROR, NULL,
-                 "Client replay needs the proxy server: mitmc replays through its workers, so "
-                 "-n/--no-server cannot be combined with -C yet.");
-        return -1;
-    }
     if (mitm_clientplayback_start(app->proxy, &mitm_options, err, sizeof(err)) < 0) {
         mitm_log(MITM_LOG_ERROR, NULL, "Cannot start client replay: %s", err);
         return -1;
@@ -444,7 +438,10 @@ static int run(struct app *app)
         uv_timer_start(&app->fsync_timer, on_fsync_timer, FSYNC_POLL_MS, FSYNC_POLL_MS);
         app->fsync_timer_on = true;
     }
-    if (server_replay_setup() < 0 || (mitm_options.server && start_proxy(app) < 0)) {
+    /* the workers run for the proxy server and for client replays (which they carry out
+     * even with -n, without listening) */
+    bool workers = mitm_options.server || mitm_options.client_replay.n;
+    if (server_replay_setup() < 0 || (workers && start_proxy(app) < 0)) {
         app->rc = 1;
         begin_stop(app);
     } else if (mitm_options.rfile && read_rfile(app, mitm_options.rfile) < 0) {
