@@ -103,3 +103,20 @@ def test_block_global_refuses_public_client(mitmc):
                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().splitlines() == ["8.8.8.8 b''", "127.0.0.1 b'HTTP/1.1 502'"]
+
+
+@u.mitmc_only  # mitmdump runs these modes; mitmc refuses them by name until they exist
+def test_unsupported_mode_is_refused_not_run_as_regular(binary, tmp_path):
+    for mode in ("socks5", "transparent", "reverse:http://example.com", "regular:x"):
+        p = subprocess.run([binary, "dump", "-m", mode, "--set", "confdir=%s" % tmp_path, "-p", "0",
+                            "--listen-host", "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=20)
+        out = p.stdout.decode()
+        assert p.returncode == 1, out
+        assert "unsupported mode: %s" % mode in out and "listening" not in out, out
+
+
+def test_regular_mode_spec_sets_the_port(mitmc):
+    # MODE@[HOST:]PORT as mitmproxy; the fixture's -p 0 is overridden by the spec's port 0
+    p = mitmc("-m", "regular@127.0.0.1:0")
+    assert p.port > 0

@@ -338,10 +338,54 @@ static void on_signal(uv_signal_t *h, int sig)
     begin_stop(app);
 }
 
+/* The mode option: mitmproxy's MODE[:DATA][@[HOST:]PORT] specs. mitmc runs one regular
+ * server so far; anything else is refused by name rather than silently run as regular.
+ * "@[HOST:]PORT" overrides listen_host / listen_port, as in mitmproxy. */
+static int check_mode(void)
+{
+    const struct mitm_strvec *m = &mitm_options.mode;
+    if (m->n != 1) {
+        mitm_log(MITM_LOG_ERROR, NULL, "mitmc runs one proxy mode at a time so far (%zu given)", m->n);
+        return -1;
+    }
+    const char *spec = m->v[0];
+    const char *at = strchr(spec, '@');
+    size_t name_len = strcspn(spec, ":@");
+    if (name_len != 7 || strncmp(spec, "regular", 7) != 0 || (spec[name_len] == ':')) {
+        mitm_log(MITM_LOG_ERROR, NULL, "Invalid or unsupported mode: %s (mitmc supports: regular)", spec);
+        return -1;
+    }
+    if (!at)
+        return 0;
+    const char *port = strrchr(at + 1, ':');
+    char *end;
+    long p = strtol(port ? port + 1 : at + 1, &end, 10);
+    if (*end || p < 0 || p > 65535 || end == (port ? port + 1 : at + 1)) {
+        mitm_log(MITM_LOG_ERROR, NULL, "Invalid mode spec %s: bad port", spec);
+        return -1;
+    }
+    char err[256];
+    char portbuf[16];
+    snprintf(portbuf, sizeof(portbuf), "%ld", p);
+    mitm_options_set(&mitm_options, "listen_port", portbuf, err, sizeof(err));
+    if (port) {
+        char *host = mitm_strndup(at + 1, (size_t)(port - at - 1));
+        /* [v6] literals */
+        size_t hl = strlen(host);
+        if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+            memmove(host, host + 1, hl - 2);
+            host[hl - 2] = 0;
+        }
+        mitm_options_set(&mitm_options, "listen_host", host, err, sizeof(err));
+        free(host);
+    }
+    return 0;
+}
+
 static int start_proxy(struct app *app)
 {
     char err[512];
-    if (tls_setup(app) < 0)
+    if (check_mode() < 0 || tls_setup(app) < 0)
         return -1;
     /* at flow_detail 0 with no -w and no -C nothing on this thread needs the flows */
     bool need = app->style.flow_detail > 0 || app->save || app->store || mitm_options.client_replay.n;
