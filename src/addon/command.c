@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addon/options.h"
 #include "base/alloc.h"
 #include "flow/flow.h"
 
@@ -174,20 +175,6 @@ static int parse_int(const char *s, long *out)
     return 0;
 }
 
-static bool in_choices(const char *choices, const char *v)
-{
-    size_t vl = strlen(v);
-    for (const char *p = choices;;) {
-        const char *bar = strchr(p, '|');
-        size_t l = bar ? (size_t)(bar - p) : strlen(p);
-        if (l == vl && memcmp(p, v, l) == 0)
-            return true;
-        if (!bar)
-            return false;
-        p = bar + 1;
-    }
-}
-
 /* Convert one string to a parameter's type. Returns 0 or -1 with err set. */
 static int parse_arg(struct mitm_cmd_registry *reg, const struct mitm_cmd_param *p, const char *s,
                      struct mitm_cmd_arg *a, char **owned, char *err, size_t errlen)
@@ -222,7 +209,7 @@ static int parse_arg(struct mitm_cmd_registry *reg, const struct mitm_cmd_param 
         return 0;
     }
     case MITM_CMD_CHOICE:
-        if (in_choices(p->choices, s))
+        if (mitm_options_in_choices(p->choices, s))
             return 0;
         snprintf(err, errlen, "Invalid choice.");
         return -1;

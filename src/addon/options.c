@@ -3,11 +3,11 @@
  * mitmproxy/optmanager.py (_parse_setval, load_paths, dump_defaults) and
  * mitmproxy/utils/human.py (parse_size). */
 #include "addon/options.h"
+#include "base/err.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <pwd.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -30,18 +30,6 @@ static const struct mitm_opt_info table[] = {
 enum { NOPT = sizeof(table) / sizeof(table[0]) };
 
 /* ---- small helpers ---- */
-
-static void fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 static void *field(struct mitm_options *o, const struct mitm_opt_info *in)
 {
@@ -89,8 +77,7 @@ static int parse_long(const char *s, long *out)
     return 0;
 }
 
-/* choices is "a|b|c"; v must equal one of them exactly. */
-static bool in_choices(const char *choices, const char *v)
+bool mitm_options_in_choices(const char *choices, const char *v)
 {
     size_t vl = strlen(v);
     for (const char *p = choices;;) {
@@ -122,8 +109,8 @@ static void bad_choice(const struct mitm_opt_info *in, const char *v, char *err,
     struct mitm_buf b;
     mitm_buf_init(&b, 0);
     choices_text(&b, in->choices);
-    fail(err, errlen, "Failed to parse option %s: invalid choice: '%s' (choose from %.*s)", in->name, v,
-         (int)b.len, (const char *)mitm_buf_data(&b));
+    mitm_errf(err, errlen, "Failed to parse option %s: invalid choice: '%s' (choose from %.*s)", in->name, v,
+              (int)b.len, (const char *)mitm_buf_data(&b));
     mitm_buf_free(&b);
 }
 
@@ -132,12 +119,12 @@ static void bad_choice(const struct mitm_opt_info *in, const char *v, char *err,
 static int store_str(struct mitm_options *o, const struct mitm_opt_info *in, const char *v, char *err,
                      size_t errlen)
 {
-    if (v && in->choices && !in_choices(in->choices, v)) {
+    if (v && in->choices && !mitm_options_in_choices(in->choices, v)) {
         bad_choice(in, v, err, errlen);
         return -1;
     }
     if (v && in->type == MITM_OPT_TYPE_SIZE && mitm_options_size(v) < 0) {
-        fail(err, errlen, "Failed to parse option %s: invalid size specification: %s", in->name, v);
+        mitm_errf(err, errlen, "Failed to parse option %s: invalid size specification: %s", in->name, v);
         return -1;
     }
     char **p = field(o, in);
@@ -306,7 +293,7 @@ int mitm_options_set(struct mitm_options *o, const char *name, const char *value
 {
     const struct mitm_opt_info *in = mitm_options_info(name);
     if (!in) {
-        fail(err, errlen, "Unknown option: %s", name);
+        mitm_errf(err, errlen, "Unknown option: %s", name);
         return -1;
     }
     bool none = !value || !*value;
@@ -321,10 +308,11 @@ int mitm_options_set(struct mitm_options *o, const char *name, const char *value
         } else if (strcmp(value, "toggle") == 0) {
             *b = !*b;
         } else {
-            fail(err, errlen,
-                 "Failed to parse option %s: boolean must be \"true\", \"false\", or have the value omitted "
-                 "(a synonym for \"true\").",
-                 name);
+            mitm_errf(
+                err, errlen,
+                "Failed to parse option %s: boolean must be \"true\", \"false\", or have the value omitted "
+                "(a synonym for \"true\").",
+                name);
             return -1;
         }
         return 0;
@@ -332,7 +320,7 @@ int mitm_options_set(struct mitm_options *o, const char *name, const char *value
     case MITM_OPT_TYPE_INT:
     case MITM_OPT_TYPE_OPT_INT:
         if (none && in->type == MITM_OPT_TYPE_INT) {
-            fail(err, errlen, "Option is required: %s", name);
+            mitm_errf(err, errlen, "Option is required: %s", name);
             return -1;
         }
         if (none) {
@@ -340,14 +328,14 @@ int mitm_options_set(struct mitm_options *o, const char *name, const char *value
             return 0;
         }
         if (parse_long(value, &l) < 0) {
-            fail(err, errlen, "Failed to parse option %s: not an integer: %s", name, value);
+            mitm_errf(err, errlen, "Failed to parse option %s: not an integer: %s", name, value);
             return -1;
         }
         *(long *)field(o, in) = l;
         return 0;
     case MITM_OPT_TYPE_STR:
         if (!value) {
-            fail(err, errlen, "Option is required: %s", name);
+            mitm_errf(err, errlen, "Option is required: %s", name);
             return -1;
         }
         return store_str(o, in, value, err, errlen);
@@ -414,8 +402,8 @@ static const char *scalar(const yaml_node_t *n)
 
 static int wrong_type(const struct mitm_opt_info *in, enum ykind k, char *err, size_t errlen)
 {
-    fail(err, errlen, "Expected %s for %s, but got %s.", mitm_options_type_name(in->type), in->name,
-         ykind_name[k]);
+    mitm_errf(err, errlen, "Expected %s for %s, but got %s.", mitm_options_type_name(in->type), in->name,
+              ykind_name[k]);
     return -1;
 }
 
@@ -449,12 +437,12 @@ static int apply_list(struct mitm_options *o, const struct mitm_opt_info *in, ya
         const char *s = item ? str_value(item, ik) : NULL;
         if (s && strlen(s) != item->data.scalar.length) {
             strvec_clear(&nv);
-            fail(err, errlen, "Failed to parse option %s: NUL character in value", in->name);
+            mitm_errf(err, errlen, "Failed to parse option %s: NUL character in value", in->name);
             return -1;
         }
         if (!s) {
             strvec_clear(&nv);
-            fail(err, errlen, "Expected str items for %s, but got %s.", in->name, ykind_name[ik]);
+            mitm_errf(err, errlen, "Expected str items for %s, but got %s.", in->name, ykind_name[ik]);
             return -1;
         }
         strvec_push(&nv, s, strlen(s));
@@ -470,7 +458,7 @@ static int apply_node(struct mitm_options *o, const struct mitm_opt_info *in, ya
     bool b = false;
     enum ykind k = classify(n, &b);
     if (n->type == YAML_SCALAR_NODE && strlen(scalar(n)) != n->data.scalar.length) {
-        fail(err, errlen, "Failed to parse option %s: NUL character in value", in->name);
+        mitm_errf(err, errlen, "Failed to parse option %s: NUL character in value", in->name);
         return -1;
     }
     const char *s = str_value(n, k);
@@ -490,7 +478,8 @@ static int apply_node(struct mitm_options *o, const struct mitm_opt_info *in, ya
         if (k != Y_INT)
             return wrong_type(in, k, err, errlen);
         if (parse_long(scalar(n), &l) < 0) {
-            fail(err, errlen, "Failed to parse option %s: integer out of range: %s", in->name, scalar(n));
+            mitm_errf(err, errlen, "Failed to parse option %s: integer out of range: %s", in->name,
+                      scalar(n));
             return -1;
         }
         *(long *)field(o, in) = l;
@@ -521,14 +510,14 @@ static int apply_doc(struct mitm_options *o, yaml_document_t *doc, const char *n
     if (rk == Y_NULL)
         return 0;
     if (rk != Y_MAP) {
-        fail(err, errlen, "Config error - no keys found.");
+        mitm_errf(err, errlen, "Config error - no keys found.");
         return -1;
     }
     for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top; p++) {
         yaml_node_t *key = yaml_document_get_node(doc, p->key);
         yaml_node_t *val = yaml_document_get_node(doc, p->value);
         if (!key || !val || key->type != YAML_SCALAR_NODE) {
-            fail(err, errlen, "Config error - option names must be strings.");
+            mitm_errf(err, errlen, "Config error - option names must be strings.");
             return -1;
         }
         const struct mitm_opt_info *in = mitm_options_info(scalar(key));
@@ -549,7 +538,7 @@ int mitm_options_load_yaml_string(struct mitm_options *o, const char *data, size
     int rc = -1;
     struct mitm_options tmp;
     if (len > MITM_OPTIONS_YAML_MAX) {
-        fail(err, errlen, "Error reading %s: file larger than %u bytes", name, MITM_OPTIONS_YAML_MAX);
+        mitm_errf(err, errlen, "Error reading %s: file larger than %u bytes", name, MITM_OPTIONS_YAML_MAX);
         return -1;
     }
     if (len == 0)
@@ -557,27 +546,27 @@ int mitm_options_load_yaml_string(struct mitm_options *o, const char *data, size
     yaml_parser_t parser;
     yaml_document_t doc;
     if (!yaml_parser_initialize(&parser)) {
-        fail(err, errlen, "Error reading %s: out of memory", name);
+        mitm_errf(err, errlen, "Error reading %s: out of memory", name);
         return -1;
     }
     yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
     if (!yaml_parser_load(&parser, &doc)) {
-        fail(err, errlen, "Error reading %s: Config error at line %zu: %s", name,
-             parser.problem_mark.line + 1, parser.problem ? parser.problem : "invalid YAML");
+        mitm_errf(err, errlen, "Error reading %s: Config error at line %zu: %s", name,
+                  parser.problem_mark.line + 1, parser.problem ? parser.problem : "invalid YAML");
         yaml_parser_delete(&parser);
         return -1;
     }
     /* ruamel.yaml's load() refuses a second document; so do we. */
     yaml_document_t next;
     if (!yaml_parser_load(&parser, &next)) {
-        fail(err, errlen, "Error reading %s: Config error at line %zu: %s", name,
-             parser.problem_mark.line + 1, parser.problem ? parser.problem : "invalid YAML");
+        mitm_errf(err, errlen, "Error reading %s: Config error at line %zu: %s", name,
+                  parser.problem_mark.line + 1, parser.problem ? parser.problem : "invalid YAML");
         goto Exit;
     }
     bool more = yaml_document_get_root_node(&next) != NULL;
     yaml_document_delete(&next);
     if (more) {
-        fail(err, errlen, "Error reading %s: Config error - expected a single document", name);
+        mitm_errf(err, errlen, "Error reading %s: Config error - expected a single document", name);
         goto Exit;
     }
     /* Apply to a copy so that a bad value leaves o untouched (mitmproxy rolls back too). */
@@ -588,7 +577,7 @@ int mitm_options_load_yaml_string(struct mitm_options *o, const char *data, size
         rc = 0;
     } else {
         mitm_options_free(&tmp);
-        fail(err, errlen, "Error reading %s: %s", name, msg);
+        mitm_errf(err, errlen, "Error reading %s: %s", name, msg);
     }
 Exit:
     yaml_document_delete(&doc);
@@ -604,7 +593,7 @@ static int read_config(const char *path, char **data, size_t *len, char *err, si
     if (fd < 0) {
         if (errno == ENOENT || errno == ENOTDIR)
             return 0;
-        fail(err, errlen, "Error reading %s: %s", path, strerror(errno));
+        mitm_errf(err, errlen, "Error reading %s: %s", path, strerror(errno));
         return -1;
     }
     struct stat st;
@@ -619,7 +608,7 @@ static int read_config(const char *path, char **data, size_t *len, char *err, si
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0) {
-            fail(err, errlen, "Error reading %s: %s", path, strerror(errno));
+            mitm_errf(err, errlen, "Error reading %s: %s", path, strerror(errno));
             close(fd);
             free(buf);
             return -1;

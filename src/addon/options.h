@@ -109,4 +109,8 @@ void mitm_options_copy(struct mitm_options *dst, const struct mitm_options *src)
 int mitm_options_load_yaml_string(struct mitm_options *o, const char *data, size_t len, const char *name,
                                   char *err, size_t errlen);
 
+/* choices is "a|b|c" (the table's format, also used by command arguments): is v exactly
+ * one of them? */
+bool mitm_options_in_choices(const char *choices, const char *v);
+
 #endif

@@ -1,5 +1,6 @@
 /* Server replay: see serverplayback.h. Behaviour follows mitmproxy's
  * addons/serverplayback.py and http.Response.refresh(). */
+#include "base/slice.h"
 #include "addon/serverplayback.h"
 #include "addon/options.h"
 #include "base/alloc.h"
@@ -882,16 +883,6 @@ static bool shift_date(const char *v, size_t n, double delta, char *out, size_t 
     return mitm_serverplayback_format_date((long long)floor((double)t + delta), out, cap) > 0;
 }
 
-static const char *trim(const char *s, const char *e, const char **end)
-{
-    while (s < e && (*s == ' ' || *s == '\t'))
-        s++;
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    *end = e;
-    return s;
-}
-
 /* cookies.refresh_set_cookie_header for one Set-Cookie value: the expires attribute moves
  * by delta; an unparseable one is dropped. Returns false to keep the value as it is (no
  * name or value: mitmproxy's ValueError). */
@@ -902,7 +893,7 @@ static bool refresh_cookie(const char *v, size_t n, double delta, struct mitm_bu
     const char *ne, *ve;
     if (!eq)
         return false;
-    const char *ns = trim(v, eq, &ne), *vs = trim(eq + 1, pair_end, &ve);
+    const char *ns = mitm_trim_ows(v, eq, &ne), *vs = mitm_trim_ows(eq + 1, pair_end, &ve);
     if (ns == ne || vs == ve)
         return false;
     mitm_buf_append(out, v, (size_t)(pair_end - v));
@@ -910,9 +901,9 @@ static bool refresh_cookie(const char *v, size_t n, double delta, struct mitm_bu
         const char *next = memchr(p + 1, ';', (size_t)(end - p - 1));
         const char *seg_end = next ? next : end, *aeq = memchr(p + 1, '=', (size_t)(seg_end - p - 1));
         const char *ke, *ae;
-        const char *ks = trim(p + 1, aeq ? aeq : seg_end, &ke);
+        const char *ks = mitm_trim_ows(p + 1, aeq ? aeq : seg_end, &ke);
         if (aeq && ke - ks == 7 && strncasecmp(ks, "expires", 7) == 0) {
-            const char *as = trim(aeq + 1, seg_end, &ae);
+            const char *as = mitm_trim_ows(aeq + 1, seg_end, &ae);
             char date[64];
             if (shift_date(as, (size_t)(ae - as), delta, date, sizeof(date))) {
                 mitm_buf_append(out, p, (size_t)(as - p));

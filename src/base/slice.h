@@ -32,6 +32,18 @@ static inline int mitm_slice_eq(struct mitm_slice a, struct mitm_slice b)
     return a.len == b.len && (a.len == 0 || memcmp(a.base, b.base, a.len) == 0);
 }
 
+/* Strip spaces and tabs (HTTP's OWS) from both ends of [s, e): returns the new start and
+ * sets *end to the new end. */
+static inline const char *mitm_trim_ows(const char *s, const char *e, const char **end)
+{
+    while (s < e && (*s == ' ' || *s == '\t'))
+        s++;
+    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
+        e--;
+    *end = e;
+    return s;
+}
+
 /* ASCII case-insensitive equality with a C string (header names, tokens). */
 int mitm_slice_ieq(struct mitm_slice a, const char *s);
 

@@ -1,11 +1,11 @@
 #include "flow/encoding.h"
+#include "base/err.h"
 #include "base/alloc.h"
 #include "proto/http/http.h"
 
 #include <brotli/decode.h>
 #include <brotli/encode.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,18 +29,8 @@ struct sink {
     bool decoding; /* picks the wording of the cap error */
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return ENC_ERR;
-}
+/* Format the error and return ENC_ERR, for `return fail(...)`. */
+#define fail(err, errlen, ...) (mitm_errf((err), (errlen), __VA_ARGS__), ENC_ERR)
 
 static void sink_init(struct sink *s, size_t cap, bool decoding)
 {

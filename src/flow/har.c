@@ -1,3 +1,4 @@
+#include "base/slice.h"
 #include "flow/har.h"
 
 #include <errno.h>
@@ -126,16 +127,6 @@ static bool ieq(const char *a, size_t al, const char *b)
     return al == strlen(b) && strncasecmp(a, b, al) == 0;
 }
 
-static const char *trim(const char *s, const char *e, const char **end)
-{
-    while (s < e && (*s == ' ' || *s == '\t'))
-        s++;
-    while (e > s && (e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    *end = e;
-    return s;
-}
-
 /* ------------------------------------------------------------------ export */
 
 static json_t *headers_json(const struct mitm_headers *h)
@@ -167,12 +158,12 @@ static json_t *request_cookies(const struct mitm_headers *h)
         while (p < end) {
             const char *semi = memchr(p, ';', (size_t)(end - p));
             const char *pe = semi ? semi : end, *te;
-            const char *s = trim(p, pe, &te);
+            const char *s = mitm_trim_ows(p, pe, &te);
             if (te > s) {
                 const char *eq = memchr(s, '=', (size_t)(te - s));
                 const char *ke, *ve;
-                const char *k = trim(s, eq ? eq : te, &ke);
-                const char *v = eq ? trim(eq + 1, te, &ve) : te;
+                const char *k = mitm_trim_ows(s, eq ? eq : te, &ke);
+                const char *v = eq ? mitm_trim_ows(eq + 1, te, &ve) : te;
                 if (!eq)
                     ve = te;
                 if (ve - v >= 2 && *v == '"' && ve[-1] == '"')
@@ -198,10 +189,10 @@ static json_t *response_cookies(const struct mitm_headers *h)
         for (bool first = true; p < end; first = false) {
             const char *semi = memchr(p, ';', (size_t)(end - p));
             const char *pe = semi ? semi : end, *te, *ke, *ve;
-            const char *s = trim(p, pe, &te);
+            const char *s = mitm_trim_ows(p, pe, &te);
             const char *eq = memchr(s, '=', (size_t)(te - s));
-            const char *k = trim(s, eq ? eq : te, &ke);
-            const char *v = eq ? trim(eq + 1, te, &ve) : te;
+            const char *k = mitm_trim_ows(s, eq ? eq : te, &ke);
+            const char *v = eq ? mitm_trim_ows(eq + 1, te, &ve) : te;
             if (!eq)
                 ve = te;
             if (first) {

@@ -2,9 +2,9 @@
  * parser (mitmproxy/tools/cmdline.py), the load order mitmproxy/tools/main.py:
  * --set, then config.yaml, then the dedicated flags. */
 #include "ui/cli.h"
+#include "base/err.h"
 
 #include <openssl/crypto.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
@@ -98,18 +98,6 @@ struct parsed {
     int filter_from; /* argv index of the first filter word, or 0 */
 };
 
-static void fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static void fail(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
 static bool has_tool(const struct flagdef *f, enum mitm_tool t)
 {
     return (f->tools >> t) & 1u;
@@ -182,7 +170,7 @@ static void ambiguity(const char *name, size_t len, enum mitm_tool tool, char *e
     for (size_t i = 0; i < NFLAGS && n < sizeof(list); i++)
         if (has_tool(&flags[i], tool) && strncmp(flags[i].lng, name, len) == 0)
             n += (size_t)snprintf(list + n, sizeof(list) - n, "%s--%s", n ? ", " : "", flags[i].lng);
-    fail(err, errlen, "ambiguous option: --%.*s could match %s", (int)len, name, list);
+    mitm_errf(err, errlen, "ambiguous option: --%.*s could match %s", (int)len, name, list);
 }
 
 static void push_action(struct parsed *p, const struct flagdef *f, const char *value)
@@ -210,17 +198,18 @@ static int take(struct parsed *p, const struct flagdef *f, const char *explicit,
         } else if (*i + 1 < argc && !looks_like_flag(argv[*i + 1])) {
             value = argv[++*i];
         } else {
-            fail(err, errlen, "argument %s: expected one argument", display(f, name, sizeof(name)));
+            mitm_errf(err, errlen, "argument %s: expected one argument", display(f, name, sizeof(name)));
             return -1;
         }
         const struct mitm_opt_info *in = f->option ? mitm_options_info(f->option) : NULL;
         if (in && (in->type == MITM_OPT_TYPE_INT || in->type == MITM_OPT_TYPE_OPT_INT) && !valid_int(value)) {
-            fail(err, errlen, "argument %s: invalid int value: '%s'", display(f, name, sizeof(name)), value);
+            mitm_errf(err, errlen, "argument %s: invalid int value: '%s'", display(f, name, sizeof(name)),
+                      value);
             return -1;
         }
     } else if (explicit) {
-        fail(err, errlen, "argument %s: ignored explicit argument '%s'", display(f, name, sizeof(name)),
-             explicit);
+        mitm_errf(err, errlen, "argument %s: ignored explicit argument '%s'", display(f, name, sizeof(name)),
+                  explicit);
         return -1;
     }
     if (f->kind == K_HELP)
@@ -265,8 +254,8 @@ static int parse_short_flags(struct parsed *p, enum mitm_tool tool, int argc, ch
             return 0;
         }
         if (!f) {
-            fail(err, errlen, "argument %s: ignored explicit argument '%s'",
-                 display(prev, name, sizeof(name)), a + j);
+            mitm_errf(err, errlen, "argument %s: ignored explicit argument '%s'",
+                      display(prev, name, sizeof(name)), a + j);
             return -1;
         }
         if (f->metavar) {
@@ -321,8 +310,8 @@ static int check_exclusive(const struct parsed *p, char *err, size_t errlen)
         for (size_t m = 0; m < k; m++) {
             const struct flagdef *g = p->acts[m].f;
             if (g != f && (g->kind == K_ON || g->kind == K_OFF) && strcmp(g->option, f->option) == 0) {
-                fail(err, errlen, "argument %s: not allowed with argument %s", display(f, n1, sizeof(n1)),
-                     display(g, n2, sizeof(n2)));
+                mitm_errf(err, errlen, "argument %s: not allowed with argument %s",
+                          display(f, n1, sizeof(n1)), display(g, n2, sizeof(n2)));
                 return -1;
             }
         }
@@ -354,7 +343,7 @@ static int apply_sets(const struct parsed *p, struct mitm_options *o, char *err,
         size_t nvalues = 0;
         int rc = in ? 0 : -1;
         if (!in)
-            fail(err, errlen, "Unknown option: %s", name);
+            mitm_errf(err, errlen, "Unknown option: %s", name);
         if (in && in->type == MITM_OPT_TYPE_STRLIST)
             rc = mitm_options_set(o, name, NULL, err, errlen);
         for (size_t m = k; m < p->nsets && rc == 0; m++) {
@@ -366,7 +355,7 @@ static int apply_sets(const struct parsed *p, struct mitm_options *o, char *err,
             } else if (nvalues++ == 0) {
                 value = s + len + 1;
             } else {
-                fail(err, errlen, "Received multiple values for %s: %s, %s", name, value, s + len + 1);
+                mitm_errf(err, errlen, "Received multiple values for %s: %s, %s", name, value, s + len + 1);
                 rc = -1;
             }
         }
@@ -505,7 +494,7 @@ int mitm_cli_parse(int argc, char **argv, struct mitm_options *o, struct mitm_cl
         size_t n = 0;
         for (size_t k = 0; k < p.nextra && n < sizeof(list); k++)
             n += (size_t)snprintf(list + n, sizeof(list) - n, "%s%s", k ? " " : "", p.extra[k]);
-        fail(err, errlen, "unrecognized arguments: %s", list);
+        mitm_errf(err, errlen, "unrecognized arguments: %s", list);
         rc = -1;
     }
     if (rc == 0)
