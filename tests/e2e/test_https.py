@@ -79,10 +79,12 @@ def pki(tmp_path_factory):
 
 class TlsUpstream:
     """HTTPS server on 127.0.0.1:0 (http/1.1 ALPN). GET /x answers "hello /x"; .paths
-    records every request that arrived (so a refused one provably never did)."""
+    records every request that arrived (so a refused one provably never did), .reused
+    whether its connection resumed a TLS session."""
 
-    def __init__(self, cert):
+    def __init__(self, cert, max_version=None):
         self.paths = []
+        self.reused = []
         outer = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -93,6 +95,7 @@ class TlsUpstream:
 
             def do_GET(self):
                 outer.paths.append(self.path)
+                outer.reused.append(self.connection.session_reused)
                 body = ("hello " + self.path).encode()
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
@@ -103,9 +106,13 @@ class TlsUpstream:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert[0], cert[1])
         ctx.set_alpn_protocols(["http/1.1"])
+        if max_version:
+            ctx.maximum_version = max_version
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.httpd.daemon_threads = True
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        # the handshake runs in the handler thread on first read, not in accept(): a
+        # client that never sends a ClientHello cannot wedge the server (or its shutdown)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True, do_handshake_on_connect=False)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
         self.thread.start()
@@ -120,8 +127,8 @@ class TlsUpstream:
 def upstream(pki):
     servers = []
 
-    def start(kind="good"):
-        s = TlsUpstream(getattr(pki, kind))
+    def start(kind="good", max_version=None):
+        s = TlsUpstream(getattr(pki, kind), max_version)
         servers.append(s)
         return s
 
@@ -223,6 +230,54 @@ def test_openssl_s_client(mitmc, pki, upstream):
     assert "TLSv1.3" in out
     assert re.search(r"issuer=CN ?= ?mitmproxy, O ?= ?mitmproxy", out), out
     assert "Verify return code: 0 (ok)" in out
+
+
+# --------------------------------------------------------------------------- session resumption
+
+@u.mitmdump_differs("runs a full upstream handshake on every connection")
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
+def test_upstream_sessions_are_resumed(mitmc, pki, upstream, curl, version):
+    """A second connection to the same server resumes the session of the first: no
+    certificate sent, decoded and verified again. What a session holds still names the
+    leaf (sniffing), and each client still gets a full exchange."""
+    up = upstream(max_version=version)
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    for i in range(3):
+        r = curl(proxy.port, "https://127.0.0.1:%d/r%d" % (up.port, i), "--cacert", ca_cert(proxy))
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == b"hello /r%d" % i
+    with tls_via_proxy(proxy.port, "127.0.0.1", up.port) as s:  # no SNI, as curl to an IP
+        _, dns, ips = sans_of(s.getpeercert(binary_form=True))
+        s.sendall(b"GET /leaf HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        assert u.read_response(u.Reader(s)).body == b"hello /leaf"
+    assert {"alpha.test", "beta.test"} <= dns and "127.0.0.1" in ips, "names from the resumed session"
+    assert up.paths == ["/r0", "/r1", "/r2", "/leaf"]
+    assert up.reused == [False, True, True, True]
+
+
+@u.mitmdump_differs("runs a full upstream handshake on every connection")
+def test_sessions_are_kept_per_server_name(mitmc, pki, upstream, curl):
+    """A session made for one SNI is not offered under another: that name is verified
+    on its own first connection."""
+    up = upstream()
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    for name in ("alpha.test", "beta.test", "alpha.test", "beta.test"):
+        r = curl(proxy.port, "https://%s/%s" % (name, name), "--cacert", ca_cert(proxy),
+                 "--connect-to", "%s:443:127.0.0.1:%d" % (name, up.port))
+        assert r.returncode == 0, r.stderr
+    assert up.reused == [False, False, True, True]
+
+
+def test_failed_verification_leaves_no_session(mitmc, pki, upstream, curl):
+    """A refused server is refused again on the next connection: nothing from a failed
+    handshake is remembered."""
+    up = upstream("untrusted")
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    for _ in range(2):
+        r = curl(proxy.port, "https://127.0.0.1:%d/refused" % up.port, "--cacert", ca_cert(proxy))
+        assert r.returncode == 0, r.stderr
+        assert b"Certificate verify failed: unable to get local issuer certificate" in r.stdout
+    assert up.paths == []
 
 
 # --------------------------------------------------------------------------- verification

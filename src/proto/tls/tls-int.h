@@ -10,4 +10,8 @@
 int mitm_tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *outlen, const unsigned char *in,
                          unsigned int inlen, void *arg);
 
+/* SSL_CTX_sess_set_new_cb of the server-facing context (SSL app data is the layer's
+ * server record): a session the server gave us goes to the upstream session cache. */
+int mitm_tls_new_session(SSL *ssl, SSL_SESSION *sess);
+
 #endif

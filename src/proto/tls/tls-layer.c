@@ -24,6 +24,7 @@
 #include "layer/layer.h"
 #include "proto/http/layer.h"
 #include "proto/tls/clienthello.h"
+#include "proto/tls/sessions.h"
 #include "proto/tls/tls-int.h"
 #include "proto/tls/tls.h"
 
@@ -33,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* Client bytes we hold before the handshake starts: the hello plus a little slack. */
 #define HELLO_CAP (MITM_TLS_CLIENTHELLO_MAX + MITM_TLS_RECORD_MAX)
@@ -59,7 +61,8 @@ struct tls_srv {
     struct mitm_conn *conn;
     SSL *ssl;
     BIO *in, *out;
-    char *sni; /* what we sent (NULL: none) */
+    char *sni;      /* what we sent (NULL: none) */
+    char *sess_key; /* its key in the upstream session cache (NULL: not cached) */
     bool hs_done, failed, shut;
     struct mitm_cmd *child_open; /* the inner layer's OPEN, answered after the handshake */
     struct mitm_buf pending;     /* plaintext sent before the handshake finished */
@@ -295,6 +298,7 @@ static void srv_free(struct tls_srv *s)
     mitm_cmd_free(s->child_open);
     SSL_free(s->ssl);
     free(s->sni);
+    free(s->sess_key);
     mitm_buf_free(&s->pending);
     free(s);
 }
@@ -339,6 +343,33 @@ static void srv_step(struct tls_srv *s)
     srv_fail(s, msg);
 }
 
+/* Offer a session this server gave an earlier connection made the same way (address,
+ * SNI, ALPN), if the cache has one; new sessions reach mitm_tls_new_session. */
+static void resume(struct tls_srv *s)
+{
+    char key[1024];
+    struct tls_layer *t = s->t;
+    if (!mitm_tls_sessions_key(key, sizeof(key), s->conn->host, s->conn->port, s->sni, t->alpn_wire,
+                               t->alpn_wire_len))
+        return;
+    s->sess_key = mitm_strdup(key);
+    SSL_set_app_data(s->ssl, s);
+    SSL_SESSION *sess = mitm_tls_sessions_take(mitm_tls_config_sessions(t->cfg), key, time(NULL));
+    if (sess) {
+        SSL_set_session(s->ssl, sess);
+        SSL_SESSION_free(sess);
+    }
+}
+
+int mitm_tls_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    struct tls_srv *s = SSL_get_app_data(ssl);
+    if (!s || !s->sess_key || s->failed)
+        return 0; /* not ours to keep: OpenSSL frees it */
+    mitm_tls_sessions_put(mitm_tls_config_sessions(s->t->cfg), s->sess_key, sess);
+    return 1;
+}
+
 /* Start the client handshake toward the server on s->conn (open). */
 static void srv_start(struct tls_srv *s)
 {
@@ -361,6 +392,7 @@ static void srv_start(struct tls_srv *s)
     }
     if (t->alpn_wire_len)
         SSL_set_alpn_protos(s->ssl, t->alpn_wire, (unsigned)t->alpn_wire_len);
+    resume(s);
     if (mitm_tls_config_verify(t->cfg)) {
         X509_VERIFY_PARAM *p = SSL_get0_param(s->ssl);
         /* RFC 6125: SANs only (no CN fallback), no partial wildcards such as f*.com */

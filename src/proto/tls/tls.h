@@ -22,6 +22,7 @@
 struct mitm_options;
 struct mitm_cert_store;
 struct mitm_tls_config;
+struct mitm_tls_sessions;
 
 /* Default TLS <= 1.2 cipher list toward both sides: mitmproxy's (Mozilla "old") list
  * without DES-CBC3-SHA; no RC4, 3DES, NULL or export suites (TLS 1.3 suites are fixed). */
@@ -74,6 +75,7 @@ bool mitm_tls_config_ignored(const struct mitm_tls_config *cfg, const char *host
 SSL_CTX *mitm_tls_config_client_ctx(const struct mitm_tls_config *cfg); /* borrowed */
 SSL_CTX *mitm_tls_config_server_ctx(const struct mitm_tls_config *cfg); /* borrowed */
 struct mitm_cert_store *mitm_tls_config_store(const struct mitm_tls_config *cfg);
+struct mitm_tls_sessions *mitm_tls_config_sessions(const struct mitm_tls_config *cfg); /* shared */
 bool mitm_tls_config_eager(const struct mitm_tls_config *cfg);
 bool mitm_tls_config_upstream_cert(const struct mitm_tls_config *cfg);
 bool mitm_tls_config_verify(const struct mitm_tls_config *cfg);

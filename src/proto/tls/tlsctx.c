@@ -6,6 +6,7 @@
 #include "addon/options.h"
 #include "base/alloc.h"
 #include "cert/keylog.h"
+#include "proto/tls/sessions.h"
 #include "proto/tls/tls-int.h"
 
 #include <arpa/inet.h>
@@ -25,9 +26,13 @@ struct mitm_tls_config {
     SSL_CTX *client_ctx; /* we are the server toward clients */
     SSL_CTX *server_ctx; /* we are the client toward servers */
     struct mitm_cert_store *store;
+    struct mitm_tls_sessions *sessions; /* upstream sessions, for resumption */
     bool eager, upstream_cert, verify;
     struct pattern_list ignore, allow;
 };
+
+/* Servers remembered for session resumption (each slot: one server, a few sessions). */
+#define UPSTREAM_SESSION_SLOTS 1024
 
 /* Set by the main thread before workers start, read-only afterwards. */
 static struct mitm_tls_config *current;
@@ -172,6 +177,11 @@ struct mitm_tls_config *mitm_tls_config_new(const struct mitm_options *o, struct
         SSL_CTX_set_verify(cfg->server_ctx, SSL_VERIFY_NONE, NULL);
         SSL_CTX_set_options(cfg->server_ctx, SSL_OP_LEGACY_SERVER_CONNECT);
     }
+    /* resume upstream sessions: OpenSSL's own client cache is keyed by nothing useful
+     * (and locked per context), so sessions go to ours through the new-session callback */
+    cfg->sessions = mitm_tls_sessions_new(UPSTREAM_SESSION_SLOTS);
+    SSL_CTX_set_session_cache_mode(cfg->server_ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(cfg->server_ctx, mitm_tls_new_session);
     if (compile_list(&cfg->ignore, &o->ignore_hosts, "ignore_hosts", err, errlen) < 0 ||
         compile_list(&cfg->allow, &o->allow_hosts, "allow_hosts", err, errlen) < 0)
         goto bad;
@@ -187,6 +197,7 @@ void mitm_tls_config_free(struct mitm_tls_config *cfg)
         return;
     SSL_CTX_free(cfg->client_ctx);
     SSL_CTX_free(cfg->server_ctx);
+    mitm_tls_sessions_free(cfg->sessions);
     free_list(&cfg->ignore);
     free_list(&cfg->allow);
     free(cfg);
@@ -244,6 +255,11 @@ SSL_CTX *mitm_tls_config_client_ctx(const struct mitm_tls_config *cfg)
 SSL_CTX *mitm_tls_config_server_ctx(const struct mitm_tls_config *cfg)
 {
     return cfg->server_ctx;
+}
+
+struct mitm_tls_sessions *mitm_tls_config_sessions(const struct mitm_tls_config *cfg)
+{
+    return cfg->sessions;
 }
 
 struct mitm_cert_store *mitm_tls_config_store(const struct mitm_tls_config *cfg)
