@@ -268,6 +268,25 @@ def test_sessions_are_kept_per_server_name(mitmc, pki, upstream, curl):
     assert up.reused == [False, False, True, True]
 
 
+def test_upstream_chain_added_on_every_connection(mitmc, pki, upstream):
+    """add_upstream_certs_to_client_chain: the server's certificate follows our leaf, on a
+    first connection and on one that resumed the upstream session alike."""
+    up = upstream()
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0],
+                  "--set", "add_upstream_certs_to_client_chain=true")
+    for _ in range(2):
+        p = subprocess.run([OPENSSL, "s_client", "-proxy", "127.0.0.1:%d" % proxy.port, "-connect",
+                            "127.0.0.1:%d" % up.port, "-servername", "alpha.test", "-showcerts", "-ign_eof"],
+                           input=b"GET /c HTTP/1.1\r\nHost: alpha.test\r\nConnection: close\r\n\r\n",
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        chain = re.findall(r"^ *(\d) s:(.*)\n *i:(.*)$", p.stdout.decode(), re.M)
+        assert [(n, re.sub(r"\s", "", i)) for n, _, i in chain] == [
+            ("0", "CN=mitmproxy,O=mitmproxy"), ("1", "CN=mitmctestCA")], p.stdout.decode()
+        assert b"hello /c" in p.stdout
+    if not u.IS_MITMDUMP:
+        assert up.reused == [False, True]
+
+
 def test_failed_verification_leaves_no_session(mitmc, pki, upstream, curl):
     """A refused server is refused again on the next connection: nothing from a failed
     handshake is remembered."""
