@@ -7,6 +7,8 @@
 #include "flow/flow-t.h"
 #include "layer/layer-t.h"
 
+#include <stddef.h>
+
 struct mitm_options;
 
 struct mitm_addon {
@@ -24,6 +26,12 @@ void mitm_addons_run(enum mitm_hook h, struct mitm_flow *f, const struct mitm_op
 
 /* The built-in addons of every tool, in mitmproxy's order (anticache, anticomp, ...). */
 void mitm_addons_register_builtin(void);
+
+/* Answer f from the proxy itself (the request is never forwarded): an HTTP/1.1 response
+ * with status, reason, Content-Type ctype, Content-Disposition disposition (NULL: none),
+ * Content-Length and body; replaces any response f had. */
+void mitm_addon_respond(struct mitm_flow *f, int status, const char *reason, const char *ctype,
+                        const char *disposition, const void *body, size_t len);
 
 extern const struct mitm_addon mitm_addon_anticache;
 extern const struct mitm_addon mitm_addon_anticomp;

@@ -36,25 +36,6 @@ static const char PAGE[] =
     "<p>Other platforms: the certificate is in the proxy's confdir as mitmproxy-ca-cert.pem.</p>\n"
     "</body>\n</html>\n";
 
-static void respond(struct mitm_flow *f, int status, const char *reason, const char *ctype,
-                    const char *disposition, const void *body, size_t len)
-{
-    struct mitm_http_response *r = mitm_http_response_new();
-    r->http_version = mitm_strdup("HTTP/1.1");
-    r->status_code = status;
-    r->reason = mitm_strdup(reason);
-    mitm_headers_set(&r->headers, "Content-Type", ctype, strlen(ctype));
-    if (disposition)
-        mitm_headers_set(&r->headers, "Content-Disposition", disposition, strlen(disposition));
-    char cl[32];
-    int n = snprintf(cl, sizeof(cl), "%zu", len);
-    mitm_headers_set(&r->headers, "Content-Length", cl, (size_t)n);
-    mitm_buf_append(&r->content, body, len);
-    r->timestamp_start = r->timestamp_end = f->request->timestamp_end;
-    mitm_http_response_free(f->response);
-    f->response = r;
-}
-
 /* Serve confdir/mitmproxy-ca-cert.<ext>: the public certificate only. */
 static void serve_cert(struct mitm_flow *f, const struct mitm_options *o, const char *ext, const char *ctype)
 {
@@ -72,10 +53,10 @@ static void serve_cert(struct mitm_flow *f, const struct mitm_options *o, const 
     if (!ok) {
         char msg[256];
         int m = snprintf(msg, sizeof(msg), "Cannot read %s\n", name);
-        respond(f, 404, "Not Found", "text/plain", NULL, msg, (size_t)m);
+        mitm_addon_respond(f, 404, "Not Found", "text/plain", NULL, msg, (size_t)m);
     } else {
         snprintf(disp, sizeof(disp), "attachment; filename=%s", name);
-        respond(f, 200, "OK", ctype, disp, buf, n);
+        mitm_addon_respond(f, 200, "OK", ctype, disp, buf, n);
     }
     free(buf);
 }
@@ -89,7 +70,7 @@ static void hook(enum mitm_hook h, struct mitm_flow *f, const struct mitm_option
     size_t plen = strcspn(path, "?#");
 #define IS(p) (plen == strlen(p) && strncmp(path, p, plen) == 0)
     if (IS("/") || IS(""))
-        respond(f, 200, "OK", "text/html; charset=utf-8", NULL, PAGE, sizeof(PAGE) - 1);
+        mitm_addon_respond(f, 200, "OK", "text/html; charset=utf-8", NULL, PAGE, sizeof(PAGE) - 1);
     else if (IS("/cert/pem"))
         serve_cert(f, o, "pem", "application/x-x509-ca-cert");
     else if (IS("/cert/cer"))
@@ -97,7 +78,7 @@ static void hook(enum mitm_hook h, struct mitm_flow *f, const struct mitm_option
     else if (IS("/cert/p12"))
         serve_cert(f, o, "p12", "application/x-pkcs12");
     else
-        respond(f, 404, "Not Found", "text/plain", NULL, "Not Found\n", 10);
+        mitm_addon_respond(f, 404, "Not Found", "text/plain", NULL, "Not Found\n", 10);
 #undef IS
 }
 

@@ -1,6 +1,8 @@
 #include "cert/leaf.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,6 +93,54 @@ static char *subject_entry(X509 *x, int nid, int *len)
     return (char *)utf8;
 }
 
+/* "scheme://host[:port]" of an absolute URI (scheme lowercased, as Python's urlsplit),
+ * or NULL when it has no host or holds anything but printable ASCII. */
+static char *uri_origin(const unsigned char *u, size_t len)
+{
+    size_t i = 0;
+    while (i < len && (isalnum(u[i]) || (i > 0 && (u[i] == '+' || u[i] == '-' || u[i] == '.'))))
+        i++;
+    if (i == 0 || i > 32 || len - i < 3 || memcmp(u + i, "://", 3) != 0 || !isalpha(u[0]))
+        return NULL;
+    size_t host = i + 3, end = host;
+    while (end < len && u[end] != '/' && u[end] != '?' && u[end] != '#') {
+        if (u[end] < 0x21 || u[end] > 0x7e)
+            return NULL;
+        end++;
+    }
+    if (end == host || end - host > MITM_CERT_NAME_MAX + 6)
+        return NULL;
+    for (size_t k = end; k < len; k++)
+        if (u[k] < 0x21 || u[k] > 0x7e)
+            return NULL;
+    char *o = mitm_strndup((const char *)u, end);
+    for (size_t k = 0; k < i; k++)
+        o[k] = (char)tolower((unsigned char)o[k]);
+    return o;
+}
+
+/* The origin of the first CRL distribution point whose first full name is a URI
+ * (mitmproxy's Cert.crl_distribution_points[0]), or NULL. */
+static char *crl_origin(X509 *up)
+{
+    CRL_DIST_POINTS *dps = X509_get_ext_d2i(up, NID_crl_distribution_points, NULL, NULL);
+    char *origin = NULL;
+    for (int i = 0; i < sk_DIST_POINT_num(dps); i++) {
+        const DIST_POINT *dp = sk_DIST_POINT_value(dps, i);
+        if (!dp->distpoint || dp->distpoint->type != 0 ||
+            sk_GENERAL_NAME_num(dp->distpoint->name.fullname) < 1)
+            continue;
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, 0);
+        if (g->type != GEN_URI)
+            continue;
+        const ASN1_STRING *uri = g->d.uniformResourceIdentifier;
+        origin = uri_origin(ASN1_STRING_get0_data(uri), (size_t)ASN1_STRING_length(uri));
+        break;
+    }
+    CRL_DIST_POINTS_free(dps);
+    return origin;
+}
+
 static void add_upstream(struct mitm_cert_names *n, X509 *up)
 {
     int len;
@@ -120,6 +170,7 @@ static void add_upstream(struct mitm_cert_names *n, X509 *up)
     if (org && len > 0 && len <= MITM_CERT_ORG_MAX && memchr(org, 0, (size_t)len) == NULL)
         n->organization = mitm_strndup(org, (size_t)len);
     OPENSSL_free(org);
+    n->crl_origin = crl_origin(up);
     ERR_clear_error();
 }
 
@@ -143,6 +194,7 @@ void mitm_cert_names_free(struct mitm_cert_names *n)
         free(n->v[i].value);
     free(n->v);
     free(n->organization);
+    free(n->crl_origin);
     memset(n, 0, sizeof(*n));
 }
 
@@ -156,6 +208,7 @@ struct mitm_cert_signer {
     /* Built once, copied into every leaf: the extensions that never change. */
     X509_EXTENSION *eku;
     X509_EXTENSION *aki;
+    char crl_path[80]; /* "/mitmproxy-<CA serial>.crl" */
 };
 
 static X509_EXTENSION *make_aki(const unsigned char *id, size_t len)
@@ -194,7 +247,13 @@ struct mitm_cert_signer *mitm_cert_signer_new(const struct mitm_ca *ca, enum mit
     const unsigned char *id = mitm_ca_key_id(ca, &idlen);
     s->aki = make_aki(id, idlen);
     s->eku = X509V3_EXT_conf_nid(NULL, NULL, NID_ext_key_usage, "serverAuth");
-    if (!s->ca_chain || !s->aki || !s->eku) {
+    BIGNUM *serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(s->ca), NULL);
+    char *dec = serial ? BN_bn2dec(serial) : NULL;
+    if (dec) /* a 20-byte serial has at most 49 digits */
+        snprintf(s->crl_path, sizeof(s->crl_path), "/mitmproxy-%s.crl", dec);
+    OPENSSL_free(dec);
+    BN_free(serial);
+    if (!s->ca_chain || !s->aki || !s->eku || !s->crl_path[0]) {
         mitm_cert_err(err, errlen, "cannot prepare leaf extensions");
         goto Fail;
     }
@@ -237,7 +296,72 @@ STACK_OF(X509) * mitm_cert_signer_ca_chain(const struct mitm_cert_signer *s)
     return s->ca_chain;
 }
 
+const char *mitm_cert_signer_crl_path(const struct mitm_cert_signer *s)
+{
+    return s->crl_path;
+}
+
+uint8_t *mitm_cert_signer_crl_der(const struct mitm_cert_signer *s, time_t now, size_t *len, char *err,
+                                  size_t errlen)
+{
+    X509_CRL *crl = X509_CRL_new();
+    ASN1_TIME *last = ASN1_TIME_adj(NULL, now, -2, 0), *next = ASN1_TIME_adj(NULL, now, 5, 0);
+    ASN1_INTEGER *number = ASN1_INTEGER_new();
+    unsigned char *der = NULL;
+    int n = -1;
+    if (crl && last && next && number && X509_CRL_set_version(crl, X509_CRL_VERSION_2) &&
+        X509_CRL_set_issuer_name(crl, X509_get_subject_name(s->ca)) && X509_CRL_set1_lastUpdate(crl, last) &&
+        X509_CRL_set1_nextUpdate(crl, next) && ASN1_INTEGER_set(number, 1000) &&
+        X509_CRL_add1_ext_i2d(crl, NID_crl_number, number, 0, X509V3_ADD_DEFAULT) == 1 &&
+        X509_CRL_sign(crl, s->ca_key, EVP_sha256()) > 0)
+        n = i2d_X509_CRL(crl, &der);
+    X509_CRL_free(crl);
+    ASN1_TIME_free(last);
+    ASN1_TIME_free(next);
+    ASN1_INTEGER_free(number);
+    if (n <= 0) {
+        OPENSSL_free(der);
+        return mitm_cert_err(err, errlen, "cannot sign the CRL");
+    }
+    uint8_t *out = mitm_alloc((size_t)n);
+    memcpy(out, der, (size_t)n);
+    OPENSSL_free(der);
+    *len = (size_t)n;
+    return out;
+}
+
 /* ---- minting ---- */
+
+/* CRLDistributionPoints: one point, one URI (mitmproxy's magic CRL). */
+static int add_crl_dp(X509 *x, const char *url)
+{
+    CRL_DIST_POINTS *dps = sk_DIST_POINT_new_null();
+    DIST_POINT *dp = DIST_POINT_new();
+    GENERAL_NAME *g = GENERAL_NAME_new();
+    ASN1_IA5STRING *uri = ASN1_IA5STRING_new();
+    int ok = dps && dp && g && uri && ASN1_STRING_set(uri, url, -1) &&
+             (dp->distpoint = DIST_POINT_NAME_new()) != NULL &&
+             (dp->distpoint->name.fullname = GENERAL_NAMES_new()) != NULL;
+    if (ok) {
+        dp->distpoint->type = 0;
+        GENERAL_NAME_set0_value(g, GEN_URI, uri);
+        uri = NULL;
+        ok = sk_GENERAL_NAME_push(dp->distpoint->name.fullname, g) > 0;
+        if (ok)
+            g = NULL;
+    }
+    if (ok) {
+        ok = sk_DIST_POINT_push(dps, dp) > 0;
+        if (ok)
+            dp = NULL;
+    }
+    ok = ok && X509_add1_ext_i2d(x, NID_crl_distribution_points, dps, 0, X509V3_ADD_DEFAULT) == 1;
+    ASN1_IA5STRING_free(uri);
+    GENERAL_NAME_free(g);
+    DIST_POINT_free(dp);
+    CRL_DIST_POINTS_free(dps);
+    return ok;
+}
 
 static int add_san(X509 *x, const struct mitm_cert_names *names, int critical)
 {
@@ -290,6 +414,11 @@ X509 *mitm_cert_mint(const struct mitm_cert_signer *s, const struct mitm_cert_na
     ok = ok && X509_add_ext(x, s->eku, -1);
     ok = ok && add_san(x, names, !has_cn); /* RFC 5280 §4.2.1.6: critical if subject empty */
     ok = ok && X509_add_ext(x, s->aki, -1);
+    if (ok && names->crl_origin) {
+        char url[512];
+        int n = snprintf(url, sizeof(url), "%s%s", names->crl_origin, s->crl_path);
+        ok = n > 0 && (size_t)n < sizeof(url) && add_crl_dp(x, url);
+    }
     ok = ok && X509_sign(x, s->ca_key, EVP_sha256()) > 0;
     if (!ok) {
         X509_free(x);

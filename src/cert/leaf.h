@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -34,12 +36,15 @@ struct mitm_cert_names {
     size_t count;
     struct mitm_cert_name *v; /* owned array of count names */
     char *organization;       /* owned UTF-8, or NULL: subject O */
+    char *crl_origin;         /* owned "scheme://host[:port]" of the upstream's first CRL
+                                 distribution point, or NULL: the leaf gets a magic CRL URL */
     bool truncated;           /* more than MITM_CERT_NAMES_MAX names were offered */
 };
 
 /* Build the name list as mitmproxy's tlsconfig.get_cert does:
  *   1. from upstream (the server's leaf cert, may be NULL): its first subject CN, then
  *      every DNS and IP subjectAltName, in order; its subject O becomes organization;
+ *      the scheme and host of its first CRL distribution point URI become crl_origin;
  *   2. the client's SNI, or when there is none, local_ip (the proxy's own address the
  *      client connected to: a client that addresses the proxy by IP sees that IP);
  *   3. address, the destination host (CONNECT target, transparent destination).
@@ -84,10 +89,25 @@ X509 *mitm_cert_signer_ca(const struct mitm_cert_signer *s);
 EVP_PKEY *mitm_cert_signer_ca_key(const struct mitm_cert_signer *s);
 STACK_OF(X509) * mitm_cert_signer_ca_chain(const struct mitm_cert_signer *s);
 
+/* The magic CRL (mitmproxy's): a leaf minted for an upstream certificate that names a CRL
+ * distribution point gets one at the same origin with this path, "/mitmproxy-<CA serial
+ * in decimal>.crl"; a request whose path ends with it is answered with
+ * mitm_cert_signer_crl_der() instead of going upstream (clients such as Windows
+ * Schannel refuse a certificate whose CRL they cannot fetch). Borrowed string. */
+const char *mitm_cert_signer_crl_path(const struct mitm_cert_signer *s);
+
+/* An empty CRL signed by the CA (SHA-256): issuer = the CA's subject, thisUpdate =
+ * now - 2 days, nextUpdate = thisUpdate + 7 days, CRLNumber 1000, as mitmproxy's. DER
+ * bytes the caller frees with free(), length in *len; NULL with err set on failure.
+ * Thread-safe. */
+uint8_t *mitm_cert_signer_crl_der(const struct mitm_cert_signer *s, time_t now, size_t *len, char *err,
+                                  size_t errlen);
+
 /* Mint a leaf for names: issuer = CA subject, random 159-bit serial, now-2d .. now+197d,
  * subject "CN=<names[0]>" when shorter than 64 chars, plus "O=<organization>" if set;
  * extensions: EKU serverAuth, SAN (critical when the subject is empty, RFC 5280
- * §4.2.1.6), AKI = the CA key id; no SKI (Windows Schannel picks the wrong chain with
+ * §4.2.1.6), AKI = the CA key id, and with names->crl_origin a CRL distribution point
+ * "<crl_origin><crl path>" (mitmproxy's order); no SKI (Windows Schannel picks the wrong chain with
  * one), no KeyUsage, no BasicConstraints; signed SHA-256. Thread-safe (the signer is
  * read-only). Returns a new X509 the caller frees, or NULL with err set (no names,
  * OpenSSL failure). */

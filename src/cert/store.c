@@ -335,17 +335,19 @@ int mitm_cert_store_add_file(struct mitm_cert_store *st, const char *spec, const
 
 /* ---- generated leaves ---- */
 
-/* "D<name>\n" / "I<ip>\n" per name, then "O<organization>". Unambiguous: names never
- * contain a newline. */
+/* "D<name>\n" / "I<ip>\n" per name, then "C<crl origin>\n" and "O<organization>".
+ * Unambiguous: names and origins never contain a newline. */
 static char *make_id(const struct mitm_cert_names *n, size_t *len)
 {
-    size_t total = 2 + (n->organization ? strlen(n->organization) : 0);
+    size_t total =
+        2 + (n->organization ? strlen(n->organization) : 0) + 2 + (n->crl_origin ? strlen(n->crl_origin) : 0);
     for (size_t i = 0; i < n->count; i++)
         total += strlen(n->v[i].value) + 2;
     char *id = mitm_alloc(total + 1);
     size_t off = 0;
     for (size_t i = 0; i < n->count; i++)
         off += (size_t)sprintf(id + off, "%c%s\n", n->v[i].ip ? 'I' : 'D', n->v[i].value);
+    off += (size_t)sprintf(id + off, "C%s\n", n->crl_origin ? n->crl_origin : "");
     off += (size_t)sprintf(id + off, "O%s", n->organization ? n->organization : "");
     *len = off;
     return id;

@@ -41,6 +41,8 @@ class Pki:
         self.expired = self._leaf("expired", self.ca, "alpha.test", sans, -1)
         self.untrusted = self._leaf("untrusted", self.other_ca, "alpha.test", sans, 30)
         self.selfsigned = self._selfsigned("selfsigned", sans)
+        self.withcrl = self._leaf("withcrl", self.ca, "alpha.test", sans, 30,
+                                  extra="crlDistributionPoints=URI:http://crl.test/ca/root.crl\n")
 
     def p(self, name):
         return os.path.join(self.d, name)
@@ -56,11 +58,11 @@ class Pki:
             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
         return (self.p(name + ".pem"), key)
 
-    def _leaf(self, name, ca, cn, sans, days):
+    def _leaf(self, name, ca, cn, sans, days, extra=""):
         key = self._key(name)
         run(OPENSSL, "req", "-new", "-key", key, "-out", self.p(name + ".csr"), "-subj", "/CN=%s/O=Upstream Org" % cn)
         with open(self.p(name + ".ext"), "w") as f:
-            f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n" % sans)
+            f.write("subjectAltName=%s\nextendedKeyUsage=serverAuth\n%s" % (sans, extra))
         run(OPENSSL, "x509", "-req", "-in", self.p(name + ".csr"), "-CA", ca[0], "-CAkey", ca[1],
             "-CAcreateserial", "-out", self.p(name + ".pem"), "-days", str(days), "-extfile", self.p(name + ".ext"))
         return (self.p(name + ".pem"), key)
@@ -297,6 +299,41 @@ def test_failed_verification_leaves_no_session(mitmc, pki, upstream, curl):
         assert r.returncode == 0, r.stderr
         assert b"Certificate verify failed: unable to get local issuer certificate" in r.stdout
     assert up.paths == []
+
+
+# --------------------------------------------------------------------------- magic CRL
+
+@u.mitmc_only  # mitmproxy 10.1+; Debian's 8.1.1 has no magic CRL
+def test_magic_crl(mitmc, pki, upstream, curl):
+    """An upstream certificate with a CRL distribution point: the leaf names one at the
+    same origin with mitmproxy's magic path, and the proxy answers that path itself with
+    an empty CRL signed by its CA (a client that checks revocation keeps working)."""
+    up = upstream("withcrl")
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    ca = x509.load_pem_x509_certificate(open(ca_cert(proxy), "rb").read())
+    path = "/mitmproxy-%d.crl" % ca.serial_number
+    with tls_via_proxy(proxy.port, "127.0.0.1", up.port) as s:
+        leaf = x509.load_der_x509_certificate(s.getpeercert(binary_form=True))
+    dps = leaf.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS).value
+    assert [n.value for dp in dps for n in dp.full_name] == ["http://crl.test" + path]
+    for url in ("http://crl.test" + path, "http://anything.test/prefix" + path,
+                "https://127.0.0.1:%d%s" % (up.port, path)):
+        r = curl(proxy.port, url, "--cacert", ca_cert(proxy), "-D", "-")
+        assert r.returncode == 0, r.stderr
+        head, _, body = r.stdout.rpartition(b"\r\n\r\n")
+        last = head.split(b"\r\n\r\n")[-1]  # after the CONNECT answer, for https
+        assert last.startswith(b"HTTP/1.1 200"), r.stdout[:200]
+        assert b"content-type: application/pkix-crl" in last.lower()
+        crl = x509.load_der_x509_crl(body)
+        assert crl.is_signature_valid(ca.public_key())
+        assert crl.issuer == ca.subject and len(list(crl)) == 0
+    assert up.paths == [], "answered by the proxy, never forwarded"
+    # without a distribution point upstream, none on the leaf
+    plain = upstream()
+    with tls_via_proxy(proxy.port, "127.0.0.1", plain.port) as s:
+        leaf = x509.load_der_x509_certificate(s.getpeercert(binary_form=True))
+    with pytest.raises(x509.ExtensionNotFound):
+        leaf.extensions.get_extension_for_oid(ExtensionOID.CRL_DISTRIBUTION_POINTS)
 
 
 # --------------------------------------------------------------------------- verification

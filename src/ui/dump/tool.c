@@ -6,6 +6,7 @@
 #include "ui/dump/tool.h"
 #include "addon/addon.h"
 #include "addon/clientplayback.h"
+#include "addon/crl.h"
 #include "addon/options.h"
 #include "addon/serverplayback.h"
 #include "base/alloc.h"
@@ -95,12 +96,14 @@ static int tls_setup(struct app *app)
     }
     mitm_tls_set_config(app->tls);
     mitm_http_set_tls_factory(mitm_tls_layer_new);
+    mitm_addon_crl_set_signer(mitm_cert_store_signer(app->certs));
     return 0;
 }
 
 static void tls_teardown(struct app *app)
 {
     mitm_http_set_tls_factory(NULL);
+    mitm_addon_crl_set_signer(NULL);
     mitm_tls_set_config(NULL);
     mitm_tls_config_free(app->tls);
     mitm_cert_store_free(app->certs);

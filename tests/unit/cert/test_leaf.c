@@ -511,3 +511,168 @@ Test(leaf, store_shared_by_threads, .timeout = 120)
     cr_assert_geq(stats.minted, stats.evicted + stats.cached, "racing mints of one name are cached once");
     mitm_cert_store_free(st);
 }
+
+/* ---- the magic CRL ---- */
+
+/* A self-signed upstream certificate for crl.test whose CRL distribution points extension
+ * is the config string dps (e.g. "URI:http://a/b.crl"); NULL: none. */
+static X509 *cert_with_crl_dps(EVP_PKEY *key, const char *dps)
+{
+    X509 *x = th_make_cert(key, NULL, NULL, "crl.test", NULL, "DNS:crl.test", 0);
+    if (dps) {
+        X509V3_CTX ctx;
+        X509V3_set_ctx_nodb(&ctx);
+        X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+        X509_EXTENSION *ext = X509V3_EXT_nconf_nid(NULL, &ctx, NID_crl_distribution_points, dps);
+        cr_assert_not_null(ext, "bad test extension %s", dps);
+        cr_assert(X509_add_ext(x, ext, -1));
+        X509_EXTENSION_free(ext);
+        cr_assert(X509_sign(x, key, EVP_sha256()) > 0);
+    }
+    return x;
+}
+
+static char *origin_for(EVP_PKEY *key, const char *dps)
+{
+    X509 *x = cert_with_crl_dps(key, dps);
+    struct mitm_cert_names n;
+    mitm_cert_names_build(&n, x, NULL, NULL, NULL);
+    char *o = n.crl_origin ? strdup(n.crl_origin) : NULL;
+    mitm_cert_names_free(&n);
+    X509_free(x);
+    return o;
+}
+
+Test(leaf, crl_origin_from_the_first_uri_distribution_point)
+{
+    EVP_PKEY *k = th_ec_key();
+    static const struct {
+        const char *dps, *want;
+    } cases[] = {
+        {"URI:http://crl.example.com/ca/root.crl", "http://crl.example.com"},
+        {"URI:HTTP://Crl.Example.com:8080/a.crl?x=1", "http://Crl.Example.com:8080"}, /* scheme lowercased */
+        {"URI:http://first.test/a.crl,URI:http://second.test/b.crl", "http://first.test"},
+        {"URI:ldap:///CN=CRL", NULL}, /* no host: nothing a client can fetch */
+        {"URI:relative/path.crl", NULL},
+        {"URI:http://sp ace.test/x", NULL},
+        {NULL, NULL}, /* no extension */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *o = origin_for(k, cases[i].dps);
+        if (cases[i].want)
+            cr_assert(o && strcmp(o, cases[i].want) == 0, "%s: got %s", cases[i].dps, o ? o : "(null)");
+        else
+            cr_assert_null(o, "%s: got %s", cases[i].dps ? cases[i].dps : "(none)", o);
+        free(o);
+    }
+    EVP_PKEY_free(k);
+}
+
+/* The decimal serial of the CA, as mitmproxy's crl_path formats it. */
+static char *ca_serial_dec(void)
+{
+    BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(mitm_ca_cert(ca)), NULL);
+    char *dec = BN_bn2dec(bn);
+    char *out = strdup(dec);
+    OPENSSL_free(dec);
+    BN_free(bn);
+    return out;
+}
+
+Test(leaf, leaf_names_the_magic_crl_at_the_upstream_origin)
+{
+    struct mitm_cert_signer *s = mitm_cert_signer_new(ca, MITM_LEAF_KEY_EC_P256, 0, err, sizeof(err));
+    cr_assert_not_null(s, "%s", err);
+    char *serial = ca_serial_dec(), want_path[96], want_url[160];
+    snprintf(want_path, sizeof(want_path), "/mitmproxy-%s.crl", serial);
+    cr_assert_str_eq(mitm_cert_signer_crl_path(s), want_path);
+
+    EVP_PKEY *k = th_ec_key();
+    X509 *up = cert_with_crl_dps(k, "URI:http://crl.example.com/ca/root.crl");
+    struct mitm_cert_names n;
+    mitm_cert_names_build(&n, up, "crl.test", NULL, NULL);
+    X509 *leaf = mitm_cert_mint(s, &n, err, sizeof(err));
+    cr_assert_not_null(leaf, "%s", err);
+    CRL_DIST_POINTS *dps = X509_get_ext_d2i(leaf, NID_crl_distribution_points, NULL, NULL);
+    cr_assert_eq(sk_DIST_POINT_num(dps), 1);
+    const DIST_POINT *dp = sk_DIST_POINT_value(dps, 0);
+    cr_assert(dp->distpoint && dp->distpoint->type == 0);
+    const GENERAL_NAME *g = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, 0);
+    cr_assert_eq(g->type, GEN_URI);
+    snprintf(want_url, sizeof(want_url), "http://crl.example.com%s", want_path);
+    cr_assert_str_eq((const char *)ASN1_STRING_get0_data(g->d.uniformResourceIdentifier), want_url);
+    /* mitmproxy's extension order: EKU, SAN, AKI, CRL DP */
+    cr_assert_eq(X509_get_ext_by_NID(leaf, NID_crl_distribution_points, -1), 3);
+    CRL_DIST_POINTS_free(dps);
+    X509_free(leaf);
+    mitm_cert_names_free(&n);
+
+    /* no distribution point upstream: none on the leaf */
+    X509 *plain = cert_with_crl_dps(k, NULL);
+    mitm_cert_names_build(&n, plain, "crl.test", NULL, NULL);
+    leaf = mitm_cert_mint(s, &n, err, sizeof(err));
+    cr_assert_eq(X509_get_ext_by_NID(leaf, NID_crl_distribution_points, -1), -1);
+    X509_free(leaf);
+    mitm_cert_names_free(&n);
+
+    X509_free(plain);
+    X509_free(up);
+    EVP_PKEY_free(k);
+    free(serial);
+    mitm_cert_signer_free(s);
+}
+
+Test(leaf, store_keeps_leaves_apart_by_crl_origin)
+{
+    struct mitm_cert_store *st = mitm_cert_store_new(ca, NULL, err, sizeof(err));
+    cr_assert_not_null(st, "%s", err);
+    EVP_PKEY *k = th_ec_key();
+    X509 *a = cert_with_crl_dps(k, "URI:http://a.test/x.crl"),
+         *b = cert_with_crl_dps(k, "URI:http://b.test/x.crl");
+    struct mitm_cert_names na, nb;
+    mitm_cert_names_build(&na, a, "crl.test", NULL, NULL);
+    mitm_cert_names_build(&nb, b, "crl.test", NULL, NULL);
+    struct mitm_cert_entry *ea = mitm_cert_store_get(st, &na, err, sizeof(err));
+    struct mitm_cert_entry *eb = mitm_cert_store_get(st, &nb, err, sizeof(err));
+    cr_assert(ea && eb && ea != eb, "same names, different CRL origins: two leaves");
+    mitm_cert_entry_release(ea);
+    mitm_cert_entry_release(eb);
+    mitm_cert_names_free(&na);
+    mitm_cert_names_free(&nb);
+    X509_free(a);
+    X509_free(b);
+    EVP_PKEY_free(k);
+    mitm_cert_store_free(st);
+}
+
+Test(leaf, crl_is_empty_signed_by_the_ca_and_valid_for_a_week)
+{
+    struct mitm_cert_signer *s = mitm_cert_signer_new(ca, MITM_LEAF_KEY_EC_P256, 0, err, sizeof(err));
+    cr_assert_not_null(s, "%s", err);
+    time_t now = 1800000000;
+    size_t len = 0;
+    uint8_t *der = mitm_cert_signer_crl_der(s, now, &len, err, sizeof(err));
+    cr_assert_not_null(der, "%s", err);
+    const unsigned char *p = der;
+    X509_CRL *crl = d2i_X509_CRL(NULL, &p, (long)len);
+    cr_assert_not_null(crl);
+    cr_assert_eq(p, der + len, "one DER object, nothing after it");
+    cr_assert_eq(X509_CRL_verify(crl, X509_get0_pubkey(mitm_ca_cert(ca))), 1, "signed by the CA key");
+    cr_assert_eq(X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(mitm_ca_cert(ca))), 0);
+    cr_assert_eq(X509_CRL_get_version(crl), X509_CRL_VERSION_2);
+    cr_assert(sk_X509_REVOKED_num(X509_CRL_get_REVOKED(crl)) <= 0, "nothing revoked");
+    int days, secs;
+    ASN1_TIME *at = ASN1_TIME_new();
+    ASN1_TIME_set(at, now);
+    cr_assert(ASN1_TIME_diff(&days, &secs, at, X509_CRL_get0_lastUpdate(crl)));
+    cr_assert(days == -2 && secs == 0, "lastUpdate now-2d, got %d d %d s", days, secs);
+    cr_assert(ASN1_TIME_diff(&days, &secs, X509_CRL_get0_lastUpdate(crl), X509_CRL_get0_nextUpdate(crl)));
+    cr_assert(days == 7 && secs == 0, "valid 7 days, got %d d %d s", days, secs);
+    ASN1_INTEGER *num = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
+    cr_assert(num && ASN1_INTEGER_get(num) == 1000);
+    ASN1_INTEGER_free(num);
+    ASN1_TIME_free(at);
+    X509_CRL_free(crl);
+    free(der);
+    mitm_cert_signer_free(s);
+}
