@@ -289,6 +289,42 @@ def test_upstream_chain_added_on_every_connection(mitmc, pki, upstream):
         assert up.reused == [False, True]
 
 
+@u.mitmdump_differs("runs a full upstream handshake on every connection")
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
+def test_a_client_leaving_early_does_not_spoil_sessions(mitmc, pki, upstream, curl, version):
+    """A client that rejects our certificate leaves after the upstream handshake, with no
+    close_notify toward the server: that is no reason to stop resuming."""
+    up = upstream(max_version=version)
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+    url = "https://127.0.0.1:%d/" % up.port
+    assert curl(proxy.port, url + "a", "--cacert", ca_cert(proxy)).returncode == 0
+    assert curl(proxy.port, url + "x", "--cacert", pki.ca[0]).returncode == 60  # rejects our leaf
+    for p in ("b", "c"):
+        assert curl(proxy.port, url + p, "--cacert", ca_cert(proxy)).returncode == 0
+    assert up.paths == ["/a", "/b", "/c"]
+    assert up.reused == [False, True, True]
+
+
+def test_a_session_is_only_resumed_for_the_name_it_was_verified_for(mitmc, pki, upstream):
+    """No SNI is sent for an IP, but the IP the certificate is checked against still
+    keys the session: a client asking for another IP is refused on its own merits, even
+    after a connection that verified."""
+    up = upstream()
+    proxy = mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0])
+
+    def get(servername):
+        argv = [OPENSSL, "s_client", "-proxy", "127.0.0.1:%d" % proxy.port, "-connect", "127.0.0.1:%d" % up.port,
+                "-alpn", "http/1.1", "-quiet", "-ign_eof"] + (["-servername", servername] if servername else [])
+        return subprocess.run(argv, input=b"GET /n HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30).stdout
+
+    assert get(None).startswith(b"HTTP/1.1 200"), "127.0.0.1 is in the certificate"
+    out = get("127.0.0.9")
+    assert out.startswith(b"HTTP/1.1 502"), out[:200]
+    assert b"Certificate verify failed: IP address mismatch" in out
+    assert up.paths == ["/n"]
+
+
 def test_failed_verification_leaves_no_session(mitmc, pki, upstream, curl):
     """A refused server is refused again on the next connection: nothing from a failed
     handshake is remembered."""

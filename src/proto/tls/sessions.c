@@ -55,10 +55,12 @@ void mitm_tls_sessions_free(struct mitm_tls_sessions *c)
 }
 
 bool mitm_tls_sessions_key(char *out, size_t cap, const char *host, uint16_t port, const char *sni,
-                           const uint8_t *alpn, size_t alpn_len)
+                           const char *name, const uint8_t *alpn, size_t alpn_len)
 {
-    /* host and SNI are DNS names or IP literals (no '|'); ALPN bytes go in hex */
-    int n = snprintf(out, cap, "%s|%u|%s|", host, (unsigned)port, sni ? sni : "");
+    sni = sni ? sni : "";
+    name = name ? name : "";
+    int n = snprintf(out, cap, "%zu:%s|%u|%zu:%s|%zu:%s|", strlen(host), host, (unsigned)port, strlen(sni),
+                     sni, strlen(name), name);
     if (n < 0 || (size_t)n + 2 * alpn_len >= cap)
         return false;
     static const char hex[] = "0123456789abcdef";
@@ -111,7 +113,8 @@ SSL_SESSION *mitm_tls_sessions_take(struct mitm_tls_sessions *c, const char *key
     if (sl->key && strcmp(sl->key, key) == 0) {
         while (sl->n && !found) {
             SSL_SESSION *s = sl->s[sl->n - 1];
-            bool fresh = (time_t)(SSL_SESSION_get_time(s) + SSL_SESSION_get_timeout(s)) > now;
+            bool fresh = (time_t)(SSL_SESSION_get_time(s) + SSL_SESSION_get_timeout(s)) > now &&
+                         SSL_SESSION_is_resumable(s);
             if (fresh && SSL_SESSION_get_protocol_version(s) < TLS1_3_VERSION) {
                 /* TLS 1.2: resuming does not bring a new session, so it stays for the next */
                 SSL_SESSION_up_ref(s);

@@ -5,7 +5,8 @@
  *
  * Shared by all workers (a mutex), bounded: a direct-mapped table of slots, each holding
  * the newest few sessions of one key. A key names everything a session was made under:
- * the address connected to, the SNI sent and the ALPN offered; a session is only ever
+ * the address connected to, the SNI sent, the name verified and the ALPN offered; a
+ * session is only ever
  * stored after a handshake that passed the process's verification settings, which are
  * fixed for its lifetime. A TLS 1.3 session is handed out once (RFC 8446 C.4: a client
  * should not reuse a ticket; every connection brings new ones); a TLS 1.2 session stays
@@ -28,19 +29,24 @@ struct mitm_tls_sessions;
 struct mitm_tls_sessions *mitm_tls_sessions_new(size_t slots);
 void mitm_tls_sessions_free(struct mitm_tls_sessions *c); /* NULL is a no-op */
 
-/* The key for a connection to host:port sending sni (NULL: none) and offering the ALPN
- * list alpn/alpn_len (RFC 7301 wire format; empty: none), written to out (cap bytes,
- * NUL-terminated). Returns false when it does not fit (then nothing is cached). */
+/* The key for a connection to host:port sending sni (NULL: none), whose certificate is
+ * checked for name (the SNI, or the destination when no SNI can be sent, e.g. an IP;
+ * OpenSSL does not check it again on resumption, so the key must hold it), offering the
+ * ALPN list alpn/alpn_len (RFC 7301 wire format; empty: none). Written to out (cap bytes,
+ * NUL-terminated) with every text field length-prefixed, so no two inputs share a key.
+ * Returns false when it does not fit (then nothing is cached). */
 bool mitm_tls_sessions_key(char *out, size_t cap, const char *host, uint16_t port, const char *sni,
-                           const uint8_t *alpn, size_t alpn_len);
+                           const char *name, const uint8_t *alpn, size_t alpn_len);
 
 /* Keep sess under key (takes the caller's reference). A slot that held another key is
  * emptied first; a full slot drops its oldest session. Sessions that cannot be resumed
  * are freed at once. */
 void mitm_tls_sessions_put(struct mitm_tls_sessions *c, const char *key, SSL_SESSION *sess);
 
-/* The newest unexpired session under key (the caller owns the reference; a TLS 1.3
- * session is removed from the cache), or NULL. now: wall-clock seconds, as SSL_SESSION_get_time. */
+/* The newest unexpired, resumable session under key (the caller owns the reference; a
+ * TLS 1.3 session is removed from the cache), or NULL. Sessions that expired or that
+ * OpenSSL marked not resumable (a connection that ended in an error) are dropped. now: wall-clock seconds, as
+ * SSL_SESSION_get_time. */
 SSL_SESSION *mitm_tls_sessions_take(struct mitm_tls_sessions *c, const char *key, time_t now);
 
 /* Sessions held (tests and statistics). */

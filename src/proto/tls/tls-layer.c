@@ -296,6 +296,11 @@ static void srv_free(struct tls_srv *s)
 {
     mitm_layer_deinit(&s->base);
     mitm_cmd_free(s->child_open);
+    /* A connection that ends without our close_notify (the client left first) is not an
+     * error: without this, SSL_free marks its session, which the cache may hold, as not
+     * resumable. Failed connections keep OpenSSL's rule. */
+    if (s->ssl && s->hs_done && !s->failed)
+        SSL_set_shutdown(s->ssl, SSL_get_shutdown(s->ssl) | SSL_SENT_SHUTDOWN);
     SSL_free(s->ssl);
     free(s->sni);
     free(s->sess_key);
@@ -344,12 +349,13 @@ static void srv_step(struct tls_srv *s)
 }
 
 /* Offer a session this server gave an earlier connection made the same way (address,
- * SNI, ALPN), if the cache has one; new sessions reach mitm_tls_new_session. */
-static void resume(struct tls_srv *s)
+ * SNI, name verified, ALPN), if the cache has one; new sessions reach
+ * mitm_tls_new_session. */
+static void resume(struct tls_srv *s, const char *name)
 {
     char key[1024];
     struct tls_layer *t = s->t;
-    if (!mitm_tls_sessions_key(key, sizeof(key), s->conn->host, s->conn->port, s->sni, t->alpn_wire,
+    if (!mitm_tls_sessions_key(key, sizeof(key), s->conn->host, s->conn->port, s->sni, name, t->alpn_wire,
                                t->alpn_wire_len))
         return;
     s->sess_key = mitm_strdup(key);
@@ -392,7 +398,7 @@ static void srv_start(struct tls_srv *s)
     }
     if (t->alpn_wire_len)
         SSL_set_alpn_protos(s->ssl, t->alpn_wire, (unsigned)t->alpn_wire_len);
-    resume(s);
+    resume(s, name);
     if (mitm_tls_config_verify(t->cfg)) {
         X509_VERIFY_PARAM *p = SSL_get0_param(s->ssl);
         /* RFC 6125: SANs only (no CN fallback), no partial wildcards such as f*.com */

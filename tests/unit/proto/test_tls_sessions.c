@@ -30,20 +30,32 @@ static unsigned char id_of(const SSL_SESSION *s)
     return p[0];
 }
 
-Test(tls_sessions, key_names_address_sni_and_alpn)
+Test(tls_sessions, key_names_address_sni_name_and_alpn)
 {
-    char a[128], b[128];
+    char a[160], b[160];
     const uint8_t h1[] = {8, 'h', 't', 't', 'p', '/', '1', '.', '1'};
-    cr_assert(mitm_tls_sessions_key(a, sizeof(a), "example.com", 443, "example.com", h1, sizeof(h1)));
-    cr_assert_str_eq(a, "example.com|443|example.com|08687474702f312e31");
-    cr_assert(mitm_tls_sessions_key(b, sizeof(b), "example.com", 443, NULL, NULL, 0));
-    cr_assert_str_eq(b, "example.com|443||");
-    cr_assert(mitm_tls_sessions_key(b, sizeof(b), "example.com", 8443, "example.com", h1, sizeof(h1)));
+    cr_assert(mitm_tls_sessions_key(a, sizeof(a), "example.com", 443, "example.com", "example.com", h1,
+                                    sizeof(h1)));
+    cr_assert_str_eq(a, "11:example.com|443|11:example.com|11:example.com|08687474702f312e31");
+    cr_assert(mitm_tls_sessions_key(b, sizeof(b), "example.com", 443, NULL, "example.com", NULL, 0));
+    cr_assert_str_eq(b, "11:example.com|443|0:|11:example.com|");
+    cr_assert(mitm_tls_sessions_key(b, sizeof(b), "example.com", 8443, "example.com", "example.com", h1,
+                                    sizeof(h1)));
     cr_assert_str_neq(a, b);
-    cr_assert(mitm_tls_sessions_key(b, sizeof(b), "example.com", 443, "www.example.com", h1, sizeof(h1)));
+    cr_assert(mitm_tls_sessions_key(b, sizeof(b), "example.com", 443, "www.example.com", "www.example.com",
+                                    h1, sizeof(h1)));
+    cr_assert_str_neq(a, b);
+    /* no SNI can be sent for an IP: the name verified still tells connections apart */
+    cr_assert(mitm_tls_sessions_key(a, sizeof(a), "10.0.0.1", 443, NULL, "10.0.0.1", NULL, 0));
+    cr_assert(mitm_tls_sessions_key(b, sizeof(b), "10.0.0.1", 443, NULL, "10.0.0.9", NULL, 0));
+    cr_assert_str_neq(a, b);
+    /* length prefixes: a '|' inside a field cannot shift the others */
+    cr_assert(mitm_tls_sessions_key(a, sizeof(a), "h", 1, "a|b", "c", NULL, 0));
+    cr_assert(mitm_tls_sessions_key(b, sizeof(b), "h", 1, "a", "b|c", NULL, 0));
     cr_assert_str_neq(a, b);
     /* too long for the buffer: no key rather than a truncated one that could collide */
-    cr_assert_not(mitm_tls_sessions_key(b, 20, "example.com", 443, "example.com", h1, sizeof(h1)));
+    cr_assert_not(
+        mitm_tls_sessions_key(b, 20, "example.com", 443, "example.com", "example.com", h1, sizeof(h1)));
 }
 
 Test(tls_sessions, each_session_is_taken_once_newest_first)
@@ -108,6 +120,26 @@ Test(tls_sessions, expired_sessions_are_never_handed_out)
     SSL_SESSION *s = mitm_tls_sessions_take(c, "k", 1050);
     cr_assert_eq(id_of(s), 3, "the expired newer entry is skipped");
     SSL_SESSION_free(s);
+    mitm_tls_sessions_free(c);
+}
+
+Test(tls_sessions, sessions_no_longer_resumable_are_dropped)
+{
+    /* A stored session can stop being resumable afterwards: OpenSSL marks the session of
+     * a connection that ended in an error, and the cache may hold that very object (TLS
+     * 1.2 sessions stay for reuse). Here its ID is cleared, which OpenSSL reads the same. */
+    struct mitm_tls_sessions *c = mitm_tls_sessions_new(4);
+    SSL_SESSION *s12 = sess_v(TLS1_2_VERSION, 9, 1000, 100);
+    SSL_SESSION_up_ref(s12);
+    mitm_tls_sessions_put(c, "k", s12);
+    SSL_SESSION *first = mitm_tls_sessions_take(c, "k", 1050);
+    cr_assert_eq(first, s12, "resumable: handed out and kept");
+    SSL_SESSION_free(first);
+    cr_assert(SSL_SESSION_set1_id(s12, (const unsigned char *)"", 0));
+    cr_assert_not(SSL_SESSION_is_resumable(s12));
+    cr_assert_null(mitm_tls_sessions_take(c, "k", 1050));
+    cr_assert_eq(mitm_tls_sessions_count(c), 0);
+    SSL_SESSION_free(s12);
     mitm_tls_sessions_free(c);
 }
 
