@@ -151,6 +151,17 @@ static void escape_bytes(const uint8_t *p, size_t n, struct mitm_buf *out, bool 
     escape_bytes2(p, n, out, keep_newlines, false);
 }
 
+/* A beautifier's output as text lines, escaped (newlines kept); frees out. */
+static void escaped_lines(struct mitm_cv_result *r, struct mitm_buf *out)
+{
+    struct mitm_buf esc;
+    mitm_buf_init(&esc, 0);
+    escape_bytes(mitm_buf_data(out), out->len, &esc, true);
+    text_lines(r, (const char *)mitm_buf_data(&esc), esc.len);
+    mitm_buf_free(&esc);
+    mitm_buf_free(out);
+}
+
 static size_t ulen(const char *p, size_t n)
 {
     size_t k = 0;
@@ -688,35 +699,6 @@ static int view_query(struct mitm_cv_result *r, const uint8_t *d, size_t n, cons
     return 0;
 }
 
-/* The value of parameter name in a Content-Type (quotes removed), or NULL. */
-static const char *ct_param(const char *ct, size_t len, const char *name, size_t *vl)
-{
-    size_t nl = strlen(name);
-    const char *end = ct + len, *p = memchr(ct, ';', len);
-    while (p && p < end) {
-        p++;
-        while (p < end && (*p == ' ' || *p == '\t'))
-            p++;
-        if ((size_t)(end - p) > nl && strncasecmp(p, name, nl) == 0 && p[nl] == '=') {
-            const char *v = p + nl + 1, *ve;
-            if (v < end && *v == '"') {
-                v++;
-                ve = memchr(v, '"', (size_t)(end - v));
-                if (!ve)
-                    ve = end;
-            } else {
-                ve = v;
-                while (ve < end && *ve != ';' && *ve != ' ' && *ve != '\t')
-                    ve++;
-            }
-            *vl = (size_t)(ve - v);
-            return v;
-        }
-        p = memchr(p, ';', (size_t)(end - p));
-    }
-    return NULL;
-}
-
 /* bytes.splitlines(): lines split at \n, \r\n, \r. */
 struct span {
     const uint8_t *p;
@@ -749,7 +731,9 @@ static size_t splitlines(const uint8_t *p, size_t n, struct span **out)
 static int view_multipart(struct mitm_cv_result *r, const uint8_t *d, size_t n, const struct mitm_cv_meta *m)
 {
     size_t bl = 0;
-    const char *b = m->content_type ? ct_param(m->content_type, m->content_type_len, "boundary", &bl) : NULL;
+    const char *b = m->content_type
+                        ? mitm_content_type_param(m->content_type, m->content_type_len, "boundary", &bl)
+                        : NULL;
     if (!b || bl == 0 || bl > 200)
         return -1;
     char delim[210];
@@ -1390,12 +1374,7 @@ static int view_xml(struct mitm_cv_result *r, const uint8_t *d, size_t n, const 
         }
     }
     free(t);
-    struct mitm_buf esc;
-    mitm_buf_init(&esc, 0);
-    escape_bytes(mitm_buf_data(&out), out.len, &esc, true);
-    text_lines(r, (const char *)mitm_buf_data(&esc), esc.len);
-    mitm_buf_free(&esc);
-    mitm_buf_free(&out);
+    escaped_lines(r, &out);
     return 0;
 }
 
@@ -1544,12 +1523,7 @@ static int view_css(struct mitm_cv_result *r, const uint8_t *d, size_t n, const 
     }
     while (out.len && mitm_buf_data(&out)[out.len - 1] == '\n')
         out.len--;
-    struct mitm_buf esc;
-    mitm_buf_init(&esc, 0);
-    escape_bytes(mitm_buf_data(&out), out.len, &esc, true);
-    text_lines(r, (const char *)mitm_buf_data(&esc), esc.len);
-    mitm_buf_free(&esc);
-    mitm_buf_free(&out);
+    escaped_lines(r, &out);
     mfree(&b);
     return 0;
 }
@@ -1596,12 +1570,7 @@ static int view_js(struct mitm_cv_result *r, const uint8_t *d, size_t n, const s
             level++;
         i = e;
     }
-    struct mitm_buf esc;
-    mitm_buf_init(&esc, 0);
-    escape_bytes(mitm_buf_data(&out), out.len, &esc, true);
-    text_lines(r, (const char *)mitm_buf_data(&esc), esc.len);
-    mitm_buf_free(&esc);
-    mitm_buf_free(&out);
+    escaped_lines(r, &out);
     mfree(&b);
     return 0;
 }

@@ -459,50 +459,61 @@ int mitm_export(const char *format, const struct mitm_flow *f, bool preserve_ip,
 
 /* ---- charsets ---- */
 
-enum mitm_charset mitm_charset_of(const char *ct, size_t len, enum mitm_charset dflt)
+const char *mitm_content_type_param(const char *ct, size_t len, const char *name, size_t *vl)
 {
-    if (!ct)
-        return dflt;
-    /* find a "charset=" parameter after the first ';' (RFC 9110 §8.3.1; names case-insensitive) */
+    size_t nl = strlen(name);
     const char *end = ct + len, *p = memchr(ct, ';', len);
     while (p && p < end) {
         p++;
         while (p < end && (*p == ' ' || *p == '\t'))
             p++;
-        if ((size_t)(end - p) > 8 && strncasecmp(p, "charset=", 8) == 0) {
-            const char *v = p + 8, *ve = v;
+        if ((size_t)(end - p) > nl + 1 && strncasecmp(p, name, nl) == 0 && p[nl] == '=') {
+            const char *v = p + nl + 1, *ve;
             if (v < end && *v == '"') {
                 v++;
                 ve = memchr(v, '"', (size_t)(end - v));
                 if (!ve)
                     ve = end;
             } else {
+                ve = v;
                 while (ve < end && *ve != ';' && *ve != ' ' && *ve != '\t')
                     ve++;
             }
-            char name[32];
-            size_t nl = (size_t)(ve - v);
-            if (nl == 0 || nl >= sizeof(name))
-                return MITM_CHARSET_OTHER;
-            for (size_t i = 0; i < nl; i++)
-                name[i] = (char)((v[i] >= 'A' && v[i] <= 'Z') ? v[i] + 32 : v[i]);
-            name[nl] = 0;
-            static const char *const utf8[] = {"utf-8", "utf8", "u8", "utf"};
-            static const char *const latin1[] = {"iso-8859-1", "iso8859-1", "latin-1", "latin1",    "l1",
-                                                 "iso_8859-1", "8859",      "cp819",   "iso-ir-100"};
-            static const char *const ascii[] = {"ascii", "us-ascii", "646", "us"};
-            for (size_t i = 0; i < sizeof(utf8) / sizeof(*utf8); i++)
-                if (strcmp(name, utf8[i]) == 0)
-                    return MITM_CHARSET_UTF8;
-            for (size_t i = 0; i < sizeof(latin1) / sizeof(*latin1); i++)
-                if (strcmp(name, latin1[i]) == 0)
-                    return MITM_CHARSET_LATIN1;
-            for (size_t i = 0; i < sizeof(ascii) / sizeof(*ascii); i++)
-                if (strcmp(name, ascii[i]) == 0)
-                    return MITM_CHARSET_ASCII;
-            return MITM_CHARSET_OTHER;
+            *vl = (size_t)(ve - v);
+            return v;
         }
         p = memchr(p, ';', (size_t)(end - p));
+    }
+    return NULL;
+}
+
+enum mitm_charset mitm_charset_of(const char *ct, size_t len, enum mitm_charset dflt)
+{
+    if (!ct)
+        return dflt;
+    size_t nl;
+    const char *v = mitm_content_type_param(ct, len, "charset", &nl);
+    if (v) {
+        char name[32];
+        if (nl == 0 || nl >= sizeof(name))
+            return MITM_CHARSET_OTHER;
+        for (size_t i = 0; i < nl; i++)
+            name[i] = (char)((v[i] >= 'A' && v[i] <= 'Z') ? v[i] + 32 : v[i]);
+        name[nl] = 0;
+        static const char *const utf8[] = {"utf-8", "utf8", "u8", "utf"};
+        static const char *const latin1[] = {"iso-8859-1", "iso8859-1", "latin-1", "latin1",    "l1",
+                                             "iso_8859-1", "8859",      "cp819",   "iso-ir-100"};
+        static const char *const ascii[] = {"ascii", "us-ascii", "646", "us"};
+        for (size_t i = 0; i < sizeof(utf8) / sizeof(*utf8); i++)
+            if (strcmp(name, utf8[i]) == 0)
+                return MITM_CHARSET_UTF8;
+        for (size_t i = 0; i < sizeof(latin1) / sizeof(*latin1); i++)
+            if (strcmp(name, latin1[i]) == 0)
+                return MITM_CHARSET_LATIN1;
+        for (size_t i = 0; i < sizeof(ascii) / sizeof(*ascii); i++)
+            if (strcmp(name, ascii[i]) == 0)
+                return MITM_CHARSET_ASCII;
+        return MITM_CHARSET_OTHER;
     }
     for (size_t i = 0; i + 4 <= len; i++)
         if (strncasecmp(ct + i, "json", 4) == 0)

@@ -68,6 +68,11 @@ enum mitm_charset {
  * infer_content_encoding uses Latin-1 there; gb2312/gbk have no codec here: OTHER). */
 enum mitm_charset mitm_charset_of(const char *ct, size_t len, enum mitm_charset dflt);
 
+/* The value of parameter name (case-insensitive) in a Content-Type of len bytes, after the
+ * first ';' (RFC 9110 §8.3.1), quotes removed; its length in *vl. NULL when absent or
+ * when nothing follows its '='. */
+const char *mitm_content_type_param(const char *ct, size_t len, const char *name, size_t *vl);
+
 /* Decode n bytes in charset cs and append them to out as UTF-8. Returns 0, or -1 (out may
  * hold a prefix) when the bytes are invalid in cs (UTF-8: per RFC 3629, no surrogates or
  * overlong forms; ASCII: bytes >= 0x80). */
