@@ -3,7 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/log.h"
 #include "ui/cli.h"
 #include "ui/dump/tool.h"

@@ -1,7 +1,7 @@
 /* anticache: strip the conditional request headers that let a server answer 304, so the
  * full response passes through the proxy (mitmproxy addons/anticache.py). */
 #include "addon/addon.h"
-#include "addon/options.h"
+#include "core/options.h"
 #include "proto/http/http.h"
 
 static void hook(enum mitm_hook h, struct mitm_flow *f, const struct mitm_options *o)

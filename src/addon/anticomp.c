@@ -1,6 +1,6 @@
 /* anticomp: ask servers for uncompressed bodies (mitmproxy addons/anticomp.py). */
 #include "addon/addon.h"
-#include "addon/options.h"
+#include "core/options.h"
 #include "proto/http/http.h"
 
 static void hook(enum mitm_hook h, struct mitm_flow *f, const struct mitm_options *o)

@@ -1,7 +1,7 @@
 /* Client replay: see clientplayback.h. Behaviour follows mitmproxy's
  * addons/clientplayback.py (check(), start_replay(), the concurrency option). */
 #include "addon/clientplayback.h"
-#include "addon/options.h"
+#include "core/options.h"
 #include "addon/serverplayback.h"
 #include "base/alloc.h"
 #include "base/log.h"

@@ -1,6 +1,6 @@
 /* onboarding: see onboarding.h. */
 #include "addon/onboarding.h"
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "proto/http/http.h"

@@ -2,7 +2,7 @@
  * addons/serverplayback.py and http.Response.refresh(). */
 #include "base/slice.h"
 #include "addon/serverplayback.h"
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "flow/flow.h"

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "addon/command.h"
-#include "addon/options.h"
+#include "core/command.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "flow/encoding.h"
 #include "proto/http/http.h"
@@ -645,10 +645,10 @@ static int cmd_export_formats(void *data, const struct mitm_cmd_arg *a, size_t n
     return 0;
 }
 
-static const struct mitm_cmd_param export_params[] = {{"format", MITM_CMD_STR, NULL},
-                                                      {"f", MITM_CMD_FLOW, NULL}};
+static const struct mitm_cmd_param export_params[] = {{"format", MITM_ARG_STR, NULL},
+                                                      {"f", MITM_ARG_FLOW, NULL}};
 static const struct mitm_cmd_param file_params[] = {
-    {"format", MITM_CMD_STR, NULL}, {"flow", MITM_CMD_FLOW, NULL}, {"path", MITM_CMD_PATH, NULL}};
+    {"format", MITM_ARG_STR, NULL}, {"flow", MITM_ARG_FLOW, NULL}, {"path", MITM_ARG_PATH, NULL}};
 
 int mitm_export_register_commands(struct mitm_cmd_registry *reg, char *err, size_t errlen)
 {

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <zlib.h>
 
-#include "addon/command.h"
+#include "core/command.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "flow/contentview.h"
@@ -1026,8 +1026,8 @@ static int cmd_save_har(void *data, const struct mitm_cmd_arg *a, size_t n, stru
     return mitm_har_write_file(a[1].str, (struct mitm_flow *const *)a[0].flows, a[0].nflows, err, errlen);
 }
 
-static const struct mitm_cmd_param save_har_params[] = {{"flows", MITM_CMD_FLOWS, NULL},
-                                                        {"path", MITM_CMD_PATH, NULL}};
+static const struct mitm_cmd_param save_har_params[] = {{"flows", MITM_ARG_FLOWS, NULL},
+                                                        {"path", MITM_ARG_PATH, NULL}};
 
 int mitm_har_register_commands(struct mitm_cmd_registry *reg, char *err, size_t errlen)
 {

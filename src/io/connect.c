@@ -1,7 +1,7 @@
 /* Opening server connections: resolve (uv_getaddrinfo, skipped for IP literals), connect
  * to each address in turn, bounded by connect_timeout; the OPEN command's reply carries
  * the outcome. */
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "io/session.h"
 

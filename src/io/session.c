@@ -2,7 +2,7 @@
  * connect, close, hooks, logs), flow control, teardown. All on one worker's loop. */
 #include "io/session.h"
 #include "addon/addon.h"
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "flow/flow.h"

@@ -1,7 +1,7 @@
 /* Worker threads: each runs its own libuv loop with its own listening socket (SO_REUSEPORT:
  * the kernel spreads connections) and its own sessions, sharing nothing with the others.
  * Finished flows go to the main thread through a mutex-protected queue and a uv_async. */
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "flow/flow.h"

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "addon/options.h"
+#include "core/options.h"
 
 enum mitm_tool {
     MITM_TOOL_CONSOLE = 0,

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/log.h"
 
 static bool same(const struct mitm_options *a, const struct mitm_options *b)

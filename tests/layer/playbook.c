@@ -1,5 +1,5 @@
 #include "playbook.h"
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "flow/flow.h"
 

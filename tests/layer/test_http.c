@@ -2,7 +2,7 @@
  * its input split at every byte offset (pb_run_all). */
 #include <criterion/criterion.h>
 
-#include "addon/options.h"
+#include "core/options.h"
 #include "playbook.h"
 #include "proto/http/layer.h"
 

@@ -5,7 +5,7 @@
  * peers' output back as DATA events) and records logs, hooks and closes. */
 #include <criterion/criterion.h>
 
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "cert/ca.h"

@@ -2,7 +2,7 @@
  * server connections through their HTTP/1 codecs, hands the resulting events to one
  * stream per request, and keeps server connections for reuse. */
 #include "proto/http/layer.h"
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "proto/http/http.h"

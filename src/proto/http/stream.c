@@ -2,7 +2,7 @@
  * HttpStream). It sees only neutral HTTP events, runs the hooks, decides buffering or
  * streaming, opens (or reuses) the server connection, and turns failures into an error
  * response, a flow error and the error hook. */
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "flow/flow.h"

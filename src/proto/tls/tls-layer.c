@@ -16,7 +16,7 @@
  * An upstream handshake failure (e.g. certificate verification) leaves the inner layer
  * without a server; its first OPEN is answered with the reason, so the client gets a 502
  * naming it and no request byte goes upstream. */
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/log.h"

@@ -3,7 +3,7 @@
  * ignore_hosts / allow_hosts patterns. Read-only once built: workers share it. */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "proto/tls/tls.h"
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "cert/keylog.h"
 #include "proto/tls/sessions.h"

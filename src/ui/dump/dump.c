@@ -1,5 +1,5 @@
 #include "ui/dump/dump.h"
-#include "addon/options.h"
+#include "core/options.h"
 #include "flow/contentview.h"
 #include "proto/http/http.h"
 

@@ -7,7 +7,7 @@
 #include "addon/addon.h"
 #include "addon/clientplayback.h"
 #include "addon/crl.h"
-#include "addon/options.h"
+#include "core/options.h"
 #include "addon/serverplayback.h"
 #include "base/alloc.h"
 #include "base/buf.h"

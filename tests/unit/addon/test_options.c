@@ -5,7 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/log.h"
 
 static struct mitm_options o;

@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "addon/command.h"
-#include "addon/options.h"
+#include "core/command.h"
+#include "core/options.h"
 #include "flow/export.h"
 #include "flow/har.h"
 #include "util.h"
@@ -20,18 +20,18 @@ static int echo(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_
     (void)errlen;
     for (size_t i = 0; i < n; i++) {
         switch (a[i].type) {
-        case MITM_CMD_INT:
+        case MITM_ARG_INT:
             mitm_buf_printf(out, "[%ld]", a[i].i);
             break;
-        case MITM_CMD_BOOL:
+        case MITM_ARG_BOOL:
             mitm_buf_printf(out, "[%s]", a[i].b ? "T" : "F");
             break;
-        case MITM_CMD_STRS:
+        case MITM_ARG_STRS:
             for (size_t k = 0; k < a[i].nrest; k++)
                 mitm_buf_printf(out, "<%s>", a[i].rest[k]);
             break;
-        case MITM_CMD_FLOW:
-        case MITM_CMD_FLOWS:
+        case MITM_ARG_FLOW:
+        case MITM_ARG_FLOWS:
             mitm_buf_printf(out, "[%zu flows]", a[i].nflows);
             break;
         default:
@@ -50,10 +50,10 @@ static int failing(void *data, const struct mitm_cmd_arg *a, size_t n, struct mi
 }
 
 static const struct mitm_cmd_param p_typed[] = {
-    {"count", MITM_CMD_INT, NULL}, {"flag", MITM_CMD_BOOL, NULL}, {"mode", MITM_CMD_CHOICE, "a|bb|c"}};
-static const struct mitm_cmd_param p_var[] = {{"first", MITM_CMD_STR, NULL}, {"rest", MITM_CMD_STRS, NULL}};
-static const struct mitm_cmd_param p_flow[] = {{"f", MITM_CMD_FLOW, NULL}};
-static const struct mitm_cmd_param p_bad[] = {{"rest", MITM_CMD_STRS, NULL}, {"x", MITM_CMD_STR, NULL}};
+    {"count", MITM_ARG_INT, NULL}, {"flag", MITM_ARG_BOOL, NULL}, {"mode", MITM_ARG_CHOICE, "a|bb|c"}};
+static const struct mitm_cmd_param p_var[] = {{"first", MITM_ARG_STR, NULL}, {"rest", MITM_ARG_STRS, NULL}};
+static const struct mitm_cmd_param p_flow[] = {{"f", MITM_ARG_FLOW, NULL}};
+static const struct mitm_cmd_param p_bad[] = {{"rest", MITM_ARG_STRS, NULL}, {"x", MITM_ARG_STR, NULL}};
 
 static struct mitm_flow *flows[3];
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "flow/flow.h"
 #include "proto/http/h1conn.h"

@@ -4,7 +4,7 @@
 #include <unistd.h>
 
 #include "addon/clientplayback.h"
-#include "addon/options.h"
+#include "core/options.h"
 #include "flow/flowfile.h"
 #include "helpers.h"
 

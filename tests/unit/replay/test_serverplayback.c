@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "addon/options.h"
+#include "core/options.h"
 #include "addon/serverplayback.h"
 #include "flow/flowfile.h"
 #include "helpers.h"

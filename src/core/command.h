@@ -6,8 +6,8 @@
  *
  * Threads: commands are registered at startup and called on the main thread only (they
  * touch the flow store and the front end); the registry has no lock. */
-#ifndef MITM_ADDON_COMMAND_H
-#define MITM_ADDON_COMMAND_H
+#ifndef MITM_CORE_COMMAND_H
+#define MITM_CORE_COMMAND_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,28 +16,28 @@
 #include "flow/flow-t.h"
 
 /* Parameter types, with mitmproxy's display names (types.py) in comments. */
-enum mitm_cmd_type {
-    MITM_CMD_STR,    /* "str": any text */
-    MITM_CMD_INT,    /* "int": a decimal integer (Python int(): optional sign, surrounding spaces) */
-    MITM_CMD_BOOL,   /* "bool": exactly "true" or "false" */
-    MITM_CMD_FLOW,   /* "flow": a flow spec resolving to exactly one flow */
-    MITM_CMD_FLOWS,  /* "flow[]": a flow spec resolving to any number of flows */
-    MITM_CMD_PATH,   /* "path": a file name; "~" at the start is expanded to $HOME */
-    MITM_CMD_CHOICE, /* "choice": one of the parameter's choices ("a|b|c") */
-    MITM_CMD_STRS,   /* "str[]": the rest of the arguments (last parameter only, like *args) */
+enum mitm_arg_type {
+    MITM_ARG_STR,    /* "str": any text */
+    MITM_ARG_INT,    /* "int": a decimal integer (Python int(): optional sign, surrounding spaces) */
+    MITM_ARG_BOOL,   /* "bool": exactly "true" or "false" */
+    MITM_ARG_FLOW,   /* "flow": a flow spec resolving to exactly one flow */
+    MITM_ARG_FLOWS,  /* "flow[]": a flow spec resolving to any number of flows */
+    MITM_ARG_PATH,   /* "path": a file name; "~" at the start is expanded to $HOME */
+    MITM_ARG_CHOICE, /* "choice": one of the parameter's choices ("a|b|c") */
+    MITM_ARG_STRS,   /* "str[]": the rest of the arguments (last parameter only, like *args) */
 };
 
 /* One parameter of a command. Static data: the registry keeps the pointer. */
 struct mitm_cmd_param {
     const char *name;
-    enum mitm_cmd_type type;
-    const char *choices; /* MITM_CMD_CHOICE only: "a|b|c" */
+    enum mitm_arg_type type;
+    const char *choices; /* MITM_ARG_CHOICE only: "a|b|c" */
 };
 
 /* A parsed argument handed to the command function. Everything it points to is owned by
  * the registry and lives until the function returns. */
 struct mitm_cmd_arg {
-    enum mitm_cmd_type type;
+    enum mitm_arg_type type;
     const char *str;          /* STR, PATH (expanded), CHOICE; also the original text for every type */
     long i;                   /* INT */
     bool b;                   /* BOOL */
@@ -124,6 +124,6 @@ int mitm_cmd_call_line(struct mitm_cmd_registry *reg, const char *line, struct m
 void mitm_cmd_signature(const struct mitm_cmd_def *def, struct mitm_buf *out);
 
 /* Display name of a type ("str", "int", "bool", "flow", "flow[]", "path", "choice", "str"). */
-const char *mitm_cmd_type_name(enum mitm_cmd_type t);
+const char *mitm_arg_type_name(enum mitm_arg_type t);
 
 #endif

@@ -2,7 +2,7 @@
  * (--set, config.yaml) plus the --options dump. mitmproxy's semantics are the reference:
  * mitmproxy/optmanager.py (_parse_setval, load_paths, dump_defaults) and
  * mitmproxy/utils/human.py (parse_size). */
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/err.h"
 
 #include <errno.h>

@@ -1,8 +1,8 @@
 /* Options: a struct generated from options-table.h, plus parsing from every source.
  * One process-wide instance, written during startup on the main thread and read-only
  * afterwards (workers read it without locks). */
-#ifndef MITM_ADDON_OPTIONS_H
-#define MITM_ADDON_OPTIONS_H
+#ifndef MITM_CORE_OPTIONS_H
+#define MITM_CORE_OPTIONS_H
 
 #include <limits.h>
 #include <stdbool.h>
@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "addon/options-table.h"
+#include "core/options-table.h"
 
 #define MITM_OPT_NONE LONG_MIN
 

@@ -1,4 +1,4 @@
-#include "addon/command.h"
+#include "core/command.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "addon/options.h"
+#include "core/options.h"
 #include "base/alloc.h"
 #include "flow/flow.h"
 
@@ -63,11 +63,11 @@ int mitm_cmd_register(struct mitm_cmd_registry *reg, const struct mitm_cmd_def *
     }
     for (size_t i = 0; i < def->nparams; i++) {
         const struct mitm_cmd_param *p = &def->params[i];
-        if (p->type == MITM_CMD_STRS && i + 1 != def->nparams) {
+        if (p->type == MITM_ARG_STRS && i + 1 != def->nparams) {
             snprintf(err, errlen, "%s: str[] parameter %s must be the last", def->name, p->name);
             return -1;
         }
-        if (p->type == MITM_CMD_CHOICE && (!p->choices || !p->choices[0])) {
+        if (p->type == MITM_ARG_CHOICE && (!p->choices || !p->choices[0])) {
             snprintf(err, errlen, "%s: choice parameter %s has no choices", def->name, p->name);
             return -1;
         }
@@ -104,24 +104,24 @@ const struct mitm_cmd_def *const *mitm_cmd_list(struct mitm_cmd_registry *reg, s
     return reg->list;
 }
 
-const char *mitm_cmd_type_name(enum mitm_cmd_type t)
+const char *mitm_arg_type_name(enum mitm_arg_type t)
 {
     switch (t) {
-    case MITM_CMD_STR:
+    case MITM_ARG_STR:
         return "str";
-    case MITM_CMD_INT:
+    case MITM_ARG_INT:
         return "int";
-    case MITM_CMD_BOOL:
+    case MITM_ARG_BOOL:
         return "bool";
-    case MITM_CMD_FLOW:
+    case MITM_ARG_FLOW:
         return "flow";
-    case MITM_CMD_FLOWS:
+    case MITM_ARG_FLOWS:
         return "flow[]";
-    case MITM_CMD_PATH:
+    case MITM_ARG_PATH:
         return "path";
-    case MITM_CMD_CHOICE:
+    case MITM_ARG_CHOICE:
         return "choice";
-    case MITM_CMD_STRS:
+    case MITM_ARG_STRS:
         return "str";
     }
     return "unknown";
@@ -132,8 +132,8 @@ void mitm_cmd_signature(const struct mitm_cmd_def *def, struct mitm_buf *out)
     mitm_buf_printf(out, "%s", def->name);
     for (size_t i = 0; i < def->nparams; i++) {
         const struct mitm_cmd_param *p = &def->params[i];
-        mitm_buf_printf(out, " %s%s:%s", p->type == MITM_CMD_STRS ? "*" : "", p->name,
-                        mitm_cmd_type_name(p->type));
+        mitm_buf_printf(out, " %s%s:%s", p->type == MITM_ARG_STRS ? "*" : "", p->name,
+                        mitm_arg_type_name(p->type));
     }
     if (def->ret)
         mitm_buf_printf(out, " -> %s", def->ret);
@@ -182,22 +182,22 @@ static int parse_arg(struct mitm_cmd_registry *reg, const struct mitm_cmd_param 
     a->type = p->type;
     a->str = s;
     switch (p->type) {
-    case MITM_CMD_STR:
-    case MITM_CMD_STRS:
+    case MITM_ARG_STR:
+    case MITM_ARG_STRS:
         return 0;
-    case MITM_CMD_INT:
+    case MITM_ARG_INT:
         if (parse_int(s, &a->i) == 0)
             return 0;
         snprintf(err, errlen, "Not an integer: %s", s);
         return -1;
-    case MITM_CMD_BOOL:
+    case MITM_ARG_BOOL:
         if (strcmp(s, "true") == 0 || strcmp(s, "false") == 0) {
             a->b = s[0] == 't';
             return 0;
         }
         snprintf(err, errlen, "Booleans are 'true' or 'false', got %s", s);
         return -1;
-    case MITM_CMD_PATH: {
+    case MITM_ARG_PATH: {
         /* os.path.expanduser: "~" or "~/..." */
         const char *home = getenv("HOME");
         if (s[0] == '~' && (s[1] == 0 || s[1] == '/') && home) {
@@ -208,20 +208,20 @@ static int parse_arg(struct mitm_cmd_registry *reg, const struct mitm_cmd_param 
         }
         return 0;
     }
-    case MITM_CMD_CHOICE:
+    case MITM_ARG_CHOICE:
         if (mitm_options_in_choices(p->choices, s))
             return 0;
         snprintf(err, errlen, "Invalid choice.");
         return -1;
-    case MITM_CMD_FLOW:
-    case MITM_CMD_FLOWS:
+    case MITM_ARG_FLOW:
+    case MITM_ARG_FLOWS:
         if (!reg->resolve) {
             snprintf(err, errlen, "no flows available");
             return -1;
         }
         if (reg->resolve(reg->resolve_ud, s, &a->flows, &a->nflows, err, errlen) != 0)
             return -1;
-        if (p->type == MITM_CMD_FLOW && a->nflows != 1) {
+        if (p->type == MITM_ARG_FLOW && a->nflows != 1) {
             snprintf(err, errlen, "Command requires one flow, specification matched %zu.", a->nflows);
             return -1;
         }
@@ -250,7 +250,7 @@ int mitm_cmd_call(struct mitm_cmd_registry *reg, const char *name, const char *c
         snprintf(err, errlen, "Unknown command: %s", name);
         return -1;
     }
-    bool variadic = def->nparams > 0 && def->params[def->nparams - 1].type == MITM_CMD_STRS;
+    bool variadic = def->nparams > 0 && def->params[def->nparams - 1].type == MITM_ARG_STRS;
     size_t fixed = variadic ? def->nparams - 1 : def->nparams;
     if (argc < fixed || (!variadic && argc > fixed)) {
         snprintf(err, errlen, "Command argument mismatch: expected %s%zu arguments, got %zu",
@@ -269,7 +269,7 @@ int mitm_cmd_call(struct mitm_cmd_registry *reg, const char *name, const char *c
         }
     }
     if (variadic) {
-        args[fixed].type = MITM_CMD_STRS;
+        args[fixed].type = MITM_ARG_STRS;
         args[fixed].str = "";
         args[fixed].rest = argv + fixed;
         args[fixed].nrest = argc - fixed;

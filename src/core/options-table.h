@@ -9,8 +9,8 @@
  *                  mitm_options_size()), STRLIST (struct mitm_strvec).
  *   choices: NULL, or a "|"-separated list the value must be one of.
  * mitmc-only options say so in their help. */
-#ifndef MITM_ADDON_OPTIONS_TABLE_H
-#define MITM_ADDON_OPTIONS_TABLE_H
+#ifndef MITM_CORE_OPTIONS_TABLE_H
+#define MITM_CORE_OPTIONS_TABLE_H
 
 /* One option per entry, aligned by hand. */
 /* clang-format off */
