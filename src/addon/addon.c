@@ -10,35 +10,69 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "base/log.h"
+
 #define MAX_ADDONS 64
 
-static const struct mitm_addon *addons[MAX_ADDONS];
-static size_t n_addons;
+struct mitm_addons {
+    const struct mitm_addon *a[MAX_ADDONS];
+    void *state[MAX_ADDONS];
+    size_t n;
+};
 
-void mitm_addons_register(const struct mitm_addon *a)
+struct mitm_addons *mitm_addons_new(void)
 {
-    if (n_addons < MAX_ADDONS)
-        addons[n_addons++] = a;
+    return mitm_calloc(1, sizeof(struct mitm_addons));
 }
 
-void mitm_addons_clear(void)
+void mitm_addons_free(struct mitm_addons *r)
 {
-    n_addons = 0;
+    free(r);
 }
 
-void mitm_addons_run(enum mitm_hook h, struct mitm_flow *f, const struct mitm_options *o)
+void mitm_addons_add(struct mitm_addons *r, const struct mitm_addon *a, void *state)
 {
-    for (size_t i = 0; i < n_addons; i++)
-        addons[i]->hook(h, f, o);
+    if (r->n < MAX_ADDONS) {
+        r->a[r->n] = a;
+        r->state[r->n++] = state;
+    }
 }
 
-void mitm_addons_register_builtin(void)
+void mitm_addons_run(const struct mitm_addons *r, enum mitm_hook h, void *arg,
+                     const struct mitm_hook_env *env)
 {
-    mitm_addons_register(&mitm_addon_anticache);
-    mitm_addons_register(&mitm_addon_anticomp);
-    mitm_addons_register(&mitm_addon_onboarding);
-    mitm_addons_register(&mitm_addon_serverplayback); /* mitmproxy: after clientplayback (no hook here) */
-    mitm_addons_register(&mitm_addon_crl);            /* mitmproxy's tlsconfig request hook */
+    for (size_t i = 0; r && i < r->n; i++)
+        r->a[i]->hook(r->state[i], h, arg, env);
+}
+
+void mitm_addons_add_builtin(struct mitm_addons *r, struct mitm_serverplayback *sp,
+                             const struct mitm_cert_signer *signer)
+{
+    mitm_addons_add(r, &mitm_addon_anticache, NULL);
+    mitm_addons_add(r, &mitm_addon_anticomp, NULL);
+    mitm_addons_add(r, &mitm_addon_onboarding, NULL);
+    mitm_addons_add(r, &mitm_addon_serverplayback, sp);  /* mitmproxy: after clientplayback */
+    mitm_addons_add(r, &mitm_addon_crl, (void *)signer); /* mitmproxy's tlsconfig request hook */
+}
+
+void mitm_hook_log(const struct mitm_hook_env *env, int level, const char *fmt, ...)
+{
+    char *msg = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    if (vasprintf(&msg, fmt, ap) < 0)
+        msg = NULL;
+    va_end(ap);
+    if (!msg)
+        return;
+    if (env && env->log)
+        env->log(env->log_arg, level, msg);
+    else
+        mitm_log((enum mitm_log_level)level, NULL, "%s", msg);
+    free(msg);
 }
 
 void mitm_addon_respond(struct mitm_flow *f, int status, const char *reason, const char *ctype,

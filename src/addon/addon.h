@@ -10,22 +10,49 @@
 #include <stddef.h>
 
 struct mitm_options;
+struct mitm_serverplayback;
+struct mitm_cert_signer;
 
-struct mitm_addon {
-    const char *name;
-    /* Called for every hook; an addon ignores the ones it does not handle. */
-    void (*hook)(enum mitm_hook h, struct mitm_flow *f, const struct mitm_options *o);
+/* What a hook runs with besides its argument. Hooks never read the clock, touch io or
+ * write to the process log themselves: the time, the options and the log come from here. */
+struct mitm_hook_env {
+    double now;                      /* wall-clock seconds of the event that fired the hook */
+    const struct mitm_options *opts; /* the connection's options snapshot */
+    int worker;                      /* index of the worker thread running it; -1 = main thread */
+    /* A log line for the connection the hook runs for (NULL: the process log). */
+    void (*log)(void *arg, int level, const char *msg);
+    void *log_arg;
 };
 
-/* Add an addon (startup only; order of registration = order of calls). */
-void mitm_addons_register(const struct mitm_addon *a);
-/* Remove every addon (tests, shutdown). */
-void mitm_addons_clear(void);
-/* Run hook h on f through every addon in order. */
-void mitm_addons_run(enum mitm_hook h, struct mitm_flow *f, const struct mitm_options *o);
+/* Log through env (mitmproxy's logging from an addon). */
+void mitm_hook_log(const struct mitm_hook_env *env, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-/* The built-in addons of every tool, in mitmproxy's order (anticache, anticomp, ...). */
-void mitm_addons_register_builtin(void);
+/* An addon. Its hook is called for every hook with the state it was added with; it
+ * ignores the hooks it does not handle. arg is the hook's argument, as mitmproxy passes it:
+ * struct mitm_flow * for the HTTP hooks (requestheaders ... error, http_connect). */
+struct mitm_addon {
+    const char *name;
+    void (*hook)(void *state, enum mitm_hook h, void *arg, const struct mitm_hook_env *env);
+};
+
+/* The addon registry (a service: filled at startup on the main thread, read-only while
+ * workers run). */
+struct mitm_addons;
+
+struct mitm_addons *mitm_addons_new(void);
+void mitm_addons_free(struct mitm_addons *r); /* accepts NULL; states belong to their owners */
+/* Add an addon with its state (order of adding = order of calls). */
+void mitm_addons_add(struct mitm_addons *r, const struct mitm_addon *a, void *state);
+/* Run hook h with arg through every addon in order. r may be NULL (no addons). */
+void mitm_addons_run(const struct mitm_addons *r, enum mitm_hook h, void *arg,
+                     const struct mitm_hook_env *env);
+
+/* The built-in addons of every tool, in mitmproxy's order (anticache, anticomp, onboarding,
+ * server replay with the index sp (may be NULL), the magic CRL signed by signer (may be
+ * NULL)). sp and signer are borrowed and must outlive r. */
+void mitm_addons_add_builtin(struct mitm_addons *r, struct mitm_serverplayback *sp,
+                             const struct mitm_cert_signer *signer);
 
 /* Answer f from the proxy itself (the request is never forwarded): an HTTP/1.1 response
  * with status, reason, Content-Type ctype, Content-Disposition disposition (NULL: none),

@@ -3,8 +3,11 @@
 #include "core/options.h"
 #include "proto/http/http.h"
 
-static void hook(enum mitm_hook h, struct mitm_flow *f, const struct mitm_options *o)
+static void hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hook_env *env)
 {
+    (void)state;
+    struct mitm_flow *f = arg;
+    const struct mitm_options *o = env->opts;
     if (h != MITM_HOOK_REQUEST || !o->anticomp || !f->request)
         return;
     mitm_headers_set(&f->request->headers, "Accept-Encoding", "identity", 8);

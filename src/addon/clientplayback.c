@@ -5,7 +5,6 @@
 #include "addon/serverplayback.h"
 #include "base/alloc.h"
 #include "base/log.h"
-#include "io/io.h"
 #include "proto/http/http.h"
 #include "proto/http1/h1.h"
 
@@ -223,16 +222,6 @@ int mitm_clientplayback_start_with(mitm_clientplayback_inject_fn inject, void *a
         send_next_locked();
     pthread_mutex_unlock(&cp.lock);
     return 0;
-}
-
-static void inject_proxy(void *arg, uint8_t *data, size_t len)
-{
-    mitm_proxy_inject(arg, data, len);
-}
-
-int mitm_clientplayback_start(struct mitm_proxy *p, const struct mitm_options *o, char *err, size_t errlen)
-{
-    return mitm_clientplayback_start_with(inject_proxy, p, o, err, errlen);
 }
 
 /* A flow of a replay: marked "request" by the driver; server replay may have re-marked it

@@ -24,7 +24,6 @@
 #include "flow/flow-t.h"
 
 struct mitm_options;
-struct mitm_proxy;
 
 /* Serialise the request of f into out as a client of a regular proxy sends it:
  * "METHOD scheme://host[:port]/path HTTP/1.x" (the destination is the request's host and
@@ -53,9 +52,6 @@ typedef void (*mitm_clientplayback_inject_fn)(void *arg, uint8_t *data, size_t l
  * A replay already running is stopped first. */
 int mitm_clientplayback_start_with(mitm_clientplayback_inject_fn inject, void *arg,
                                    const struct mitm_options *o, char *err, size_t errlen);
-
-/* mitm_clientplayback_start_with, injecting into the proxy p (mitm_proxy_inject). */
-int mitm_clientplayback_start(struct mitm_proxy *p, const struct mitm_options *o, char *err, size_t errlen);
 
 /* Tell the replay queue that a flow reached the flow sink. A flow of ours (is_replay
  * "request", or "response" on a virtual client connection when server replay answered it)

@@ -1,6 +1,7 @@
 /* crl: see crl.h. */
 #include "addon/crl.h"
 #include "base/log.h"
+#include "flow/flow-t.h"
 #include "cert/leaf.h"
 #include "proto/http/http.h"
 
@@ -8,17 +9,11 @@
 #include <string.h>
 #include <time.h>
 
-/* Set on the main thread before workers start, read-only afterwards. */
-static const struct mitm_cert_signer *signer;
-
-void mitm_addon_crl_set_signer(const struct mitm_cert_signer *s)
+/* state: the signer (const struct mitm_cert_signer *), or NULL. */
+static void hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hook_env *env)
 {
-    signer = s;
-}
-
-static void hook(enum mitm_hook h, struct mitm_flow *f, const struct mitm_options *o)
-{
-    (void)o;
+    const struct mitm_cert_signer *signer = state;
+    struct mitm_flow *f = arg;
     if (h != MITM_HOOK_REQUEST || !signer || !f->request || f->response || f->error || !f->request->path)
         return;
     const char *path = f->request->path, *magic = mitm_cert_signer_crl_path(signer);
@@ -27,9 +22,9 @@ static void hook(enum mitm_hook h, struct mitm_flow *f, const struct mitm_option
         return;
     char err[256];
     size_t len = 0;
-    uint8_t *der = mitm_cert_signer_crl_der(signer, time(NULL), &len, err, sizeof(err));
+    uint8_t *der = mitm_cert_signer_crl_der(signer, (time_t)env->now, &len, err, sizeof(err));
     if (!der) {
-        mitm_log(MITM_LOG_ERROR, NULL, "cannot answer the CRL request for %s: %s", path, err);
+        mitm_hook_log(env, MITM_LOG_ERROR, "cannot answer the CRL request for %s: %s", path, err);
         return; /* the request goes upstream, as without this addon */
     }
     mitm_addon_respond(f, 200, "OK", "application/pkix-crl", NULL, der, len);

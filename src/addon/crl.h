@@ -10,11 +10,8 @@
 
 struct mitm_cert_signer;
 
-/* The signer whose CA signs the CRL (startup, before any worker runs; NULL: the addon
- * does nothing, as when TLS interception is not set up). Borrowed: it must outlive the
- * workers. */
-void mitm_addon_crl_set_signer(const struct mitm_cert_signer *s);
-
+/* The addon; its state is the signer whose CA signs the CRL (const struct
+ * mitm_cert_signer *; NULL: the addon does nothing). */
 extern const struct mitm_addon mitm_addon_crl;
 
 #endif

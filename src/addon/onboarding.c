@@ -61,8 +61,11 @@ static void serve_cert(struct mitm_flow *f, const struct mitm_options *o, const 
     free(buf);
 }
 
-static void hook(enum mitm_hook h, struct mitm_flow *f, const struct mitm_options *o)
+static void hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hook_env *env)
 {
+    (void)state;
+    struct mitm_flow *f = arg;
+    const struct mitm_options *o = env->opts;
     if (h != MITM_HOOK_REQUEST || !o->onboarding || !f->request || f->response || !f->request->host ||
         strcasecmp(f->request->host, o->onboarding_host) != 0)
         return;

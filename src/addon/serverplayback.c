@@ -7,7 +7,6 @@
 #include "base/log.h"
 #include "flow/flow.h"
 #include "flow/flowfile.h"
-#include "io/io.h"
 #include "proto/http/http.h"
 
 #include <errno.h>
@@ -973,8 +972,10 @@ static void set_replay(struct mitm_flow *f)
     f->is_replay = mitm_strdup("response");
 }
 
-void mitm_serverplayback_request(struct mitm_serverplayback *sp, struct mitm_flow *f, double now)
+void mitm_serverplayback_request(struct mitm_serverplayback *sp, struct mitm_flow *f,
+                                 const struct mitm_hook_env *env)
 {
+    double now = env->now;
     if (!f->request || f->response)
         return;
     pthread_mutex_lock(&sp->lock);
@@ -996,26 +997,24 @@ void mitm_serverplayback_request(struct mitm_serverplayback *sp, struct mitm_flo
     char url[2048];
     if (o->server_replay_kill_extra || strcmp(o->server_replay_extra, "kill") == 0) {
         mitm_http_request_url(f->request, false, url, sizeof(url));
-        mitm_log(MITM_LOG_WARN, NULL, "server_playback: killed non-replay request %s", url);
+        mitm_hook_log(env, MITM_LOG_WARN, "server_playback: killed non-replay request %s", url);
         f->killed = true;
     } else if (strcmp(o->server_replay_extra, "forward") != 0) {
         int status = atoi(o->server_replay_extra);
         mitm_http_request_url(f->request, false, url, sizeof(url));
-        mitm_log(MITM_LOG_WARN, NULL, "server_playback: returned %d non-replay request %s", status, url);
+        mitm_hook_log(env, MITM_LOG_WARN, "server_playback: returned %d non-replay request %s", status, url);
         f->response = mitm_http_response_make(status, NULL, NULL);
         f->response->timestamp_start = f->response->timestamp_end = now;
         set_replay(f);
     }
 }
 
-/* ---- the process-wide instance and the addon ---------------------------------------- */
+/* ---- configuration and the addon --------------------------------------------------- */
 
-/* Written on the main thread before the workers start and after they are joined; the
- * thread creation and join order these writes with the workers' reads. */
-static struct mitm_serverplayback *global_sp;
-
-int mitm_serverplayback_configure(const struct mitm_options *o, char *err, size_t errlen)
+int mitm_serverplayback_configure(const struct mitm_options *o, struct mitm_serverplayback **out, char *err,
+                                  size_t errlen)
 {
+    *out = NULL;
     if (o->server_replay_kill_extra)
         mitm_log(MITM_LOG_WARN, NULL,
                  "server_replay_kill_extra has been deprecated, please update your config to use "
@@ -1031,30 +1030,19 @@ int mitm_serverplayback_configure(const struct mitm_options *o, char *err, size_
             mitm_serverplayback_flows_free(&flows);
             return -1;
         }
-    mitm_serverplayback_shutdown();
-    global_sp = mitm_serverplayback_new(o);
-    mitm_serverplayback_add(global_sp, flows.v, flows.n);
+    *out = mitm_serverplayback_new(o);
+    mitm_serverplayback_add(*out, flows.v, flows.n);
     mitm_serverplayback_flows_free(&flows);
     return 0;
 }
 
-struct mitm_serverplayback *mitm_serverplayback_global(void)
+/* state: the index (struct mitm_serverplayback *), or NULL. */
+static void hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hook_env *env)
 {
-    return global_sp;
-}
-
-void mitm_serverplayback_shutdown(void)
-{
-    mitm_serverplayback_free(global_sp);
-    global_sp = NULL;
-}
-
-static void hook(enum mitm_hook h, struct mitm_flow *f, const struct mitm_options *o)
-{
-    (void)o;
-    if (h != MITM_HOOK_REQUEST || !global_sp)
+    struct mitm_serverplayback *sp = state;
+    if (h != MITM_HOOK_REQUEST || !sp)
         return;
-    mitm_serverplayback_request(global_sp, f, mitm_io_now());
+    mitm_serverplayback_request(sp, arg, env);
 }
 
 const struct mitm_addon mitm_addon_serverplayback = {"serverplayback", hook};

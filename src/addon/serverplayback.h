@@ -20,8 +20,7 @@
  *
  * Thread safety: the index is built on the main thread before the workers start; lookups
  * (mitm_serverplayback_next, the request hook) run on any worker and take the object's
- * mutex. The process-wide instance used by the addon is set by
- * mitm_serverplayback_configure before the proxy starts and freed after it stopped. */
+ * mutex. The front end owns the index the addon uses (its state). */
 #ifndef MITM_ADDON_SERVERPLAYBACK_H
 #define MITM_ADDON_SERVERPLAYBACK_H
 
@@ -84,7 +83,8 @@ void mitm_serverplayback_key(const struct mitm_http_request *r, const struct mit
  * "response"). An empty index forwards everything, as mitmproxy does once every recorded
  * response was used. A flow that another addon already answered is left alone (mitmc:
  * mitmproxy would replace that response). */
-void mitm_serverplayback_request(struct mitm_serverplayback *sp, struct mitm_flow *f, double now);
+void mitm_serverplayback_request(struct mitm_serverplayback *sp, struct mitm_flow *f,
+                                 const struct mitm_hook_env *env);
 
 /* mitmproxy's Response.refresh(): shift the Date, Expires and Last-Modified headers and
  * the expires attribute of each Set-Cookie by (now - r->timestamp_start) seconds. Values
@@ -101,19 +101,16 @@ int mitm_serverplayback_parse_date(const char *s, size_t n, long long *t);
  * out (at least 30 bytes). Returns the length. */
 size_t mitm_serverplayback_format_date(long long t, char *out, size_t cap);
 
-/* The process-wide index for the addon: read every server_replay file of o (in order)
- * into a new index. Nothing to do (returns 0) when server_replay is empty. Main thread,
- * before the proxy starts. Returns 0, or -1 with err naming the file and the reason
- * (then no index is installed). Logs the deprecation warnings of
+/* Read every server_replay file of o (in order) into a new index for the addon, stored in
+ * *out (the caller frees it after the proxy stopped); *out is NULL when server_replay is
+ * empty. Main thread, before the proxy starts. Returns 0, or -1 with err naming the file
+ * and the reason (then *out is NULL). Logs the deprecation warnings of
  * server_replay_kill_extra and server_replay_nopop as mitmproxy does. */
-int mitm_serverplayback_configure(const struct mitm_options *o, char *err, size_t errlen);
-/* The installed process-wide index, or NULL. */
-struct mitm_serverplayback *mitm_serverplayback_global(void);
-/* Free the process-wide index (after the proxy stopped). */
-void mitm_serverplayback_shutdown(void);
+int mitm_serverplayback_configure(const struct mitm_options *o, struct mitm_serverplayback **out, char *err,
+                                  size_t errlen);
 
-/* The addon: runs mitm_serverplayback_request on the process-wide index in the request
- * hook (nothing when none is installed). */
+/* The addon: runs mitm_serverplayback_request in the request hook on the index it was
+ * added with (its state; nothing when NULL). */
 extern const struct mitm_addon mitm_addon_serverplayback;
 
 #endif

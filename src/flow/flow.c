@@ -25,7 +25,7 @@ static uint64_t next64(void)
         if (getrandom(rng, sizeof(rng), 0) != (ssize_t)sizeof(rng) ||
             (rng[0] | rng[1] | rng[2] | rng[3]) == 0) {
             rng[0] = (uint64_t)(uintptr_t)&rng ^ 0x9e3779b97f4a7c15ull;
-            rng[1] = (uint64_t)time(NULL);
+            rng[1] = (uint64_t)(uintptr_t)&rng_seeded * 0xff51afd7ed558ccdull;
             rng[2] = 0xbf58476d1ce4e5b9ull;
             rng[3] = 0x94d049bb133111ebull;
         }
@@ -157,4 +157,22 @@ void mitm_flow_unref(struct mitm_flow *f)
         free(f->messages[i].content);
     free(f->messages);
     free(f);
+}
+
+static void flow_payload_free(void *p)
+{
+    mitm_flow_unref(p);
+}
+
+static const struct mitm_payload_vt flow_payload_vt = {.name = "flow", .free = flow_payload_free};
+
+struct mitm_payload mitm_flow_payload(struct mitm_flow *f)
+{
+    struct mitm_payload p = {.vt = &flow_payload_vt, .p = mitm_flow_ref(f)};
+    return p;
+}
+
+struct mitm_flow *mitm_payload_flow(const struct mitm_payload *p)
+{
+    return p->vt == &flow_payload_vt ? p->p : NULL;
 }

@@ -3,12 +3,19 @@
 #define MITM_FLOW_FLOW_H
 
 #include "flow/flow-t.h"
+#include "layer/layer-t.h"
 
 /* New flow of a type: fresh uuid4 id, refs = 1, comment "", marked "". */
 struct mitm_flow *mitm_flow_new(enum mitm_flow_type type, double now);
 struct mitm_flow *mitm_flow_ref(struct mitm_flow *f);
 /* Drop a reference; frees the flow and everything it owns at zero. Accepts NULL. */
 void mitm_flow_unref(struct mitm_flow *f);
+
+/* A flow as a hook's argument: the payload holds a new reference to f (dropped when the
+ * hook command is freed). */
+struct mitm_payload mitm_flow_payload(struct mitm_flow *f);
+/* The flow a payload carries, or NULL if it carries something else. Borrowed. */
+struct mitm_flow *mitm_payload_flow(const struct mitm_payload *p);
 
 /* Set the flow's error (replaces an earlier one). */
 void mitm_flow_set_error(struct mitm_flow *f, const char *msg, double now);

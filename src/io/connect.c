@@ -83,7 +83,7 @@ static void on_timeout(uv_timer_t *t)
     char msg[512];
     snprintf(msg, sizeof(msg), "Error connecting to %s:%u: connect timed out after %ld s",
              io->conn ? io->conn->host : "?", io->conn ? io->conn->port : 0,
-             mitm_worker_options(io->s->w)->connect_timeout);
+             io->s->ctx.opts->connect_timeout);
     mitm_io_open_done(io, msg, true);
 }
 
@@ -134,7 +134,7 @@ void mitm_io_open(struct session *s, struct mitm_cmd *c)
     io->open_cmd = c;
     io->connecting = true;
     c->conn->timestamp_start = mitm_io_now();
-    long timeout = mitm_worker_options(s->w)->connect_timeout;
+    long timeout = s->ctx.opts->connect_timeout;
     uv_timer_init(&s->w->loop, &io->timer);
     io->timer.data = io;
     io->timer_init = true;

@@ -10,18 +10,20 @@
 #include "flow/flow-t.h"
 #include "layer/layer-t.h"
 
-struct mitm_options;
+struct mitm_services;
 struct mitm_proxy;
 
 /* Receives finished flows on the main thread (after the response or error hook ran on
  * the worker). The sink gets a reference it must drop with mitm_flow_unref. */
 typedef void (*mitm_flow_sink_fn)(void *arg, enum mitm_hook hook, struct mitm_flow *flow);
 
-/* Bind the listening sockets (one per worker, SO_REUSEPORT) and start the workers.
+/* Bind the listening sockets (one per worker, SO_REUSEPORT) and start the workers, which
+ * run every connection with svc (borrowed: it must outlive the proxy) and the options
+ * snapshot current when the connection starts.
  * Logs "HTTP(S) proxy listening at HOST:PORT." Returns NULL with a message in err if the
  * address cannot be bound. With o->server false (-n) the workers run without listening
  * sockets: only client replays (mitm_proxy_inject) reach them. */
-struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_options *o,
+struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_services *svc,
                                     mitm_flow_sink_fn sink, void *sink_arg, char *err, size_t errlen);
 
 /* Stop accepting, give live exchanges up to grace seconds, close everything, join the

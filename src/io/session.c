@@ -3,6 +3,7 @@
 #include "io/session.h"
 #include "addon/addon.h"
 #include "core/options.h"
+#include "core/services.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "flow/flow.h"
@@ -123,6 +124,7 @@ static void session_free(struct session *s)
         mitm_cmd_free(c);
     }
     mitm_ctx_free(&s->ctx);
+    mitm_optsnap_unref(s->opts);
     if (s->prev)
         s->prev->next = s->next;
     else
@@ -431,17 +433,30 @@ static void reply(struct session *s, struct mitm_cmd *c)
     mitm_cmd_free(c);
 }
 
+static const char *session_peer(const struct session *s)
+{
+    return s->client && s->client->conn ? s->client->conn->peer : NULL;
+}
+
+/* Hooks log for the client connection they run for. */
+static void hook_log(void *arg, int level, const char *msg)
+{
+    mitm_log((enum mitm_log_level)level, session_peer(arg), "%s", msg);
+}
+
 static void exec_hook(struct session *s, struct mitm_cmd *c)
 {
-    const struct mitm_options *o = mitm_worker_options(s->w);
-    if (c->flow)
-        mitm_addons_run(c->hook, c->flow, o);
+    struct mitm_hook_env env = {
+        .now = mitm_io_now(), .opts = s->ctx.opts, .worker = s->w->index, .log = hook_log, .log_arg = s};
+    struct mitm_flow *flow = mitm_payload_flow(&c->arg);
+    if (c->arg.p)
+        mitm_addons_run(s->ctx.svc->addons, c->hook, c->arg.p, &env);
     if (c->hook == MITM_HOOK_REQUESTHEADERS)
         s->live_flows++;
-    if ((c->hook == MITM_HOOK_RESPONSE || c->hook == MITM_HOOK_ERROR) && c->flow) {
+    if ((c->hook == MITM_HOOK_RESPONSE || c->hook == MITM_HOOK_ERROR) && flow) {
         if (s->live_flows > 0)
             s->live_flows--;
-        mitm_worker_publish(s->w, c->hook, mitm_flow_ref(c->flow));
+        mitm_worker_publish(s->w, c->hook, mitm_flow_ref(flow));
     }
     reply(s, c);
 }
@@ -552,10 +567,12 @@ void mitm_io_open_done(struct ioconn *io, const char *err, bool timeout)
 
 void mitm_session_accept(struct worker *w)
 {
-    const struct mitm_options *o = mitm_worker_options(w);
     struct session *s = mitm_calloc(1, sizeof(*s));
     s->w = w;
+    s->opts = mitm_services_options(mitm_worker_services(w));
+    const struct mitm_options *o = &s->opts->o;
     mitm_ctx_init(&s->ctx, o);
+    s->ctx.svc = mitm_worker_services(w);
     struct ioconn *io = ioconn_new(s, s->ctx.client);
     s->client = io;
     uv_tcp_init(&w->loop, &io->tcp);
@@ -590,11 +607,12 @@ void mitm_session_accept(struct worker *w)
 
 void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len)
 {
-    const struct mitm_options *o = mitm_worker_options(w);
     struct session *s = mitm_calloc(1, sizeof(*s));
     s->w = w;
     s->virtual = true;
-    mitm_ctx_init(&s->ctx, o);
+    s->opts = mitm_services_options(mitm_worker_services(w));
+    mitm_ctx_init(&s->ctx, &s->opts->o);
+    s->ctx.svc = mitm_worker_services(w);
     s->ctx.replay = true;
     struct mitm_conn *c = s->ctx.client;
     c->timestamp_start = mitm_io_now();

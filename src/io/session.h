@@ -30,6 +30,7 @@ struct ioconn {
 struct session {
     struct worker *w;
     struct mitm_ctx ctx;
+    struct mitm_optsnap *opts; /* the options this connection runs with (a reference) */
     struct mitm_layer *root;
     struct ioconn *conns;
     struct ioconn *client;
@@ -65,7 +66,7 @@ struct worker {
 };
 
 void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow *flow);
-const struct mitm_options *mitm_worker_options(struct worker *w);
+const struct mitm_services *mitm_worker_services(struct worker *w);
 
 /* session.c */
 /* Free io once no handle or request of it is pending (after close_io). */

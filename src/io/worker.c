@@ -2,6 +2,7 @@
  * the kernel spreads connections) and its own sessions, sharing nothing with the others.
  * Finished flows go to the main thread through a mutex-protected queue and a uv_async. */
 #include "core/options.h"
+#include "core/services.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "flow/flow.h"
@@ -30,7 +31,8 @@ struct injection {
 
 struct mitm_proxy {
     uv_loop_t *main_loop;
-    const struct mitm_options *opts;
+    const struct mitm_services *svc;
+    struct mitm_optsnap *opts; /* the snapshot the proxy was started with (listeners, workers) */
     struct worker *workers;
     int n_workers;
     int port;
@@ -48,9 +50,9 @@ struct mitm_proxy {
     unsigned next_inject; /* round robin over workers */
 };
 
-const struct mitm_options *mitm_worker_options(struct worker *w)
+const struct mitm_services *mitm_worker_services(struct worker *w)
 {
-    return w->p->opts;
+    return w->p->svc;
 }
 
 void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow *flow)
@@ -311,9 +313,11 @@ int mitm_proxy_port(const struct mitm_proxy *p)
     return p->port;
 }
 
-struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_options *o,
+struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_services *svc,
                                     mitm_flow_sink_fn sink, void *sink_arg, char *err, size_t errlen)
 {
+    struct mitm_optsnap *snap = mitm_services_options(svc);
+    const struct mitm_options *o = &snap->o;
     int n = o->workers > 0 ? (int)o->workers : (int)uv_available_parallelism();
     if (n < 1)
         n = 1;
@@ -322,6 +326,7 @@ struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_opti
     int port = o->listen_port == MITM_OPT_NONE ? 8080 : (int)o->listen_port;
     if (port < 0 || port > 65535) {
         snprintf(err, errlen, "invalid listen_port %d", port);
+        mitm_optsnap_unref(snap);
         return NULL;
     }
     int fds[256];
@@ -335,12 +340,14 @@ struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_opti
         if (fds[i] < 0) {
             while (i-- > 0)
                 close(fds[i]);
+            mitm_optsnap_unref(snap);
             return NULL;
         }
     }
     struct mitm_proxy *p = mitm_calloc(1, sizeof(*p));
     p->main_loop = main_loop;
-    p->opts = o;
+    p->svc = svc;
+    p->opts = snap;
     p->port = bound;
     p->sink = sink;
     p->sink_arg = sink_arg;
@@ -377,6 +384,7 @@ void mitm_proxy_free(struct mitm_proxy *p)
     if (!p)
         return;
     uv_mutex_destroy(&p->lock);
+    mitm_optsnap_unref(p->opts);
     free(p->workers);
     free(p);
 }

@@ -11,8 +11,21 @@
 #include "base/slice.h"
 
 struct mitm_layer;
-struct mitm_flow;
-struct mitm_http_event;
+struct mitm_services;
+
+/* An opaque payload carried by an event (a protocol message: an HTTP event, later a
+ * WebSocket or TCP message) or by a command (the argument of a hook). The framework only
+ * moves, counts and frees it; what it is belongs to whoever made it. */
+struct mitm_payload_vt {
+    const char *name;
+    void (*free)(void *p);         /* NULL: nothing to free (borrowed) */
+    size_t (*size)(const void *p); /* bytes it holds, for flow control; NULL: 0 */
+};
+
+struct mitm_payload {
+    const struct mitm_payload_vt *vt; /* NULL: empty */
+    void *p;
+};
 
 enum mitm_conn_side {
     MITM_CONN_CLIENT = 0,
@@ -77,19 +90,20 @@ enum mitm_event_type {
     MITM_EV_CLOSED,    /* conn was closed by the peer (or failed): no more DATA */
     MITM_EV_REPLY,     /* the reply to a blocking command (cmd) */
     MITM_EV_WAKEUP,    /* a timer asked for by MITM_CMD_WAKEUP fired */
-    MITM_EV_HTTP,      /* a version-neutral HTTP event (internal to the HTTP layer) */
+    MITM_EV_MESSAGE,   /* a protocol message between layers of one protocol (msg) */
 };
 
 /* An event. Borrowed by handle(): data is valid only during the call (the pause queue
- * copies it); an HTTP event's payload (http) is moved to the receiver. */
+ * copies it); a MESSAGE's payload (msg) is moved to the receiver, which frees it with
+ * mitm_payload_free. */
 struct mitm_event {
     enum mitm_event_type type;
-    double now;                   /* wall-clock seconds, stamped by the driver */
-    struct mitm_conn *conn;       /* DATA, CLOSED */
-    struct mitm_slice data;       /* DATA */
-    bool half_close;              /* CLOSED: peer sent EOF but we can still write */
-    struct mitm_cmd *cmd;         /* REPLY: the command answered; WAKEUP: the timer command */
-    struct mitm_http_event *http; /* HTTP */
+    double now;              /* wall-clock seconds, stamped by the driver */
+    struct mitm_conn *conn;  /* DATA, CLOSED */
+    struct mitm_slice data;  /* DATA */
+    bool half_close;         /* CLOSED: peer sent EOF but we can still write */
+    struct mitm_cmd *cmd;    /* REPLY: the command answered; WAKEUP: the timer command */
+    struct mitm_payload msg; /* MESSAGE */
 };
 
 enum mitm_cmd_type {
@@ -113,16 +127,16 @@ struct mitm_cmd {
     struct mitm_conn *conn;    /* SEND, OPEN, CLOSE */
     uint8_t *data;             /* SEND: owned */
     size_t len;
-    bool half_close;        /* CLOSE */
-    enum mitm_hook hook;    /* HOOK */
-    struct mitm_flow *flow; /* HOOK: a reference held by the command */
-    double delay;           /* WAKEUP */
-    int level;              /* LOG: enum mitm_log_level */
-    char *msg;              /* LOG: owned */
-    char *error;            /* OPEN reply: NULL on success, else the reason (owned) */
-    bool timeout;           /* OPEN reply: the error was a timeout */
-    bool cancelled;         /* WAKEUP: the layer no longer wants it */
-    struct mitm_cmd *next;  /* queue link */
+    bool half_close;         /* CLOSE */
+    enum mitm_hook hook;     /* HOOK */
+    struct mitm_payload arg; /* HOOK: the hook's argument (a flow, a connection, ...), owned */
+    double delay;            /* WAKEUP */
+    int level;               /* LOG: enum mitm_log_level */
+    char *msg;               /* LOG: owned */
+    char *error;             /* OPEN reply: NULL on success, else the reason (owned) */
+    bool timeout;            /* OPEN reply: the error was a timeout */
+    bool cancelled;          /* WAKEUP: the layer no longer wants it */
+    struct mitm_cmd *next;   /* queue link */
 };
 
 /* Per-connection context shared by a layer stack. */
@@ -131,11 +145,12 @@ struct mitm_ctx {
     struct mitm_conn *conns; /* every connection of this stack, client first */
     uint32_t next_conn_id;
     struct mitm_cmd *out_head, **out_tail; /* emitted commands not yet executed */
-    const struct mitm_options *opts;
-    const char *proxy_mode; /* "regular" */
-    bool replay;            /* a client replay: no real client; flows are marked is_replay */
-    size_t queued_bytes;    /* DATA bytes held in pause queues; the driver stops
-                               reading while this is high (flow control) */
+    const struct mitm_options *opts;       /* the options snapshot this connection runs with */
+    const struct mitm_services *svc;       /* TLS configuration, addons, ... (NULL in some tests) */
+    const char *proxy_mode;                /* "regular" */
+    bool replay;                           /* a client replay: no real client; flows are marked is_replay */
+    size_t queued_bytes;                   /* DATA bytes held in pause queues; the driver stops
+                                              reading while this is high (flow control) */
 };
 
 struct mitm_layer_vt {

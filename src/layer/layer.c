@@ -1,8 +1,6 @@
 #include "layer/layer.h"
 #include "base/alloc.h"
 #include "base/log.h"
-#include "flow/flow.h"
-#include "proto/http/event.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -104,7 +102,7 @@ void mitm_cmd_free(struct mitm_cmd *c)
     free(c->data);
     free(c->msg);
     free(c->error);
-    mitm_flow_unref(c->flow);
+    mitm_payload_free(&c->arg);
     free(c);
 }
 
@@ -123,8 +121,8 @@ static size_t ev_bytes(const struct mitm_event *ev)
 {
     if (ev->type == MITM_EV_DATA)
         return ev->data.len;
-    if (ev->type == MITM_EV_HTTP && ev->http)
-        return ev->http->len;
+    if (ev->type == MITM_EV_MESSAGE)
+        return mitm_payload_size(&ev->msg);
     return 0;
 }
 
@@ -137,8 +135,8 @@ void mitm_layer_deinit(struct mitm_layer *l)
     for (q = l->q_head; q; q = n) {
         n = q->next;
         l->ctx->queued_bytes -= ev_bytes(&q->ev);
-        if (q->ev.type == MITM_EV_HTTP)
-            mitm_http_event_free(q->ev.http);
+        if (q->ev.type == MITM_EV_MESSAGE)
+            mitm_payload_free(&q->ev.msg);
         free(q->copy);
         free(q);
     }
@@ -260,11 +258,24 @@ struct mitm_cmd *mitm_layer_open(struct mitm_layer *l, struct mitm_conn *conn)
     return c;
 }
 
-struct mitm_cmd *mitm_layer_hook(struct mitm_layer *l, enum mitm_hook hook, struct mitm_flow *flow)
+struct mitm_cmd *mitm_layer_hook(struct mitm_layer *l, enum mitm_hook hook, struct mitm_payload data)
 {
     struct mitm_cmd *c = mitm_cmd_new(MITM_CMD_HOOK);
     c->hook = hook;
-    c->flow = flow ? mitm_flow_ref(flow) : NULL;
+    c->arg = data;
     mitm_layer_emit(l, c);
     return c;
+}
+
+void mitm_payload_free(struct mitm_payload *p)
+{
+    if (p->vt && p->vt->free && p->p)
+        p->vt->free(p->p);
+    p->vt = NULL;
+    p->p = NULL;
+}
+
+size_t mitm_payload_size(const struct mitm_payload *p)
+{
+    return p->vt && p->vt->size && p->p ? p->vt->size(p->p) : 0;
 }

@@ -40,7 +40,13 @@ void mitm_layer_log(struct mitm_layer *l, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Blocking: returns the command so the layer can recognise the reply. */
 struct mitm_cmd *mitm_layer_open(struct mitm_layer *l, struct mitm_conn *conn);
-struct mitm_cmd *mitm_layer_hook(struct mitm_layer *l, enum mitm_hook hook, struct mitm_flow *flow);
+/* Run hook with data as its argument (the command takes data over). */
+struct mitm_cmd *mitm_layer_hook(struct mitm_layer *l, enum mitm_hook hook, struct mitm_payload data);
+
+/* Free a payload's content (nothing for an empty or borrowed one) and empty it. */
+void mitm_payload_free(struct mitm_payload *p);
+/* Bytes a payload holds (0 for an empty one). */
+size_t mitm_payload_size(const struct mitm_payload *p);
 
 const char *mitm_hook_name(enum mitm_hook h);
 

@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 
 #include "core/options.h"
+#include "core/services.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "cert/ca.h"
@@ -112,6 +113,9 @@ static void make_upstream_cert(const char *const *names, size_t n, const char *o
     SSL_CTX_set_alpn_select_cb(server_ctx, server_alpn_cb, NULL);
 }
 
+/* The services the stacks under test run with (only the TLS configuration is set). */
+static struct mitm_services svc;
+
 static void set_opt(const char *name, const char *value)
 {
     char err[256];
@@ -125,7 +129,7 @@ static void configure(void)
     mitm_tls_config_free(cfg);
     cfg = mitm_tls_config_new(&mitm_options, store, err, sizeof(err));
     cr_assert(cfg, "config: %s", err);
-    mitm_tls_set_config(cfg);
+    svc.tls = cfg;
 }
 
 static void setup(void)
@@ -147,7 +151,6 @@ static void setup(void)
     make_upstream_cert(names, 3, "Upstream Org");
     set_opt("ssl_verify_upstream_trusted_ca", mitm_ca_path(up_ca, MITM_CA_FILE_CERT_PEM));
     configure();
-    mitm_http_set_tls_factory(mitm_tls_layer_new);
 
     client_ctx = SSL_CTX_new(TLS_client_method());
     cr_assert(SSL_CTX_load_verify_locations(client_ctx, mitm_ca_path(ca, MITM_CA_FILE_CERT_PEM), NULL) == 1);
@@ -156,8 +159,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    mitm_http_set_tls_factory(NULL);
-    mitm_tls_set_config(NULL);
+    svc.tls = NULL;
     mitm_tls_config_free(cfg);
     cfg = NULL;
     mitm_cert_store_free(store);
@@ -203,6 +205,7 @@ static void h_init(struct harness *h, const char *sni, const char *alpn_wire, si
 {
     memset(h, 0, sizeof(*h));
     mitm_ctx_init(&h->ctx, &mitm_options);
+    h->ctx.svc = &svc;
     strcpy(h->ctx.client->sock_host, "127.0.0.1");
     h->root = mitm_http_layer_new(&h->ctx);
     peer_init(&h->client, client_ctx, false);
@@ -274,8 +277,9 @@ static bool run_cmds(struct harness *h)
             break;
         case MITM_CMD_HOOK:
             append(h->hooks, sizeof(h->hooks), mitm_hook_name(c->hook));
-            if (c->hook == MITM_HOOK_ERROR && c->flow && c->flow->error)
-                snprintf(h->flow_error, sizeof(h->flow_error), "%s", c->flow->error->msg);
+            struct mitm_flow *f = mitm_payload_flow(&c->arg);
+            if (c->hook == MITM_HOOK_ERROR && f && f->error)
+                snprintf(h->flow_error, sizeof(h->flow_error), "%s", f->error->msg);
             reply(h, c);
             break;
         case MITM_CMD_OPEN: {

@@ -52,3 +52,32 @@ const char *mitm_http_event_name(enum mitm_http_ev_type t)
                                   "RequestProtocolError", "ResponseProtocolError"};
     return (unsigned)t < sizeof(names) / sizeof(names[0]) ? names[t] : "?";
 }
+
+static void payload_free(void *p)
+{
+    mitm_http_event_free(p);
+}
+
+static size_t payload_size(const void *p)
+{
+    return ((const struct mitm_http_event *)p)->len;
+}
+
+static const struct mitm_payload_vt http_payload_vt = {
+    .name = "http", .free = payload_free, .size = payload_size};
+
+struct mitm_payload mitm_http_event_payload(struct mitm_http_event *e)
+{
+    struct mitm_payload p = {.vt = &http_payload_vt, .p = e};
+    return p;
+}
+
+struct mitm_http_event *mitm_payload_http_take(struct mitm_payload *p)
+{
+    if (p->vt != &http_payload_vt)
+        return NULL;
+    struct mitm_http_event *e = p->p;
+    p->vt = NULL;
+    p->p = NULL;
+    return e;
+}

@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "layer/layer-t.h"
 #include "proto/http/http-t.h"
 
 enum mitm_http_ev_type {
@@ -41,5 +42,12 @@ struct mitm_http_event *mitm_http_event_error(enum mitm_http_ev_type type, uint3
                                               const char *msg);
 void mitm_http_event_free(struct mitm_http_event *e); /* accepts NULL */
 const char *mitm_http_event_name(enum mitm_http_ev_type t);
+
+/* An HTTP event as the payload of a MESSAGE event (takes e over; freed with
+ * mitm_payload_free unless taken back with mitm_payload_http_take). */
+struct mitm_payload mitm_http_event_payload(struct mitm_http_event *e);
+/* The HTTP event a payload carries, moved out (the payload is left empty), or NULL if it
+ * carries something else. */
+struct mitm_http_event *mitm_payload_http_take(struct mitm_payload *p);
 
 #endif

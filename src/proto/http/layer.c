@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "proto/http/http.h"
 #include "proto/http/layer-int.h"
+#include "proto/tls/tls.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -18,13 +19,6 @@ static const struct mitm_layer_vt http_vt;
 
 static void client_event(void *arg, struct mitm_h1conn *c, struct mitm_http_event *ev);
 static void server_event(void *arg, struct mitm_h1conn *c, struct mitm_http_event *ev);
-
-static mitm_tls_factory_fn tls_factory;
-
-void mitm_http_set_tls_factory(mitm_tls_factory_fn fn)
-{
-    tls_factory = fn;
-}
 
 static struct http_layer *layer_new(struct mitm_ctx *ctx, struct mitm_layer *parent)
 {
@@ -106,7 +100,7 @@ static struct http_stream *find_stream(struct http_layer *hl, uint32_t id)
 
 static void deliver(struct http_stream *s, struct mitm_http_event *ev, double now)
 {
-    struct mitm_event e = {.type = MITM_EV_HTTP, .now = now, .http = ev};
+    struct mitm_event e = {.type = MITM_EV_MESSAGE, .now = now, .msg = mitm_http_event_payload(ev)};
     mitm_layer_event(mitm_http_stream_layer(s), &e);
 }
 
@@ -229,7 +223,7 @@ static void tunnel_first_bytes(struct http_layer *hl, const uint8_t *p, size_t n
     size_t len;
     uint8_t *data = mitm_buf_steal(&hl->client.in, &len);
     struct http_server *srv = tunnel_server(hl);
-    if (looks_like_tls(data, len) && tls_factory) {
+    if (looks_like_tls(data, len)) {
         /* TLS interception: the TLS layer takes the client and the tunnel's server
          * connection (if one is open) and runs its own HTTP layer inside */
         struct mitm_conn *server = NULL;
@@ -237,7 +231,7 @@ static void tunnel_first_bytes(struct http_layer *hl, const uint8_t *p, size_t n
             server = srv->conn;
             srv->given = true;
         }
-        hl->child = tls_factory(hl->base.ctx, &hl->base, server, hl->tunnel_host, hl->tunnel_port);
+        hl->child = mitm_tls_layer_new(hl->base.ctx, &hl->base, server, hl->tunnel_host, hl->tunnel_port);
         if (!hl->child && srv) /* TLS: declined (ignore_hosts): relayed below */
             srv->given = false;
     }

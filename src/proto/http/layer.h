@@ -18,14 +18,4 @@ struct mitm_layer *mitm_http_layer_new_inner(struct mitm_ctx *ctx, struct mitm_l
                                              const char *scheme, const char *host, uint16_t port,
                                              struct mitm_conn *server);
 
-/* Makes the TLS interception stack for a CONNECT tunnel whose first bytes are a TLS
- * ClientHello: parent is the outer HTTP layer, server the tunnel's open connection (or
- * NULL), host:port the CONNECT target. The returned layer gets every later event of the
- * client connection and of the connections it opens. */
-typedef struct mitm_layer *(*mitm_tls_factory_fn)(struct mitm_ctx *ctx, struct mitm_layer *parent,
-                                                  struct mitm_conn *server, const char *host, uint16_t port);
-
-/* Set at startup, before any worker runs (NULL: TLS in tunnels is relayed untouched). */
-void mitm_http_set_tls_factory(mitm_tls_factory_fn fn);
-
 #endif

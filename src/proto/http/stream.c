@@ -106,7 +106,7 @@ struct http_stream **mitm_http_stream_next_ptr(struct http_stream *s)
 static void hook(struct http_stream *s, enum mitm_hook h, enum wait w)
 {
     s->wait = w;
-    mitm_layer_hook(&s->base, h, s->flow);
+    mitm_layer_hook(&s->base, h, mitm_flow_payload(s->flow));
 }
 
 static void to_client(struct http_stream *s, struct mitm_http_event *ev)
@@ -654,9 +654,13 @@ static void on_reply(struct http_stream *s, struct mitm_cmd *cmd, double now)
 static void stream_handle(struct mitm_layer *l, const struct mitm_event *ev)
 {
     struct http_stream *s = (struct http_stream *)l;
-    if (ev->type == MITM_EV_HTTP) {
-        on_http(s, ev->http, ev->now);
-        mitm_http_event_free(ev->http);
+    if (ev->type == MITM_EV_MESSAGE) {
+        struct mitm_payload msg = ev->msg; /* ours now */
+        struct mitm_http_event *e = mitm_payload_http_take(&msg);
+        if (e)
+            on_http(s, e, ev->now);
+        mitm_http_event_free(e);
+        mitm_payload_free(&msg);
     } else if (ev->type == MITM_EV_REPLY) {
         on_reply(s, ev->cmd, ev->now);
     }

@@ -21,6 +21,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "cert/store.h"
+#include "core/services.h"
 #include "layer/layer.h"
 #include "proto/http/layer.h"
 #include "proto/tls/clienthello.h"
@@ -360,7 +361,7 @@ static void resume(struct tls_srv *s, const char *name)
         return;
     s->sess_key = mitm_strdup(key);
     SSL_set_app_data(s->ssl, s);
-    SSL_SESSION *sess = mitm_tls_sessions_take(mitm_tls_config_sessions(t->cfg), key, time(NULL));
+    SSL_SESSION *sess = mitm_tls_sessions_take(mitm_tls_config_sessions(t->cfg), key, (time_t)t->now);
     if (sess) {
         SSL_set_session(s->ssl, sess);
         SSL_SESSION_free(sess);
@@ -954,7 +955,7 @@ static const struct mitm_layer_vt tls_vt = {
 struct mitm_layer *mitm_tls_layer_new(struct mitm_ctx *ctx, struct mitm_layer *parent,
                                       struct mitm_conn *server, const char *host, uint16_t port)
 {
-    const struct mitm_tls_config *cfg = mitm_tls_config_get();
+    const struct mitm_tls_config *cfg = ctx->svc ? ctx->svc->tls : NULL;
     if (!cfg)
         return NULL;
     /* ignore_hosts matching the CONNECT target: the HTTP layer relays (allow_hosts has

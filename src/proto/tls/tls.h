@@ -50,14 +50,10 @@ struct mitm_tls_config *mitm_tls_config_new(const struct mitm_options *o, struct
 /* Free a configuration (NULL is a no-op). No layer may use it any more. */
 void mitm_tls_config_free(struct mitm_tls_config *cfg);
 
-/* Make cfg the one mitm_tls_layer_new uses (startup, before any worker runs; NULL to
- * unset). cfg stays owned by the caller. */
-void mitm_tls_set_config(struct mitm_tls_config *cfg);
-
-/* The TLS factory for mitm_http_set_tls_factory(): a TLS layer for a CONNECT tunnel to
- * host:port whose first client bytes look like a ClientHello. server is the tunnel's
- * open TCP connection (or NULL). Returns NULL (the HTTP layer relays the tunnel
- * untouched) when no configuration is set or host:port (or the server's address)
+/* A TLS layer for a CONNECT tunnel to host:port whose first client bytes look like a
+ * ClientHello, with the configuration ctx->svc->tls. server is the tunnel's open TCP
+ * connection (or NULL). Returns NULL (the HTTP layer relays the tunnel untouched) when
+ * ctx has no TLS configuration or host:port (or the server's address)
  * matches ignore_hosts. Otherwise the layer; it takes over the client connection and
  * server, and is destroyed by its parent with mitm_layer_destroy. */
 struct mitm_layer *mitm_tls_layer_new(struct mitm_ctx *ctx, struct mitm_layer *parent,
@@ -80,7 +76,6 @@ bool mitm_tls_config_eager(const struct mitm_tls_config *cfg);
 bool mitm_tls_config_upstream_cert(const struct mitm_tls_config *cfg);
 bool mitm_tls_config_verify(const struct mitm_tls_config *cfg);
 bool mitm_tls_config_has_ignore(const struct mitm_tls_config *cfg); /* ignore_hosts not empty */
-const struct mitm_tls_config *mitm_tls_config_get(void);
 
 /* Is s an IPv4 or IPv6 literal (brackets allowed)? */
 bool mitm_tls_is_ip(const char *s);

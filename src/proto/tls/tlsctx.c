@@ -34,9 +34,6 @@ struct mitm_tls_config {
 /* Servers remembered for session resumption (each slot: one server, a few sessions). */
 #define UPSTREAM_SESSION_SLOTS 1024
 
-/* Set by the main thread before workers start, read-only afterwards. */
-static struct mitm_tls_config *current;
-
 static void *fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static void *fail(char *err, size_t errlen, const char *fmt, ...)
@@ -201,16 +198,6 @@ void mitm_tls_config_free(struct mitm_tls_config *cfg)
     free_list(&cfg->ignore);
     free_list(&cfg->allow);
     free(cfg);
-}
-
-void mitm_tls_set_config(struct mitm_tls_config *cfg)
-{
-    current = cfg;
-}
-
-const struct mitm_tls_config *mitm_tls_config_get(void)
-{
-    return current;
 }
 
 static bool search(const struct pattern_list *pl, const char *subject)

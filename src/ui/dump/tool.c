@@ -8,6 +8,7 @@
 #include "addon/clientplayback.h"
 #include "addon/crl.h"
 #include "core/options.h"
+#include "core/services.h"
 #include "addon/serverplayback.h"
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -62,6 +63,10 @@ struct app {
     int rc;                        /* exit status */
     struct mitm_cert_store *certs; /* HTTPS interception (TLS layer) */
     struct mitm_tls_config *tls;
+    struct mitm_serverplayback *sp; /* -S: the recorded responses (NULL: none) */
+    struct mitm_addons *addons;
+    struct mitm_services svc; /* what the workers run with (valid while svc_on) */
+    bool svc_on;
 };
 
 /* ---- TLS setup (owned by the "tls" work: CA from confdir, cert store, TLS factory) ---- */
@@ -94,17 +99,11 @@ static int tls_setup(struct app *app)
         mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
         return -1;
     }
-    mitm_tls_set_config(app->tls);
-    mitm_http_set_tls_factory(mitm_tls_layer_new);
-    mitm_addon_crl_set_signer(mitm_cert_store_signer(app->certs));
     return 0;
 }
 
 static void tls_teardown(struct app *app)
 {
-    mitm_http_set_tls_factory(NULL);
-    mitm_addon_crl_set_signer(NULL);
-    mitm_tls_set_config(NULL);
     mitm_tls_config_free(app->tls);
     mitm_cert_store_free(app->certs);
 }
@@ -390,10 +389,16 @@ static int start_proxy(struct app *app)
     char err[512];
     if (check_mode() < 0 || tls_setup(app) < 0)
         return -1;
+    app->addons = mitm_addons_new();
+    mitm_addons_add_builtin(app->addons, app->sp, mitm_cert_store_signer(app->certs));
+    mitm_services_init(&app->svc, &mitm_options);
+    app->svc_on = true;
+    app->svc.addons = app->addons;
+    app->svc.tls = app->tls;
     /* at flow_detail 0 with no -w and no -C nothing on this thread needs the flows */
     bool need = app->style.flow_detail > 0 || app->save || app->store || mitm_options.client_replay.n;
     mitm_flow_sink_fn sink = need ? on_flow : NULL;
-    app->proxy = mitm_proxy_start(app->loop, &mitm_options, sink, app, err, sizeof(err));
+    app->proxy = mitm_proxy_start(app->loop, &app->svc, sink, app, err, sizeof(err));
     if (!app->proxy) {
         mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
         return -1;
@@ -404,14 +409,19 @@ static int start_proxy(struct app *app)
 /* ---- client and server replay (-C, -S) ---- */
 
 /* -S: load the recorded responses before the workers start. */
-static int server_replay_setup(void)
+static int server_replay_setup(struct app *app)
 {
     char err[1024];
-    if (mitm_serverplayback_configure(&mitm_options, err, sizeof(err)) < 0) {
+    if (mitm_serverplayback_configure(&mitm_options, &app->sp, err, sizeof(err)) < 0) {
         mitm_log(MITM_LOG_ERROR, NULL, "Cannot load server replay flows: %s", err);
         return -1;
     }
     return 0;
+}
+
+static void inject(void *arg, uint8_t *data, size_t len)
+{
+    mitm_proxy_inject(arg, data, len);
 }
 
 /* -C: queue the requests and send the first one(s) through the running proxy. */
@@ -420,7 +430,7 @@ static int client_replay_setup(struct app *app)
     char err[1024];
     if (!mitm_options.client_replay.n)
         return 0;
-    if (mitm_clientplayback_start(app->proxy, &mitm_options, err, sizeof(err)) < 0) {
+    if (mitm_clientplayback_start_with(inject, app->proxy, &mitm_options, err, sizeof(err)) < 0) {
         mitm_log(MITM_LOG_ERROR, NULL, "Cannot start client replay: %s", err);
         return -1;
     }
@@ -433,7 +443,7 @@ static int client_replay_setup(struct app *app)
 static void on_replay_timer(uv_timer_t *t)
 {
     struct app *app = t->data;
-    struct mitm_serverplayback *sp = mitm_serverplayback_global();
+    struct mitm_serverplayback *sp = app->sp;
     if (mitm_clientplayback_done() && (!sp || mitm_serverplayback_count(sp) == 0))
         begin_stop(app);
 }
@@ -488,7 +498,7 @@ static int run(struct app *app)
     /* the workers run for the proxy server and for client replays (which they carry out
      * even with -n, without listening) */
     bool workers = mitm_options.server || mitm_options.client_replay.n;
-    if (server_replay_setup() < 0 || (workers && start_proxy(app) < 0)) {
+    if (server_replay_setup(app) < 0 || (workers && start_proxy(app) < 0)) {
         app->rc = 1;
         begin_stop(app);
     } else if (mitm_options.rfile && read_rfile(app, mitm_options.rfile) < 0) {
@@ -508,7 +518,6 @@ static int run(struct app *app)
         write_hardump(app);
     mitm_proxy_free(app->proxy);
     mitm_clientplayback_stop();
-    mitm_serverplayback_shutdown();
     return app->rc;
 }
 
@@ -566,11 +575,13 @@ int mitm_dump_main(const struct mitm_cli *cli)
     if (setup_filters(&app, cli) < 0 || setup_outputs(&app) < 0)
         goto Exit;
     mitm_dump_style_init(&app.style, &mitm_options);
-    mitm_addons_register_builtin();
     rc = run(&app);
+    if (app.svc_on)
+        mitm_services_deinit(&app.svc);
+    mitm_addons_free(app.addons);
+    mitm_serverplayback_free(app.sp);
     tls_teardown(&app);
     uv_loop_close(app.loop);
-    mitm_addons_clear();
 Exit:
     mitm_savefile_close(app.save);
     mitm_store_free(app.store);

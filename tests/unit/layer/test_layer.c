@@ -22,7 +22,7 @@ static void toy_handle(struct mitm_layer *l, const struct mitm_event *ev)
     switch (ev->type) {
     case MITM_EV_START:
         t->seen[n] = 'S';
-        t->hook = mitm_layer_hook(l, MITM_HOOK_REQUEST, NULL); /* pauses */
+        t->hook = mitm_layer_hook(l, MITM_HOOK_REQUEST, (struct mitm_payload){0}); /* pauses */
         break;
     case MITM_EV_DATA:
         t->seen[n] = 'D';

@@ -240,7 +240,7 @@ Test(sp, non_http_flows_ignored)
 static struct mitm_flow *run_request(const char *path)
 {
     struct mitm_flow *f = req_flow("GET", "http", "example.com", 80, path, NULL, NULL);
-    mitm_serverplayback_request(sp, f, 2000.0);
+    mitm_serverplayback_request(sp, f, &(struct mitm_hook_env){.now = 2000.0, .worker = -1});
     return f;
 }
 
@@ -373,7 +373,7 @@ Test(sp, request_hook_refresh_option)
     add_response(r, 200, HDRS("Date", "Sun, 06 Nov 1994 08:49:37 GMT"), NULL, 784111777.0);
     add(r);
     struct mitm_flow *f = req_flow("GET", "http", "example.com", 80, "/d", NULL, NULL);
-    mitm_serverplayback_request(sp, f, 784111777.0 + 60);
+    mitm_serverplayback_request(sp, f, &(struct mitm_hook_env){.now = 784111777.0 + 60, .worker = -1});
     cr_assert_str_eq(hget(f->response, "date", 0), "Sun, 06 Nov 1994 08:50:37 GMT");
     mitm_flow_unref(f);
     set("server_replay_refresh", "false");
@@ -384,7 +384,7 @@ Test(sp, request_hook_refresh_option)
     add_response(r, 200, HDRS("Date", "Sun, 06 Nov 1994 08:49:37 GMT"), NULL, 784111777.0);
     add(r);
     f = req_flow("GET", "http", "example.com", 80, "/d", NULL, NULL);
-    mitm_serverplayback_request(sp, f, 784111777.0 + 60);
+    mitm_serverplayback_request(sp, f, &(struct mitm_hook_env){.now = 784111777.0 + 60, .worker = -1});
     cr_assert_str_eq(hget(f->response, "date", 0), "Sun, 06 Nov 1994 08:49:37 GMT");
     mitm_flow_unref(f);
     /* the recorded response itself never changes */
@@ -442,25 +442,26 @@ Test(sp, read_files_and_configure)
     mitm_serverplayback_flows_free(&v);
     cr_assert_eq(v.n, 0);
 
-    cr_assert_eq(mitm_serverplayback_configure(&o, err, sizeof(err)), 0, "no -S: nothing to do");
-    cr_assert_null(mitm_serverplayback_global());
+    struct mitm_serverplayback *sp = (struct mitm_serverplayback *)1;
+    cr_assert_eq(mitm_serverplayback_configure(&o, &sp, err, sizeof(err)), 0, "no -S: nothing to do");
+    cr_assert_null(sp);
     set("server_replay", good);
     set("server_replay", good);
-    cr_assert_eq(mitm_serverplayback_configure(&o, err, sizeof(err)), 0, "%s", err);
-    cr_assert_not_null(mitm_serverplayback_global());
-    cr_assert_eq(mitm_serverplayback_count(mitm_serverplayback_global()), 4, "every file, in order");
-    /* the addon answers through the process-wide index */
+    cr_assert_eq(mitm_serverplayback_configure(&o, &sp, err, sizeof(err)), 0, "%s", err);
+    cr_assert_not_null(sp);
+    cr_assert_eq(mitm_serverplayback_count(sp), 4, "every file, in order");
+    /* the addon answers through the index it was added with */
     struct mitm_flow *f =
         req_flow("GET", "http", "example.com", 80, "/two", HDRS("Host", "example.com"), NULL);
-    mitm_addon_serverplayback.hook(MITM_HOOK_REQUEST, f, &o);
+    struct mitm_hook_env env = {.now = 1e9, .opts = &o, .worker = -1};
+    mitm_addon_serverplayback.hook(sp, MITM_HOOK_REQUEST, f, &env);
     cr_assert_not_null(f->response);
     cr_assert_str_eq(f->is_replay, "response");
     mitm_flow_unref(f);
-    mitm_serverplayback_shutdown();
-    cr_assert_null(mitm_serverplayback_global());
+    mitm_serverplayback_free(sp);
     set("server_replay", garbage);
-    cr_assert_eq(mitm_serverplayback_configure(&o, err, sizeof(err)), -1);
-    cr_assert_null(mitm_serverplayback_global());
+    cr_assert_eq(mitm_serverplayback_configure(&o, &sp, err, sizeof(err)), -1);
+    cr_assert_null(sp);
 
     unlink(good);
     unlink(truncated);
