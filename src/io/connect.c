@@ -15,6 +15,17 @@ void mitm_io_open_done(struct ioconn *io, const char *err, bool timeout);
 
 static void try_next(struct ioconn *io, int last_err);
 
+/* Where the socket goes: the upstream proxy (via) if there is one, else the target. */
+static const char *dial_host(const struct ioconn *io)
+{
+    return !io->conn ? "?" : io->conn->via_host ? io->conn->via_host : io->conn->host;
+}
+
+static unsigned dial_port(const struct ioconn *io)
+{
+    return !io->conn ? 0 : io->conn->via_host ? io->conn->via_port : io->conn->port;
+}
+
 static void on_connect(uv_connect_t *req, int status)
 {
     struct ioconn *io = req->data;
@@ -45,8 +56,8 @@ static void on_tcp_reset(uv_handle_t *h)
 static void connect_error(struct ioconn *io, int err)
 {
     char msg[512];
-    snprintf(msg, sizeof(msg), "Error connecting to %s:%u: %s", io->conn ? io->conn->host : "?",
-             io->conn ? io->conn->port : 0, uv_strerror(err));
+    snprintf(msg, sizeof(msg), "Error connecting to %s:%u: %s", dial_host(io), dial_port(io),
+             uv_strerror(err));
     mitm_io_open_done(io, msg, false);
 }
 
@@ -81,9 +92,8 @@ static void on_timeout(uv_timer_t *t)
 {
     struct ioconn *io = t->data;
     char msg[512];
-    snprintf(msg, sizeof(msg), "Error connecting to %s:%u: connect timed out after %ld s",
-             io->conn ? io->conn->host : "?", io->conn ? io->conn->port : 0,
-             io->s->ctx.opts->connect_timeout);
+    snprintf(msg, sizeof(msg), "Error connecting to %s:%u: connect timed out after %ld s", dial_host(io),
+             dial_port(io), io->s->ctx.opts->connect_timeout);
     mitm_io_open_done(io, msg, true);
 }
 
@@ -101,8 +111,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     }
     if (status != 0) {
         char msg[512];
-        snprintf(msg, sizeof(msg), "Error resolving %s: %s", io->conn ? io->conn->host : "?",
-                 uv_strerror(status));
+        snprintf(msg, sizeof(msg), "Error resolving %s: %s", dial_host(io), uv_strerror(status));
         mitm_io_open_done(io, msg, false);
         return;
     }
@@ -140,7 +149,10 @@ void mitm_io_open(struct session *s, struct mitm_cmd *c)
     io->timer_init = true;
     if (timeout > 0)
         uv_timer_start(&io->timer, on_timeout, (uint64_t)timeout * 1000, 0);
-    struct addrinfo *lit = literal(c->conn->host, c->conn->port);
+    /* through an upstream proxy, the socket goes to the proxy (conn->host stays the target) */
+    const char *host = c->conn->via_host ? c->conn->via_host : c->conn->host;
+    uint16_t port = c->conn->via_host ? c->conn->via_port : c->conn->port;
+    struct addrinfo *lit = literal(host, port);
     if (lit) {
         io->ai = lit;
         io->ai_next = lit;
@@ -149,14 +161,14 @@ void mitm_io_open(struct session *s, struct mitm_cmd *c)
     }
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_ADDRCONFIG};
     char ps[8];
-    snprintf(ps, sizeof(ps), "%u", c->conn->port);
+    snprintf(ps, sizeof(ps), "%u", port);
     io->gai.data = io;
     io->gai_pending = true;
-    int r = uv_getaddrinfo(&s->w->loop, &io->gai, on_resolved, c->conn->host, ps, &hints);
+    int r = uv_getaddrinfo(&s->w->loop, &io->gai, on_resolved, host, ps, &hints);
     if (r != 0) {
         io->gai_pending = false;
         char msg[512];
-        snprintf(msg, sizeof(msg), "Error resolving %s: %s", c->conn->host, uv_strerror(r));
+        snprintf(msg, sizeof(msg), "Error resolving %s: %s", host, uv_strerror(r));
         mitm_io_open_done(io, msg, false);
     }
 }

@@ -139,7 +139,7 @@ static void session_free(struct session *s)
 
 static void maybe_free_session(struct session *s)
 {
-    if (s->ending && !s->conns && !s->running && !s->hold)
+    if (s->ending && !s->conns && !s->running && !s->hold && !s->n_timers)
         session_free(s);
 }
 
@@ -179,11 +179,14 @@ static void on_handle_closed(uv_handle_t *h)
     mitm_io_maybe_unlink(io);
 }
 
+static void drop_timers(struct session *s);
+
 static void end_session(struct session *s)
 {
     if (s->ending)
         return;
     s->ending = true;
+    drop_timers(s);
     for (struct ioconn *io = s->conns, *n; io; io = n) {
         n = io->next;
         close_io(io);
@@ -260,7 +263,7 @@ static void deliver(struct session *s, struct mitm_event *ev)
 {
     ev->now = mitm_io_now();
     s->running = true;
-    mitm_layer_event(s->root, ev);
+    mitm_ctx_input(&s->ctx, ev);
     s->running = false;
     run(s);
 }
@@ -424,13 +427,11 @@ static void exec_send(struct session *s, struct mitm_cmd *c)
 
 static void reply(struct session *s, struct mitm_cmd *c)
 {
-    if (c->origin && !s->ending) {
-        struct mitm_event ev = {.type = MITM_EV_REPLY, .cmd = c, .now = mitm_io_now()};
-        mitm_layer_event(c->origin, &ev);
-    } else if (c->origin && c->origin->paused == c) {
-        c->origin->paused = NULL; /* the session is ending: nobody waits any more */
+    if (!s->ending) {
+        mitm_ctx_reply(&s->ctx, c, mitm_io_now());
+        return;
     }
-    mitm_cmd_free(c);
+    mitm_ctx_drop(c); /* the session is ending: nobody waits any more */
 }
 
 static const char *session_peer(const struct session *s)
@@ -483,6 +484,86 @@ static void exec_close(struct mitm_cmd *c)
 
 void mitm_io_open(struct session *s, struct mitm_cmd *c); /* connect.c */
 
+/* ---- timers (WAKEUP) ------------------------------------------------------------- */
+
+struct iotimer {
+    uv_timer_t t;
+    struct session *s;
+    struct mitm_cmd *cmd; /* NULL once fired or dropped */
+    struct iotimer *next, **pprev;
+};
+
+static void unlink_timer(struct iotimer *it)
+{
+    *it->pprev = it->next;
+    if (it->next)
+        it->next->pprev = it->pprev;
+    it->next = NULL;
+    it->pprev = &it->next;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    struct iotimer *it = h->data;
+    struct session *s = it->s;
+    free(it);
+    s->n_timers--;
+    maybe_free_session(s);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct iotimer *it = t->data;
+    struct session *s = it->s;
+    struct mitm_cmd *c = it->cmd;
+    it->cmd = NULL;
+    unlink_timer(it);
+    uv_close((uv_handle_t *)&it->t, on_timer_closed);
+    if (!c)
+        return;
+    if (s->ending) {
+        mitm_ctx_drop(c);
+        return;
+    }
+    s->running = true;
+    mitm_ctx_wakeup(&s->ctx, c, mitm_io_now());
+    s->running = false;
+    run(s);
+}
+
+static void start_timer(struct session *s, struct mitm_cmd *c)
+{
+    if (!c->origin || s->ending) {
+        mitm_ctx_drop(c);
+        return;
+    }
+    struct iotimer *it = mitm_calloc(1, sizeof(*it));
+    it->s = s;
+    it->cmd = c;
+    uv_timer_init(&s->w->loop, &it->t);
+    it->t.data = it;
+    it->next = s->timers;
+    if (it->next)
+        it->next->pprev = &it->next;
+    it->pprev = &s->timers;
+    s->timers = it;
+    s->n_timers++;
+    uv_timer_start(&it->t, on_timer, (uint64_t)(c->delay * 1000.0 + 0.5), 0);
+}
+
+/* The session ends: every pending wakeup is dropped (before the layers go). */
+static void drop_timers(struct session *s)
+{
+    while (s->timers) {
+        struct iotimer *it = s->timers;
+        unlink_timer(it);
+        if (it->cmd)
+            mitm_ctx_drop(it->cmd);
+        it->cmd = NULL;
+        uv_close((uv_handle_t *)&it->t, on_timer_closed);
+    }
+}
+
 static void execute(struct session *s, struct mitm_cmd *c)
 {
     switch (c->type) {
@@ -490,6 +571,10 @@ static void execute(struct session *s, struct mitm_cmd *c)
         exec_send(s, c);
         break;
     case MITM_CMD_OPEN:
+        if (c->conn->state == MITM_CONN_OPEN && c->conn->io) {
+            reply(s, c); /* connected already: its filters start now */
+            return;
+        }
         mitm_io_open(s, c);
         return; /* replied later; owns c */
     case MITM_CMD_CLOSE:
@@ -502,7 +587,8 @@ static void execute(struct session *s, struct mitm_cmd *c)
         mitm_log(c->level, s->client && s->client->conn ? s->client->conn->peer : NULL, "%s", c->msg);
         break;
     case MITM_CMD_WAKEUP:
-        break; /* no layer asks for timers yet */
+        start_timer(s, c);
+        return; /* owns c until it fires or the session ends */
     }
     mitm_cmd_free(c);
 }
@@ -600,6 +686,7 @@ void mitm_session_accept(struct worker *w)
     }
     mitm_log(MITM_LOG_INFO, c->peer, "client connect");
     s->root = mitm_http_layer_new(&s->ctx);
+    s->ctx.root = s->root;
     start_reading(io);
     struct mitm_event ev = {.type = MITM_EV_START};
     deliver(s, &ev);
@@ -623,6 +710,7 @@ void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len)
     w->sessions = s;
     w->n_sessions++;
     s->root = mitm_http_layer_new(&s->ctx);
+    s->ctx.root = s->root;
     s->hold++;
     struct mitm_event start = {.type = MITM_EV_START};
     deliver(s, &start);

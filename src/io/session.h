@@ -11,6 +11,7 @@
 struct worker;
 struct published;
 struct injection;
+struct iotimer;
 
 struct ioconn {
     uv_tcp_t tcp;
@@ -40,6 +41,8 @@ struct session {
     int live_flows;             /* exchanges between requestheaders and response/error */
     bool virtual;               /* client replay: no client socket */
     int hold;                   /* > 0: a caller still uses the session; do not free it */
+    struct iotimer *timers;     /* pending WAKEUPs */
+    int n_timers;               /* timer handles not yet closed */
     struct mitm_cmd *dead_cmds; /* OPENs whose socket went away unanswered; freed after the
                                    layers (which may still point at them) */
     struct session *prev, *next;

@@ -12,6 +12,8 @@
 
 struct mitm_layer;
 struct mitm_services;
+struct mitm_cfilter;
+struct mitm_cmd;
 
 /* An opaque payload carried by an event (a protocol message: an HTTP event, later a
  * WebSocket or TCP message) or by a command (the argument of a hook). The framework only
@@ -55,11 +57,18 @@ struct mitm_conn {
     uint16_t sock_port;
     double timestamp_start, timestamp_tcp_setup, timestamp_end;
     char *error; /* why it failed/closed, if it did */
+    /* server: dial this address instead of host:port (an upstream proxy); NULL = host:port */
+    char *via_host;
+    uint16_t via_port;
     /* TLS, filled by the TLS layer once the handshake is done (flows copy it) */
     bool tls;
     char *sni, *alpn, *tls_version, *cipher;
-    void *io;               /* driver-private; NULL in playbooks */
-    struct mitm_conn *next; /* context's list */
+    /* Connection filters (src/layer/cfilter.h), top (layer side) first: TLS toward a
+     * server, a CONNECT through an upstream proxy. NULL = bytes go to the socket as is. */
+    struct mitm_cfilter *filter;
+    struct mitm_cmd *pending_open; /* an OPEN whose reply waits for the filters' handshakes */
+    void *io;                      /* driver-private; NULL in playbooks */
+    struct mitm_conn *next;        /* context's list */
 };
 
 /* Hooks, exactly mitmproxy's names (reference §11). */
@@ -93,17 +102,25 @@ enum mitm_event_type {
     MITM_EV_MESSAGE,   /* a protocol message between layers of one protocol (msg) */
 };
 
+/* A timer of a layer (mitm_timer_set): one WAKEUP command is out for it at a time; moving
+ * the deadline later costs nothing (the wakeup re-arms itself for what is left). */
+struct mitm_timer {
+    double deadline;      /* 0 = not armed */
+    struct mitm_cmd *cmd; /* the WAKEUP out for it, NULL if none */
+};
+
 /* An event. Borrowed by handle(): data is valid only during the call (the pause queue
  * copies it); a MESSAGE's payload (msg) is moved to the receiver, which frees it with
  * mitm_payload_free. */
 struct mitm_event {
     enum mitm_event_type type;
-    double now;              /* wall-clock seconds, stamped by the driver */
-    struct mitm_conn *conn;  /* DATA, CLOSED */
-    struct mitm_slice data;  /* DATA */
-    bool half_close;         /* CLOSED: peer sent EOF but we can still write */
-    struct mitm_cmd *cmd;    /* REPLY: the command answered; WAKEUP: the timer command */
-    struct mitm_payload msg; /* MESSAGE */
+    double now;               /* wall-clock seconds, stamped by the driver */
+    struct mitm_conn *conn;   /* DATA, CLOSED */
+    struct mitm_slice data;   /* DATA */
+    bool half_close;          /* CLOSED: peer sent EOF but we can still write */
+    struct mitm_cmd *cmd;     /* REPLY: the command answered */
+    struct mitm_timer *timer; /* WAKEUP: the timer whose deadline may have come */
+    struct mitm_payload msg;  /* MESSAGE */
 };
 
 enum mitm_cmd_type {
@@ -127,20 +144,21 @@ struct mitm_cmd {
     struct mitm_conn *conn;    /* SEND, OPEN, CLOSE */
     uint8_t *data;             /* SEND: owned */
     size_t len;
-    bool half_close;         /* CLOSE */
-    enum mitm_hook hook;     /* HOOK */
-    struct mitm_payload arg; /* HOOK: the hook's argument (a flow, a connection, ...), owned */
-    double delay;            /* WAKEUP */
-    int level;               /* LOG: enum mitm_log_level */
-    char *msg;               /* LOG: owned */
-    char *error;             /* OPEN reply: NULL on success, else the reason (owned) */
-    bool timeout;            /* OPEN reply: the error was a timeout */
-    bool cancelled;          /* WAKEUP: the layer no longer wants it */
-    struct mitm_cmd *next;   /* queue link */
+    bool half_close;          /* CLOSE */
+    enum mitm_hook hook;      /* HOOK */
+    struct mitm_payload arg;  /* HOOK: the hook's argument (a flow, a connection, ...), owned */
+    double delay;             /* WAKEUP */
+    struct mitm_timer *timer; /* WAKEUP: the timer it serves */
+    int level;                /* LOG: enum mitm_log_level */
+    char *msg;                /* LOG: owned */
+    char *error;              /* OPEN reply: NULL on success, else the reason (owned) */
+    bool timeout;             /* OPEN reply: the error was a timeout */
+    struct mitm_cmd *next;    /* queue link */
 };
 
 /* Per-connection context shared by a layer stack. */
 struct mitm_ctx {
+    struct mitm_layer *root; /* receives every event the driver delivers (mitm_ctx_input) */
     struct mitm_conn *client;
     struct mitm_conn *conns; /* every connection of this stack, client first */
     uint32_t next_conn_id;
@@ -172,6 +190,7 @@ struct mitm_layer {
     struct mitm_ctx *ctx;
     struct mitm_layer *parent;
     struct mitm_cmd *paused;                    /* blocking command awaiting its reply */
+    struct mitm_timer *timers[4];               /* timers with a WAKEUP out (orphaned on deinit) */
     struct mitm_queued_event *q_head, **q_tail; /* events that arrived while paused */
     bool replaying;
 };

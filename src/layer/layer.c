@@ -1,7 +1,9 @@
 #include "layer/layer.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "layer/cfilter.h"
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,7 +66,10 @@ void mitm_ctx_free(struct mitm_ctx *ctx)
     struct mitm_conn *n;
     for (struct mitm_conn *x = ctx->conns; x; x = n) {
         n = x->next;
+        mitm_cfilter_free_chain(x);
+        mitm_cmd_free(x->pending_open);
         free(x->host);
+        free(x->via_host);
         free(x->error);
         free(x->sni);
         free(x->alpn);
@@ -131,6 +136,11 @@ void mitm_layer_deinit(struct mitm_layer *l)
     if (l->paused)
         l->paused->origin = NULL; /* orphan the pending reply */
     l->paused = NULL;
+    for (size_t i = 0; i < sizeof(l->timers) / sizeof(l->timers[0]); i++) {
+        if (l->timers[i] && l->timers[i]->cmd)
+            l->timers[i]->cmd->origin = NULL; /* the driver drops the wakeup */
+        l->timers[i] = NULL;
+    }
     struct mitm_queued_event *q, *n;
     for (q = l->q_head; q; q = n) {
         n = q->next;
@@ -212,8 +222,112 @@ void mitm_layer_emit(struct mitm_layer *l, struct mitm_cmd *c)
         if (p->vt->command && p->vt->command(p, l, c))
             return;
     struct mitm_ctx *ctx = l->ctx;
+    if ((c->type == MITM_CMD_SEND || c->type == MITM_CMD_CLOSE) && c->conn && c->conn->filter) {
+        mitm_cfilter_command(ctx, c);
+        return;
+    }
     *ctx->out_tail = c;
     ctx->out_tail = &c->next;
+}
+
+/* ---- driver entry points --------------------------------------------------------- */
+
+void mitm_ctx_input(struct mitm_ctx *ctx, const struct mitm_event *ev)
+{
+    if ((ev->type == MITM_EV_DATA || ev->type == MITM_EV_CLOSED) && ev->conn && ev->conn->filter)
+        mitm_cfilter_input(ctx, ev);
+    else if (ctx->root)
+        mitm_layer_event(ctx->root, ev);
+}
+
+void mitm_ctx_reply(struct mitm_ctx *ctx, struct mitm_cmd *c, double now)
+{
+    if (c->type == MITM_CMD_OPEN && !c->error && c->conn && mitm_cfilter_pending(c->conn)) {
+        c->conn->state = MITM_CONN_OPEN;
+        mitm_cfilter_open(ctx, c, now); /* answered when the handshakes are done */
+        return;
+    }
+    if (c->origin) {
+        struct mitm_event ev = {.type = MITM_EV_REPLY, .now = now, .cmd = c};
+        mitm_layer_event(c->origin, &ev);
+    }
+    mitm_cmd_free(c);
+}
+
+/* Unhook a WAKEUP from its layer's timer; returns the timer (NULL if orphaned). */
+static struct mitm_timer *unhook_timer(struct mitm_cmd *c)
+{
+    struct mitm_layer *l = c->origin;
+    struct mitm_timer *t = c->timer;
+    if (!l || !t)
+        return NULL;
+    t->cmd = NULL;
+    for (size_t i = 0; i < sizeof(l->timers) / sizeof(l->timers[0]); i++)
+        if (l->timers[i] == t)
+            l->timers[i] = NULL;
+    return t;
+}
+
+void mitm_ctx_wakeup(struct mitm_ctx *ctx, struct mitm_cmd *c, double now)
+{
+    (void)ctx;
+    struct mitm_timer *t = unhook_timer(c);
+    if (t) {
+        struct mitm_event ev = {.type = MITM_EV_WAKEUP, .now = now, .timer = t};
+        mitm_layer_event(c->origin, &ev);
+    }
+    mitm_cmd_free(c);
+}
+
+void mitm_ctx_drop(struct mitm_cmd *c)
+{
+    if (c->type == MITM_CMD_WAKEUP)
+        unhook_timer(c);
+    else if (c->origin && c->origin->paused == c)
+        c->origin->paused = NULL;
+    mitm_cmd_free(c);
+}
+
+/* ---- timers ---------------------------------------------------------------------- */
+
+static void timer_emit(struct mitm_layer *l, struct mitm_timer *t, double delay)
+{
+    size_t i = 0, n = sizeof(l->timers) / sizeof(l->timers[0]);
+    while (i < n && l->timers[i])
+        i++;
+    assert(i < n && "a layer has at most 4 timers out");
+    if (i == n)
+        return;
+    struct mitm_cmd *c = mitm_cmd_new(MITM_CMD_WAKEUP);
+    c->delay = delay > 0 ? delay : 0;
+    c->timer = t;
+    t->cmd = c;
+    l->timers[i] = t;
+    mitm_layer_emit(l, c);
+}
+
+void mitm_timer_set(struct mitm_layer *l, struct mitm_timer *t, double now, double delay)
+{
+    t->deadline = now + delay;
+    if (!t->cmd)
+        timer_emit(l, t, delay);
+}
+
+void mitm_timer_clear(struct mitm_timer *t)
+{
+    t->deadline = 0;
+}
+
+bool mitm_timer_due(struct mitm_layer *l, struct mitm_timer *t, const struct mitm_event *ev)
+{
+    if (ev->type != MITM_EV_WAKEUP || ev->timer != t || t->deadline == 0)
+        return false;
+    if (ev->now + 1e-3 >= t->deadline) {
+        t->deadline = 0;
+        return true;
+    }
+    timer_emit(l, t, t->deadline - ev->now); /* moved later meanwhile */
+    return false;
 }
 
 void mitm_layer_send(struct mitm_layer *l, struct mitm_conn *conn, const void *data, size_t len)

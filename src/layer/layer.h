@@ -15,6 +15,22 @@ struct mitm_conn *mitm_ctx_conn_new(struct mitm_ctx *ctx, const char *host, uint
 /* Pop the oldest emitted command, or NULL. The caller now owns it. */
 struct mitm_cmd *mitm_ctx_next_cmd(struct mitm_ctx *ctx);
 
+/* ---- what the driver (and test runners) call; ctx->root must be set ---- */
+
+/* An event from the outside (START, DATA, CLOSED): DATA and CLOSED of a connection with
+ * filters pass through them first; everything reaches ctx->root. */
+void mitm_ctx_input(struct mitm_ctx *ctx, const struct mitm_event *ev);
+/* The driver's answer to a blocking command (takes c). An OPEN that succeeded is answered
+ * only once the connection's filters are ready (or one failed). An OPEN of a connection
+ * that is already open (filters pushed on it later) is answered at once with success. */
+void mitm_ctx_reply(struct mitm_ctx *ctx, struct mitm_cmd *c, double now);
+/* A WAKEUP command's delay passed (takes c): its timer's layer gets a WAKEUP event unless
+ * it is gone. */
+void mitm_ctx_wakeup(struct mitm_ctx *ctx, struct mitm_cmd *c, double now);
+/* The driver gives up a command it owns without answering it (the session ends): c is
+ * unhooked from its layer (a paused layer stops waiting, a timer forgets it) and freed. */
+void mitm_ctx_drop(struct mitm_cmd *c);
+
 struct mitm_cmd *mitm_cmd_new(enum mitm_cmd_type type);
 void mitm_cmd_free(struct mitm_cmd *c);
 
@@ -49,5 +65,15 @@ void mitm_payload_free(struct mitm_payload *p);
 size_t mitm_payload_size(const struct mitm_payload *p);
 
 const char *mitm_hook_name(enum mitm_hook h);
+
+/* Timers. Arm t to fire delay seconds after now (replacing an earlier deadline): a WAKEUP
+ * goes out only if none is out for t already, so re-arming on every request is cheap.
+ * A layer has at most 4 timers with a WAKEUP out (an assertion). */
+void mitm_timer_set(struct mitm_layer *l, struct mitm_timer *t, double now, double delay);
+/* Disarm t (its WAKEUP, if out, is ignored when it comes). */
+void mitm_timer_clear(struct mitm_timer *t);
+/* On a WAKEUP event: true if it is t's and t's deadline has come (t is then disarmed);
+ * a wakeup that came early for a deadline moved later re-arms itself. */
+bool mitm_timer_due(struct mitm_layer *l, struct mitm_timer *t, const struct mitm_event *ev);
 
 #endif

@@ -50,21 +50,21 @@ static struct mitm_cmd *pop(struct pb *pb)
     return c;
 }
 
+/* Events go in as the driver sends them (mitm_ctx_input: through connection filters). */
 static void deliver(struct pb *pb, struct mitm_layer *to, struct mitm_event *ev)
 {
+    (void)to;
     pb->now += 0.001;
     ev->now = pb->now;
-    mitm_layer_event(to, ev);
+    mitm_ctx_input(&pb->ctx, ev);
     drain(pb);
 }
 
 static void reply(struct pb *pb, struct mitm_cmd *c)
 {
-    if (c->origin) {
-        struct mitm_event ev = {.type = MITM_EV_REPLY, .cmd = c};
-        deliver(pb, c->origin, &ev);
-    }
-    mitm_cmd_free(c);
+    pb->now += 0.001;
+    mitm_ctx_reply(&pb->ctx, c, pb->now);
+    drain(pb);
 }
 
 static struct mitm_conn *conn_of(struct pb *pb, int idx, int step)
@@ -207,6 +207,7 @@ void pb_run(const char *name, pb_layer_fn make, const struct pb_step *steps, int
     pb.ctx.client->peer_port = 50000;
     snprintf(pb.ctx.client->peer, sizeof(pb.ctx.client->peer), "127.0.0.1:50000");
     pb.root = make(&pb.ctx);
+    pb.ctx.root = pb.root;
     struct mitm_event start = {.type = MITM_EV_START};
     deliver(&pb, pb.root, &start);
     for (int i = 0; steps[i].type != PB_END; i++) {

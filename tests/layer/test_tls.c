@@ -208,6 +208,7 @@ static void h_init(struct harness *h, const char *sni, const char *alpn_wire, si
     h->ctx.svc = &svc;
     strcpy(h->ctx.client->sock_host, "127.0.0.1");
     h->root = mitm_http_layer_new(&h->ctx);
+    h->ctx.root = h->root;
     peer_init(&h->client, client_ctx, false);
     h->client.conn = h->ctx.client;
     if (sni) {
@@ -234,7 +235,7 @@ static void h_free(struct harness *h)
 static void event(struct harness *h, struct mitm_event *ev)
 {
     ev->now = 1.0;
-    mitm_layer_event(h->root, ev);
+    mitm_ctx_input(&h->ctx, ev);
 }
 
 static struct peer *peer_of(struct harness *h, struct mitm_conn *c)
@@ -255,12 +256,7 @@ static void append(char *dst, size_t cap, const char *s)
 
 static void reply(struct harness *h, struct mitm_cmd *c)
 {
-    (void)h;
-    if (c->origin) {
-        struct mitm_event ev = {.type = MITM_EV_REPLY, .cmd = c};
-        mitm_layer_event(c->origin, &ev);
-    }
-    mitm_cmd_free(c);
+    mitm_ctx_reply(&h->ctx, c, 1.0);
 }
 
 /* Execute queued commands; returns whether anything happened. */
