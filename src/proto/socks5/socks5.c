@@ -219,11 +219,11 @@ ssize_t mitm_socks5_parse_request(const uint8_t *buf, size_t len, struct mitm_so
      * answers 0x07 to anything else. */
     static const uint8_t want[3] = {MITM_SOCKS5_VERSION, MITM_SOCKS5_CMD_CONNECT, 0x00};
     *r = (struct mitm_socks5_request){0};
-    if (len >= 2)
-        r->cmd = buf[1];
     for (size_t i = 0; i < 3; i++) {
         if (len <= i)
             return MITM_INCOMPLETE;
+        if (i == 1)
+            r->cmd = buf[1]; /* only once VER is known to be 5: what to report stays split-proof */
         if (buf[i] != want[i]) {
             *rep = MITM_SOCKS5_REP_COMMAND_NOT_SUPPORTED;
             err_repr(err, errlen, "Unsupported SOCKS5 request: ", buf, len);

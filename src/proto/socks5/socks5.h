@@ -124,14 +124,13 @@ struct mitm_socks5_request {
  * MITM_INCOMPLETE while more bytes are needed. MITM_PARSE_ERROR with *rep set to the reply code
  * to send before closing (mitm_socks5_write_reply(*rep)) and err set, checked in this order as
  * each field arrives:
- *   VER not 5, CMD not CONNECT (r->cmd holds the command: BIND and UDP ASSOCIATE are reported
- *   this way), RSV not 0 -> 0x07 command not supported, err "Unsupported SOCKS5 request: %r"
- *   (mitmproxy's check and wording; %r is Python's repr of the caller's whole buffer);
- *   ATYP not 1, 3 or 4 -> 0x08 address type not supported, err "Unknown address type: %u";
- *   a domain name that is empty or holds a byte outside 0x21..0x7e (NUL, controls, space,
- *   non-ASCII: no resolver takes them and they would reach logs and flows) -> 0x04 host
- *   unreachable (what mitmproxy answers when connecting to it fails), err "Invalid domain name
- *   in SOCKS5 request: %r" (repr of the name; our check: mitmproxy tries to connect). */
+ *   VER not 5, CMD not CONNECT (r->cmd holds the command, set whenever VER was 5: BIND and UDP
+ *   ASSOCIATE are reported this way), RSV not 0 -> 0x07 command not supported, err "Unsupported SOCKS5
+ * request: %r" (mitmproxy's check and wording; %r is Python's repr of the caller's whole buffer); ATYP not 1,
+ * 3 or 4 -> 0x08 address type not supported, err "Unknown address type: %u"; a domain name that is empty or
+ * holds a byte outside 0x21..0x7e (NUL, controls, space, non-ASCII: no resolver takes them and they would
+ * reach logs and flows) -> 0x04 host unreachable (what mitmproxy answers when connecting to it fails), err
+ * "Invalid domain name in SOCKS5 request: %r" (repr of the name; our check: mitmproxy tries to connect). */
 ssize_t mitm_socks5_parse_request(const uint8_t *buf, size_t len, struct mitm_socks5_request *r, uint8_t *rep,
                                   char *err, size_t errlen);
 
