@@ -41,8 +41,8 @@ int mitm_platform_addr_from_sockaddr(const struct sockaddr *sa, socklen_t len,
  * Returns 0 with *dst (and *local) filled, or -1 with err (NUL-terminated, cut to errlen) set to
  *   "getsockname failed: <strerror>" (fd is not a connected socket),
  *   "getsockopt(SO_ORIGINAL_DST) failed: <strerror>" (or IP6T_SO_ORIGINAL_DST), with a hint for
- *     ENOENT: there is no connection-tracking entry (no nat rule ever matched in this network
- *     namespace, or nf_conntrack is not loaded),
+ *     ENOENT: there is no connection-tracking entry (nothing redirected the connection, or
+ *     conntrack is not active in this network namespace: no nat rule was ever loaded there),
  *   "transparent mode is not supported on this platform" (every platform but Linux for now).
  * A connection that reached the listener directly, with conntrack active, succeeds with the
  * listener's own address: check it with mitm_orig_dst_is_self(). */

@@ -12,8 +12,8 @@ static void lookup_error(char *err, size_t errlen, const char *opt, int e)
 {
     /* ENOENT is what the kernel answers when conntrack has no entry for the socket. */
     mitm_errf(err, errlen, "getsockopt(%s) failed: %s%s", opt, strerror(e),
-              e == ENOENT ? " (no connection-tracking entry: no nat rule matched this connection, "
-                            "or nf_conntrack is not loaded)"
+              e == ENOENT ? " (no connection-tracking entry: nothing redirected this connection, "
+                            "or conntrack is not active in this network namespace)"
                           : "");
 }
 
