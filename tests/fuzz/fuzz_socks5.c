@@ -53,7 +53,8 @@ static ssize_t request(const uint8_t *p, size_t n, struct mitm_socks5_request *q
     char err[MITM_SOCKS5_ERR_LEN] = "";
     uint8_t rep = 0xee;
     ssize_t r = mitm_socks5_parse_request(p, n, q, &rep, err, sizeof(err));
-    CHECK(r == MITM_INCOMPLETE || r == MITM_PARSE_ERROR || (r >= 10 && (size_t)r <= n));
+    CHECK(r == MITM_INCOMPLETE || r == MITM_PARSE_ERROR ||
+          (r >= 8 && (size_t)r <= n)); /* 8: a one-byte domain */
     CHECK(strlen(err) < sizeof(err));
     if (r == MITM_PARSE_ERROR)
         CHECK(err[0] &&
