@@ -37,7 +37,7 @@ static size_t repr_byte(uint8_t c, char quote, char *o)
 /* CPython uses double quotes only when the bytes hold a single quote and no double quote. */
 static char repr_quote(const uint8_t *p, size_t n)
 {
-    return memchr(p, '\'', n) && !memchr(p, '"', n) ? '"' : '\'';
+    return n && memchr(p, '\'', n) && !memchr(p, '"', n) ? '"' : '\'';
 }
 
 int mitm_socks5_repr(struct mitm_buf *out, const uint8_t *p, size_t n)

@@ -110,7 +110,7 @@ ssize_t mitm_socks5_parse_auth(const uint8_t *buf, size_t len, struct mitm_socks
 
 struct mitm_socks5_request {
     uint8_t cmd;    /* CONNECT, BIND, UDP_ASSOCIATE or any other value the client sent */
-    uint8_t atyp;   /* IPV4, DOMAIN or IPV6 (set once known) */
+    uint8_t atyp;   /* IPV4, DOMAIN or IPV6 (0 until a valid one arrived) */
     char host[256]; /* NUL-terminated: dotted IPv4, IPv6 text without brackets (inet_ntop form,
                        "::ffff:1.2.3.4" for a mapped address, as mitmproxy shows it), or the domain
                        name exactly as sent */
