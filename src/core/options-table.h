@@ -17,7 +17,12 @@
 #define MITM_OPTIONS_TABLE(X) \
     X(STR, confdir, "~/.mitmproxy", NULL, "Location of the default mitmproxy configuration files.") \
     X(STRLIST, mode, "regular", NULL, \
-      "The proxy server type(s) to spawn: MODE[:DATA][@[HOST:]PORT]. mitmc supports: regular.") \
+      "The proxy server type(s) to spawn. Can be passed multiple times. mitmc supports \"regular\" (HTTP), " \
+      "\"transparent\", \"socks5\", \"reverse:SPEC\", and \"upstream:SPEC\" proxy servers. For reverse and upstream " \
+      "proxy modes, SPEC is host specification in the form of \"http[s]://host[:port]\" (reverse also takes " \
+      "tcp:// and tls://). You may append `@listen_port` or `@listen_host:listen_port` to override `listen_host` " \
+      "or `listen_port` for a specific proxy mode. Features such as client playback will use the first mode to " \
+      "determine which upstream server to use.") \
     X(STR, listen_host, "", NULL, "Address to bind proxy server(s) to (may be overridden for individual modes).") \
     X(OPT_INT, listen_port, MITM_OPT_NONE, NULL, \
       "Port to bind proxy server(s) to (may be overridden for individual modes). By default, the port is mode-specific.") \
@@ -122,6 +127,35 @@
     X(INT, connect_timeout, 30, NULL, \
       "mitmc: seconds to wait for an upstream TCP connection before answering 504.") \
     X(INT, workers, 0, NULL, "mitmc: number of proxy worker threads (0 = one per CPU core).") \
+    X(OPT_STR, proxyauth, NULL, NULL, \
+      "Require proxy authentication. Format: \"username:pass\", \"any\" to accept any user/pass combination, " \
+      "\"@path\" to use an Apache htpasswd file, or " \
+      "\"ldap[s]:url_server_ldap[:port]:dn_auth:password:dn_subtree[?search_filter_key=...]\" for LDAP " \
+      "authentication.") \
+    X(BOOL, keep_host_header, false, NULL, \
+      "Reverse Proxy: Keep the original host header instead of rewriting it to the reverse proxy target.") \
+    X(BOOL, http_connect_send_host_header, true, NULL, \
+      "Include host header with CONNECT requests. Enabled by default.") \
+    X(OPT_STR, upstream_auth, NULL, NULL, \
+      "Add HTTP Basic authentication to upstream proxy and reverse proxy requests. Format: username:password.") \
+    X(STRLIST, tcp_hosts, NULL, NULL, \
+      "Generic TCP SSL proxy mode for all hosts that match the pattern. Similar to --ignore-hosts, but SSL " \
+      "connections are intercepted. The communication contents are printed to the log in verbose mode.") \
+    X(BOOL, rawtcp, true, NULL, "Enable/disable raw TCP connections. TCP connections are enabled by default. ") \
+    X(INT, tcp_timeout, 600, NULL, \
+      "Timeout in seconds for inactive TCP connections. Connections will be closed after this period of " \
+      "inactivity.") \
+    X(BOOL, show_ignored_hosts, false, NULL, \
+      "Record ignored flows in the UI even if we do not perform TLS interception. This option will keep " \
+      "ignored flows' contents in memory, which can greatly increase memory usage. A future release will fix " \
+      "this issue, record ignored flows by default, and remove this option.") \
+    X(INT, http_idle_timeout, 300, NULL, \
+      "mitmc: seconds a client connection may sit idle between HTTP requests before it is closed (0 = never).") \
+    X(INT, http_header_timeout, 60, NULL, \
+      "mitmc: seconds a client may take to send a complete request head once it started one (slowloris " \
+      "protection; the client gets 408). 0 = no limit.") \
+    X(INT, tls_handshake_timeout, 30, NULL, \
+      "mitmc: seconds a TLS handshake with a client may take before the connection is closed (0 = no limit).") \
     X(STR, hardump, "", NULL, \
       "Save a HAR file with all flows on exit. You may select particular flows by setting save_stream_filter. " \
       "For mitmdump, enabling this option will mean that flows are kept in memory.") \

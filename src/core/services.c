@@ -29,6 +29,7 @@ void mitm_services_init(struct mitm_services *svc, const struct mitm_options *o)
 {
     svc->addons = NULL;
     svc->tls = NULL;
+    svc->next = NULL;
     pthread_mutex_init(&svc->lock, NULL);
     svc->opts = mitm_optsnap_new(o);
 }

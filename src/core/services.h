@@ -11,6 +11,7 @@
 
 struct mitm_addons;
 struct mitm_tls_config;
+struct mitm_next_config;
 
 /* An immutable, refcounted copy of the options. A connection holds the snapshot that was
  * current when it started, so `:set` from a UI (mitm_services_set_options) never changes
@@ -27,8 +28,9 @@ struct mitm_optsnap *mitm_optsnap_ref(struct mitm_optsnap *s);
 void mitm_optsnap_unref(struct mitm_optsnap *s);
 
 struct mitm_services {
-    struct mitm_addons *addons;  /* hook dispatch; NULL: no addons */
-    struct mitm_tls_config *tls; /* HTTPS interception; NULL: TLS is relayed untouched */
+    struct mitm_addons *addons;    /* hook dispatch; NULL: no addons */
+    struct mitm_tls_config *tls;   /* HTTPS interception; NULL: TLS is relayed untouched */
+    struct mitm_next_config *next; /* ignore_hosts, allow_hosts, tcp_hosts; NULL: none */
     /* private: the current options snapshot, swapped under lock */
     pthread_mutex_t lock;
     struct mitm_optsnap *opts;

@@ -7,7 +7,9 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "flow/flow.h"
-#include "proto/http/layer.h"
+#include "core/modespec.h"
+#include "platform/orig_dst.h"
+#include "proto/mode/mode.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -651,7 +653,29 @@ void mitm_io_open_done(struct ioconn *io, const char *err, bool timeout)
 
 /* ---- accept ------------------------------------------------------------------ */
 
-void mitm_session_accept(struct worker *w)
+/* Transparent mode: where the client meant to go, for the mode layer. */
+static void original_destination(struct session *s, struct ioconn *io)
+{
+    uv_os_fd_t fd;
+    struct mitm_platform_addr dst, local;
+    char err[200];
+    if (uv_fileno((uv_handle_t *)&io->tcp, &fd) != 0) {
+        snprintf(s->ctx.orig_error, sizeof(s->ctx.orig_error), "no socket");
+    } else if (mitm_orig_dst(fd, &dst, &local, err, sizeof(err)) < 0) {
+        snprintf(s->ctx.orig_error, sizeof(s->ctx.orig_error), "%s", err);
+    } else if (mitm_orig_dst_is_self(&dst, &local)) {
+        snprintf(
+            s->ctx.orig_error, sizeof(s->ctx.orig_error),
+            "the connection to %s:%u was not redirected (it is addressed to the proxy itself); refusing it "
+            "rather than looping",
+            dst.host, dst.port);
+    } else {
+        snprintf(s->ctx.orig_host, sizeof(s->ctx.orig_host), "%s", dst.host);
+        s->ctx.orig_port = dst.port;
+    }
+}
+
+void mitm_session_accept(struct worker *w, struct listener *l)
 {
     struct session *s = mitm_calloc(1, sizeof(*s));
     s->w = w;
@@ -659,6 +683,8 @@ void mitm_session_accept(struct worker *w)
     const struct mitm_options *o = &s->opts->o;
     mitm_ctx_init(&s->ctx, o);
     s->ctx.svc = mitm_worker_services(w);
+    s->ctx.mode = l->mode;
+    s->ctx.proxy_mode = l->mode->full;
     struct ioconn *io = ioconn_new(s, s->ctx.client);
     s->client = io;
     uv_tcp_init(&w->loop, &io->tcp);
@@ -669,7 +695,7 @@ void mitm_session_accept(struct worker *w)
         w->sessions->prev = s;
     w->sessions = s;
     w->n_sessions++;
-    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&io->tcp) != 0) {
+    if (uv_accept((uv_stream_t *)&l->tcp, (uv_stream_t *)&io->tcp) != 0) {
         close_io(io);
         return;
     }
@@ -685,7 +711,9 @@ void mitm_session_accept(struct worker *w)
         return;
     }
     mitm_log(MITM_LOG_INFO, c->peer, "client connect");
-    s->root = mitm_http_layer_new(&s->ctx);
+    if (l->mode->kind == MITM_MODE_TRANSPARENT)
+        original_destination(s, io);
+    s->root = mitm_mode_layer_new(&s->ctx);
     s->ctx.root = s->root;
     start_reading(io);
     struct mitm_event ev = {.type = MITM_EV_START};
@@ -709,7 +737,7 @@ void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len)
         w->sessions->prev = s;
     w->sessions = s;
     w->n_sessions++;
-    s->root = mitm_http_layer_new(&s->ctx);
+    s->root = mitm_mode_layer_new(&s->ctx);
     s->ctx.root = s->root;
     s->hold++;
     struct mitm_event start = {.type = MITM_EV_START};

@@ -49,13 +49,23 @@ struct session {
 };
 
 /* worker.c */
+/* One mode's listening socket on one worker. */
+struct listener {
+    uv_tcp_t tcp;
+    struct worker *w;
+    const struct mitm_mode_spec *mode;
+    bool open; /* tcp initialised */
+};
+
 struct worker {
     struct mitm_proxy *p;
     int index;
     uv_thread_t thread;
+    bool thread_started;
+    bool loop_init;
     uv_loop_t loop;
-    uv_tcp_t listener;
-    int listen_fd;
+    struct listener *listeners; /* one per mode (none with -n) */
+    size_t n_listeners;
     uv_async_t wake;
     uv_timer_t grace;
     uv_async_t inject;          /* main -> worker: client replays to run */
@@ -74,7 +84,7 @@ const struct mitm_services *mitm_worker_services(struct worker *w);
 /* session.c */
 /* Free io once no handle or request of it is pending (after close_io). */
 void mitm_io_maybe_unlink(struct ioconn *io);
-void mitm_session_accept(struct worker *w);
+void mitm_session_accept(struct worker *w, struct listener *l);
 void mitm_session_close_idle(struct session *s, bool force);
 /* Start a virtual client connection that sends data then EOF (client replay). */
 void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len);

@@ -2,6 +2,7 @@
  * the kernel spreads connections) and its own sessions, sharing nothing with the others.
  * Finished flows go to the main thread through a mutex-protected queue and a uv_async. */
 #include "core/options.h"
+#include "core/modespec.h"
 #include "core/services.h"
 #include "base/alloc.h"
 #include "base/log.h"
@@ -32,10 +33,14 @@ struct injection {
 struct mitm_proxy {
     uv_loop_t *main_loop;
     const struct mitm_services *svc;
-    struct mitm_optsnap *opts; /* the snapshot the proxy was started with (listeners, workers) */
+    struct mitm_optsnap *opts;          /* the snapshot the proxy was started with (listeners, workers) */
+    const struct mitm_mode_spec *modes; /* one server each */
+    size_t n_modes;
+    const char **hosts; /* per mode: where it listens */
+    int *ports;
+    bool lock_init, start_failed;
     struct worker *workers;
     int n_workers;
-    int port;
     mitm_flow_sink_fn sink;
     void *sink_arg;
     uv_mutex_t lock;
@@ -207,13 +212,13 @@ static int make_listener(const char *host, int port, int *bound_port, char *err,
 
 static void on_connection(uv_stream_t *server, int status)
 {
-    struct worker *w = server->data;
+    struct listener *l = server->data;
     if (status < 0) {
         mitm_log(MITM_LOG_WARN, NULL, "accept failed: %s", uv_strerror(status));
         return;
     }
-    if (!w->stopping)
-        mitm_session_accept(w);
+    if (!l->w->stopping)
+        mitm_session_accept(l->w, l);
 }
 
 static void on_grace(uv_timer_t *t)
@@ -231,7 +236,9 @@ static void on_wake(uv_async_t *a)
     if (w->stopping)
         return;
     w->stopping = true;
-    uv_close((uv_handle_t *)&w->listener, NULL);
+    for (size_t i = 0; i < w->n_listeners; i++)
+        if (w->listeners[i].open && !uv_is_closing((uv_handle_t *)&w->listeners[i].tcp))
+            uv_close((uv_handle_t *)&w->listeners[i].tcp, NULL);
     for (struct session *s = w->sessions, *n; s; s = n) {
         n = s->next;
         mitm_session_close_idle(s, false);
@@ -265,6 +272,7 @@ static void worker_main(void *arg)
     uv_walk(&w->loop, walk_close, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
     uv_loop_close(&w->loop);
+    w->loop_init = false;
     __atomic_add_fetch(&w->p->workers_finished, 1, __ATOMIC_ACQ_REL);
     uv_async_send(&w->p->done_async);
 }
@@ -284,14 +292,19 @@ static void on_worker_done(uv_async_t *a)
         p->done(p->done_arg);
 }
 
-static int worker_init(struct mitm_proxy *p, struct worker *w, int index, int fd)
+/* Set up a worker's loop and its listening sockets (fds[i] for mode i; -1: none). Returns
+ * 0, or -1 with err (then the caller closes what was opened). */
+static int worker_init(struct mitm_proxy *p, struct worker *w, int index, const int *fds, char *err,
+                       size_t errlen)
 {
     w->p = p;
     w->index = index;
-    w->listen_fd = fd;
-    uv_loop_init(&w->loop);
-    uv_tcp_init(&w->loop, &w->listener);
-    w->listener.data = w;
+    int r = uv_loop_init(&w->loop);
+    if (r != 0) {
+        snprintf(err, errlen, "Error starting proxy worker %d: %s", index, uv_strerror(r));
+        return -1;
+    }
+    w->loop_init = true;
     uv_async_init(&w->loop, &w->wake, on_wake);
     w->wake.data = w;
     uv_timer_init(&w->loop, &w->grace);
@@ -302,72 +315,181 @@ static int worker_init(struct mitm_proxy *p, struct worker *w, int index, int fd
     uv_check_init(&w->loop, &w->flush);
     w->flush.data = w;
     uv_check_start(&w->flush, on_flush);
-    if (uv_tcp_open(&w->listener, fd) != 0 ||
-        uv_listen((uv_stream_t *)&w->listener, 1024, on_connection) != 0)
-        return -1;
+    w->listeners = fds ? mitm_calloc(p->n_modes, sizeof(*w->listeners)) : NULL;
+    w->n_listeners = fds ? p->n_modes : 0;
+    for (size_t i = 0; i < w->n_listeners; i++) {
+        struct listener *l = &w->listeners[i];
+        l->w = w;
+        l->mode = &p->modes[i];
+        uv_tcp_init(&w->loop, &l->tcp);
+        l->tcp.data = l;
+        l->open = true;
+        if ((r = uv_tcp_open(&l->tcp, fds[i])) != 0 ||
+            (r = uv_listen((uv_stream_t *)&l->tcp, 1024, on_connection)) != 0) {
+            snprintf(err, errlen, "%s failed to listen on worker %d: %s", p->modes[i].description, index,
+                     uv_strerror(r));
+            return -1;
+        }
+    }
     return 0;
+}
+
+/* A worker that never ran: close its handles and its loop. */
+static void worker_discard(struct worker *w)
+{
+    if (!w->loop_init)
+        return;
+    uv_walk(&w->loop, walk_close, NULL);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&w->loop);
+    free(w->listeners);
+    w->listeners = NULL;
+    w->loop_init = false;
 }
 
 int mitm_proxy_port(const struct mitm_proxy *p)
 {
-    return p->port;
+    return p->n_modes ? p->ports[0] : 0;
+}
+
+int mitm_proxy_mode_port(const struct mitm_proxy *p, size_t i)
+{
+    return i < p->n_modes ? p->ports[i] : 0;
+}
+
+/* "[v6]:port", "*:port" for every interface, else "host:port". */
+static void listen_text(char *out, size_t cap, const char *host, int port)
+{
+    bool v6 = strchr(host, ':') != NULL;
+    snprintf(out, cap, v6 ? "[%s]:%d" : "%s:%d", host[0] ? host : "*", port);
+}
+
+/* Where each mode listens; two modes on one host:port are refused (mitmproxy does too). */
+static int plan_listeners(struct mitm_proxy *p, const struct mitm_options *o, char *err, size_t errlen)
+{
+    long lp = o->listen_port == MITM_OPT_NONE ? -1 : o->listen_port;
+    for (size_t i = 0; i < p->n_modes; i++) {
+        p->hosts[i] = mitm_mode_spec_listen_host(&p->modes[i], o->listen_host);
+        p->ports[i] = mitm_mode_spec_listen_port(&p->modes[i], lp);
+        if (p->ports[i] < 0 || p->ports[i] > 65535) {
+            snprintf(err, errlen, "invalid listen_port %d", p->ports[i]);
+            return -1;
+        }
+        for (size_t j = 0; j < i; j++) {
+            if (p->ports[i] && p->ports[i] == p->ports[j] && strcmp(p->hosts[i], p->hosts[j]) == 0) {
+                char at[300];
+                listen_text(at, sizeof(at), p->hosts[i], p->ports[i]);
+                snprintf(err, errlen, "Invalid proxy mode specification: %s and %s both listen on %s",
+                         p->modes[j].full, p->modes[i].full, at);
+                return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Bind every mode's socket on every worker: fds[worker * n_modes + mode]. */
+static int bind_all(struct mitm_proxy *p, int n, int *fds, char *err, size_t errlen)
+{
+    for (size_t m = 0; m < p->n_modes; m++) {
+        int bound = p->ports[m];
+        for (int i = 0; i < n; i++) {
+            int fd = make_listener(p->hosts[m], bound, &bound, err, errlen);
+            if (fd < 0) {
+                char why[600];
+                snprintf(why, sizeof(why), "%s", err);
+                snprintf(err, errlen, "%s failed to listen: %s", p->modes[m].description, why);
+                return -1;
+            }
+            fds[i * (int)p->n_modes + (int)m] = fd;
+        }
+        p->ports[m] = bound;
+    }
+    return 0;
 }
 
 struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_services *svc,
+                                    const struct mitm_mode_spec *modes, size_t n_modes,
                                     mitm_flow_sink_fn sink, void *sink_arg, char *err, size_t errlen)
 {
     struct mitm_optsnap *snap = mitm_services_options(svc);
     const struct mitm_options *o = &snap->o;
     int n = o->workers > 0 ? (int)o->workers : (int)uv_available_parallelism();
-    if (n < 1)
-        n = 1;
-    if (n > 256)
-        n = 256;
-    int port = o->listen_port == MITM_OPT_NONE ? 8080 : (int)o->listen_port;
-    if (port < 0 || port > 65535) {
-        snprintf(err, errlen, "invalid listen_port %d", port);
-        mitm_optsnap_unref(snap);
-        return NULL;
-    }
-    int fds[256];
-    int bound = port;
-    for (int i = 0; i < n; i++) {
-        if (!o->server) { /* -n with client replay: workers without a listening socket */
-            fds[i] = -1;
-            continue;
-        }
-        fds[i] = make_listener(o->listen_host, bound, &bound, err, errlen);
-        if (fds[i] < 0) {
-            while (i-- > 0)
-                close(fds[i]);
-            mitm_optsnap_unref(snap);
-            return NULL;
-        }
-    }
+    n = n < 1 ? 1 : n > 256 ? 256 : n;
     struct mitm_proxy *p = mitm_calloc(1, sizeof(*p));
     p->main_loop = main_loop;
     p->svc = svc;
     p->opts = snap;
-    p->port = bound;
+    p->modes = modes;
+    p->n_modes = n_modes;
+    p->hosts = mitm_calloc(n_modes ? n_modes : 1, sizeof(*p->hosts));
+    p->ports = mitm_calloc(n_modes ? n_modes : 1, sizeof(*p->ports));
     p->sink = sink;
     p->sink_arg = sink_arg;
     p->n_workers = n;
     p->q_tail = &p->q_head;
+    p->workers = mitm_calloc((size_t)n, sizeof(*p->workers));
+    size_t nfds = (size_t)n * (n_modes ? n_modes : 1);
+    int *fds = mitm_alloc(nfds * sizeof(int));
+    for (size_t i = 0; i < nfds; i++)
+        fds[i] = -1;
+    bool listen = o->server && n_modes;
+    if (plan_listeners(p, o, err, errlen) < 0 || (listen && bind_all(p, n, fds, err, errlen) < 0))
+        goto Fail;
+    for (int i = 0; i < n; i++)
+        if (worker_init(p, &p->workers[i], i, listen ? fds + (size_t)i * n_modes : NULL, err, errlen) < 0)
+            goto Fail;
+    /* the listening sockets belong to the workers' handles now */
+    for (size_t i = 0; i < nfds; i++)
+        fds[i] = -1;
     uv_mutex_init(&p->lock);
+    p->lock_init = true;
     uv_async_init(main_loop, &p->flows_async, on_flows);
     p->flows_async.data = p;
     uv_async_init(main_loop, &p->done_async, on_worker_done);
     p->done_async.data = p;
-    p->workers = mitm_calloc((size_t)n, sizeof(*p->workers));
-    for (int i = 0; i < n; i++)
-        worker_init(p, &p->workers[i], i, fds[i]);
-    for (int i = 0; i < n; i++)
-        uv_thread_create(&p->workers[i].thread, worker_main, &p->workers[i]);
-    if (o->server)
-        mitm_log(MITM_LOG_INFO, NULL, "HTTP(S) proxy listening at %s%s%s:%d.",
-                 strchr(o->listen_host, ':') ? "[" : "", o->listen_host[0] ? o->listen_host : "*",
-                 strchr(o->listen_host, ':') ? "]" : "", bound);
+    for (int i = 0; i < n; i++) {
+        int r = uv_thread_create(&p->workers[i].thread, worker_main, &p->workers[i]);
+        if (r != 0) {
+            /* the workers that run stop at once; the caller sees the start fail */
+            snprintf(err, errlen, "Error starting proxy worker %d: %s", i, uv_strerror(r));
+            p->start_failed = true;
+            for (int j = i; j < n; j++)
+                worker_discard(&p->workers[j]);
+            p->n_workers = i;
+            break;
+        }
+        p->workers[i].thread_started = true;
+    }
+    if (p->start_failed) {
+        free(fds);
+        return p; /* mitm_proxy_failed() tells; the caller stops and frees it */
+    }
+    for (size_t m = 0; listen && m < n_modes; m++) {
+        char at[300];
+        listen_text(at, sizeof(at), p->hosts[m], p->ports[m]);
+        mitm_log(MITM_LOG_INFO, NULL, "%s listening at %s.", modes[m].description, at);
+    }
+    free(fds);
     return p;
+Fail:
+    for (size_t i = 0; i < nfds; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    free(fds);
+    for (int i = 0; i < n; i++)
+        worker_discard(&p->workers[i]);
+    free(p->workers);
+    free(p->hosts);
+    free(p->ports);
+    mitm_optsnap_unref(snap);
+    free(p);
+    return NULL;
+}
+
+bool mitm_proxy_failed(const struct mitm_proxy *p)
+{
+    return p->start_failed;
 }
 
 void mitm_proxy_stop(struct mitm_proxy *p, double grace, void (*done)(void *), void *arg)
@@ -383,8 +505,13 @@ void mitm_proxy_free(struct mitm_proxy *p)
 {
     if (!p)
         return;
-    uv_mutex_destroy(&p->lock);
+    if (p->lock_init)
+        uv_mutex_destroy(&p->lock);
     mitm_optsnap_unref(p->opts);
+    for (int i = 0; i < p->n_workers; i++)
+        free(p->workers[i].listeners);
     free(p->workers);
+    free(p->hosts);
+    free(p->ports);
     free(p);
 }

@@ -14,6 +14,7 @@ struct mitm_layer;
 struct mitm_services;
 struct mitm_cfilter;
 struct mitm_cmd;
+struct mitm_mode_spec;
 
 /* An opaque payload carried by an event (a protocol message: an HTTP event, later a
  * WebSocket or TCP message) or by a command (the argument of a hook). The framework only
@@ -84,7 +85,15 @@ struct mitm_conn {
     X(REQUEST, "request")                                                                                    \
     X(RESPONSEHEADERS, "responseheaders")                                                                    \
     X(RESPONSE, "response")                                                                                  \
-    X(ERROR, "error")
+    X(ERROR, "error")                                                                                        \
+    X(TLS_CLIENTHELLO, "tls_clienthello")                                                                    \
+    X(TLS_ESTABLISHED_CLIENT, "tls_established_client")                                                      \
+    X(TLS_FAILED_CLIENT, "tls_failed_client")                                                                \
+    X(TCP_START, "tcp_start")                                                                                \
+    X(TCP_MESSAGE, "tcp_message")                                                                            \
+    X(TCP_END, "tcp_end")                                                                                    \
+    X(TCP_ERROR, "tcp_error")                                                                                \
+    X(SOCKS5_AUTH, "socks5_auth")
 
 enum mitm_hook {
 #define MITM_HOOK_ENUM(e, s) MITM_HOOK_##e,
@@ -165,10 +174,16 @@ struct mitm_ctx {
     struct mitm_cmd *out_head, **out_tail; /* emitted commands not yet executed */
     const struct mitm_options *opts;       /* the options snapshot this connection runs with */
     const struct mitm_services *svc;       /* TLS configuration, addons, ... (NULL in some tests) */
-    const char *proxy_mode;                /* "regular" */
+    const char *proxy_mode;                /* the listener's mode spec as given ("regular") */
+    const struct mitm_mode_spec *mode;     /* parsed (NULL in some tests: regular) */
     bool replay;                           /* a client replay: no real client; flows are marked is_replay */
-    size_t queued_bytes;                   /* DATA bytes held in pause queues; the driver stops
-                                              reading while this is high (flow control) */
+    /* transparent mode: where the client meant to go (SO_ORIGINAL_DST), filled by the
+     * driver before START; orig_error says why it is not known */
+    char orig_host[64];
+    uint16_t orig_port;
+    char orig_error[200];
+    size_t queued_bytes; /* DATA bytes held in pause queues; the driver stops
+                            reading while this is high (flow control) */
 };
 
 struct mitm_layer_vt {

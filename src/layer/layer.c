@@ -367,7 +367,8 @@ struct mitm_cmd *mitm_layer_open(struct mitm_layer *l, struct mitm_conn *conn)
 {
     struct mitm_cmd *c = mitm_cmd_new(MITM_CMD_OPEN);
     c->conn = conn;
-    conn->state = MITM_CONN_OPENING;
+    if (conn->state != MITM_CONN_OPEN) /* an open one only gets its filters started */
+        conn->state = MITM_CONN_OPENING;
     mitm_layer_emit(l, c);
     return c;
 }

@@ -106,14 +106,28 @@ def test_block_global_refuses_public_client(mitmc):
 
 
 @u.mitmc_only  # mitmdump runs these modes; mitmc refuses them by name until they exist
-def test_unsupported_mode_is_refused_not_run_as_regular(binary, tmp_path):
-    for mode in ("socks5", "transparent", "reverse:http://example.com", "regular:x"):
+def test_bad_or_unsupported_mode_is_refused_not_run_as_regular(binary, tmp_path):
+    # mitmproxy's "Invalid proxy mode specification: SPEC (REASON)"; modes mitmc lacks are named
+    cases = {"wireguard": "wireguard mode is not supported by mitmc", "regular:x": "mode takes no arguments",
+             "bogus": "unknown mode", "reverse:quic://example.com": "not supported by mitmc",
+             "upstream:tcp://x:1": "invalid upstream proxy scheme", "upstream:ftp://x:1": "Invalid server scheme: ftp", "regular@99999": "invalid port: 99999"}
+    for mode, why in cases.items():
         p = subprocess.run([binary, "dump", "-m", mode, "--set", "confdir=%s" % tmp_path, "-p", "0",
                             "--listen-host", "127.0.0.1"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            timeout=20)
         out = p.stdout.decode()
         assert p.returncode == 1, out
-        assert "unsupported mode: %s" % mode in out and "listening" not in out, out
+        assert "Invalid proxy mode specification: %s" % mode in out and why in out, out
+        assert "listening" not in out, out
+
+
+def test_two_modes_on_one_address_are_refused(binary, tmp_path):
+    p = subprocess.run([binary, "dump", "-m", "regular@127.0.0.1:18080", "-m", "socks5@127.0.0.1:18080",
+                        "--set", "confdir=%s" % tmp_path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=20)
+    out = p.stdout.decode()
+    assert p.returncode == 1, out
+    assert "both listen on 127.0.0.1:18080" in out and "listening at" not in out, out
 
 
 def test_regular_mode_spec_sets_the_port(mitmc):

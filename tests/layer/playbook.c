@@ -2,6 +2,7 @@
 #include "core/options.h"
 #include "base/alloc.h"
 #include "flow/flow.h"
+#include "proto/mode/mode.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -20,6 +21,14 @@ struct pb {
     struct mitm_conn *servers[MAX_SERVERS + 1];
     int n_servers;
     double now;
+    struct pb_timer *timers; /* WAKEUPs not fired yet */
+};
+
+/* A WAKEUP the layer asked for, due at `at` on the playbook's clock. */
+struct pb_timer {
+    struct mitm_cmd *c;
+    double at;
+    struct pb_timer *next;
 };
 
 /* Move emitted commands into our log; LOG commands are only printed. */
@@ -30,6 +39,14 @@ static void drain(struct pb *pb)
         if (c->type == MITM_CMD_LOG) {
             cr_log_info("[%s] log: %s", pb->name, c->msg);
             mitm_cmd_free(c);
+            continue;
+        }
+        if (c->type == MITM_CMD_WAKEUP) { /* timers fire only when a step moves the clock */
+            struct pb_timer *t = mitm_calloc(1, sizeof(*t));
+            t->c = c;
+            t->at = pb->now + c->delay;
+            t->next = pb->timers;
+            pb->timers = t;
             continue;
         }
         *pb->log_tail = c;
@@ -65,6 +82,37 @@ static void reply(struct pb *pb, struct mitm_cmd *c)
     pb->now += 0.001;
     mitm_ctx_reply(&pb->ctx, c, pb->now);
     drain(pb);
+}
+
+/* PB_ADVANCE: move the clock and fire, in order, every timer due by then. */
+static void advance(struct pb *pb, double seconds)
+{
+    double until = pb->now + seconds;
+    for (int guard = 0; guard < 1000; guard++) {
+        struct pb_timer **best = NULL;
+        for (struct pb_timer **tp = &pb->timers; *tp; tp = &(*tp)->next)
+            if ((*tp)->at <= until && (!best || (*tp)->at < (*best)->at))
+                best = tp;
+        if (!best)
+            break;
+        struct pb_timer *t = *best;
+        *best = t->next;
+        pb->now = t->at > pb->now ? t->at : pb->now;
+        mitm_ctx_wakeup(&pb->ctx, t->c, pb->now);
+        free(t);
+        drain(pb);
+    }
+    pb->now = until;
+}
+
+static void drop_timers(struct pb *pb)
+{
+    while (pb->timers) {
+        struct pb_timer *t = pb->timers;
+        pb->timers = t->next;
+        mitm_ctx_drop(t->c);
+        free(t);
+    }
 }
 
 static struct mitm_conn *conn_of(struct pb *pb, int idx, int step)
@@ -219,6 +267,8 @@ void pb_run(const char *name, pb_layer_fn make, const struct pb_step *steps, int
             struct mitm_event ev = {.type = MITM_EV_CLOSED, .conn = conn, .half_close = st->half};
             conn->state = st->half ? MITM_CONN_READ_EOF : MITM_CONN_CLOSED;
             deliver(&pb, pb.root, &ev);
+        } else if (st->type == PB_ADVANCE) {
+            advance(&pb, st->seconds);
         } else if (st->type == PB_SEND) {
             expect_send(&pb, st, i);
         } else {
@@ -232,6 +282,7 @@ void pb_run(const char *name, pb_layer_fn make, const struct pb_step *steps, int
         mitm_cmd_free(left);
     cr_assert(left == NULL, "[%s split %d@%zu] unexpected command after the last step: %s", name, split_step,
               split_at, d);
+    drop_timers(&pb); /* while the layers live: dropping unhooks their timers */
     mitm_layer_destroy(pb.root);
     mitm_ctx_free(&pb.ctx);
 }
@@ -243,4 +294,9 @@ void pb_run_all(const char *name, pb_layer_fn make, const struct pb_step *steps)
         if (steps[i].type == PB_DATA)
             for (size_t k = 1; k < steps[i].len; k++)
                 pb_run(name, make, steps, i, k);
+}
+
+struct mitm_layer *pb_regular(struct mitm_ctx *ctx)
+{
+    return mitm_mode_layer_new(ctx);
 }

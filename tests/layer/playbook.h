@@ -23,7 +23,8 @@ enum pb_type {
     PB_OPEN,    /* out: OPEN of host:port; the runner replies with error (NULL = ok) */
     PB_SEND,    /* out: these bytes on conn */
     PB_CLOSE,   /* out: CLOSE of conn */
-    PB_NOTHING, /* out: nothing pending right now (besides logs) */
+    PB_NOTHING, /* out: nothing pending right now (besides logs and timers) */
+    PB_ADVANCE, /* in: the clock moves by seconds; timers due by then fire */
 };
 
 struct pb_step {
@@ -36,7 +37,8 @@ struct pb_step {
     int port;
     const char *error;
     bool half;
-    bool prefix; /* SEND: the bytes start with data; every consecutive SEND to conn is consumed */
+    bool prefix;    /* SEND: the bytes start with data; every consecutive SEND to conn is consumed */
+    double seconds; /* ADVANCE */
 };
 
 #define PB_IN(c, s)                                                                                          \
@@ -75,10 +77,17 @@ struct pb_step {
     {                                                                                                        \
         .type = PB_NOTHING                                                                                   \
     }
+#define PB_WAIT(s)                                                                                           \
+    {                                                                                                        \
+        .type = PB_ADVANCE, .seconds = (s)                                                                   \
+    }
 #define PB_DONE                                                                                              \
     {                                                                                                        \
         .type = PB_END                                                                                       \
     }
+
+/* The root of a regular-mode connection (the mode layer: next-layer step, HTTP layer). */
+struct mitm_layer *pb_regular(struct mitm_ctx *ctx);
 
 /* Makes the layer under test for a fresh context. */
 typedef struct mitm_layer *(*pb_layer_fn)(struct mitm_ctx *ctx);

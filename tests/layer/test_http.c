@@ -38,7 +38,7 @@ Test(http, simple_get_absolute_form)
         PB_EXPECT_NOTHING,
         PB_DONE,
     };
-    pb_run_all("simple_get", mitm_http_layer_new, s);
+    pb_run_all("simple_get", pb_regular, s);
 }
 
 Test(http, keep_alive_reuses_server_connection)
@@ -65,7 +65,7 @@ Test(http, keep_alive_reuses_server_connection)
         PB_EXPECT_NOTHING,
         PB_DONE,
     };
-    pb_run_all("keep_alive", mitm_http_layer_new, s);
+    pb_run_all("keep_alive", pb_regular, s);
 }
 
 Test(http, origin_form_uses_host_header)
@@ -82,7 +82,7 @@ Test(http, origin_form_uses_host_header)
         PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
         PB_DONE,
     };
-    pb_run_all("options_star", mitm_http_layer_new, s);
+    pb_run_all("options_star", pb_regular, s);
 }
 
 #define CHUNKED_RESP "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n"
@@ -101,7 +101,7 @@ Test(http, chunked_response_with_trailers)
         PB_EXPECT_SEND(PB_CLIENT, CHUNKED_RESP),
         PB_DONE,
     };
-    pb_run_all("chunked", mitm_http_layer_new, s);
+    pb_run_all("chunked", pb_regular, s);
 }
 
 Test(http, http10_client_gets_no_chunks)
@@ -120,7 +120,7 @@ Test(http, http10_client_gets_no_chunks)
         PB_EXPECT_CLOSE(PB_SERVER(1)),
         PB_DONE,
     };
-    pb_run_all("http10", mitm_http_layer_new, s);
+    pb_run_all("http10", pb_regular, s);
 }
 
 Test(http, smuggling_refused_before_any_upstream)
@@ -132,7 +132,7 @@ Test(http, smuggling_refused_before_any_upstream)
         PB_EXPECT_CLOSE(PB_CLIENT),
         PB_DONE,
     };
-    pb_run_all("smuggling", mitm_http_layer_new, s);
+    pb_run_all("smuggling", pb_regular, s);
 }
 
 Test(http, connect_error_gives_502_and_error_hook)
@@ -147,7 +147,7 @@ Test(http, connect_error_gives_502_and_error_hook)
         PB_EXPECT_HOOK(ERROR),
         PB_DONE,
     };
-    pb_run("connect_error", mitm_http_layer_new, s, -1, 0);
+    pb_run("connect_error", pb_regular, s, -1, 0);
 }
 
 Test(http, expect_100_continue_answered_by_proxy)
@@ -167,7 +167,7 @@ Test(http, expect_100_continue_answered_by_proxy)
         PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n"),
         PB_DONE,
     };
-    pb_run_all("expect", mitm_http_layer_new, s);
+    pb_run_all("expect", pb_regular, s);
 }
 
 Test(http, pipelined_requests_answered_in_order)
@@ -193,7 +193,7 @@ Test(http, pipelined_requests_answered_in_order)
         PB_EXPECT_NOTHING,
         PB_DONE,
     };
-    pb_run_all("pipelining", mitm_http_layer_new, s);
+    pb_run_all("pipelining", pb_regular, s);
 }
 
 Test(http, server_closes_mid_body)
@@ -212,7 +212,7 @@ Test(http, server_closes_mid_body)
         PB_EXPECT_HOOK(ERROR),
         PB_DONE,
     };
-    pb_run("server_closes", mitm_http_layer_new, s, -1, 0);
+    pb_run("server_closes", pb_regular, s, -1, 0);
 }
 
 Test(http, read_until_close_response)
@@ -232,7 +232,7 @@ Test(http, read_until_close_response)
         PB_EXPECT_CLOSE(PB_SERVER(1)),
         PB_DONE,
     };
-    pb_run_all("until_close", mitm_http_layer_new, s);
+    pb_run_all("until_close", pb_regular, s);
 }
 
 Test(http, connect_then_plain_http_in_tunnel)
@@ -252,7 +252,7 @@ Test(http, connect_then_plain_http_in_tunnel)
         PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"),
         PB_DONE,
     };
-    pb_run_all("connect", mitm_http_layer_new, s);
+    pb_run_all("connect", pb_regular, s);
 }
 
 Test(http, client_disconnect_while_waiting_for_response)
@@ -268,5 +268,5 @@ Test(http, client_disconnect_while_waiting_for_response)
         PB_EXPECT_HOOK(ERROR),
         PB_DONE,
     };
-    pb_run_all("client_gone", mitm_http_layer_new, s);
+    pb_run_all("client_gone", pb_regular, s);
 }

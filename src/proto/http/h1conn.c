@@ -408,8 +408,10 @@ static void send_request_event(struct mitm_h1conn *c, struct mitm_http_event *ev
             c->wstate = W_CHUNKED;
         else
             c->wstate = mitm_headers_get(&req->headers, "content-length", NULL) ? W_RAW : W_NONE;
-        enum mitm_target_form form =
-            req->form == MITM_TARGET_ASTERISK ? MITM_TARGET_ASTERISK : MITM_TARGET_ORIGIN;
+        /* RFC 9112 §3.2: origin form toward an origin server, absolute form toward a proxy */
+        enum mitm_target_form form = req->form == MITM_TARGET_ASTERISK ? MITM_TARGET_ASTERISK
+                                     : c->absolute_form                ? MITM_TARGET_ABSOLUTE
+                                                                       : MITM_TARGET_ORIGIN;
         mitm_h1_write_request_head(out, req, form);
         c->rstate = R_HEAD;
         break;
@@ -508,4 +510,9 @@ struct mitm_http_response *mitm_http_error_response(int status, const char *mess
     mitm_headers_add(&r->headers, "Content-Length", 14, cl, (size_t)n);
     r->content = body;
     return r;
+}
+
+bool mitm_h1conn_head_pending(const struct mitm_h1conn *c)
+{
+    return c->role == MITM_H1CONN_SERVER && c->rstate == R_HEAD && c->in.len > 0 && !c->tunnel;
 }

@@ -32,13 +32,14 @@ struct mitm_h1conn {
     struct mitm_h1_body body;
     uint32_t stream_id; /* stream of the current exchange; 0 = none */
     uint32_t next_stream_id;
-    char *req_method; /* method of the current exchange (response framing) */
-    bool req_http10;  /* current request is HTTP/1.0 */
-    bool close_after; /* close once the current exchange ends */
-    bool parsing;     /* re-entrancy guard of the read loop */
-    bool resume;      /* exchange ended during the read loop: parse on */
-    bool tunnel;      /* a CONNECT succeeded: bytes now belong to a tunnel */
-    bool peer_eof;    /* the peer shut down its sending side */
+    char *req_method;   /* method of the current exchange (response framing) */
+    bool req_http10;    /* current request is HTTP/1.0 */
+    bool close_after;   /* close once the current exchange ends */
+    bool parsing;       /* re-entrancy guard of the read loop */
+    bool resume;        /* exchange ended during the read loop: parse on */
+    bool tunnel;        /* a CONNECT succeeded: bytes now belong to a tunnel */
+    bool peer_eof;      /* the peer shut down its sending side */
+    bool absolute_form; /* client role toward an upstream proxy: requests in absolute form */
     mitm_h1conn_emit_fn emit;
     void *emit_arg;
 };
@@ -58,6 +59,8 @@ void mitm_h1conn_eof(struct mitm_h1conn *c);
 void mitm_h1conn_send(struct mitm_h1conn *c, struct mitm_http_event *ev);
 /* Client role: no exchange in progress and the connection may be reused. */
 bool mitm_h1conn_reusable(const struct mitm_h1conn *c);
+/* Server role: part of a request head arrived and the head is not complete yet. */
+bool mitm_h1conn_head_pending(const struct mitm_h1conn *c);
 /* Take the bytes that arrived after a CONNECT was accepted (caller frees *data). */
 void mitm_h1conn_take_rest(struct mitm_h1conn *c, uint8_t **data, size_t *len);
 

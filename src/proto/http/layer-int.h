@@ -5,6 +5,7 @@
 #include "layer/layer.h"
 #include "proto/http/event.h"
 #include "proto/http/h1conn.h"
+#include "proto/http/layer.h"
 
 struct http_stream;
 
@@ -14,24 +15,27 @@ struct http_server {
     struct mitm_h1conn h1;
     struct http_stream *owner; /* stream using it, NULL when idle */
     bool dead;                 /* closed; freed at the next safe point */
-    bool given;                /* handed to a child stack (TLS in a CONNECT tunnel) */
+    bool given;                /* handed to the stack inside a CONNECT tunnel */
+    bool stack;                /* the stack's own server connection, not used yet */
+    bool https;                /* TLS to the origin (the server half runs on it) */
+    bool proxy;                /* to the upstream proxy itself (absolute-form requests) */
     struct http_layer *hl;
     struct http_server *next;
 };
 
 struct http_layer {
     struct mitm_layer base;
+    enum mitm_http_mode mode;
     struct mitm_h1conn client; /* server-role codec on the client connection */
     struct http_server *servers;
     struct http_stream *streams; /* live and finished (freed at the next safe point) */
-    char *tunnel_host;           /* inside a CONNECT tunnel: where origin-form requests go */
-    uint16_t tunnel_port;
-    char *tunnel_scheme;      /* scheme of origin-form requests in the tunnel ("https") */
-    struct mitm_layer *child; /* the stack inside a TLS tunnel */
-    bool relaying;            /* raw relay after CONNECT (TLS not intercepted) */
+    struct mitm_conn *origin;    /* transparent: where origin-form requests go (the stack's server) */
+    struct mitm_layer *child;    /* the stack inside a CONNECT tunnel */
+    struct mitm_conn *tunnel;    /* its server connection */
     struct mitm_h1_limits lim;
-    double now; /* time of the event being handled (codecs call back
-                   synchronously from handle()) */
+    struct mitm_timer idle, head; /* http_idle_timeout, http_header_timeout */
+    double now;                   /* time of the event being handled (codecs call back
+                                     synchronously from handle()) */
 };
 
 /* stream.c */
@@ -42,19 +46,19 @@ uint32_t mitm_http_stream_id(const struct http_stream *s);
 bool mitm_http_stream_done(const struct http_stream *s);
 struct http_stream *mitm_http_stream_next(const struct http_stream *s);
 struct http_stream **mitm_http_stream_next_ptr(struct http_stream *s);
-/* The stream's server connection went away. */
-void mitm_http_stream_server_lost(struct http_stream *s);
 
 /* layer.c, for streams */
-/* An idle reusable server connection to host:port, or a new one (state NEW; the stream
- * opens it). The server is owned by s until released. */
-struct http_server *mitm_http_server_get(struct http_layer *hl, struct http_stream *s, const char *host,
-                                         uint16_t port);
+/* A server connection for a request to scheme://host:port (connect: a CONNECT's tunnel):
+ * the stack's server connection if it is for host:port and unused, an idle reusable one
+ * made the same way, or a new one (state NEW; the stream opens it) with the connection
+ * filters it needs (TLS for https, the CONNECT through an upstream proxy). The server is
+ * owned by s until released. */
+struct http_server *mitm_http_server_get(struct http_layer *hl, struct http_stream *s, const char *scheme,
+                                         const char *host, uint16_t port, bool connect);
 /* The stream is done with it: kept for reuse if possible, else closed. */
 void mitm_http_server_release(struct http_layer *hl, struct http_server *srv);
-/* CONNECT answered 2xx: switch the client connection to a tunnel to host:port. */
-void mitm_http_layer_tunnel(struct http_layer *hl, const char *host, uint16_t port);
-/* After the 2xx went out: bytes the client sent early enter the tunnel now. */
-void mitm_http_layer_tunnel_start(struct http_layer *hl);
+/* CONNECT answered 2xx: the client connection becomes a tunnel to conn (open or not) and a
+ * next-layer step takes it, with the bytes the client sent early. */
+void mitm_http_layer_tunnel(struct http_layer *hl, struct mitm_conn *conn);
 
 #endif

@@ -1,29 +1,51 @@
-/* The HTTP layer (mitmproxy's HttpLayer, regular mode): routes bytes of the client and
- * server connections through their HTTP/1 codecs, hands the resulting events to one
- * stream per request, and keeps server connections for reuse. */
+/* The HTTP layer (mitmproxy's HttpLayer): routes bytes of the client and server
+ * connections through their HTTP/1 codecs, hands the resulting events to one stream per
+ * request, keeps server connections for reuse, and after a CONNECT hands the client
+ * connection to a next-layer step (TLS, HTTP or raw TCP inside the tunnel). */
 #include "proto/http/layer.h"
-#include "core/options.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "core/modespec.h"
+#include "core/options.h"
+#include "proto/http/connect.h"
 #include "proto/http/http.h"
 #include "proto/http/layer-int.h"
+#include "proto/next.h"
 #include "proto/tls/tls.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static const struct mitm_layer_vt http_vt;
 
 /* Pipelined bytes a client may send ahead of our responses. */
 #define PIPELINE_CAP ((size_t)1 << 20)
 
+/* ALPN we offer servers we open ourselves (HTTP/1 only, for now). */
+static const uint8_t ALPN_HTTP11[] = "\x08http/1.1";
+
 static void client_event(void *arg, struct mitm_h1conn *c, struct mitm_http_event *ev);
 static void server_event(void *arg, struct mitm_h1conn *c, struct mitm_http_event *ev);
 
-static struct http_layer *layer_new(struct mitm_ctx *ctx, struct mitm_layer *parent)
+static struct http_server *server_new(struct http_layer *hl, struct mitm_conn *conn)
+{
+    struct http_server *srv = mitm_calloc(1, sizeof(*srv));
+    srv->conn = conn;
+    srv->hl = hl;
+    mitm_h1conn_init(&srv->h1, MITM_H1CONN_CLIENT, &hl->base, conn, &hl->lim, 0, server_event, srv);
+    srv->next = hl->servers;
+    hl->servers = srv;
+    return srv;
+}
+
+struct mitm_layer *mitm_http_layer_new(struct mitm_ctx *ctx, struct mitm_layer *parent,
+                                       enum mitm_http_mode mode, struct mitm_conn *server)
 {
     struct http_layer *hl = mitm_calloc(1, sizeof(*hl));
     mitm_layer_init(&hl->base, &http_vt, ctx, parent);
+    hl->mode = mode;
     const struct mitm_options *o = ctx->opts;
     int64_t line = mitm_options_size(o->http_max_line_size),
             head = mitm_options_size(o->http_max_header_size);
@@ -32,28 +54,11 @@ static struct http_layer *layer_new(struct mitm_ctx *ctx, struct mitm_layer *par
     hl->lim.validate = o->validate_inbound_headers;
     mitm_h1conn_init(&hl->client, MITM_H1CONN_SERVER, &hl->base, ctx->client, &hl->lim, PIPELINE_CAP,
                      client_event, hl);
-    return hl;
-}
-
-struct mitm_layer *mitm_http_layer_new(struct mitm_ctx *ctx)
-{
-    return &layer_new(ctx, NULL)->base;
-}
-
-struct mitm_layer *mitm_http_layer_new_inner(struct mitm_ctx *ctx, struct mitm_layer *parent,
-                                             const char *scheme, const char *host, uint16_t port,
-                                             struct mitm_conn *server)
-{
-    struct http_layer *hl = layer_new(ctx, parent);
-    hl->tunnel_host = mitm_strdup(host);
-    hl->tunnel_port = port;
-    hl->tunnel_scheme = mitm_strdup(scheme);
+    hl->origin = server;
     if (server) {
-        struct http_server *srv = mitm_calloc(1, sizeof(*srv));
-        srv->conn = server;
-        srv->hl = hl;
-        mitm_h1conn_init(&srv->h1, MITM_H1CONN_CLIENT, &hl->base, server, &hl->lim, 0, server_event, srv);
-        hl->servers = srv;
+        struct http_server *srv = server_new(hl, server);
+        srv->stack = true;
+        srv->https = mitm_tls_server_has(server);
     }
     return &hl->base;
 }
@@ -98,10 +103,32 @@ static struct http_stream *find_stream(struct http_layer *hl, uint32_t id)
     return NULL;
 }
 
+static bool live_streams(const struct http_layer *hl)
+{
+    for (struct http_stream *s = hl->streams; s; s = mitm_http_stream_next(s))
+        if (!mitm_http_stream_done(s))
+            return true;
+    return false;
+}
+
 static void deliver(struct http_stream *s, struct mitm_http_event *ev, double now)
 {
     struct mitm_event e = {.type = MITM_EV_MESSAGE, .now = now, .msg = mitm_http_event_payload(ev)};
     mitm_layer_event(mitm_http_stream_layer(s), &e);
+}
+
+/* A response the layer itself sends when no exchange is there to do it (a malformed
+ * head, a header timeout), then the close. */
+static void refuse(struct http_layer *hl, int status, const char *msg)
+{
+    struct mitm_http_response *r = mitm_http_error_response(status, msg);
+    struct mitm_buf out;
+    mitm_buf_init(&out, 0);
+    mitm_h1_write_response_head(&out, r);
+    mitm_buf_append(&out, mitm_buf_data(&r->content), r->content.len);
+    mitm_layer_send(&hl->base, hl->base.ctx->client, mitm_buf_data(&out), out.len);
+    mitm_buf_free(&out);
+    mitm_http_response_free(r);
 }
 
 static void client_event(void *arg, struct mitm_h1conn *c, struct mitm_http_event *ev)
@@ -110,6 +137,7 @@ static void client_event(void *arg, struct mitm_h1conn *c, struct mitm_http_even
     struct http_layer *hl = arg;
     struct http_stream *s = NULL;
     if (ev->type == MITM_HTTP_REQUEST_HEADERS) {
+        mitm_timer_clear(&hl->head);
         s = mitm_http_stream_new(hl, ev->stream_id);
         *mitm_http_stream_next_ptr(s) = hl->streams;
         hl->streams = s;
@@ -123,16 +151,8 @@ static void client_event(void *arg, struct mitm_h1conn *c, struct mitm_http_even
     if (ev->type == MITM_HTTP_REQUEST_ERROR) {
         /* no exchange to attach it to: a malformed head */
         mitm_layer_log(&hl->base, MITM_LOG_INFO, "HTTP/1 protocol error: %s", ev->msg);
-        if (ev->status) {
-            struct mitm_http_response *r = mitm_http_error_response(ev->status, ev->msg);
-            struct mitm_buf out;
-            mitm_buf_init(&out, 0);
-            mitm_h1_write_response_head(&out, r);
-            mitm_buf_append(&out, mitm_buf_data(&r->content), r->content.len);
-            mitm_layer_send(&hl->base, hl->base.ctx->client, mitm_buf_data(&out), out.len);
-            mitm_buf_free(&out);
-            mitm_http_response_free(r);
-        }
+        if (ev->status)
+            refuse(hl, ev->status, ev->msg);
         mitm_layer_close(&hl->base, hl->base.ctx->client, false);
     }
     mitm_http_event_free(ev);
@@ -151,23 +171,77 @@ static void server_event(void *arg, struct mitm_h1conn *c, struct mitm_http_even
     mitm_http_event_free(ev);
 }
 
-struct http_server *mitm_http_server_get(struct http_layer *hl, struct http_stream *s, const char *host,
-                                         uint16_t port)
+/* ---- server connections ------------------------------------------------------------ */
+
+static bool reusable(const struct http_server *srv, const char *host, uint16_t port, bool https, bool proxy)
 {
+    return !srv->owner && !srv->dead && !srv->given && !srv->stack && srv->https == https &&
+           srv->proxy == proxy && srv->conn->port == port && strcasecmp(srv->conn->host, host) == 0 &&
+           mitm_h1conn_reusable(&srv->h1);
+}
+
+/* Basic credentials of upstream_auth ("user:pass"), for Proxy-Authorization. */
+static void upstream_auth(const struct mitm_options *o, char *out, size_t cap)
+{
+    out[0] = 0;
+    if (o && o->upstream_auth && o->upstream_auth[0])
+        mitm_http_basic_auth(o->upstream_auth, out, cap);
+}
+
+/* A new connection as the request needs it. Upstream mode: plain http to the parent proxy
+ * itself (absolute form); anything else through a CONNECT to it. */
+static struct http_server *server_make(struct http_layer *hl, const char *scheme, const char *host,
+                                       uint16_t port, bool connect)
+{
+    struct mitm_ctx *ctx = hl->base.ctx;
+    const struct mitm_mode_spec *m = ctx->mode;
+    bool https = !connect && strcmp(scheme, "https") == 0;
+    bool upstream = hl->mode == MITM_HTTP_UPSTREAM && m && m->kind == MITM_MODE_UPSTREAM;
+    bool proxy = upstream && !connect && !https;
+    struct mitm_conn *conn = mitm_ctx_conn_new(ctx, proxy ? m->host : host, proxy ? m->port : port);
+    if (upstream) {
+        bool parent_tls = strcmp(m->scheme, "https") == 0;
+        if (!proxy) {
+            conn->via_host = mitm_strdup(m->host);
+            conn->via_port = m->port;
+        }
+        if (parent_tls) /* TLS to the parent proxy itself, under everything else */
+            mitm_tls_server_push(ctx, conn, m->host, ALPN_HTTP11, sizeof(ALPN_HTTP11) - 1);
+        if (!proxy) {
+            char auth[600];
+            upstream_auth(ctx->opts, auth, sizeof(auth));
+            mitm_http_connect_push(ctx, conn, auth[0] ? auth : NULL,
+                                   ctx->opts->http_connect_send_host_header);
+        }
+    }
+    if (https)
+        mitm_tls_server_push(ctx, conn, host, ALPN_HTTP11, sizeof(ALPN_HTTP11) - 1);
+    struct http_server *srv = server_new(hl, conn);
+    srv->https = https;
+    srv->proxy = proxy;
+    srv->h1.absolute_form = proxy;
+    return srv;
+}
+
+struct http_server *mitm_http_server_get(struct http_layer *hl, struct http_stream *s, const char *scheme,
+                                         const char *host, uint16_t port, bool connect)
+{
+    const struct mitm_mode_spec *m = hl->base.ctx->mode;
+    bool https = !connect && strcmp(scheme, "https") == 0;
+    bool proxy = hl->mode == MITM_HTTP_UPSTREAM && m && m->kind == MITM_MODE_UPSTREAM && !connect && !https;
+    const char *h = proxy ? m->host : host;
+    uint16_t p = proxy ? m->port : port;
     for (struct http_server *srv = hl->servers; srv; srv = srv->next) {
-        if (!srv->owner && !srv->dead && srv->conn->port == port && strcmp(srv->conn->host, host) == 0 &&
-            mitm_h1conn_reusable(&srv->h1)) {
+        /* the stack's own connection serves the first request to its address */
+        bool stack = srv->stack && !connect && srv->conn->port == p && strcasecmp(srv->conn->host, h) == 0;
+        if (stack || (!connect && reusable(srv, h, p, https, proxy))) {
+            srv->stack = false;
             srv->owner = s;
             return srv;
         }
     }
-    struct http_server *srv = mitm_calloc(1, sizeof(*srv));
-    srv->conn = mitm_ctx_conn_new(hl->base.ctx, host, port);
-    mitm_h1conn_init(&srv->h1, MITM_H1CONN_CLIENT, &hl->base, srv->conn, &hl->lim, 0, server_event, srv);
+    struct http_server *srv = server_make(hl, scheme, host, port, connect);
     srv->owner = s;
-    srv->hl = hl;
-    srv->next = hl->servers;
-    hl->servers = srv;
     return srv;
 }
 
@@ -189,105 +263,79 @@ static struct http_server *find_server(struct http_layer *hl, struct mitm_conn *
     return NULL;
 }
 
-void mitm_http_layer_tunnel(struct http_layer *hl, const char *host, uint16_t port)
-{
-    free(hl->tunnel_host);
-    hl->tunnel_host = mitm_strdup(host);
-    hl->tunnel_port = port;
-    hl->client.tunnel = true; /* the next bytes decide: HTTP or something else */
-}
+/* ---- CONNECT tunnels ---------------------------------------------------------------- */
 
-/* TLS record: handshake, SSL 3.0 .. TLS 1.2 record version (mitmproxy next_layer). */
-static bool looks_like_tls(const uint8_t *p, size_t n)
+void mitm_http_layer_tunnel(struct http_layer *hl, struct mitm_conn *conn)
 {
-    return n >= 3 && p[0] == 0x16 && p[1] == 0x03 && p[2] <= 0x03;
-}
-
-static struct http_server *tunnel_server(struct http_layer *hl)
-{
+    struct mitm_ctx *ctx = hl->base.ctx;
     for (struct http_server *srv = hl->servers; srv; srv = srv->next)
-        if (!srv->dead && srv->conn->port == hl->tunnel_port && strcmp(srv->conn->host, hl->tunnel_host) == 0)
-            return srv;
-    return NULL;
-}
-
-/* First bytes inside a CONNECT tunnel: HTTP is proxied as HTTP; TLS (until interception
- * exists) is relayed untouched to the server. */
-static void tunnel_first_bytes(struct http_layer *hl, const uint8_t *p, size_t n)
-{
-    /* three bytes tell TLS from anything else; wait for them */
-    if (mitm_buf_append(&hl->client.in, p, n) < 0 || hl->client.in.len < 3) {
-        if (hl->client.in.len < 3)
-            return;
-    }
-    size_t len;
-    uint8_t *data = mitm_buf_steal(&hl->client.in, &len);
-    struct http_server *srv = tunnel_server(hl);
-    if (looks_like_tls(data, len)) {
-        /* TLS interception: the TLS layer takes the client and the tunnel's server
-         * connection (if one is open) and runs its own HTTP layer inside */
-        struct mitm_conn *server = NULL;
-        if (srv && srv->conn->state == MITM_CONN_OPEN) {
-            server = srv->conn;
+        if (srv->conn == conn)
             srv->given = true;
-        }
-        hl->child = mitm_tls_layer_new(hl->base.ctx, &hl->base, server, hl->tunnel_host, hl->tunnel_port);
-        if (!hl->child && srv) /* TLS: declined (ignore_hosts): relayed below */
-            srv->given = false;
-    }
-    if (hl->child) {
-        struct mitm_event ev = {.type = MITM_EV_DATA,
-                                .now = hl->now,
-                                .conn = hl->base.ctx->client,
-                                .data = mitm_slice(data, len)};
-        mitm_layer_event(hl->child, &ev);
-    } else if (looks_like_tls(data, len) && srv && srv->conn->state == MITM_CONN_OPEN) {
-        hl->relaying = true;
-        srv->owner = NULL;
-        srv->dead = false;
-        srv->h1.tunnel = true;
-        mitm_layer_send(&hl->base, srv->conn, data, len);
-    } else {
-        hl->client.tunnel = false;
-        mitm_h1conn_feed(&hl->client, data, len);
-    }
-    free(data);
-}
-
-void mitm_http_layer_tunnel_start(struct http_layer *hl)
-{
+    hl->tunnel = conn;
+    hl->client.tunnel = true; /* the codec parses no more requests */
+    mitm_timer_clear(&hl->idle);
+    mitm_timer_clear(&hl->head);
+    hl->child = mitm_next_layer_new(ctx, &hl->base, conn, MITM_NEXT_GENERIC);
+    struct mitm_event start = {.type = MITM_EV_START, .now = hl->now};
+    mitm_layer_event(hl->child, &start);
     uint8_t *rest;
     size_t n;
     mitm_h1conn_take_rest(&hl->client, &rest, &n);
-    if (n)
-        tunnel_first_bytes(hl, rest, n);
+    if (n) { /* bytes the client sent before our 200 */
+        struct mitm_event ev = {
+            .type = MITM_EV_DATA, .now = hl->now, .conn = ctx->client, .data = mitm_slice(rest, n)};
+        mitm_layer_event(hl->child, &ev);
+    }
     free(rest);
 }
 
-static void relay(struct http_layer *hl, const struct mitm_event *ev)
+/* ---- timeouts ------------------------------------------------------------------------ */
+
+/* After each event: an idle client connection (no exchange, no partial head) has
+ * http_idle_timeout to start a request; a started head has http_header_timeout to end. */
+static void update_timers(struct http_layer *hl)
 {
-    struct http_server *srv = tunnel_server(hl);
-    struct mitm_conn *client = hl->base.ctx->client;
-    if (!srv)
+    const struct mitm_options *o = hl->base.ctx->opts;
+    if (hl->child || hl->base.ctx->client->state == MITM_CONN_CLOSED || hl->base.ctx->replay) {
+        mitm_timer_clear(&hl->idle);
+        mitm_timer_clear(&hl->head);
         return;
-    struct mitm_conn *other = ev->conn == client ? srv->conn : client;
-    if (ev->type == MITM_EV_DATA) {
-        mitm_layer_send(&hl->base, other, ev->data.base, ev->data.len);
-    } else if (ev->type == MITM_EV_CLOSED) {
-        if (other->state != MITM_CONN_CLOSED)
-            mitm_layer_close(&hl->base, other, ev->half_close);
-        if (!ev->half_close)
-            srv->dead = true;
+    }
+    bool live = live_streams(hl), partial = mitm_h1conn_head_pending(&hl->client);
+    if (live || partial)
+        mitm_timer_clear(&hl->idle);
+    else if (!hl->idle.deadline && o->http_idle_timeout > 0)
+        mitm_timer_set(&hl->base, &hl->idle, hl->now, (double)o->http_idle_timeout);
+    if (!partial)
+        mitm_timer_clear(&hl->head);
+    else if (!hl->head.deadline && o->http_header_timeout > 0)
+        mitm_timer_set(&hl->base, &hl->head, hl->now, (double)o->http_header_timeout);
+}
+
+static void on_wakeup(struct http_layer *hl, const struct mitm_event *ev)
+{
+    const struct mitm_options *o = hl->base.ctx->opts;
+    struct mitm_conn *client = hl->base.ctx->client;
+    if (mitm_timer_due(&hl->base, &hl->head, ev) && mitm_h1conn_head_pending(&hl->client)) {
+        char msg[160];
+        snprintf(msg, sizeof(msg), "Request head not complete after %ld s: closing the connection",
+                 o->http_header_timeout);
+        mitm_layer_log(&hl->base, MITM_LOG_INFO, "%s", msg);
+        refuse(hl, 408, msg);
+        mitm_layer_close(&hl->base, client, false);
+    } else if (mitm_timer_due(&hl->base, &hl->idle, ev) && !live_streams(hl)) {
+        mitm_layer_log(&hl->base, MITM_LOG_INFO, "Client connection idle for %ld s: closing",
+                       o->http_idle_timeout);
+        mitm_layer_close(&hl->base, client, false);
     }
 }
+
+/* ---- events -------------------------------------------------------------------------- */
 
 static void on_client_closed(struct http_layer *hl, const struct mitm_event *ev)
 {
     mitm_h1conn_eof(&hl->client);
-    bool live = false;
-    for (struct http_stream *s = hl->streams; s; s = mitm_http_stream_next(s))
-        live |= !mitm_http_stream_done(s);
-    if (ev->half_close && live)
+    if (ev->half_close && live_streams(hl))
         return; /* answer what was asked, then close (h1conn sees peer_eof) */
     hl->base.ctx->client->state = MITM_CONN_CLOSED;
     /* every live exchange loses its client */
@@ -321,32 +369,21 @@ static void http_handle(struct mitm_layer *l, const struct mitm_event *ev)
     hl->now = ev->now;
     collect(hl);
     struct mitm_conn *client = l->ctx->client;
-    if (hl->child && (ev->type == MITM_EV_DATA || ev->type == MITM_EV_CLOSED) &&
-        (ev->conn == client || !find_server(hl, ev->conn))) {
+    if (ev->type == MITM_EV_WAKEUP) {
+        on_wakeup(hl, ev);
+    } else if (hl->child && (ev->type == MITM_EV_DATA || ev->type == MITM_EV_CLOSED) &&
+               (ev->conn == client || !find_server(hl, ev->conn))) {
         /* everything inside the tunnel belongs to the child stack */
         mitm_layer_event(hl->child, ev);
-        collect(hl);
-        return;
-    }
-    if (hl->relaying && (ev->type == MITM_EV_DATA || ev->type == MITM_EV_CLOSED)) {
-        relay(hl, ev);
-        return;
-    }
-    switch (ev->type) {
-    case MITM_EV_DATA:
+    } else if (ev->type == MITM_EV_DATA) {
         if (ev->conn == client) {
-            if (hl->client.tunnel) {
-                tunnel_first_bytes(hl, ev->data.base, ev->data.len);
-            } else {
-                mitm_h1conn_feed(&hl->client, ev->data.base, ev->data.len);
-            }
+            mitm_h1conn_feed(&hl->client, ev->data.base, ev->data.len);
         } else {
             struct http_server *srv = find_server(hl, ev->conn);
             if (srv)
                 mitm_h1conn_feed(&srv->h1, ev->data.base, ev->data.len);
         }
-        break;
-    case MITM_EV_CLOSED:
+    } else if (ev->type == MITM_EV_CLOSED) {
         if (ev->conn == client) {
             on_client_closed(hl, ev);
         } else {
@@ -354,10 +391,8 @@ static void http_handle(struct mitm_layer *l, const struct mitm_event *ev)
             if (srv)
                 on_server_closed(hl, srv, ev);
         }
-        break;
-    default:
-        break;
     }
+    update_timers(hl);
     collect(hl);
 }
 
@@ -376,8 +411,6 @@ static void http_destroy(struct mitm_layer *l)
     }
     mitm_layer_destroy(hl->child);
     mitm_h1conn_free(&hl->client);
-    free(hl->tunnel_host);
-    free(hl->tunnel_scheme);
     mitm_layer_deinit(l);
     free(hl);
 }

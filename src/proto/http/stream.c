@@ -7,6 +7,8 @@
 #include "base/log.h"
 #include "flow/flow.h"
 #include "proto/http/http.h"
+#include "core/modespec.h"
+#include "proto/flowconn.h"
 #include "proto/http/layer-int.h"
 
 #include <stdio.h>
@@ -38,8 +40,9 @@ struct http_stream {
     bool resp_complete;  /* server sent the whole response */
     bool is_connect;
     bool done;
-    int64_t body_limit;   /* body_size_limit, -1 = none */
-    int64_t stream_limit; /* stream above this size */
+    struct mitm_conn *tunnel; /* CONNECT: the server connection of the tunnel */
+    int64_t body_limit;       /* body_size_limit, -1 = none */
+    int64_t stream_limit;     /* stream above this size */
     struct http_stream *next;
 };
 
@@ -186,41 +189,10 @@ static void send_request_rest(struct http_stream *s)
     to_server(s, end_event(s, MITM_HTTP_REQUEST_END, r->trailers));
 }
 
-static void set_opt(char **dst, const char *src)
-{
-    free(*dst);
-    *dst = src ? mitm_strdup(src) : NULL;
-}
-
-/* TLS facts of a connection into a flow's connection info. */
-static void copy_tls(struct mitm_conn_info *i, const struct mitm_conn *c)
-{
-    i->tls = c->tls;
-    set_opt(&i->sni, c->sni);
-    set_opt(&i->tls_version, c->tls_version);
-    set_opt(&i->cipher, c->cipher);
-    free(i->alpn);
-    i->alpn = c->alpn ? mitm_strdup(c->alpn) : NULL;
-    i->alpn_len = c->alpn ? strlen(c->alpn) : 0;
-}
-
 /* Fill the flow's server_conn from the connection once it is open. */
 static void record_server(struct http_stream *s)
 {
-    struct mitm_conn *c = s->srv->conn;
-    struct mitm_conn_info *i = &s->flow->server_conn;
-    free(i->address_host);
-    i->address_host = mitm_strdup(c->host);
-    i->address_port = c->port;
-    free(i->peer_host);
-    i->peer_host = c->peer_host[0] ? mitm_strdup(c->peer_host) : NULL;
-    i->peer_port = c->peer_port;
-    free(i->sock_host);
-    i->sock_host = c->sock_host[0] ? mitm_strdup(c->sock_host) : NULL;
-    i->sock_port = c->sock_port;
-    i->timestamp_start = c->timestamp_start;
-    i->timestamp_tcp_setup = c->timestamp_tcp_setup;
-    copy_tls(i, c);
+    mitm_flowconn_server(s->flow, s->srv->conn);
 }
 
 /* Get a server connection and send the request (head now; body as far as we have it). */
@@ -228,8 +200,8 @@ static void connect_and_send(struct http_stream *s)
 {
     struct mitm_http_request *r = s->flow->request;
     if (!s->srv)
-        s->srv = mitm_http_server_get(s->hl, s, r->host, r->port);
-    if (s->srv->conn->state == MITM_CONN_NEW) {
+        s->srv = mitm_http_server_get(s->hl, s, r->scheme, r->host, r->port, s->is_connect);
+    if (s->srv->conn->state != MITM_CONN_OPEN && s->srv->conn->state != MITM_CONN_READ_EOF) {
         s->wait = W_OPEN;
         mitm_layer_open(&s->base, s->srv->conn);
         return;
@@ -239,18 +211,51 @@ static void connect_and_send(struct http_stream *s)
     send_request_rest(s);
 }
 
-/* The destination of the request (regular proxy mode; RFC 9112 §3.2). */
+/* Host header value for host:port under scheme: the port left out when it is the default. */
+static void host_value(char *out, size_t cap, const char *scheme, const char *host, uint16_t port)
+{
+    bool v6 = strchr(host, ':') != NULL;
+    bool dflt = (port == 80 && strcmp(scheme, "http") == 0) || (port == 443 && strcmp(scheme, "https") == 0);
+    int n = snprintf(out, cap, v6 ? "[%s]" : "%s", host);
+    if (!dflt && n > 0 && (size_t)n < cap)
+        snprintf(out + n, cap - (size_t)n, ":%u", port);
+}
+
+/* Reverse mode: every request goes to the spec's target; Host follows unless
+ * keep_host_header (mitmproxy's HttpStream for ReverseMode). */
+static void to_reverse_target(struct http_stream *s, const struct mitm_mode_spec *m)
+{
+    struct mitm_http_request *r = s->flow->request;
+    const char *scheme = strcmp(m->scheme, "http") == 0 ? "http" : "https";
+    mitm_str_set(&r->scheme, scheme, strlen(scheme));
+    mitm_str_set(&r->host, m->host, strlen(m->host));
+    r->port = m->port;
+    if (!s->base.ctx->opts->keep_host_header) {
+        char hv[300];
+        host_value(hv, sizeof(hv), scheme, m->host, m->port);
+        mitm_headers_set(&r->headers, "Host", hv, strlen(hv));
+    }
+}
+
+/* The destination of the request (RFC 9112 §3.2): absolute and authority forms name it;
+ * origin form goes to the stack's server (transparent: the address the client connected
+ * to, https when the client spoke TLS) or, for an explicit proxy, to the Host header. */
 static int resolve_destination(struct http_stream *s, const char **err)
 {
     struct mitm_http_request *r = s->flow->request;
     struct http_layer *hl = s->hl;
+    const struct mitm_mode_spec *m = s->base.ctx->mode;
+    if (m && m->kind == MITM_MODE_REVERSE) {
+        to_reverse_target(s, m);
+        return 0;
+    }
     if (r->form == MITM_TARGET_ABSOLUTE || r->form == MITM_TARGET_AUTHORITY)
         return 0;
-    if (hl->tunnel_host) {
-        mitm_str_set(&r->host, hl->tunnel_host, strlen(hl->tunnel_host));
-        r->port = hl->tunnel_port;
-        if (hl->tunnel_scheme)
-            mitm_str_set(&r->scheme, hl->tunnel_scheme, strlen(hl->tunnel_scheme));
+    if (hl->mode == MITM_HTTP_TRANSPARENT && hl->origin) {
+        mitm_str_set(&r->host, hl->origin->host, strlen(hl->origin->host));
+        r->port = hl->origin->port;
+        const char *scheme = s->base.ctx->client->tls ? "https" : "http";
+        mitm_str_set(&r->scheme, scheme, strlen(scheme));
         return 0;
     }
     size_t len;
@@ -269,17 +274,7 @@ static int resolve_destination(struct http_stream *s, const char **err)
 
 static void flow_from_client(struct http_stream *s, double now)
 {
-    struct mitm_conn *c = s->base.ctx->client;
-    struct mitm_conn_info *i = &s->flow->client_conn;
-    i->peer_host = mitm_strdup(c->peer_host);
-    i->peer_port = c->peer_port;
-    i->sock_host = mitm_strdup(c->sock_host);
-    i->sock_port = c->sock_port;
-    i->timestamp_start = c->timestamp_start ? c->timestamp_start : now;
-    i->proxy_mode = mitm_strdup(s->base.ctx->proxy_mode);
-    copy_tls(i, c);
-    if (s->base.ctx->replay && !s->flow->is_replay)
-        s->flow->is_replay = mitm_strdup("request");
+    mitm_flowconn_client(s->flow, s->base.ctx, now);
 }
 
 static void on_request_headers(struct http_stream *s, struct mitm_http_event *ev, double now)
@@ -296,7 +291,7 @@ static void on_request_headers(struct http_stream *s, struct mitm_http_event *ev
         fail(s, 400, err, now);
         return;
     }
-    if (strcmp(s->flow->request->method, "CONNECT") == 0) {
+    if (strcmp(s->flow->request->method, "CONNECT") == 0 && s->flow->request->form == MITM_TARGET_AUTHORITY) {
         s->is_connect = true;
         hook(s, MITM_HOOK_HTTP_CONNECT, W_HTTP_CONNECT);
         return;
@@ -416,6 +411,32 @@ static void after_request(struct http_stream *s, double now)
     connect_and_send(s);
 }
 
+/* connection_strategy lazy: a CONNECT is answered before any server connection exists
+ * (one is opened when something inside the tunnel needs it). Through an upstream proxy the
+ * parent's answer decides, so the CONNECT always goes out first. */
+static bool lazy_connect(const struct http_stream *s)
+{
+    const struct mitm_options *o = s->base.ctx->opts;
+    return s->hl->mode != MITM_HTTP_UPSTREAM && o && strcmp(o->connection_strategy, "lazy") == 0;
+}
+
+static void established(struct http_stream *s, double now)
+{
+    s->flow->response = mitm_http_response_new();
+    s->flow->response->http_version = mitm_strdup("HTTP/1.1");
+    s->flow->response->status_code = 200;
+    s->flow->response->reason = mitm_strdup("Connection established");
+    s->flow->response->timestamp_start = s->flow->response->timestamp_end = now;
+    finish(s);
+}
+
+static void connect_lazily(struct http_stream *s, double now)
+{
+    struct mitm_http_request *r = s->flow->request;
+    s->tunnel = mitm_ctx_conn_new(s->base.ctx, r->host, r->port);
+    established(s, now);
+}
+
 static void after_open(struct http_stream *s, struct mitm_cmd *cmd, double now)
 {
     if (cmd->error) {
@@ -431,12 +452,7 @@ static void after_open(struct http_stream *s, struct mitm_cmd *cmd, double now)
     }
     record_server(s);
     if (s->is_connect) {
-        s->flow->response = mitm_http_response_new();
-        s->flow->response->http_version = mitm_strdup("HTTP/1.1");
-        s->flow->response->status_code = 200;
-        s->flow->response->reason = mitm_strdup("Connection established");
-        s->flow->response->timestamp_start = s->flow->response->timestamp_end = now;
-        finish(s);
+        established(s, now);
         return;
     }
     send_request_head(s);
@@ -528,17 +544,17 @@ static void finish(struct http_stream *s)
     if (s->srv) {
         struct http_server *srv = s->srv;
         s->srv = NULL;
+        if (s->is_connect)
+            s->tunnel = srv->conn;
         /* an exchange cut short leaves the connection unusable; a CONNECT's connection
          * carries the tunnel */
         if (!s->is_connect && (!s->resp_complete || !s->req_complete))
             srv->dead = true;
         mitm_http_server_release(s->hl, srv);
     }
-    if (s->is_connect && s->flow->response && s->flow->response->status_code == 200) {
-        struct mitm_http_request *r = s->flow->request;
-        mitm_http_layer_tunnel(s->hl, r->host, r->port);
+    if (s->is_connect && s->flow->response && s->flow->response->status_code == 200 && s->tunnel) {
         send_response(s, s->flow->response);
-        mitm_http_layer_tunnel_start(s->hl);
+        mitm_http_layer_tunnel(s->hl, s->tunnel);
     }
 }
 
@@ -576,11 +592,6 @@ static void fail_logged(struct http_stream *s, int status, const char *msg, doub
         hook(s, MITM_HOOK_ERROR, W_ERROR);
     else
         finish(s);
-}
-
-void mitm_http_stream_server_lost(struct http_stream *s)
-{
-    s->srv = NULL;
 }
 
 static void on_http(struct http_stream *s, struct mitm_http_event *ev, double now)
@@ -631,6 +642,8 @@ static void on_reply(struct http_stream *s, struct mitm_cmd *cmd, double now)
     case W_HTTP_CONNECT:
         if (s->flow->response) /* refused by an addon */
             after_response(s);
+        else if (lazy_connect(s))
+            connect_lazily(s, now);
         else
             connect_and_send(s);
         break;

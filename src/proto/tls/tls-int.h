@@ -14,4 +14,11 @@ int mitm_tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *out
  * server record): a session the server gave us goes to the upstream session cache. */
 int mitm_tls_new_session(SSL *ssl, SSL_SESSION *sess);
 
+/* The reason OpenSSL gives for the last failure on this thread (its queue is cleared). */
+void mitm_tls_ssl_reason(char *buf, size_t cap, const char *fallback);
+
+struct mitm_conn;
+/* TLS facts of a finished handshake on c (flows copy them): version, cipher, ALPN, SNI. */
+void mitm_tls_record_facts(struct mitm_conn *c, SSL *ssl, const char *sni);
+
 #endif

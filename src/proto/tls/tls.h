@@ -7,7 +7,7 @@
  * client, then runs an inner HTTP layer (mitm_http_layer_new_inner) over the plaintext.
  * Upstream certificate errors surface as the inner HTTP layer's 502 for the first request
  * (its OPEN is answered with "Certificate verify failed: <reason>"), as in mitmproxy.
- * Hosts matching ignore_hosts (or not matching allow_hosts) are relayed untouched. */
+ * Which connections are intercepted at all is the next-layer step's decision (proto/next.h). */
 #ifndef MITM_PROTO_TLS_TLS_H
 #define MITM_PROTO_TLS_TLS_H
 
@@ -18,6 +18,7 @@
 #include <openssl/ssl.h>
 
 #include "layer/layer-t.h"
+#include "proto/next.h"
 
 struct mitm_options;
 struct mitm_cert_store;
@@ -50,21 +51,49 @@ struct mitm_tls_config *mitm_tls_config_new(const struct mitm_options *o, struct
 /* Free a configuration (NULL is a no-op). No layer may use it any more. */
 void mitm_tls_config_free(struct mitm_tls_config *cfg);
 
-/* A TLS layer for a CONNECT tunnel to host:port whose first client bytes look like a
- * ClientHello, with the configuration ctx->svc->tls. server is the tunnel's open TCP
- * connection (or NULL). Returns NULL (the HTTP layer relays the tunnel untouched) when
- * ctx has no TLS configuration or host:port (or the server's address)
- * matches ignore_hosts. Otherwise the layer; it takes over the client connection and
- * server, and is destroyed by its parent with mitm_layer_destroy. */
-struct mitm_layer *mitm_tls_layer_new(struct mitm_ctx *ctx, struct mitm_layer *parent,
-                                      struct mitm_conn *server, const char *host, uint16_t port);
+/* The client half (mitmproxy's ClientTLSLayer): a layer under parent that answers the
+ * client's TLS with a certificate forged for it, then runs a next-layer step over the
+ * plaintext (of kind after, for the stack whose server connection is server, which may be
+ * NULL for a client that wraps its proxy connection in TLS). server_tls: the server connection
+ * speaks TLS too; the server half is pushed on it with the client's SNI and ALPN offers,
+ * and with the eager strategy it is established first so that the leaf carries the
+ * upstream certificate's names. Runs the hooks tls_clienthello (an addon may set
+ * ignore_connection: then the bytes are relayed untouched), tls_established_client and
+ * tls_failed_client; closes a client whose handshake exceeds tls_handshake_timeout.
+ * Returns NULL when ctx has no TLS configuration (ctx->svc->tls). */
+struct mitm_layer *mitm_tls_client_layer_new(struct mitm_ctx *ctx, struct mitm_layer *parent,
+                                             struct mitm_conn *server, bool server_tls,
+                                             enum mitm_next_kind after);
 
-/* Should a connection be relayed untouched (ignore_hosts / allow_hosts, as mitmproxy's
- * next_layer: each of "host:port", "peer_ip:port" and "sni:port" that is known is
- * searched with every pattern)? peer_ip and sni may be NULL. With allow_hosts, a
- * connection is ignored when none matches. */
-bool mitm_tls_config_ignored(const struct mitm_tls_config *cfg, const char *host, uint16_t port,
-                             const char *peer_ip, const char *sni);
+/* The server half (mitmproxy's ServerTLSLayer) as a connection filter (layer/cfilter.h):
+ * push it on a server connection before opening it (or before an OPEN of an open one);
+ * the OPEN is then answered once the handshake is done, or with mitmproxy's reason
+ * ("Certificate verify failed: ...", "TLS handshake failed: ..."). sni: the name to send
+ * and verify (NULL: conn->host unless it is an IP address, RFC 6066 §3); alpn: offers in
+ * wire format (may be empty). Resumes sessions of earlier connections made the same way.
+ * Returns false (nothing pushed) when ctx has no TLS configuration. */
+bool mitm_tls_server_push(struct mitm_ctx *ctx, struct mitm_conn *conn, const char *sni, const uint8_t *alpn,
+                          size_t alpn_len);
+/* Does conn carry the server half? */
+bool mitm_tls_server_has(const struct mitm_conn *conn);
+/* The server's certificate and chain once its handshake is done (borrowed), else NULL. */
+X509 *mitm_tls_server_peer(const struct mitm_conn *conn);
+STACK_OF(X509) * mitm_tls_server_chain(const struct mitm_conn *conn);
+
+/* The argument of tls_clienthello (mitmproxy's ClientHelloData): an addon may set
+ * ignore_connection (relay untouched) or change establish_server_tls_first. */
+struct mitm_tls_clienthello_data {
+    const struct mitm_clienthello *clienthello;
+    struct mitm_conn *client, *server; /* server may be NULL */
+    bool ignore_connection;
+    bool establish_server_tls_first;
+};
+
+/* The argument of tls_established_client / tls_failed_client (mitmproxy's TlsData). */
+struct mitm_tls_hook_data {
+    struct mitm_conn *conn;
+    char error[512]; /* tls_failed_*: why; else "" */
+};
 
 /* ---- for the TLS layer (tlsctx.c) ---- */
 
@@ -75,7 +104,6 @@ struct mitm_tls_sessions *mitm_tls_config_sessions(const struct mitm_tls_config 
 bool mitm_tls_config_eager(const struct mitm_tls_config *cfg);
 bool mitm_tls_config_upstream_cert(const struct mitm_tls_config *cfg);
 bool mitm_tls_config_verify(const struct mitm_tls_config *cfg);
-bool mitm_tls_config_has_ignore(const struct mitm_tls_config *cfg); /* ignore_hosts not empty */
 
 /* Is s an IPv4 or IPv6 literal (brackets allowed)? */
 bool mitm_tls_is_ip(const char *s);

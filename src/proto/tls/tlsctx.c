@@ -1,7 +1,6 @@
 /* The process-wide TLS configuration: two SSL_CTX objects made once at startup (per
- * connection only SSL objects are created), the connection strategy and the
- * ignore_hosts / allow_hosts patterns. Read-only once built: workers share it. */
-#define PCRE2_CODE_UNIT_WIDTH 8
+ * connection only SSL objects are created) and the connection strategy. Read-only once
+ * built: workers share it. */
 #include "proto/tls/tls.h"
 #include "core/options.h"
 #include "base/alloc.h"
@@ -11,16 +10,10 @@
 
 #include <arpa/inet.h>
 #include <openssl/err.h>
-#include <pcre2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct pattern_list {
-    pcre2_code **v;
-    size_t n;
-};
 
 struct mitm_tls_config {
     SSL_CTX *client_ctx; /* we are the server toward clients */
@@ -28,7 +21,6 @@ struct mitm_tls_config {
     struct mitm_cert_store *store;
     struct mitm_tls_sessions *sessions; /* upstream sessions, for resumption */
     bool eager, upstream_cert, verify;
-    struct pattern_list ignore, allow;
 };
 
 /* Servers remembered for session resumption (each slot: one server, a few sessions). */
@@ -92,37 +84,6 @@ static int setup_common(SSL_CTX *c, const char *vmin, const char *vmax, const ch
     return 0;
 }
 
-static int compile_list(struct pattern_list *pl, const struct mitm_strvec *v, const char *opt, char *err,
-                        size_t errlen)
-{
-    pl->v = v->n ? mitm_calloc(v->n, sizeof(*pl->v)) : NULL;
-    pl->n = 0;
-    for (size_t i = 0; i < v->n; i++) {
-        int ec;
-        PCRE2_SIZE off;
-        pcre2_code *re =
-            pcre2_compile((PCRE2_SPTR)v->v[i], PCRE2_ZERO_TERMINATED, PCRE2_CASELESS, &ec, &off, NULL);
-        if (!re) {
-            PCRE2_UCHAR msg[256];
-            pcre2_get_error_message(ec, msg, sizeof(msg));
-            snprintf(err, errlen, "invalid %s pattern '%s': %s at offset %zu", opt, v->v[i],
-                     (const char *)msg, (size_t)off);
-            return -1;
-        }
-        pl->v[pl->n++] = re;
-    }
-    return 0;
-}
-
-static void free_list(struct pattern_list *pl)
-{
-    for (size_t i = 0; i < pl->n; i++)
-        pcre2_code_free(pl->v[i]);
-    free(pl->v);
-    pl->v = NULL;
-    pl->n = 0;
-}
-
 struct mitm_tls_config *mitm_tls_config_new(const struct mitm_options *o, struct mitm_cert_store *store,
                                             char *err, size_t errlen)
 {
@@ -179,9 +140,6 @@ struct mitm_tls_config *mitm_tls_config_new(const struct mitm_options *o, struct
     cfg->sessions = mitm_tls_sessions_new(UPSTREAM_SESSION_SLOTS);
     SSL_CTX_set_session_cache_mode(cfg->server_ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
     SSL_CTX_sess_set_new_cb(cfg->server_ctx, mitm_tls_new_session);
-    if (compile_list(&cfg->ignore, &o->ignore_hosts, "ignore_hosts", err, errlen) < 0 ||
-        compile_list(&cfg->allow, &o->allow_hosts, "allow_hosts", err, errlen) < 0)
-        goto bad;
     return cfg;
 bad:
     mitm_tls_config_free(cfg);
@@ -195,43 +153,7 @@ void mitm_tls_config_free(struct mitm_tls_config *cfg)
     SSL_CTX_free(cfg->client_ctx);
     SSL_CTX_free(cfg->server_ctx);
     mitm_tls_sessions_free(cfg->sessions);
-    free_list(&cfg->ignore);
-    free_list(&cfg->allow);
     free(cfg);
-}
-
-static bool search(const struct pattern_list *pl, const char *subject)
-{
-    pcre2_match_data *md = NULL;
-    bool hit = false;
-    for (size_t i = 0; i < pl->n && !hit; i++) {
-        if (!md)
-            md = pcre2_match_data_create(1, NULL);
-        if (!md)
-            break;
-        hit = pcre2_match(pl->v[i], (PCRE2_SPTR)subject, strlen(subject), 0, 0, md, NULL) >= 0;
-    }
-    pcre2_match_data_free(md);
-    return hit;
-}
-
-bool mitm_tls_config_ignored(const struct mitm_tls_config *cfg, const char *host, uint16_t port,
-                             const char *peer_ip, const char *sni)
-{
-    if (!cfg->ignore.n && !cfg->allow.n)
-        return false;
-    const char *names[3] = {host, peer_ip, sni};
-    bool any = false;
-    const struct pattern_list *pl = cfg->ignore.n ? &cfg->ignore : &cfg->allow;
-    for (int i = 0; i < 3 && !any; i++) {
-        if (!names[i] || !names[i][0])
-            continue;
-        char subject[512];
-        bool v6 = strchr(names[i], ':') != NULL && names[i][0] != '[';
-        snprintf(subject, sizeof(subject), v6 ? "[%s]:%u" : "%s:%u", names[i], port);
-        any = search(pl, subject);
-    }
-    return cfg->ignore.n ? any : !any;
 }
 
 SSL_CTX *mitm_tls_config_client_ctx(const struct mitm_tls_config *cfg)
@@ -267,11 +189,6 @@ bool mitm_tls_config_upstream_cert(const struct mitm_tls_config *cfg)
 bool mitm_tls_config_verify(const struct mitm_tls_config *cfg)
 {
     return cfg->verify;
-}
-
-bool mitm_tls_config_has_ignore(const struct mitm_tls_config *cfg)
-{
-    return cfg->ignore.n > 0;
 }
 
 bool mitm_tls_is_ip(const char *s)

@@ -8,7 +8,9 @@
 #include "addon/clientplayback.h"
 #include "addon/crl.h"
 #include "core/options.h"
+#include "core/modespec.h"
 #include "core/services.h"
+#include "proto/next.h"
 #include "addon/serverplayback.h"
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -66,6 +68,9 @@ struct app {
     struct mitm_serverplayback *sp; /* -S: the recorded responses (NULL: none) */
     struct mitm_addons *addons;
     struct mitm_services svc; /* what the workers run with (valid while svc_on) */
+    struct mitm_next_config *next;
+    struct mitm_mode_spec *modes; /* --mode, one server each */
+    size_t n_modes;
     bool svc_on;
 };
 
@@ -340,66 +345,58 @@ static void on_signal(uv_signal_t *h, int sig)
     begin_stop(app);
 }
 
-/* The mode option: mitmproxy's MODE[:DATA][@[HOST:]PORT] specs. mitmc runs one regular
- * server so far; anything else is refused by name rather than silently run as regular.
- * "@[HOST:]PORT" overrides listen_host / listen_port, as in mitmproxy. */
-static int check_mode(void)
+/* The mode option: mitmproxy's MODE[:DATA][@[HOST:]PORT] specs, one server each. */
+static int parse_modes(struct app *app)
 {
     const struct mitm_strvec *m = &mitm_options.mode;
-    if (m->n != 1) {
-        mitm_log(MITM_LOG_ERROR, NULL, "mitmc runs one proxy mode at a time so far (%zu given)", m->n);
-        return -1;
-    }
-    const char *spec = m->v[0];
-    const char *at = strchr(spec, '@');
-    size_t name_len = strcspn(spec, ":@");
-    if (name_len != 7 || strncmp(spec, "regular", 7) != 0 || (spec[name_len] == ':')) {
-        mitm_log(MITM_LOG_ERROR, NULL, "Invalid or unsupported mode: %s (mitmc supports: regular)", spec);
-        return -1;
-    }
-    if (!at)
-        return 0;
-    const char *port = strrchr(at + 1, ':');
-    char *end;
-    long p = strtol(port ? port + 1 : at + 1, &end, 10);
-    if (*end || p < 0 || p > 65535 || end == (port ? port + 1 : at + 1)) {
-        mitm_log(MITM_LOG_ERROR, NULL, "Invalid mode spec %s: bad port", spec);
-        return -1;
-    }
-    char err[256];
-    char portbuf[16];
-    snprintf(portbuf, sizeof(portbuf), "%ld", p);
-    mitm_options_set(&mitm_options, "listen_port", portbuf, err, sizeof(err));
-    if (port) {
-        char *host = mitm_strndup(at + 1, (size_t)(port - at - 1));
-        /* [v6] literals */
-        size_t hl = strlen(host);
-        if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
-            memmove(host, host + 1, hl - 2);
-            host[hl - 2] = 0;
+    app->modes = mitm_calloc(m->n ? m->n : 1, sizeof(*app->modes));
+    for (size_t i = 0; i < m->n; i++) {
+        char err[512];
+        if (mitm_mode_spec_parse(m->v[i], &app->modes[app->n_modes], err, sizeof(err)) < 0) {
+            mitm_log(MITM_LOG_ERROR, NULL, "Invalid proxy mode specification: %s (%s)", m->v[i], err);
+            return -1;
         }
-        mitm_options_set(&mitm_options, "listen_host", host, err, sizeof(err));
-        free(host);
+        app->n_modes++;
+    }
+    if (!app->n_modes) {
+        mitm_log(MITM_LOG_ERROR, NULL, "No proxy mode given (--mode)");
+        return -1;
     }
     return 0;
+}
+
+static void free_modes(struct app *app)
+{
+    for (size_t i = 0; i < app->n_modes; i++)
+        mitm_mode_spec_free(&app->modes[i]);
+    free(app->modes);
+    app->modes = NULL;
+    app->n_modes = 0;
 }
 
 static int start_proxy(struct app *app)
 {
     char err[512];
-    if (check_mode() < 0 || tls_setup(app) < 0)
+    if (parse_modes(app) < 0 || tls_setup(app) < 0)
         return -1;
+    app->next = mitm_next_config_new(&mitm_options, err, sizeof(err));
+    if (!app->next) {
+        mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
+        return -1;
+    }
     app->addons = mitm_addons_new();
     mitm_addons_add_builtin(app->addons, app->sp, mitm_cert_store_signer(app->certs));
     mitm_services_init(&app->svc, &mitm_options);
     app->svc_on = true;
     app->svc.addons = app->addons;
     app->svc.tls = app->tls;
+    app->svc.next = app->next;
     /* at flow_detail 0 with no -w and no -C nothing on this thread needs the flows */
     bool need = app->style.flow_detail > 0 || app->save || app->store || mitm_options.client_replay.n;
     mitm_flow_sink_fn sink = need ? on_flow : NULL;
-    app->proxy = mitm_proxy_start(app->loop, &app->svc, sink, app, err, sizeof(err));
-    if (!app->proxy) {
+    app->proxy =
+        mitm_proxy_start(app->loop, &app->svc, app->modes, app->n_modes, sink, app, err, sizeof(err));
+    if (!app->proxy || mitm_proxy_failed(app->proxy)) {
         mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
         return -1;
     }
@@ -580,6 +577,8 @@ int mitm_dump_main(const struct mitm_cli *cli)
         mitm_services_deinit(&app.svc);
     mitm_addons_free(app.addons);
     mitm_serverplayback_free(app.sp);
+    mitm_next_config_free(app.next);
+    free_modes(&app);
     tls_teardown(&app);
     uv_loop_close(app.loop);
 Exit:
