@@ -176,3 +176,27 @@ struct mitm_flow *mitm_payload_flow(const struct mitm_payload *p)
 {
     return p->vt == &flow_payload_vt ? p->p : NULL;
 }
+
+static char *dup_or_null(const char *s)
+{
+    return s ? mitm_strdup(s) : NULL;
+}
+
+struct mitm_flow *mitm_flow_message_snapshot(const struct mitm_flow *f)
+{
+    struct mitm_flow *c = mitm_flow_new(f->type, f->timestamp_created);
+    memcpy(c->id, f->id, sizeof(c->id));
+    c->client_conn.peer_host = dup_or_null(f->client_conn.peer_host);
+    c->client_conn.peer_port = f->client_conn.peer_port;
+    c->client_conn.tls_version = dup_or_null(f->client_conn.tls_version);
+    c->server_conn.address_host = dup_or_null(f->server_conn.address_host);
+    c->server_conn.address_port = f->server_conn.address_port;
+    if (f->n_messages) {
+        const struct mitm_tcp_message *m = &f->messages[f->n_messages - 1];
+        c->messages = mitm_calloc(1, sizeof(*c->messages));
+        c->messages[0] = *m;
+        c->messages[0].content = mitm_memdup(m->content, m->len ? m->len : 1);
+        c->n_messages = 1;
+    }
+    return c;
+}

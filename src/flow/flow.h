@@ -17,6 +17,10 @@ struct mitm_payload mitm_flow_payload(struct mitm_flow *f);
 /* The flow a payload carries, or NULL if it carries something else. Borrowed. */
 struct mitm_flow *mitm_payload_flow(const struct mitm_payload *p);
 
+/* A copy of a TCP flow that stays valid while the original goes on: its addresses and
+ * its last message only (what a tcp_message consumer on another thread reads). */
+struct mitm_flow *mitm_flow_message_snapshot(const struct mitm_flow *f);
+
 /* Set the flow's error (replaces an earlier one). */
 void mitm_flow_set_error(struct mitm_flow *f, const char *msg, double now);
 

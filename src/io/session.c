@@ -454,12 +454,26 @@ static void exec_hook(struct session *s, struct mitm_cmd *c)
     struct mitm_flow *flow = mitm_payload_flow(&c->arg);
     if (c->arg.p)
         mitm_addons_run(s->ctx.svc->addons, c->hook, c->arg.p, &env);
-    if (c->hook == MITM_HOOK_REQUESTHEADERS)
+    switch (c->hook) {
+    case MITM_HOOK_REQUESTHEADERS:
+    case MITM_HOOK_TCP_START:
         s->live_flows++;
-    if ((c->hook == MITM_HOOK_RESPONSE || c->hook == MITM_HOOK_ERROR) && flow) {
+        break;
+    case MITM_HOOK_RESPONSE:
+    case MITM_HOOK_ERROR:
+    case MITM_HOOK_TCP_END:
+    case MITM_HOOK_TCP_ERROR: /* the flow is final: the main thread may keep it */
         if (s->live_flows > 0)
             s->live_flows--;
-        mitm_worker_publish(s->w, c->hook, mitm_flow_ref(flow));
+        if (flow)
+            mitm_worker_publish(s->w, c->hook, mitm_flow_ref(flow));
+        break;
+    case MITM_HOOK_TCP_MESSAGE: /* the flow goes on: the main thread gets a copy */
+        if (flow && mitm_worker_wants_flows(s->w))
+            mitm_worker_publish(s->w, c->hook, mitm_flow_message_snapshot(flow));
+        break;
+    default:
+        break;
     }
     reply(s, c);
 }

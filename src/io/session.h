@@ -80,6 +80,8 @@ struct worker {
 
 void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow *flow);
 const struct mitm_services *mitm_worker_services(struct worker *w);
+/* Does the main thread take published flows (a sink is set)? */
+bool mitm_worker_wants_flows(const struct worker *w);
 
 /* session.c */
 /* Free io once no handle or request of it is pending (after close_io). */

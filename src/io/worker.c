@@ -55,6 +55,11 @@ struct mitm_proxy {
     unsigned next_inject; /* round robin over workers */
 };
 
+bool mitm_worker_wants_flows(const struct worker *w)
+{
+    return w->p->sink != NULL;
+}
+
 const struct mitm_services *mitm_worker_services(struct worker *w)
 {
     return w->p->svc;

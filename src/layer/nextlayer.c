@@ -26,6 +26,8 @@ struct nextlayer {
     struct held *head, **tail; /* events held, in order */
     struct mitm_layer *child;
     bool deciding, dead;
+    double timeout;
+    struct mitm_timer wait;
 };
 
 static const struct mitm_layer_vt next_vt;
@@ -71,6 +73,18 @@ static void hand_over(struct nextlayer *nl, double now)
     mitm_buf_free(&nl->from_srv);
 }
 
+static void give_up(struct nextlayer *nl)
+{
+    nl->dead = true;
+    mitm_timer_clear(&nl->wait);
+    free_held(nl);
+    struct mitm_conn *c = nl->base.ctx->client;
+    if (c->state != MITM_CONN_CLOSED)
+        mitm_layer_close(&nl->base, c, false);
+    if (nl->server && nl->server->state != MITM_CONN_CLOSED && nl->server->state != MITM_CONN_NEW)
+        mitm_layer_close(&nl->base, nl->server, false);
+}
+
 static void try_decide(struct nextlayer *nl, double now)
 {
     if (nl->child || nl->dead || nl->deciding)
@@ -87,18 +101,12 @@ static void try_decide(struct nextlayer *nl, double now)
     nl->deciding = false;
     if (child) {
         nl->child = child;
+        mitm_timer_clear(&nl->wait);
         hand_over(nl, now);
         return;
     }
-    if (in.full || in.client_eof) {
-        nl->dead = true;
-        free_held(nl);
-        struct mitm_conn *c = nl->base.ctx->client;
-        if (c->state != MITM_CONN_CLOSED)
-            mitm_layer_close(&nl->base, c, false);
-        if (nl->server && nl->server->state != MITM_CONN_CLOSED && nl->server->state != MITM_CONN_NEW)
-            mitm_layer_close(&nl->base, nl->server, false);
-    }
+    if (in.full || in.client_eof)
+        give_up(nl);
 }
 
 static void next_handle(struct mitm_layer *l, const struct mitm_event *ev)
@@ -109,7 +117,16 @@ static void next_handle(struct mitm_layer *l, const struct mitm_event *ev)
         return;
     }
     if (ev->type == MITM_EV_START) { /* some decisions need no bytes */
+        if (nl->timeout > 0)
+            mitm_timer_set(l, &nl->wait, ev->now, nl->timeout);
         try_decide(nl, ev->now);
+        return;
+    }
+    if (ev->type == MITM_EV_WAKEUP) {
+        if (mitm_timer_due(l, &nl->wait, ev) && !nl->dead) {
+            mitm_layer_log(l, MITM_LOG_INFO, "No data from the client within %.0f s: closing", nl->timeout);
+            give_up(nl);
+        }
         return;
     }
     if (nl->dead || (ev->type != MITM_EV_DATA && ev->type != MITM_EV_CLOSED))
@@ -152,6 +169,11 @@ struct mitm_layer *mitm_nextlayer_new(struct mitm_ctx *ctx, struct mitm_layer *p
     mitm_buf_init(&nl->client, HOLD_CAP);
     mitm_buf_init(&nl->from_srv, HOLD_CAP);
     return &nl->base;
+}
+
+void mitm_nextlayer_set_timeout(struct mitm_layer *l, double seconds)
+{
+    ((struct nextlayer *)l)->timeout = seconds;
 }
 
 struct mitm_layer *mitm_nextlayer_child(struct mitm_layer *l)

@@ -28,6 +28,10 @@ typedef struct mitm_layer *(*mitm_next_fn)(struct mitm_layer *nl, void *arg,
 struct mitm_layer *mitm_nextlayer_new(struct mitm_ctx *ctx, struct mitm_layer *parent,
                                       struct mitm_conn *server, mitm_next_fn decide, void *arg);
 
+/* Close the connection when no decision came within seconds of START (0: never), with a
+ * log line naming the wait. */
+void mitm_nextlayer_set_timeout(struct mitm_layer *nl, double seconds);
+
 /* The layer chosen, or NULL before the decision. */
 struct mitm_layer *mitm_nextlayer_child(struct mitm_layer *nl);
 

@@ -329,5 +329,10 @@ static struct decide_ctx kinds[] = {
 struct mitm_layer *mitm_next_layer_new(struct mitm_ctx *ctx, struct mitm_layer *parent,
                                        struct mitm_conn *server, enum mitm_next_kind kind)
 {
-    return mitm_nextlayer_new(ctx, parent, server, decide, &kinds[kind]);
+    struct mitm_layer *nl = mitm_nextlayer_new(ctx, parent, server, decide, &kinds[kind]);
+    /* an explicit proxy's client that sends nothing is idle HTTP; a tunnel's, idle TCP */
+    const struct mitm_options *o = ctx->opts;
+    if (o && !ctx->replay)
+        mitm_nextlayer_set_timeout(nl, (double)(server ? o->tcp_timeout : o->http_idle_timeout));
+    return nl;
 }

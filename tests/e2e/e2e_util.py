@@ -437,6 +437,15 @@ class RawUpstream:
         self.thread.join(5)
 
 
+def free_port():
+    """A TCP port nothing listens on right now (bound and released; the proxy binds it next)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def body_bytes(n):
     """Deterministic, incompressible-looking body of n bytes."""
     out = bytearray()
@@ -522,8 +531,21 @@ class EchoHandler(http.server.BaseHTTPRequestHandler):
 
 
 class HttpUpstream:
+    """EchoHandler on 127.0.0.1:0; .requests records each request as it arrived (method,
+    path as sent, header list in order, body)."""
+
     def __init__(self):
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), EchoHandler)
+        self.requests = []
+        outer = self
+
+        class Recording(EchoHandler):
+            def _read_body(self):
+                body = EchoHandler._read_body(self)
+                outer.requests.append({"method": self.command, "path": self.path,
+                                       "headers": list(self.headers.items()), "body": body})
+                return body
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recording)
         self.server.daemon_threads = True
         self.port = self.server.server_address[1]
         self.url = "http://127.0.0.1:%d" % self.port

@@ -105,7 +105,7 @@ def test_block_global_refuses_public_client(mitmc):
     assert r.stdout.decode().splitlines() == ["8.8.8.8 b''", "127.0.0.1 b'HTTP/1.1 502'"]
 
 
-@u.mitmc_only  # mitmdump runs these modes; mitmc refuses them by name until they exist
+@u.mitmc_only  # mitmproxy 12 wording; mitmc names the modes it does not have
 def test_bad_or_unsupported_mode_is_refused_not_run_as_regular(binary, tmp_path):
     # mitmproxy's "Invalid proxy mode specification: SPEC (REASON)"; modes mitmc lacks are named
     cases = {"wireguard": "wireguard mode is not supported by mitmc", "regular:x": "mode takes no arguments",

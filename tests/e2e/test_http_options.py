@@ -66,7 +66,7 @@ def test_stream_large_bodies_passes_bytes_and_marks_content_missing(mitmc, raw_u
     r = u.exchange(proxy.port, get(up.port))
     assert r.status == 200 and r.body == body
     # mitmdump prints streamed responses as "(content missing)"
-    proxy.wait_stdout(r"<< 200 OK \(content missing\)")
+    assert proxy.wait_stdout(r"<< 200 OK \(content missing\)")
 
 
 def test_streamed_chunked_upload_intact(mitmc, raw_upstream):

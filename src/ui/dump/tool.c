@@ -154,9 +154,20 @@ static void handle_flow(struct app *app, struct mitm_flow *flow)
     mitm_flow_unref(flow);
 }
 
+/* A message of a flow that goes on (tcp_message): printed, not saved (the whole flow is,
+ * when it ends). */
+static void print_message(struct app *app, struct mitm_flow *snap)
+{
+    (void)app;
+    mitm_flow_unref(snap);
+}
+
 static void on_flow(void *arg, enum mitm_hook hook, struct mitm_flow *flow)
 {
-    (void)hook;
+    if (hook == MITM_HOOK_TCP_MESSAGE) {
+        print_message(arg, flow);
+        return;
+    }
     mitm_clientplayback_on_flow(flow); /* a finished replay sends the next one */
     handle_flow(arg, flow);
 }
