@@ -56,6 +56,7 @@ void mitm_addons_add_builtin(struct mitm_addons *r, struct mitm_serverplayback *
     mitm_addons_add(r, &mitm_addon_onboarding, NULL);
     mitm_addons_add(r, &mitm_addon_serverplayback, sp);  /* mitmproxy: after clientplayback */
     mitm_addons_add(r, &mitm_addon_crl, (void *)signer); /* mitmproxy's tlsconfig request hook */
+    mitm_addons_add(r, &mitm_addon_update_alt_svc, NULL);
 }
 
 void mitm_hook_log(const struct mitm_hook_env *env, int level, const char *fmt, ...)

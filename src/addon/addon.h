@@ -62,5 +62,6 @@ void mitm_addon_respond(struct mitm_flow *f, int status, const char *reason, con
 
 extern const struct mitm_addon mitm_addon_anticache;
 extern const struct mitm_addon mitm_addon_anticomp;
+extern const struct mitm_addon mitm_addon_update_alt_svc;
 
 #endif

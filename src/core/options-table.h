@@ -134,6 +134,9 @@
       "authentication.") \
     X(BOOL, keep_host_header, false, NULL, \
       "Reverse Proxy: Keep the original host header instead of rewriting it to the reverse proxy target.") \
+    X(BOOL, keep_alt_svc_header, false, NULL, \
+      "Reverse Proxy: Keep Alt-Svc headers as-is, even if they do not point to mitmproxy. Enabling this option " \
+      "may cause clients to bypass the proxy.") \
     X(BOOL, http_connect_send_host_header, true, NULL, \
       "Include host header with CONNECT requests. Enabled by default.") \
     X(OPT_STR, upstream_auth, NULL, NULL, \

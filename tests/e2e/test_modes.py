@@ -385,3 +385,64 @@ def test_idle_tcp_connection_is_closed(mitmc, tcp_server):
     assert u.Reader(s).exactly(3) == b"\x00\x00\x00"
     assert u.Reader(s, timeout=10).at_eof(timeout=10)
     assert p.wait_stdout(r"TCP connection to 127\.0\.0\.1:%d idle for 1 s" % echo.port)
+
+
+# --------------------------------------------------------------------------- Alt-Svc, IPv6
+
+def test_reverse_rewrites_alt_svc(mitmc):
+    up = u.RawUpstream(reply=b"HTTP/1.1 200 OK\r\nAlt-Svc: h3=\":443\"; ma=60, h2=\"alt.test:8443\"\r\n"
+                             b"Content-Length: 0\r\n\r\n")
+    try:
+        p = mitmc("-m", "reverse:http://127.0.0.1:%d" % up.port)
+        r = u.exchange(p.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert r.header("Alt-Svc") == 'h3=":%d"; ma=60, h2=":%d"' % (p.port, p.port)
+        p2 = mitmc("-m", "reverse:http://127.0.0.1:%d" % up.port, "--set", "keep_alt_svc_header=true")
+        r = u.exchange(p2.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert r.header("Alt-Svc") == 'h3=":443"; ma=60, h2="alt.test:8443"'
+    finally:
+        up.stop()
+
+
+class V6Upstream:
+    """An HTTP server on [::1]:0 answering "v6 <path>"."""
+
+    def __init__(self):
+        import http.server
+
+        class S(http.server.ThreadingHTTPServer):
+            address_family = socket.AF_INET6
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                body = ("v6 " + self.path).encode()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = S(("::1", 0), H)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_ipv6_listen_upstream_and_connect(mitmc):
+    up = V6Upstream()
+    try:
+        p = mitmc(listen_host="::1")
+        rc, out, err = curl("-g", "-x", "http://[::1]:%d" % p.port, "http://[::1]:%d/abs" % up.port)
+        assert rc == 0 and out == b"v6 /abs", err
+        rc, out, err = curl("-g", "-p", "-x", "http://[::1]:%d" % p.port, "http://[::1]:%d/tunnel" % up.port)
+        assert rc == 0 and out == b"v6 /tunnel", err
+        assert p.wait_stdout(r"GET http://\[::1\]:%d/tunnel" % up.port)
+    finally:
+        up.stop()
