@@ -57,6 +57,8 @@ struct http_server *mitm_http_server_get(struct http_layer *hl, struct http_stre
                                          const char *host, uint16_t port, bool connect);
 /* The stream is done with it: kept for reuse if possible, else closed. */
 void mitm_http_server_release(struct http_layer *hl, struct http_server *srv);
+/* After a stream's event: the keep-alive and header timers follow the exchanges. */
+void mitm_http_layer_update_timers(struct http_layer *hl);
 /* CONNECT answered 2xx: the client connection becomes a tunnel to conn (open or not) and a
  * next-layer step takes it, with the bytes the client sent early. */
 void mitm_http_layer_tunnel(struct http_layer *hl, struct mitm_conn *conn);

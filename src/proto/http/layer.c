@@ -293,7 +293,7 @@ void mitm_http_layer_tunnel(struct http_layer *hl, struct mitm_conn *conn)
 
 /* After each event: an idle client connection (no exchange, no partial head) has
  * http_idle_timeout to start a request; a started head has http_header_timeout to end. */
-static void update_timers(struct http_layer *hl)
+void mitm_http_layer_update_timers(struct http_layer *hl)
 {
     const struct mitm_options *o = hl->base.ctx->opts;
     if (hl->child || hl->base.ctx->client->state == MITM_CONN_CLOSED || hl->base.ctx->replay) {
@@ -392,7 +392,7 @@ static void http_handle(struct mitm_layer *l, const struct mitm_event *ev)
                 on_server_closed(hl, srv, ev);
         }
     }
-    update_timers(hl);
+    mitm_http_layer_update_timers(hl);
     collect(hl);
 }
 

@@ -667,6 +667,7 @@ static void on_reply(struct http_stream *s, struct mitm_cmd *cmd, double now)
 static void stream_handle(struct mitm_layer *l, const struct mitm_event *ev)
 {
     struct http_stream *s = (struct http_stream *)l;
+    s->hl->now = ev->now;
     if (ev->type == MITM_EV_MESSAGE) {
         struct mitm_payload msg = ev->msg; /* ours now */
         struct mitm_http_event *e = mitm_payload_http_take(&msg);
@@ -677,6 +678,8 @@ static void stream_handle(struct mitm_layer *l, const struct mitm_event *ev)
     } else if (ev->type == MITM_EV_REPLY) {
         on_reply(s, ev->cmd, ev->now);
     }
+    if (ev->type == MITM_EV_REPLY) /* replies come straight here, not through the layer */
+        mitm_http_layer_update_timers(s->hl);
 }
 
 static void stream_destroy(struct mitm_layer *l)
