@@ -1,6 +1,7 @@
-/* bench/tlsload: HTTPS load through an explicit proxy (CONNECT) or directly.
+/* bench/tlsload: HTTPS (or, with -P, plain HTTP) load through an explicit proxy (CONNECT),
+ * a SOCKS5 proxy (-5), or directly.
  *   -m new        every request on a new connection: TCP + CONNECT + TLS handshake + GET
- *   -m keepalive  one TLS connection per thread, GETs back to back
+ *   -m keepalive  one connection per thread, GETs back to back
  * Threads (-c) run blocking clients for -d seconds; prints one parseable line:
  *   BENCH requests=N handshakes=H errors=E duration_us=D
  * Certificates are verified against -C CAFILE (the proxy's CA, or the test CA direct). */
@@ -22,7 +23,7 @@
 
 static SSL_CTX *ctx;
 static struct sockaddr_in addr; /* where we connect: the proxy, or the target directly */
-static bool via_proxy;
+static bool via_proxy, socks5, plain;
 static char target[300], sni[256];
 static bool keepalive;
 static double deadline;
@@ -63,22 +64,61 @@ static int read_head(int fd, SSL *ssl, char *buf, size_t cap)
     return -1;
 }
 
-static SSL *open_tls(int *fdp)
+/* RFC 1928 CONNECT to target (an IPv4 host:port) without authentication. */
+static int socks5_connect(int fd)
+{
+    unsigned char b[10] = {5, 1, 0};
+    if (write(fd, b, 3) != 3 || read(fd, b, 2) != 2 || b[0] != 5 || b[1] != 0)
+        return -1;
+    char host[300];
+    snprintf(host, sizeof(host), "%s", target);
+    char *colon = strrchr(host, ':');
+    if (!colon)
+        return -1;
+    *colon = 0;
+    uint16_t port = htons((uint16_t)atoi(colon + 1));
+    unsigned char req[10] = {5, 1, 0, 1};
+    if (inet_pton(AF_INET, host, req + 4) != 1)
+        return -1;
+    memcpy(req + 8, &port, 2);
+    size_t got = 0;
+    if (write(fd, req, sizeof(req)) != (ssize_t)sizeof(req))
+        return -1;
+    while (got < sizeof(b)) {
+        ssize_t n = read(fd, b + got, sizeof(b) - got);
+        if (n <= 0)
+            return -1;
+        got += (size_t)n;
+    }
+    return b[1] == 0 ? 0 : -1;
+}
+
+/* A connection ready for GETs: *sslp NULL with -P. Returns 0 or -1. */
+static int open_conn(int *fdp, SSL **sslp)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
         close(fd);
-        return NULL;
+        return -1;
     }
     char buf[4096];
-    if (via_proxy) {
+    if (via_proxy && socks5) {
+        if (socks5_connect(fd) < 0) {
+            close(fd);
+            return -1;
+        }
+    } else if (via_proxy) {
         int n = snprintf(buf, sizeof(buf), "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target);
         if (write(fd, buf, (size_t)n) != n || read_head(fd, NULL, buf, sizeof(buf)) < 0) {
             close(fd);
-            return NULL;
+            return -1;
         }
     }
+    *fdp = fd;
+    *sslp = NULL;
+    if (plain)
+        return 0;
     SSL *ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd);
     SSL_set_tlsext_host_name(ssl, sni);
@@ -86,11 +126,19 @@ static SSL *open_tls(int *fdp)
     if (SSL_connect(ssl) != 1) {
         SSL_free(ssl);
         close(fd);
-        return NULL;
+        return -1;
     }
     atomic_fetch_add(&handshakes, 1);
-    *fdp = fd;
-    return ssl;
+    *sslp = ssl;
+    return 0;
+}
+
+static void close_conn(int fd, SSL *ssl, bool clean)
+{
+    if (ssl && clean)
+        SSL_shutdown(ssl);
+    SSL_free(ssl);
+    close(fd);
 }
 
 static void *run(void *arg)
@@ -101,29 +149,28 @@ static void *run(void *arg)
     SSL *ssl = NULL;
     int fd = -1;
     while (now() < deadline) {
-        if (!ssl && !(ssl = open_tls(&fd))) {
+        if (fd < 0 && open_conn(&fd, &ssl) < 0) {
+            fd = -1;
             atomic_fetch_add(&errors, 1);
             continue;
         }
-        if (SSL_write(ssl, req, rn) != rn || read_head(fd, ssl, buf, sizeof(buf)) < 0) {
+        int w = ssl ? SSL_write(ssl, req, rn) : (int)write(fd, req, (size_t)rn);
+        if (w != rn || read_head(fd, ssl, buf, sizeof(buf)) < 0) {
             atomic_fetch_add(&errors, 1);
-            SSL_free(ssl);
-            close(fd);
+            close_conn(fd, ssl, false);
+            fd = -1;
             ssl = NULL;
             continue;
         }
         atomic_fetch_add(&requests, 1);
         if (!keepalive) {
-            SSL_shutdown(ssl);
-            SSL_free(ssl);
-            close(fd);
+            close_conn(fd, ssl, true);
+            fd = -1;
             ssl = NULL;
         }
     }
-    if (ssl) {
-        SSL_free(ssl);
-        close(fd);
-    }
+    if (fd >= 0)
+        close_conn(fd, ssl, false);
     return NULL;
 }
 
@@ -132,7 +179,7 @@ int main(int argc, char **argv)
     const char *proxy = NULL, *cafile = NULL, *mode = "keepalive";
     int conns = 8, opt;
     double duration = 10;
-    while ((opt = getopt(argc, argv, "x:t:s:C:m:c:d:")) != -1) {
+    while ((opt = getopt(argc, argv, "x:t:s:C:m:c:d:5P")) != -1) {
         switch (opt) {
         case 'x':
             proxy = optarg;
@@ -155,15 +202,21 @@ int main(int argc, char **argv)
         case 'd':
             duration = atof(optarg);
             break;
+        case '5':
+            socks5 = true;
+            break;
+        case 'P':
+            plain = true;
+            break;
         default:
             fprintf(stderr,
-                    "usage: %s [-x proxyhost:port] -t host:port -s sni -C ca.pem [-m new|keepalive] [-c N] "
-                    "[-d s]\n",
+                    "usage: %s [-x proxyhost:port [-5]] [-P] -t host:port -s sni -C ca.pem [-m new|keepalive] "
+                    "[-c N] [-d s]\n",
                     argv[0]);
             return 2;
         }
     }
-    if (!target[0] || !sni[0] || !cafile || conns < 1 || conns > 256) {
+    if (!target[0] || !sni[0] || (!cafile && !plain) || conns < 1 || conns > 256) {
         fprintf(stderr, "tlsload: -t, -s and -C are required\n");
         return 2;
     }
@@ -185,7 +238,7 @@ int main(int argc, char **argv)
     }
     ctx = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-    if (SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1) {
+    if (!plain && SSL_CTX_load_verify_locations(ctx, cafile, NULL) != 1) {
         ERR_print_errors_fp(stderr);
         return 1;
     }
