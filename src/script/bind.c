@@ -115,14 +115,19 @@ struct box *bind_check(lua_State *L, int idx, const char *tname)
     return luaL_checkudata(L, idx, tname);
 }
 
-void bind_check_text(lua_State *L, const char *s, size_t n, const char *what, bool token)
+void bind_check_text(lua_State *L, const char *s, size_t n, const char *what, enum text_kind kind)
 {
-    if (token && n == 0)
+    if (kind != TEXT_VALUE && n == 0)
         luaL_error(L, "invalid %s: empty", what);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
-        if (c == '\r' || c == '\n' || c == 0 || (token && (c <= ' ' || c == ':' || c == 0x7f)))
-            luaL_error(L, "invalid %s: byte 0x%02x at offset %d is not allowed", what, c, (int)i);
+        bool bad = c == '\r' || c == '\n' || c == 0;
+        if (kind != TEXT_VALUE)
+            bad = bad || c <= ' ' || c == 0x7f;
+        if (kind == TEXT_TOKEN)
+            bad = bad || c == ':';
+        if (bad)
+            luaL_error(L, "invalid %s: byte %d at offset %d is not allowed", what, (int)c, (int)i);
     }
 }
 

@@ -77,7 +77,7 @@ static const char *check_name(lua_State *L, int idx)
 {
     size_t n;
     const char *s = luaL_checklstring(L, idx, &n);
-    bind_check_text(L, s, n, "header name", true);
+    bind_check_text(L, s, n, "header name", TEXT_TOKEN);
     return s;
 }
 
@@ -87,7 +87,7 @@ static const char *check_value(lua_State *L, int idx, size_t *n)
     if (lua_type(L, idx) != LUA_TSTRING && lua_type(L, idx) != LUA_TNUMBER)
         luaL_error(L, "header values are strings, got %s", luaL_typename(L, idx));
     const char *v = lua_tolstring(L, idx, n);
-    bind_check_text(L, v, *n, "header value", false);
+    bind_check_text(L, v, *n, "header value", TEXT_VALUE);
     return v;
 }
 

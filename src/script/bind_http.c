@@ -82,11 +82,11 @@ static struct msg check_msg(lua_State *L)
                         &r->stream,  &r->timestamp_start, &r->timestamp_end};
 }
 
-static void set_str(lua_State *L, char **field, int idx, const char *what, bool token)
+static void set_str(lua_State *L, char **field, int idx, const char *what, enum text_kind kind)
 {
     size_t n;
     const char *s = luaL_checklstring(L, idx, &n);
-    bind_check_text(L, s, n, what, token);
+    bind_check_text(L, s, n, what, kind);
     mitm_str_set(field, s, n);
 }
 
@@ -348,7 +348,7 @@ static int m_encode(lua_State *L)
     struct msg m = check_msg(L);
     size_t n;
     const char *e = luaL_checklstring(L, 2, &n);
-    bind_check_text(L, e, n, "content encoding", false);
+    bind_check_text(L, e, n, "content encoding", TEXT_VALUE);
     struct mitm_buf enc;
     mitm_buf_init(&enc, 0);
     char err[128];
@@ -450,7 +450,7 @@ static int q_method(lua_State *L)
 
 static int q_set_method(lua_State *L)
 {
-    set_str(L, &check_req(L)->method, 2, "method", true);
+    set_str(L, &check_req(L)->method, 2, "method", TEXT_TOKEN);
     return 0;
 }
 
@@ -462,7 +462,7 @@ static int q_scheme(lua_State *L)
 
 static int q_set_scheme(lua_State *L)
 {
-    set_str(L, &check_req(L)->scheme, 2, "scheme", true);
+    set_str(L, &check_req(L)->scheme, 2, "scheme", TEXT_TOKEN);
     return 0;
 }
 
@@ -499,7 +499,7 @@ static int q_set_host(lua_State *L)
     struct mitm_http_request *r = check_req(L);
     size_t n;
     const char *s = luaL_checklstring(L, 2, &n);
-    bind_check_text(L, s, n, "host", true);
+    bind_check_text(L, s, n, "host", TEXT_WORD);
     if (n >= 400)
         return luaL_error(L, "invalid host: too long");
     mitm_str_set(&r->host, s, n);
@@ -532,7 +532,7 @@ static int q_path(lua_State *L)
 
 static int q_set_path(lua_State *L)
 {
-    set_str(L, &check_req(L)->path, 2, "path", true);
+    set_str(L, &check_req(L)->path, 2, "path", TEXT_WORD);
     return 0;
 }
 
@@ -544,7 +544,7 @@ static int q_http_version(lua_State *L)
 
 static int q_set_http_version(lua_State *L)
 {
-    set_str(L, &check_req(L)->http_version, 2, "http_version", true);
+    set_str(L, &check_req(L)->http_version, 2, "http_version", TEXT_WORD);
     return 0;
 }
 
@@ -566,7 +566,7 @@ static int q_set_url(lua_State *L)
     struct mitm_http_request *r = check_req(L);
     size_t n;
     const char *u = luaL_checklstring(L, 2, &n);
-    bind_check_text(L, u, n, "url", true);
+    bind_check_text(L, u, n, "url", TEXT_WORD);
     const char *sep = strstr(u, "://");
     if (!sep || sep == u)
         return luaL_error(L, "invalid url: %s (no scheme)", u);
@@ -741,7 +741,7 @@ static int r_reason(lua_State *L)
 
 static int r_set_reason(lua_State *L)
 {
-    set_str(L, &check_resp(L)->reason, 2, "reason", false);
+    set_str(L, &check_resp(L)->reason, 2, "reason", TEXT_VALUE);
     return 0;
 }
 
@@ -753,7 +753,7 @@ static int r_http_version(lua_State *L)
 
 static int r_set_http_version(lua_State *L)
 {
-    set_str(L, &check_resp(L)->http_version, 2, "http_version", true);
+    set_str(L, &check_resp(L)->http_version, 2, "http_version", TEXT_WORD);
     return 0;
 }
 

@@ -226,20 +226,38 @@ struct chunk_call {
     const char *chunkname;
 };
 
-/* Take the hooks from the table at t (what the chunk returned, or the globals). */
-static void resolve(lua_State *L, struct lstate *ls, int t)
+/* The name of hook or lifecycle hook i (0 .. MITM_HOOK__COUNT + LIFE__COUNT - 1). */
+static const char *any_hook_name(int i)
 {
-    for (int h = 0; h < MITM_HOOK__COUNT; h++) {
-        if (lua_getfield(L, t, mitm_hook_name((enum mitm_hook)h)) == LUA_TFUNCTION)
-            ls->ref[h] = luaL_ref(L, LUA_REGISTRYINDEX);
-        else
+    return i < MITM_HOOK__COUNT ? mitm_hook_name((enum mitm_hook)i) : life_names[i - MITM_HOOK__COUNT];
+}
+
+/* Take the hooks from the table at t (what the chunk returned, or the globals). From the
+ * globals only what the chunk defined counts: "load", "error" and "print" are Lua's own
+ * functions there until a script replaces them (before, at index: the values before the
+ * chunk ran). */
+static void resolve(lua_State *L, struct lstate *ls, int t, int before)
+{
+    for (int i = 0; i < MITM_HOOK__COUNT + LIFE__COUNT; i++) {
+        const char *name = any_hook_name(i);
+        if (lua_getfield(L, t, name) != LUA_TFUNCTION) {
             lua_pop(L, 1);
-    }
-    for (int h = 0; h < LIFE__COUNT; h++) {
-        if (lua_getfield(L, t, life_names[h]) == LUA_TFUNCTION)
-            ls->life[h] = luaL_ref(L, LUA_REGISTRYINDEX);
-        else
+            continue;
+        }
+        if (before) {
+            lua_getfield(L, before, name);
+            bool same = lua_rawequal(L, -1, -2);
             lua_pop(L, 1);
+            if (same) {
+                lua_pop(L, 1);
+                continue;
+            }
+        }
+        int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        if (i < MITM_HOOK__COUNT)
+            ls->ref[i] = ref;
+        else
+            ls->life[i - MITM_HOOK__COUNT] = ref;
     }
 }
 
@@ -248,14 +266,23 @@ static void resolve(lua_State *L, struct lstate *ls, int t)
 static int chunk_body(lua_State *L)
 {
     struct chunk_call *c = lua_touserdata(L, 1);
+    lua_createtable(L, 0, 8); /* the globals called like hooks, before the chunk */
+    int before = lua_gettop(L);
+    for (int i = 0; i < MITM_HOOK__COUNT + LIFE__COUNT; i++) {
+        const char *name = any_hook_name(i);
+        lua_getglobal(L, name);
+        lua_setfield(L, before, name);
+    }
     if (luaL_loadbufferx(L, c->src, c->len, c->chunkname, "t") != LUA_OK)
         return 1;
     lua_call(L, 0, 1);
-    if (lua_type(L, -1) != LUA_TTABLE) {
+    if (lua_type(L, -1) == LUA_TTABLE) {
+        resolve(L, lstate_of(L), lua_gettop(L), 0);
+    } else {
         lua_pop(L, 1);
         lua_pushglobaltable(L);
+        resolve(L, lstate_of(L), lua_gettop(L), before);
     }
-    resolve(L, lstate_of(L), lua_gettop(L));
     return 0;
 }
 

@@ -218,9 +218,12 @@ void bind_class(lua_State *L, const char *tname, const struct prop *props, const
 void *bind_new(lua_State *L, const char *tname, size_t size, void *p, int nuv);
 /* The box at idx if it is of class tname (raises otherwise). */
 struct box *bind_check(lua_State *L, int idx, const char *tname);
-/* Reject bytes that would break an HTTP/1 head (CR, LF, NUL; plus space and ':' in a token
- * name when token). Raises "invalid WHAT". */
-void bind_check_text(lua_State *L, const char *s, size_t n, const char *what, bool token);
+/* What text may hold: VALUE anything but CR, LF and NUL (they would break an HTTP/1 head);
+ * WORD not empty, no space or control characters either (a host, a path, a URL); TOKEN a
+ * WORD without ':' (a method, a header name). */
+enum text_kind { TEXT_VALUE = 0, TEXT_WORD, TEXT_TOKEN };
+/* Raise "invalid WHAT: ..." unless s[0..n) is text of that kind. */
+void bind_check_text(lua_State *L, const char *s, size_t n, const char *what, enum text_kind kind);
 /* Record the box at idx as a root of the call in progress (invalidated when it returns). */
 void bind_root(struct lstate *ls, int idx);
 /* Push {host, port} or nil when host is NULL. */
