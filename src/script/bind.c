@@ -10,13 +10,15 @@
 
 #define TNS_MAX_DEPTH 32
 
+/* Getters and setters are light C functions called directly (no lua_call): a getter sees
+ * the box at index 1 and pushes the value; a setter sees the box at 1 and the value at 2. */
 static int cls_index(lua_State *L)
 {
     lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) {
-        lua_pushvalue(L, 1);
-        lua_call(L, 1, 1);
-        return 1;
+    if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TFUNCTION) {
+        lua_CFunction get = lua_tocfunction(L, -1);
+        lua_settop(L, 1);
+        return get(L);
     }
     lua_pop(L, 1);
     lua_pushvalue(L, 2);
@@ -39,10 +41,11 @@ static int cls_index(lua_State *L)
 static int cls_newindex(lua_State *L)
 {
     lua_pushvalue(L, 2);
-    if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL) {
-        lua_pushvalue(L, 1);
-        lua_pushvalue(L, 3);
-        lua_call(L, 2, 0);
+    if (lua_rawget(L, lua_upvalueindex(1)) == LUA_TFUNCTION) {
+        lua_CFunction set = lua_tocfunction(L, -1);
+        lua_pop(L, 1);
+        lua_remove(L, 2);
+        set(L);
         return 0;
     }
     lua_pop(L, 1);
@@ -59,10 +62,21 @@ static int cls_newindex(lua_State *L)
     return 0;
 }
 
-void bind_class(lua_State *L, const char *tname, const struct prop *props, const luaL_Reg *methods,
+const struct bind_cls script_cls[C__COUNT] = {
+    [C_FLOW] = {"mitm.flow"},       [C_REQUEST] = {"mitm.request"}, [C_RESPONSE] = {"mitm.response"},
+    [C_HEADERS] = {"mitm.headers"}, [C_QUERY] = {"mitm.query"},     [C_CONNINFO] = {"mitm.conninfo"},
+    [C_META] = {"mitm.metadata"},   [C_CONN] = {"mitm.connection"}, [C_FILTER] = {"mitm.filter"},
+    [C_LOADER] = {"mitm.loader"},   [C_OPTIONS] = {"mitm.options"},
+};
+
+void bind_class(lua_State *L, const struct bind_cls *c, const struct prop *props, const luaL_Reg *methods,
                 const luaL_Reg *meta, lua_CFunction fallback, lua_CFunction newfallback)
 {
-    luaL_newmetatable(L, tname);
+    const char *tname = c->name;
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_rawsetp(L, LUA_REGISTRYINDEX, c);
+    lstate_of(L)->mt[c - script_cls] = lua_topointer(L, -1);
     if (meta)
         luaL_setfuncs(L, meta, 0);
     lua_newtable(L); /* getters */
@@ -101,18 +115,37 @@ void bind_class(lua_State *L, const char *tname, const struct prop *props, const
     lua_pop(L, 1);
 }
 
-void *bind_new(lua_State *L, const char *tname, size_t size, void *p, int nuv)
+void bind_setmt(lua_State *L, const struct bind_cls *c)
+{
+    lua_rawgetp(L, LUA_REGISTRYINDEX, c);
+    lua_setmetatable(L, -2);
+}
+
+void *bind_new(lua_State *L, const struct bind_cls *c, size_t size, void *p, int nuv)
 {
     struct box *b = lua_newuserdatauv(L, size, nuv);
     memset(b, 0, size);
     b->p = p;
-    luaL_setmetatable(L, tname);
+    bind_setmt(L, c);
     return b;
 }
 
-struct box *bind_check(lua_State *L, int idx, const char *tname)
+void *bind_test(lua_State *L, int idx, const struct bind_cls *c)
 {
-    return luaL_checkudata(L, idx, tname);
+    void *p = lua_touserdata(L, idx);
+    if (!p || lua_type(L, idx) != LUA_TUSERDATA || !lua_getmetatable(L, idx))
+        return NULL;
+    const void *mt = lua_topointer(L, -1);
+    lua_pop(L, 1);
+    return mt == lstate_of(L)->mt[c - script_cls] ? p : NULL;
+}
+
+void *bind_check(lua_State *L, int idx, const struct bind_cls *c)
+{
+    void *p = bind_test(L, idx, c);
+    if (!p)
+        luaL_typeerror(L, idx, c->name);
+    return p;
 }
 
 void bind_check_text(lua_State *L, const char *s, size_t n, const char *what, enum text_kind kind)

@@ -20,7 +20,7 @@ enum { UV_REQUEST = 1, UV_RESPONSE, UV_CLIENT, UV_SERVER, UV_META, UV__COUNT = U
 
 struct mitm_flow *bind_check_flow(lua_State *L, int idx)
 {
-    struct box *b = luaL_checkudata(L, idx, CLS_FLOW);
+    struct box *b = bind_check(L, idx, CLS_FLOW);
     if (!b->p)
         luaL_error(L, "flow used after its hook returned (keep what you need from it, not the flow)");
     return b->p;
@@ -33,7 +33,7 @@ void bind_push_flow(struct lstate *ls, struct mitm_flow *f)
 }
 
 /* The box cached in user value uv of the flow box at fidx, made on first use. */
-static void *cached(lua_State *L, int fidx, int uv, const char *cls, size_t size, int nuv)
+static void *cached(lua_State *L, int fidx, int uv, const struct bind_cls *cls, size_t size, int nuv)
 {
     fidx = lua_absindex(L, fidx);
     if (lua_getiuservalue(L, fidx, uv) == LUA_TUSERDATA)
@@ -224,7 +224,7 @@ static int f_resume(lua_State *L)
 
 static int f_tostring(lua_State *L)
 {
-    struct box *b = luaL_checkudata(L, 1, CLS_FLOW);
+    struct box *b = bind_check(L, 1, CLS_FLOW);
     if (!b->p)
         lua_pushstring(L, "<flow (its hook returned)>");
     else
@@ -266,7 +266,7 @@ static const luaL_Reg flow_meta[] = {
 
 static const struct mitm_conn_info *check_info(lua_State *L)
 {
-    struct cibox *b = luaL_checkudata(L, 1, CLS_CONNINFO);
+    struct cibox *b = bind_check(L, 1, CLS_CONNINFO);
     struct box *fb = b->b.p;
     if (!fb || !fb->p)
         luaL_error(L, "connection used after its flow's hook returned");
@@ -403,7 +403,7 @@ static const struct prop info_props[] = {
 
 static struct mitm_flow *check_meta(lua_State *L)
 {
-    struct box *b = luaL_checkudata(L, 1, CLS_META);
+    struct box *b = bind_check(L, 1, CLS_META);
     struct box *fb = b->p;
     if (!fb || !fb->p)
         luaL_error(L, "metadata used after its flow's hook returned");
@@ -507,7 +507,7 @@ static const luaL_Reg meta_meta[] = {
 
 static const struct mitm_conn *check_conn(lua_State *L)
 {
-    struct box *b = luaL_checkudata(L, 1, CLS_CONN);
+    struct box *b = bind_check(L, 1, CLS_CONN);
     if (!b->p)
         luaL_error(L, "connection used after its hook returned");
     return b->p;
@@ -674,7 +674,7 @@ void bind_set_response(lua_State *L, int fidx, int idx)
         f->response = NULL;
         return;
     }
-    struct mbox *m = luaL_checkudata(L, idx, CLS_RESPONSE);
+    struct mbox *m = bind_check(L, idx, CLS_RESPONSE);
     struct mitm_http_response *src = bind_response(L, m);
     if (src == f->response)
         return;

@@ -25,7 +25,7 @@ struct hbox {
 /* User values of a message box: 1 parent flow box, 2 headers, 3 trailers, 4 query. */
 enum { MUV_HEADERS = 2, MUV_TRAILERS, MUV_QUERY };
 
-static void *msg_child(lua_State *L, int msgidx, int uv, const char *cls, size_t size)
+static void *msg_child(lua_State *L, int msgidx, int uv, const struct bind_cls *cls, size_t size)
 {
     msgidx = lua_absindex(L, msgidx);
     if (lua_getiuservalue(L, msgidx, uv) == LUA_TUSERDATA)
@@ -53,7 +53,7 @@ void bind_push_query(lua_State *L, int msgidx)
 
 static struct mitm_headers *check_headers(lua_State *L, int idx)
 {
-    struct hbox *h = luaL_checkudata(L, idx, CLS_HEADERS);
+    struct hbox *h = bind_check(L, idx, CLS_HEADERS);
     struct mbox *m = h->b.p;
     struct mitm_headers *hs, **tr;
     if (m->request) {
@@ -290,7 +290,7 @@ static const luaL_Reg headers_meta[] = {
 static void fill_headers(lua_State *L, int idx, struct mitm_headers *h)
 {
     idx = lua_absindex(L, idx);
-    if (luaL_testudata(L, idx, CLS_HEADERS)) {
+    if (bind_test(L, idx, CLS_HEADERS)) {
         mitm_headers_copy(h, check_headers(L, idx));
         return;
     }
@@ -359,7 +359,7 @@ void bind_headers_from(lua_State *L, int idx, struct mitm_headers *h)
 
 static struct mitm_http_request *check_query(lua_State *L, int idx)
 {
-    struct box *q = luaL_checkudata(L, idx, CLS_QUERY);
+    struct box *q = bind_check(L, idx, CLS_QUERY);
     return bind_request(L, q->p);
 }
 

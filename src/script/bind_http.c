@@ -44,7 +44,7 @@ struct mitm_http_response *bind_response(lua_State *L, struct mbox *m)
 
 static struct mbox *check_req_box(lua_State *L)
 {
-    return luaL_checkudata(L, 1, CLS_REQUEST);
+    return bind_check(L, 1, CLS_REQUEST);
 }
 
 static struct mitm_http_request *check_req(lua_State *L)
@@ -54,7 +54,7 @@ static struct mitm_http_request *check_req(lua_State *L)
 
 static struct mitm_http_response *check_resp(lua_State *L)
 {
-    return bind_response(L, luaL_checkudata(L, 1, CLS_RESPONSE));
+    return bind_response(L, bind_check(L, 1, CLS_RESPONSE));
 }
 
 /* The parts of a message the body operations need. */
@@ -69,9 +69,9 @@ struct msg {
 
 static struct msg check_msg(lua_State *L)
 {
-    struct mbox *m = luaL_testudata(L, 1, CLS_REQUEST);
+    struct mbox *m = bind_test(L, 1, CLS_REQUEST);
     if (!m)
-        m = luaL_checkudata(L, 1, CLS_RESPONSE);
+        m = bind_check(L, 1, CLS_RESPONSE);
     if (m->request) {
         struct mitm_http_request *r = bind_request(L, m);
         return (struct msg){&r->headers, &r->content,         &r->content_missing, &r->trailers,
@@ -759,7 +759,7 @@ static int r_set_http_version(lua_State *L)
 
 static int r_tostring(lua_State *L)
 {
-    struct mbox *m = luaL_checkudata(L, 1, CLS_RESPONSE);
+    struct mbox *m = bind_check(L, 1, CLS_RESPONSE);
     struct box *fb = m->b.p;
     if (!m->own && (!fb || !fb->p || !((struct mitm_flow *)fb->p)->response)) {
         lua_pushstring(L, "<response (gone)>");
@@ -772,7 +772,7 @@ static int r_tostring(lua_State *L)
 
 static int r_gc(lua_State *L)
 {
-    struct mbox *m = luaL_checkudata(L, 1, CLS_RESPONSE);
+    struct mbox *m = bind_check(L, 1, CLS_RESPONSE);
     mitm_http_response_free(m->own);
     m->own = NULL;
     return 0;

@@ -274,7 +274,7 @@ static int flt_new(lua_State *L)
     const char *expr = luaL_checkstring(L, 1);
     struct fbox *b = lua_newuserdatauv(L, sizeof(*b), 0);
     b->f = NULL;
-    luaL_setmetatable(L, CLS_FILTER);
+    bind_setmt(L, CLS_FILTER);
     char err[256];
     b->f = mitm_filter_parse(expr, err, sizeof(err));
     if (!b->f)
@@ -284,14 +284,14 @@ static int flt_new(lua_State *L)
 
 static int flt_match(lua_State *L)
 {
-    struct fbox *b = luaL_checkudata(L, 1, CLS_FILTER);
+    struct fbox *b = bind_check(L, 1, CLS_FILTER);
     lua_pushboolean(L, mitm_filter_match(b->f, bind_check_flow(L, 2)));
     return 1;
 }
 
 static int flt_gc(lua_State *L)
 {
-    struct fbox *b = luaL_checkudata(L, 1, CLS_FILTER);
+    struct fbox *b = bind_check(L, 1, CLS_FILTER);
     mitm_filter_free(b->f);
     b->f = NULL;
     return 0;
@@ -299,7 +299,7 @@ static int flt_gc(lua_State *L)
 
 static int flt_tostring(lua_State *L)
 {
-    struct fbox *b = luaL_checkudata(L, 1, CLS_FILTER);
+    struct fbox *b = bind_check(L, 1, CLS_FILTER);
     lua_pushfstring(L, "<filter %s>", b->f ? mitm_filter_pattern(b->f) : "?");
     return 1;
 }

@@ -224,7 +224,7 @@ static char *take_choices(lua_State *L, int idx)
 
 static struct lstate *check_loader(lua_State *L)
 {
-    struct box *b = luaL_checkudata(L, 1, CLS_LOADER);
+    struct box *b = bind_check(L, 1, CLS_LOADER);
     struct lstate *ls = b->p;
     if (!ls || !ls->loading)
         luaL_error(L, "the loader can only be used during load()");
@@ -315,9 +315,8 @@ static const luaL_Reg loader_methods[] = {
 void script_push_loader(struct lstate *ls)
 {
     lua_State *L = ls->L;
-    if (luaL_getmetatable(L, CLS_LOADER) == LUA_TNIL)
+    if (!ls->mt[C_LOADER])
         bind_class(L, CLS_LOADER, NULL, loader_methods, NULL, NULL, NULL);
-    lua_pop(L, 1);
     bind_new(L, CLS_LOADER, sizeof(struct box), ls, 0);
 }
 

@@ -41,6 +41,44 @@ struct code {
 struct script;
 struct mitm_script_rt;
 
+/* The classes (metatables) of the bindings. A class is found by its address: the registry
+ * holds its metatable under that light-userdata key, and each state caches the metatable's
+ * address, so a type check is a pointer comparison (luaL_checkudata hashes the name). */
+struct bind_cls {
+    const char *name;
+};
+enum {
+    C_FLOW = 0,
+    C_REQUEST,
+    C_RESPONSE,
+    C_HEADERS,
+    C_QUERY,
+    C_CONNINFO,
+    C_META,
+    C_CONN,
+    C_FILTER,
+    C_LOADER,
+    C_OPTIONS,
+    C__COUNT
+};
+extern const struct bind_cls script_cls[C__COUNT];
+#define CLS_FLOW     (&script_cls[C_FLOW])
+#define CLS_REQUEST  (&script_cls[C_REQUEST])
+#define CLS_RESPONSE (&script_cls[C_RESPONSE])
+#define CLS_HEADERS  (&script_cls[C_HEADERS])
+#define CLS_QUERY    (&script_cls[C_QUERY])
+#define CLS_CONNINFO (&script_cls[C_CONNINFO])
+#define CLS_META     (&script_cls[C_META])
+#define CLS_CONN     (&script_cls[C_CONN])
+#define CLS_FILTER   (&script_cls[C_FILTER])
+#define CLS_LOADER   (&script_cls[C_LOADER])
+#define CLS_OPTIONS  (&script_cls[C_OPTIONS])
+
+/* The box at idx if it is of class c, else NULL. */
+void *bind_test(lua_State *L, int idx, const struct bind_cls *c);
+/* Set the metatable of class c on the value on top. */
+void bind_setmt(lua_State *L, const struct bind_cls *c);
+
 /* A Lua state and what the runtime knows about it. The state's extra space holds a pointer
  * to this struct (lstate_of). */
 struct lstate {
@@ -57,9 +95,10 @@ struct lstate {
     const struct mitm_hook_env *env; /* env of the call in progress, NULL between calls */
     void *roots[SCRIPT_MAX_ROOTS];   /* boxes of the call in progress, invalidated after it */
     size_t nroots;
-    size_t mem, mem_limit; /* allocator accounting; limit 0 = none */
-    double deadline;       /* clock value at which the call is interrupted; 0 none */
-    const char *what;      /* the hook in progress (for the timeout message) */
+    size_t mem, mem_limit;    /* allocator accounting; limit 0 = none */
+    double deadline;          /* clock value at which the call is interrupted; 0 none */
+    const char *what;         /* the hook in progress (for the timeout message) */
+    const void *mt[C__COUNT]; /* the address of each class's metatable in this state */
     bool timed_out;
     bool loading; /* inside load(): the loader works */
 };
@@ -211,13 +250,13 @@ struct prop {
  * (__gc, __len, __pairs, __tostring, __call ...). __index looks up properties, then
  * methods, then fallback (if not NULL: called as fallback(box, key)); __newindex calls the
  * setter, else newfallback(box, key, value), else raises. */
-void bind_class(lua_State *L, const char *tname, const struct prop *props, const luaL_Reg *methods,
+void bind_class(lua_State *L, const struct bind_cls *c, const struct prop *props, const luaL_Reg *methods,
                 const luaL_Reg *meta, lua_CFunction fallback, lua_CFunction newfallback);
 /* A new zeroed box of size bytes (at least a struct box) and class tname viewing p, with nuv
  * user values; it is left on the stack. */
-void *bind_new(lua_State *L, const char *tname, size_t size, void *p, int nuv);
-/* The box at idx if it is of class tname (raises otherwise). */
-struct box *bind_check(lua_State *L, int idx, const char *tname);
+void *bind_new(lua_State *L, const struct bind_cls *c, size_t size, void *p, int nuv);
+/* The box at idx if it is of class c (raises "C expected, got X" otherwise). */
+void *bind_check(lua_State *L, int idx, const struct bind_cls *c);
 /* What text may hold: VALUE anything but CR, LF and NUL (they would break an HTTP/1 head);
  * WORD not empty, no space or control characters either (a host, a path, a URL); TOKEN a
  * WORD without ':' (a method, a header name). */
@@ -233,19 +272,6 @@ void bind_push_opt(lua_State *L, const char *s);
 /* Lua value at idx <-> tnetstring bytes (flow metadata). */
 int bind_to_tns(lua_State *L, int idx, struct mitm_buf *out, char *err, size_t errlen);
 void bind_push_tns(lua_State *L, const uint8_t *p, size_t n);
-
-/* Class names. */
-#define CLS_FLOW     "mitm.flow"
-#define CLS_REQUEST  "mitm.request"
-#define CLS_RESPONSE "mitm.response"
-#define CLS_HEADERS  "mitm.headers"
-#define CLS_QUERY    "mitm.query"
-#define CLS_CONNINFO "mitm.conninfo"
-#define CLS_META     "mitm.metadata"
-#define CLS_CONN     "mitm.connection"
-#define CLS_FILTER   "mitm.filter"
-#define CLS_LOADER   "mitm.loader"
-#define CLS_OPTIONS  "mitm.options"
 
 /* ---- bind_flow.c, bind_http.c, bind_headers.c ---- */
 void bind_flow_open(lua_State *L);
