@@ -7,9 +7,12 @@
  *
  * Variants: "none" (the addon with a script that has no request hook: the cost every hook
  * pays for being looked up), "empty" (function request(flow) end), "header" (sets one
- * request header), "read" (reads method, host, path and a header), each with script_timeout
+ * request header), "shared" (mitm.shared.incr), "loop1000" (1000 iterations of a Lua loop: what the
+ * instruction-count hook of script_timeout costs), "read" (reads method, host, path and a
+ * header), each with script_timeout
  * on (the default: an instruction-count hook is installed) and off. Output: one line per
- * variant, SCRIPT name=NAME timeout=MS ns_per_call=NS. */
+ * variant, SCRIPT name=NAME timeout=MS ns_per_call=NS, and the memory of one Lua state after
+ * loading, STATE name=NAME bytes_per_state=N. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,6 +77,10 @@ static void run(const char *name, const char *src, long timeout_ms, long n)
         mitm_script_rt_workers(rt, 1, &env) < 0)
         exit(1);
     env.worker = 0;
+    size_t nstates;
+    size_t bytes = mitm_script_rt_memory(rt, &nstates);
+    if (timeout_ms)
+        printf("STATE name=%s bytes_per_state=%zu\n", name, bytes / (nstates ? nstates : 1));
     struct mitm_flow *f = make_flow();
     for (long i = 0; i < n / 10; i++) /* warm-up */
         mitm_addon_script.hook(rt, MITM_HOOK_REQUEST, f, &env);
@@ -106,6 +113,8 @@ int main(int argc, char **argv)
         {"none", "function response(flow) end\n"},
         {"empty", "function request(flow) end\n"},
         {"header", "function request(flow) flow.request.headers['X-Bench'] = '1' end\n"},
+        {"shared", "function request(flow) mitm.shared.incr('n') end\n"},
+        {"loop1000", "local x = 0\nfunction request(flow) for i = 1, 1000 do x = x + i end end\n"},
         {"read", "function request(flow)\n"
                  "  local r = flow.request\n"
                  "  local _ = r.method, r.host, r.path, r.headers['user-agent']\n"

@@ -742,3 +742,24 @@ size_t mitm_script_rt_count(const struct mitm_script_rt *rt)
 {
     return rt ? rt->n : 0;
 }
+
+size_t mitm_script_rt_memory(const struct mitm_script_rt *rt, size_t *nstates)
+{
+    size_t bytes = 0, n = 0;
+    for (size_t i = 0; rt && i < rt->n; i++) {
+        const struct script *s = rt->scripts[i];
+        const struct lstate *all[SCRIPT_MAX_WORKERS + 1];
+        size_t k = 0;
+        all[k++] = s->main;
+        for (int w = 0; w < SCRIPT_MAX_WORKERS; w++)
+            if (s->w[w].ls)
+                all[k++] = s->w[w].ls;
+        for (size_t j = 0; j < k; j++) {
+            bytes += __atomic_load_n(&all[j]->mem, __ATOMIC_RELAXED);
+            n++;
+        }
+    }
+    if (nstates)
+        *nstates = n;
+    return bytes;
+}

@@ -96,6 +96,10 @@ int mitm_script_rt_commands(struct mitm_script_rt *rt, struct mitm_cmd_registry 
 /* How many scripts were added. */
 size_t mitm_script_rt_count(const struct mitm_script_rt *rt);
 
+/* Bytes all Lua states of the runtime have allocated, and how many states there are (in
+ * *nstates if not NULL). Exact when the workers are stopped; a snapshot while they run. */
+size_t mitm_script_rt_memory(const struct mitm_script_rt *rt, size_t *nstates);
+
 /* --options with the options the scripts added: mitm_options_dump_extra of defaults plus
  * each script option's default. */
 void mitm_script_rt_dump_options(const struct mitm_script_rt *rt, const struct mitm_options *defaults,
