@@ -357,6 +357,12 @@ static int open_module(lua_State *L)
     return 1;
 }
 
+/* os.exit would end the whole proxy from inside a hook. */
+static int l_no_exit(lua_State *L)
+{
+    return luaL_error(L, "os.exit is not available in mitmc scripts (it would stop the proxy)");
+}
+
 void script_open_lib(struct lstate *ls)
 {
     lua_State *L = ls->L;
@@ -368,4 +374,8 @@ void script_open_lib(struct lstate *ls)
     lua_pop(L, 1);
     lua_pushcfunction(L, l_print);
     lua_setglobal(L, "print");
+    lua_getglobal(L, "os");
+    lua_pushcfunction(L, l_no_exit);
+    lua_setfield(L, -2, "exit");
+    lua_pop(L, 1);
 }

@@ -455,3 +455,39 @@ Test(runtime, two_scripts_run_in_order)
     mitm_flow_unref(f);
     mitm_script_rt_free(rt);
 }
+
+Test(runtime, os_exit_cannot_stop_the_proxy)
+{
+    struct mitm_script_rt *rt = rt_with("function request(flow) os.exit(3) end\n");
+    struct mitm_flow *f = get_flow("example.com", 80, "/");
+    hook(rt, MITM_HOOK_REQUEST, f, 0);
+    cr_assert(logged("os.exit is not available"), "%s", logbuf);
+    mitm_flow_unref(f);
+    mitm_script_rt_free(rt);
+}
+
+static int order_calls[8], norder;
+
+static void order_hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hook_env *env)
+{
+    (void)h;
+    (void)arg;
+    (void)env;
+    order_calls[norder++] = (int)(intptr_t)state;
+}
+
+Test(runtime, the_addon_is_inserted_before_a_given_addon)
+{
+    static const struct mitm_addon a = {"a", order_hook}, b = {"b", order_hook}, s = {"script", order_hook};
+    struct mitm_addons *r = mitm_addons_new();
+    mitm_addons_add(r, &a, (void *)1);
+    mitm_addons_add(r, &b, (void *)2);
+    mitm_addons_insert_before(r, &b, &s, (void *)3);
+    mitm_addons_insert_before(r, &mitm_addon_script, &s, (void *)4); /* absent: appended */
+    struct mitm_hook_env env = env_for(0);
+    norder = 0;
+    mitm_addons_run(r, MITM_HOOK_REQUEST, NULL, &env);
+    cr_assert_eq(norder, 4);
+    cr_assert(order_calls[0] == 1 && order_calls[1] == 3 && order_calls[2] == 2 && order_calls[3] == 4);
+    mitm_addons_free(r);
+}
