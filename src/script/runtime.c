@@ -56,6 +56,8 @@ static void count_hook(lua_State *L, lua_Debug *ar)
          * loop going: the loop's own instructions run outside that pcall */
         ls->timed_out = true;
         lua_sethook(L, count_hook, LUA_MASKCOUNT, 1);
+        if (L != ls->L) /* in a coroutine: the hook call's own thread must not go on either */
+            lua_sethook(ls->L, count_hook, LUA_MASKCOUNT, 1);
     }
     luaL_error(L, "script_timeout: %s ran longer than %d ms", ls->what ? ls->what : "the script",
                (int)ls->rt->timeout_ms);

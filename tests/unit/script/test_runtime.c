@@ -94,6 +94,10 @@ Test(runtime, an_infinite_loop_is_interrupted)
                 "  flow.comment = tostring(n)\n"
                 "  if n == 1 then while true do end end\n"
                 "  if n == 2 then while true do pcall(function() while true do end end) end end\n"
+                "  if n == 3 then\n"
+                "    local co = coroutine.wrap(function() while true do end end)\n"
+                "    while true do pcall(co) end\n"
+                "  end\n"
                 "end\n");
     struct mitm_flow *f = get_flow("example.com", 80, "/");
     hook(rt, MITM_HOOK_REQUEST, f, 0);
@@ -103,7 +107,10 @@ Test(runtime, an_infinite_loop_is_interrupted)
     cr_assert(logged("script_timeout"), "a pcall inside the script does not keep it going: %s", logbuf);
     log_clear();
     hook(rt, MITM_HOOK_REQUEST, f, 0);
-    cr_assert_str_eq(f->comment, "3", "the state works on afterwards");
+    cr_assert(logged("script_timeout"), "nor does a loop in a coroutine: %s", logbuf);
+    log_clear();
+    hook(rt, MITM_HOOK_REQUEST, f, 0);
+    cr_assert_str_eq(f->comment, "4", "the state works on afterwards");
     cr_assert_eq(loglen, 0, "%s", logbuf);
     mitm_flow_unref(f);
     mitm_script_rt_free(rt);
