@@ -169,7 +169,7 @@
     X(STRLIST, scripts, NULL, NULL, "Execute a script.") \
     X(INT, script_timeout, 2000, NULL, \
       "mitmc: milliseconds one call of a Lua script hook may run before it is interrupted with an error " \
-      "(the flow then goes on unchanged). 0 = no limit.") \
+      "(logged; the flow goes on). 0 = no limit.") \
     X(SIZE, script_memory_limit, "64m", NULL, \
       "mitmc: most memory one Lua state may allocate (every script has one state per worker thread and one " \
       "on the main thread); an allocation beyond it fails with a Lua error. Understands k/m/g suffixes.") \
