@@ -209,10 +209,11 @@ int main(int argc, char **argv)
             plain = true;
             break;
         default:
-            fprintf(stderr,
-                    "usage: %s [-x proxyhost:port [-5]] [-P] -t host:port -s sni -C ca.pem [-m new|keepalive] "
-                    "[-c N] [-d s]\n",
-                    argv[0]);
+            fprintf(
+                stderr,
+                "usage: %s [-x proxyhost:port [-5]] [-P] -t host:port -s sni -C ca.pem [-m new|keepalive] "
+                "[-c N] [-d s]\n",
+                argv[0]);
             return 2;
         }
     }

@@ -5,8 +5,35 @@
 
 #include "core/options.h"
 #include "base/log.h"
+#include "script/script.h"
 #include "ui/cli.h"
 #include "ui/dump/tool.h"
+
+/* --options: the defaults, with the options of the scripts given (mitmproxy loads them for
+ * that). Returns the exit status. */
+static int show_options(void)
+{
+    struct mitm_options defaults = {0};
+    mitm_options_init(&defaults);
+    int rc = 0;
+    if (mitm_options.scripts.n) {
+        int lvl = mitm_log_level_parse(mitm_options.termlog_verbosity);
+        mitm_log_set_level(lvl < 0 ? MITM_LOG_ERROR : (enum mitm_log_level)lvl);
+        struct mitm_script_config cfg = {&mitm_options, NULL};
+        struct mitm_script_rt *rt = mitm_script_rt_new(&cfg);
+        struct mitm_hook_env env = {.opts = &mitm_options, .worker = -1};
+        for (size_t i = 0; i < mitm_options.scripts.n && rc == 0; i++)
+            if (mitm_script_rt_load(rt, mitm_options.scripts.v[i], &env) < 0)
+                rc = 1;
+        if (rc == 0)
+            mitm_script_rt_dump_options(rt, &defaults, stdout);
+        mitm_script_rt_free(rt);
+    } else {
+        mitm_options_dump(&defaults, stdout);
+    }
+    mitm_options_free(&defaults);
+    return rc;
+}
 
 int main(int argc, char **argv)
 {
@@ -32,10 +59,7 @@ int main(int argc, char **argv)
     } else if (cli.show_version) {
         mitm_cli_version(stdout);
     } else if (cli.show_options) {
-        struct mitm_options defaults = {0};
-        mitm_options_init(&defaults);
-        mitm_options_dump(&defaults, stdout);
-        mitm_options_free(&defaults);
+        rc = show_options();
     } else if (cli.tool != MITM_TOOL_DUMP) {
         fprintf(stderr,
                 "mitmc: the console UI and the web UI are not built yet; run `mitmc dump` (mitmdump)\n");

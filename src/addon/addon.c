@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <stdarg.h>
 #include <stdlib.h>
@@ -39,6 +40,21 @@ void mitm_addons_add(struct mitm_addons *r, const struct mitm_addon *a, void *st
         r->a[r->n] = a;
         r->state[r->n++] = state;
     }
+}
+
+void mitm_addons_insert_before(struct mitm_addons *r, const struct mitm_addon *before,
+                               const struct mitm_addon *a, void *state)
+{
+    size_t at = 0;
+    while (at < r->n && r->a[at] != before)
+        at++;
+    if (r->n >= MAX_ADDONS)
+        return;
+    memmove(&r->a[at + 1], &r->a[at], (r->n - at) * sizeof(r->a[0]));
+    memmove(&r->state[at + 1], &r->state[at], (r->n - at) * sizeof(r->state[0]));
+    r->a[at] = a;
+    r->state[at] = state;
+    r->n++;
 }
 
 void mitm_addons_run(const struct mitm_addons *r, enum mitm_hook h, void *arg,

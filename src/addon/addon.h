@@ -44,6 +44,11 @@ struct mitm_addons *mitm_addons_new(void);
 void mitm_addons_free(struct mitm_addons *r); /* accepts NULL; states belong to their owners */
 /* Add an addon with its state (order of adding = order of calls). */
 void mitm_addons_add(struct mitm_addons *r, const struct mitm_addon *a, void *state);
+/* Add an addon with its state just before the first addon before (so that it runs at a
+ * given place in mitmproxy's order, e.g. the script addon before server replay); appended
+ * when before is not in r. */
+void mitm_addons_insert_before(struct mitm_addons *r, const struct mitm_addon *before,
+                               const struct mitm_addon *a, void *state);
 /* Run hook h with arg through every addon in order. r may be NULL (no addons). */
 void mitm_addons_run(const struct mitm_addons *r, enum mitm_hook h, void *arg,
                      const struct mitm_hook_env *env);

@@ -201,7 +201,18 @@
       "Don't remove flows from server replay state after use. This makes it possible to replay same " \
       "response multiple times.") \
     X(STRLIST, server_replay_use_headers, NULL, NULL, \
-      "Request headers that need to match while searching for a saved flow to replay.")
+      "Request headers that need to match while searching for a saved flow to replay.") \
+    /* ---- Lua scripts (src/script) ---- */ \
+    X(STRLIST, scripts, NULL, NULL, "Execute a script.") \
+    X(INT, script_timeout, 2000, NULL, \
+      "mitmc: milliseconds one call of a Lua script hook may run before it is interrupted with an error " \
+      "(logged; the flow goes on). 0 = no limit.") \
+    X(SIZE, script_memory_limit, "64m", NULL, \
+      "mitmc: most memory one Lua state may allocate (every script has one state per worker thread and one " \
+      "on the main thread); an allocation beyond it fails with a Lua error. Understands k/m/g suffixes.") \
+    X(SIZE, script_shared_size, "16m", NULL, \
+      "mitmc: most bytes (keys and values) that Lua scripts may keep in mitm.shared, the store shared by " \
+      "all worker threads. Understands k/m/g suffixes.")
 
 /* clang-format on */
 

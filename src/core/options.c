@@ -116,8 +116,7 @@ static void bad_choice(const struct mitm_opt_info *in, const char *v, char *err,
 
 /* Store a string value (STR, OPT_STR, SIZE) after validating it. v NULL means None and is
  * only passed for the optional types. */
-static int store_str(struct mitm_options *o, const struct mitm_opt_info *in, const char *v, char *err,
-                     size_t errlen)
+static int store_str(char **p, const struct mitm_opt_info *in, const char *v, char *err, size_t errlen)
 {
     if (v && in->choices && !mitm_options_in_choices(in->choices, v)) {
         bad_choice(in, v, err, errlen);
@@ -127,7 +126,6 @@ static int store_str(struct mitm_options *o, const struct mitm_opt_info *in, con
         mitm_errf(err, errlen, "Failed to parse option %s: invalid size specification: %s", in->name, v);
         return -1;
     }
-    char **p = field(o, in);
     free(*p);
     *p = v ? mitm_strdup(v) : NULL;
     return 0;
@@ -169,26 +167,27 @@ const char *mitm_options_type_name(enum mitm_opt_type type)
     return "?";
 }
 
+void mitm_options_free_field(const struct mitm_opt_info *in, void *f)
+{
+    switch (in->type) {
+    case MITM_OPT_TYPE_STR:
+    case MITM_OPT_TYPE_OPT_STR:
+    case MITM_OPT_TYPE_SIZE:
+        free(*(char **)f);
+        *(char **)f = NULL;
+        break;
+    case MITM_OPT_TYPE_STRLIST:
+        strvec_clear(f);
+        break;
+    default:
+        break;
+    }
+}
+
 void mitm_options_free(struct mitm_options *o)
 {
-    for (size_t i = 0; i < NOPT; i++) {
-        const struct mitm_opt_info *in = &table[i];
-        switch (in->type) {
-        case MITM_OPT_TYPE_STR:
-        case MITM_OPT_TYPE_OPT_STR:
-        case MITM_OPT_TYPE_SIZE: {
-            char **p = field(o, in);
-            free(*p);
-            *p = NULL;
-            break;
-        }
-        case MITM_OPT_TYPE_STRLIST:
-            strvec_clear(field(o, in));
-            break;
-        default:
-            break;
-        }
-    }
+    for (size_t i = 0; i < NOPT; i++)
+        mitm_options_free_field(&table[i], field(o, &table[i]));
 }
 
 /* Default setters, one per table type, so the X-macro can call init_<TYPE>(&field, def). */
@@ -296,11 +295,18 @@ int mitm_options_set(struct mitm_options *o, const char *name, const char *value
         mitm_errf(err, errlen, "Unknown option: %s", name);
         return -1;
     }
+    return mitm_options_set_field(in, field(o, in), value, err, errlen);
+}
+
+int mitm_options_set_field(const struct mitm_opt_info *in, void *f, const char *value, char *err,
+                           size_t errlen)
+{
+    const char *name = in->name;
     bool none = !value || !*value;
     long l;
     switch (in->type) {
     case MITM_OPT_TYPE_BOOL: {
-        bool *b = field(o, in);
+        bool *b = f;
         if (none || strcmp(value, "true") == 0) {
             *b = true;
         } else if (strcmp(value, "false") == 0) {
@@ -324,29 +330,29 @@ int mitm_options_set(struct mitm_options *o, const char *name, const char *value
             return -1;
         }
         if (none) {
-            *(long *)field(o, in) = MITM_OPT_NONE;
+            *(long *)f = MITM_OPT_NONE;
             return 0;
         }
         if (parse_long(value, &l) < 0) {
             mitm_errf(err, errlen, "Failed to parse option %s: not an integer: %s", name, value);
             return -1;
         }
-        *(long *)field(o, in) = l;
+        *(long *)f = l;
         return 0;
     case MITM_OPT_TYPE_STR:
         if (!value) {
             mitm_errf(err, errlen, "Option is required: %s", name);
             return -1;
         }
-        return store_str(o, in, value, err, errlen);
+        return store_str(f, in, value, err, errlen);
     case MITM_OPT_TYPE_OPT_STR:
     case MITM_OPT_TYPE_SIZE:
-        return store_str(o, in, none ? NULL : value, err, errlen);
+        return store_str(f, in, none ? NULL : value, err, errlen);
     case MITM_OPT_TYPE_STRLIST:
         if (!value)
-            strvec_clear(field(o, in));
+            strvec_clear(f);
         else
-            strvec_push(field(o, in), value, strlen(value));
+            strvec_push(f, value, strlen(value));
         return 0;
     }
     return -1;
@@ -487,12 +493,12 @@ static int apply_node(struct mitm_options *o, const struct mitm_opt_info *in, ya
     case MITM_OPT_TYPE_STR:
         if (!s)
             return wrong_type(in, k, err, errlen);
-        return store_str(o, in, s, err, errlen);
+        return store_str(field(o, in), in, s, err, errlen);
     case MITM_OPT_TYPE_OPT_STR:
     case MITM_OPT_TYPE_SIZE:
         if (!s && k != Y_NULL)
             return wrong_type(in, k, err, errlen);
-        return store_str(o, in, s, err, errlen);
+        return store_str(field(o, in), in, s, err, errlen);
     case MITM_OPT_TYPE_STRLIST:
         return apply_list(o, in, doc, n, k, err, errlen);
     }
@@ -954,9 +960,8 @@ static void write_scalar(FILE *out, const char *s)
     }
 }
 
-static void write_value(FILE *out, const struct mitm_options *o, const struct mitm_opt_info *in)
+static void write_value(FILE *out, const struct mitm_opt_info *in, const void *f)
 {
-    const void *f = cfield(o, in);
     switch (in->type) {
     case MITM_OPT_TYPE_BOOL:
         fputs(*(const bool *)f ? " true" : " false", out);
@@ -988,22 +993,36 @@ static void write_value(FILE *out, const struct mitm_options *o, const struct mi
     fputc('\n', out);
 }
 
+/* One option to print: its row and where its value is. */
+struct dump_row {
+    const struct mitm_opt_info *in;
+    const void *value;
+};
+
 static int by_name(const void *a, const void *b)
 {
-    return strcmp((*(const struct mitm_opt_info *const *)a)->name,
-                  (*(const struct mitm_opt_info *const *)b)->name);
+    return strcmp(((const struct dump_row *)a)->in->name, ((const struct dump_row *)b)->in->name);
 }
 
 void mitm_options_dump(const struct mitm_options *o, FILE *out)
 {
-    const struct mitm_opt_info *sorted[NOPT];
+    mitm_options_dump_extra(o, NULL, NULL, 0, out);
+}
+
+void mitm_options_dump_extra(const struct mitm_options *o, const struct mitm_opt_info *const *extra,
+                             const void *const *values, size_t n, FILE *out)
+{
+    size_t total = NOPT + n;
+    struct dump_row *rows = mitm_calloc(total, sizeof(*rows));
     for (size_t i = 0; i < NOPT; i++)
-        sorted[i] = &table[i];
-    qsort(sorted, NOPT, sizeof(sorted[0]), by_name);
+        rows[i] = (struct dump_row){&table[i], cfield(o, &table[i])};
+    for (size_t i = 0; i < n; i++)
+        rows[NOPT + i] = (struct dump_row){extra[i], values[i]};
+    qsort(rows, total, sizeof(rows[0]), by_name);
     struct mitm_buf b;
     mitm_buf_init(&b, 0);
-    for (size_t i = 0; i < NOPT; i++) {
-        const struct mitm_opt_info *in = sorted[i];
+    for (size_t i = 0; i < total; i++) {
+        const struct mitm_opt_info *in = rows[i].in;
         mitm_buf_consume(&b, b.len);
         mitm_buf_printf(&b, "%s", in->help);
         if (in->choices) {
@@ -1016,9 +1035,10 @@ void mitm_options_dump(const struct mitm_options *o, FILE *out)
         fputc('\n', out);
         write_wrapped(out, (const char *)mitm_buf_data(&b), b.len);
         fprintf(out, "%s:", in->name);
-        write_value(out, o, in);
+        write_value(out, in, rows[i].value);
     }
     mitm_buf_free(&b);
+    free(rows);
 }
 
 /* ---- confdir ---- */

@@ -113,4 +113,21 @@ int mitm_options_load_yaml_string(struct mitm_options *o, const char *data, size
  * one of them? */
 bool mitm_options_in_choices(const char *choices, const char *v);
 
+/* ---- Options that live outside struct mitm_options (added at run time by a script's
+ * loader:add_option). Their rows are the caller's (name, type, choices, help; offset unused)
+ * and each value is stored in a variable of the row type's C type (MITM_OPT_CTYPE_*). ---- */
+
+/* Set the value at field (of in's type) from text, exactly as mitm_options_set does for a
+ * table option. Same returns and messages. */
+int mitm_options_set_field(const struct mitm_opt_info *in, void *field, const char *value, char *err,
+                           size_t errlen);
+
+/* Free what the value at field holds (a string, a list); it is left empty (NULL, no items). */
+void mitm_options_free_field(const struct mitm_opt_info *in, void *field);
+
+/* mitm_options_dump with n more options merged in name order: extra[i] whose value is at
+ * values[i] (both borrowed for the call). */
+void mitm_options_dump_extra(const struct mitm_options *o, const struct mitm_opt_info *const *extra,
+                             const void *const *values, size_t n, FILE *out);
+
 #endif

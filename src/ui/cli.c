@@ -54,6 +54,7 @@ static const struct flagdef flags[] = {
     {0, "no-showhost", K_OFF, "showhost", NULL, T_ALL, NULL, ""},
     {0, "showhost", K_ON, "showhost", NULL, T_ALL, NULL, NULL},
     {'r', "rfile", K_VALUE, "rfile", "PATH", T_ALL, NULL, NULL},
+    {'s', "scripts", K_VALUE, "scripts", "SCRIPT", T_ALL, NULL, NULL},
     {'w', "save-stream-file", K_VALUE, "save_stream_file", "PATH", T_ALL, NULL, NULL},
     {0, "no-anticomp", K_OFF, "anticomp", NULL, T_ALL, NULL, ""},
     {0, "anticomp", K_ON, "anticomp", NULL, T_ALL, NULL, NULL},
@@ -333,7 +334,8 @@ static size_t spec_name_len(const char *spec)
 /* mitmproxy's OptManager.set(): specs are grouped by option; a list option receives
  * exactly the values given (so "--set mode=socks5" replaces the default), any other
  * option at most one value, none meaning "no value". */
-static int apply_sets(const struct parsed *p, struct mitm_options *o, char *err, size_t errlen)
+static int apply_sets(const struct parsed *p, struct mitm_options *o, struct mitm_cli *cli, char *err,
+                      size_t errlen)
 {
     for (size_t k = 0; k < p->nsets; k++) {
         const char *spec = p->sets[k];
@@ -347,10 +349,15 @@ static int apply_sets(const struct parsed *p, struct mitm_options *o, char *err,
         const struct mitm_opt_info *in = mitm_options_info(name);
         const char *value = NULL;
         size_t nvalues = 0;
-        int rc = in ? 0 : -1;
-        if (!in)
-            mitm_errf(err, errlen, "Unknown option: %s", name);
-        if (in && in->type == MITM_OPT_TYPE_STRLIST)
+        int rc = 0;
+        if (!in) { /* maybe a script's option: kept for after the scripts are loaded */
+            for (size_t m = k; m < p->nsets; m++)
+                if (spec_name_len(p->sets[m]) == len && memcmp(p->sets[m], spec, len) == 0)
+                    push_str(&cli->deferred, &cli->ndeferred, p->sets[m]);
+            free(name);
+            continue;
+        }
+        if (in->type == MITM_OPT_TYPE_STRLIST)
             rc = mitm_options_set(o, name, NULL, err, errlen);
         for (size_t m = k; m < p->nsets && rc == 0; m++) {
             const char *s = p->sets[m];
@@ -472,7 +479,7 @@ static void parsed_free(struct parsed *p)
 static int apply(const struct parsed *p, struct mitm_options *o, struct mitm_cli *cli, char *err,
                  size_t errlen)
 {
-    if (apply_sets(p, o, err, errlen) < 0)
+    if (apply_sets(p, o, cli, err, errlen) < 0)
         return -1;
     char *confdir = mitm_options_confdir(o);
     int rc = mitm_options_load_yaml(o, confdir, err, errlen);
@@ -507,6 +514,11 @@ int mitm_cli_parse(int argc, char **argv, struct mitm_options *o, struct mitm_cl
         rc = check_exclusive(&p, err, errlen);
     if (rc == 0)
         rc = apply(&p, o, cli, err, errlen);
+    if (rc == 0 && cli->ndeferred && o->scripts.n == 0) { /* no script can define it */
+        mitm_errf(err, errlen, "Unknown option: %.*s", (int)spec_name_len(cli->deferred[0]),
+                  cli->deferred[0]);
+        rc = -1;
+    }
     if (rc == 0 && p.filter_from)
         cli->filter = join_words(p.filter_from, argc, argv);
 Exit:
@@ -518,6 +530,9 @@ void mitm_cli_free(struct mitm_cli *cli)
 {
     free(cli->filter);
     cli->filter = NULL;
+    free(cli->deferred);
+    cli->deferred = NULL;
+    cli->ndeferred = 0;
 }
 
 /* ---- -h ---- */

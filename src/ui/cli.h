@@ -24,6 +24,12 @@ struct mitm_cli {
     bool show_options;   /* --options: print mitm_options_dump() and exit 0 */
     bool show_help;      /* -h/--help: print mitm_cli_usage() and exit 1 (as mitmproxy does) */
     char *filter;        /* dump: positional filter words joined by spaces, or NULL (owned) */
+    /* --set specs naming no option of the table, in order, kept for the options scripts
+     * add when they load (mitmproxy defers them the same way). Only non-empty when scripts
+     * are given: without a script an unknown option is an error. The array is owned, the
+     * strings point into argv. */
+    const char **deferred;
+    size_t ndeferred;
 };
 
 /* Parse argv into o (which was mitm_options_init'ed) following mitmproxy's order: all
@@ -35,7 +41,7 @@ struct mitm_cli {
  * termlog_verbosity=debug flow_detail=2 on top).
  *
  * Flags: -h/--help, --version, --options, --set name[=value], -q/--quiet, -v/--verbose,
- * -m/--mode, --[no-]anticache, --[no-]anticomp, --[no-]showhost, -r/--rfile,
+ * -m/--mode, -s/--scripts, --[no-]anticache, --[no-]anticomp, --[no-]showhost, -r/--rfile,
  * -w/--save-stream-file, --listen-host, -p/--listen-port, -n/--no-server, --server,
  * -k/--ssl-insecure, --no-ssl-insecure; dump only: --flow-detail and positional filter
  * words (the first positional takes every later argument, as argparse's REMAINDER does;

@@ -12,6 +12,7 @@
 #include "core/services.h"
 #include "proto/next.h"
 #include "addon/serverplayback.h"
+#include "core/command.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/log.h"
@@ -26,6 +27,7 @@
 #include "io/io.h"
 #include "proto/http/layer.h"
 #include "proto/tls/tls.h"
+#include "script/script.h"
 #include "ui/cli.h"
 #include "ui/dump/dump.h"
 
@@ -44,6 +46,8 @@
 #define REPLAY_POLL_MS 100
 /* How often the -w file is checked for a due fsync (save_stream_fsync). */
 #define FSYNC_POLL_MS 250
+/* How often the main thread looks for changed scripts (mitmproxy polls every second). */
+#define SCRIPT_POLL_MS 1000
 /* A non-seekable -r input (a pipe on stdin) is read whole into memory up to this size. */
 #define STDIN_MAX ((size_t)1 << 30)
 
@@ -72,6 +76,12 @@ struct app {
     struct mitm_mode_spec *modes; /* --mode, one server each */
     size_t n_modes;
     bool svc_on;
+    const struct mitm_cli *cli;
+    struct mitm_script_rt *scripts; /* -s: NULL when no script is given */
+    struct mitm_cmd_registry *commands;
+    struct mitm_hook_env main_env; /* what main-thread script calls run with */
+    uv_timer_t script_timer;       /* hot reload */
+    bool script_timer_on;
 };
 
 /* ---- TLS setup (owned by the "tls" work: CA from confdir, cert store, TLS factory) ---- */
@@ -332,6 +342,9 @@ static void on_stopped(void *arg)
     if (app->replay_timer_on)
         uv_close((uv_handle_t *)&app->replay_timer, NULL);
     app->replay_timer_on = false;
+    if (app->script_timer_on)
+        uv_close((uv_handle_t *)&app->script_timer, NULL);
+    app->script_timer_on = false;
 }
 
 static void begin_stop(struct app *app)
@@ -397,6 +410,8 @@ static int start_proxy(struct app *app)
     }
     app->addons = mitm_addons_new();
     mitm_addons_add_builtin(app->addons, app->sp, mitm_cert_store_signer(app->certs));
+    if (app->scripts) /* where mitmproxy's script addon sits in default_addons */
+        mitm_addons_insert_before(app->addons, &mitm_addon_serverplayback, &mitm_addon_script, app->scripts);
     mitm_services_init(&app->svc, &mitm_options);
     app->svc_on = true;
     app->svc.addons = app->addons;
@@ -490,6 +505,63 @@ static void write_hardump(struct app *app)
     free(flows);
 }
 
+/* ---- Lua scripts (-s): loaded before the workers start, reloaded from the main loop ---- */
+
+static const struct mitm_hook_env *main_env(struct app *app)
+{
+    app->main_env = (struct mitm_hook_env){.now = mitm_io_now(), .opts = &mitm_options, .worker = -1};
+    return &app->main_env;
+}
+
+/* Load, --set and configure every script and build the workers' states. Returns 0, 1 for
+ * an error logged (mitmproxy's errorcheck: exit 1) or 2 for an unknown option (as the
+ * command line reports it). */
+static int scripts_setup(struct app *app)
+{
+    char err[512];
+    if (!mitm_options.scripts.n)
+        return 0;
+    struct mitm_script_config cfg = {&mitm_options, mitm_io_now};
+    app->scripts = mitm_script_rt_new(&cfg);
+    app->commands = mitm_cmd_registry_new();
+    if (mitm_script_rt_commands(app->scripts, app->commands, &app->main_env, err, sizeof(err)) < 0) {
+        mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
+        return 1;
+    }
+    for (size_t i = 0; i < mitm_options.scripts.n; i++)
+        if (mitm_script_rt_load(app->scripts, mitm_options.scripts.v[i], main_env(app)) < 0)
+            return 1;
+    if (mitm_script_rt_set(app->scripts, app->cli->deferred, app->cli->ndeferred, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mitmc: error: %s\n", err);
+        return 2;
+    }
+    int workers = mitm_options.workers > 0 ? (int)mitm_options.workers : (int)uv_available_parallelism();
+    if (mitm_script_rt_configure(app->scripts, main_env(app)) < 0 ||
+        mitm_script_rt_workers(app->scripts, workers, main_env(app)) < 0)
+        return 1;
+    return 0;
+}
+
+static void on_script_timer(uv_timer_t *t)
+{
+    struct app *app = t->data;
+    mitm_script_rt_tick(app->scripts, main_env(app));
+}
+
+/* The proxy is up: running(), then watch the files. Returns 0 or 1 (error logged). */
+static int scripts_start(struct app *app)
+{
+    if (!app->scripts)
+        return 0;
+    if (mitm_script_rt_running(app->scripts, main_env(app)) < 0)
+        return 1;
+    uv_timer_init(app->loop, &app->script_timer);
+    app->script_timer.data = app;
+    uv_timer_start(&app->script_timer, on_script_timer, SCRIPT_POLL_MS, SCRIPT_POLL_MS);
+    app->script_timer_on = true;
+    return 0;
+}
+
 static int run(struct app *app)
 {
     uv_signal_init(app->loop, &app->sigint);
@@ -506,8 +578,12 @@ static int run(struct app *app)
     /* the workers run for the proxy server and for client replays (which they carry out
      * even with -n, without listening) */
     bool workers = mitm_options.server || mitm_options.client_replay.n;
-    if (server_replay_setup(app) < 0 || (workers && start_proxy(app) < 0)) {
-        app->rc = 1;
+    int src = scripts_setup(app);
+    if (src || server_replay_setup(app) < 0 || (workers && start_proxy(app) < 0) ||
+        (src = scripts_start(app))) {
+        if (src == 1) /* mitmproxy's errorcheck addon */
+            fprintf(stderr, "Error logged during startup, exiting...\n");
+        app->rc = src ? src : 1;
         begin_stop(app);
     } else if (mitm_options.rfile && read_rfile(app, mitm_options.rfile) < 0) {
         app->rc = 1;
@@ -522,6 +598,7 @@ static int run(struct app *app)
         begin_stop(app);
     }
     uv_run(app->loop, UV_RUN_DEFAULT);
+    mitm_script_rt_done(app->scripts, main_env(app)); /* the workers are gone */
     if (app->store)
         write_hardump(app);
     mitm_proxy_free(app->proxy);
@@ -578,7 +655,7 @@ static int setup_outputs(struct app *app)
 
 int mitm_dump_main(const struct mitm_cli *cli)
 {
-    struct app app = {.loop = uv_default_loop()};
+    struct app app = {.loop = uv_default_loop(), .cli = cli};
     int rc = 1;
     if (setup_filters(&app, cli) < 0 || setup_outputs(&app) < 0)
         goto Exit;
@@ -587,6 +664,8 @@ int mitm_dump_main(const struct mitm_cli *cli)
     if (app.svc_on)
         mitm_services_deinit(&app.svc);
     mitm_addons_free(app.addons);
+    mitm_cmd_registry_free(app.commands);
+    mitm_script_rt_free(app.scripts);
     mitm_serverplayback_free(app.sp);
     mitm_next_config_free(app.next);
     free_modes(&app);

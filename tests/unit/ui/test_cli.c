@@ -374,3 +374,19 @@ Test(cli, replay_flags)
     cr_assert(strstr(t, "\n  --server-replay-extra {forward,kill,204,400,404,500}\n"), "%s", t);
     free(t);
 }
+
+Test(cli, scripts_and_deferred_options)
+{
+    cr_assert_eq(PARSE("mitmc", "dump", "-s", "a.lua", "--scripts", "b.lua", "--set", "mine=1", "--set",
+                       "mine=2", "--set", "anticache"),
+                 0, "%s", err);
+    cr_assert_eq(o.scripts.n, 2);
+    cr_assert_str_eq(o.scripts.v[1], "b.lua");
+    cr_assert(o.anticache);
+    cr_assert_eq(cli.ndeferred, 2, "options no table row names wait for the scripts");
+    cr_assert_str_eq(cli.deferred[0], "mine=1");
+    cr_assert_str_eq(cli.deferred[1], "mine=2");
+    mitm_options_init(&o);
+    cr_assert_eq(PARSE("mitmc", "dump", "--set", "mine=1"), -1);
+    cr_assert_str_eq(err, "Unknown option: mine", "without a script nothing can define it");
+}
