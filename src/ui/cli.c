@@ -533,7 +533,26 @@ static void write_help(FILE *out, const char *text, size_t col)
         if (line_empty && x < HELP_COL) {
             fprintf(out, "%*s", (int)(HELP_COL - x), "");
             x = HELP_COL;
-        } else if (!line_empty && x + 1 + wl > HELP_WIDTH) {
+        }
+        if (wl > HELP_WIDTH - HELP_COL && x + 1 + (line_empty ? 0 : 1) < HELP_WIDTH) {
+            /* textwrap's break_long_words: a word longer than a whole line fills this one
+             * (cut after its last '-' that fits, if any) and goes on on the next */
+            size_t room = HELP_WIDTH - x - (line_empty ? 0 : 1), cut = room;
+            for (size_t k = room; k > 1; k--)
+                if (p[k - 1] == '-' && strspn(p, "-") < k - 1) {
+                    cut = k;
+                    break;
+                }
+            if (!line_empty)
+                fputc(' ', out);
+            fwrite(p, 1, cut, out);
+            fprintf(out, "\n%*s", HELP_COL, "");
+            x = HELP_COL;
+            line_empty = true;
+            p += cut;
+            continue;
+        }
+        if (!line_empty && x + 1 + wl > HELP_WIDTH) {
             fprintf(out, "\n%*s", HELP_COL, "");
             x = HELP_COL;
             line_empty = true;
