@@ -54,6 +54,8 @@ static const struct flagdef flags[] = {
     {0, "no-showhost", K_OFF, "showhost", NULL, T_ALL, NULL, ""},
     {0, "showhost", K_ON, "showhost", NULL, T_ALL, NULL, NULL},
     {'r', "rfile", K_VALUE, "rfile", "PATH", T_ALL, NULL, NULL},
+    {0, "stickycookie", K_VALUE, "stickycookie", "FILTER", T_ALL, NULL, NULL},
+    {0, "stickyauth", K_VALUE, "stickyauth", "FILTER", T_ALL, NULL, NULL},
     {'w', "save-stream-file", K_VALUE, "save_stream_file", "PATH", T_ALL, NULL, NULL},
     {0, "no-anticomp", K_OFF, "anticomp", NULL, T_ALL, NULL, ""},
     {0, "anticomp", K_ON, "anticomp", NULL, T_ALL, NULL, NULL},
@@ -62,6 +64,8 @@ static const struct flagdef flags[] = {
     {'p', "listen-port", K_VALUE, "listen_port", "PORT", T_ALL, NULL, NULL},
     {'n', "no-server", K_OFF, "server", NULL, T_ALL, NULL, ""},
     {0, "server", K_ON, "server", NULL, T_ALL, NULL, NULL},
+    {0, "upstream-auth", K_VALUE, "upstream_auth", "USER:PASS", T_ALL, NULL, NULL},
+    {0, "proxyauth", K_VALUE, "proxyauth", "SPEC", T_ALL, NULL, NULL},
     {0, "no-ssl-insecure", K_OFF, "ssl_insecure", NULL, T_ALL, "SSL", ""},
     {'k', "ssl-insecure", K_ON, "ssl_insecure", NULL, T_ALL, NULL, NULL},
     {0, "certs", K_VALUE, "certs", "SPEC", T_ALL, NULL, NULL},
@@ -78,6 +82,10 @@ static const struct flagdef flags[] = {
     {0, "server-replay-reuse", K_ON, "server_replay_reuse", NULL, T_ALL, NULL, NULL},
     {0, "no-server-replay-refresh", K_OFF, "server_replay_refresh", NULL, T_ALL, NULL, ""},
     {0, "server-replay-refresh", K_ON, "server_replay_refresh", NULL, T_ALL, NULL, NULL},
+    {'M', "map-remote", K_VALUE, "map_remote", "PATTERN", T_ALL, "Map Remote", NULL},
+    {0, "map-local", K_VALUE, "map_local", "PATTERN", T_ALL, "Map Local", NULL},
+    {'B', "modify-body", K_VALUE, "modify_body", "PATTERN", T_ALL, "Modify Body", NULL},
+    {'H', "modify-headers", K_VALUE, "modify_headers", "PATTERN", T_ALL, "Modify Headers", NULL},
 };
 
 enum { NFLAGS = sizeof(flags) / sizeof(flags[0]) };
