@@ -13,6 +13,13 @@
 #include "base/buf.h"
 #include "flow/flow-t.h"
 
+/* A flow an addon must leave alone (mitmproxy's flow.error, set by flow.kill() too): it
+ * failed, or an earlier addon killed it. */
+static inline bool mitm_addon_flow_dead(const struct mitm_flow *f)
+{
+    return f->error || f->killed;
+}
+
 /* The Server header of responses the addons make (mitmproxy: "mitmproxy <version>"). */
 #define MITM_ADDON_SERVER "mitmc/" MITM_VERSION
 

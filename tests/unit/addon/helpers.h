@@ -22,6 +22,7 @@
 /* Options: the defaults plus each "name=value" of list (NULL-terminated), as --set. */
 static inline void opts_with(struct mitm_options *o, const char *const *list)
 {
+    memset(o, 0, sizeof(*o));
     mitm_options_init(o);
     for (size_t i = 0; list && list[i]; i++) {
         const char *eq = strchr(list[i], '=');
