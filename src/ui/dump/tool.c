@@ -5,6 +5,7 @@
  * even SIGKILL loses none of them (docs/internals/flows.md). */
 #include "ui/dump/tool.h"
 #include "addon/addon.h"
+#include "addon/builtin.h"
 #include "addon/clientplayback.h"
 #include "addon/crl.h"
 #include "core/options.h"
@@ -63,7 +64,8 @@ struct app {
     int rc;                        /* exit status */
     struct mitm_cert_store *certs; /* HTTPS interception (TLS layer) */
     struct mitm_tls_config *tls;
-    struct mitm_serverplayback *sp; /* -S: the recorded responses (NULL: none) */
+    struct mitm_serverplayback *sp;     /* -S: the recorded responses (NULL: none) */
+    struct mitm_builtin_addons builtin; /* map/modify/block/sticky/auth addon states */
     struct mitm_addons *addons;
     struct mitm_services svc; /* what the workers run with (valid while svc_on) */
     bool svc_on;
@@ -390,7 +392,7 @@ static int start_proxy(struct app *app)
     if (check_mode() < 0 || tls_setup(app) < 0)
         return -1;
     app->addons = mitm_addons_new();
-    mitm_addons_add_builtin(app->addons, app->sp, mitm_cert_store_signer(app->certs));
+    mitm_addons_add_builtin(app->addons, &app->builtin, app->sp, mitm_cert_store_signer(app->certs));
     mitm_services_init(&app->svc, &mitm_options);
     app->svc_on = true;
     app->svc.addons = app->addons;
@@ -407,6 +409,18 @@ static int start_proxy(struct app *app)
 }
 
 /* ---- client and server replay (-C, -S) ---- */
+
+/* The addons' options, checked and turned into their states before anything starts (as
+ * mitmproxy's configure hooks raise OptionsError at startup). */
+static int builtin_setup(struct app *app)
+{
+    char err[2048];
+    if (mitm_builtin_addons_configure(&app->builtin, &mitm_options, err, sizeof(err)) < 0) {
+        mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
+        return -1;
+    }
+    return 0;
+}
 
 /* -S: load the recorded responses before the workers start. */
 static int server_replay_setup(struct app *app)
@@ -498,7 +512,7 @@ static int run(struct app *app)
     /* the workers run for the proxy server and for client replays (which they carry out
      * even with -n, without listening) */
     bool workers = mitm_options.server || mitm_options.client_replay.n;
-    if (server_replay_setup(app) < 0 || (workers && start_proxy(app) < 0)) {
+    if (builtin_setup(app) < 0 || server_replay_setup(app) < 0 || (workers && start_proxy(app) < 0)) {
         app->rc = 1;
         begin_stop(app);
     } else if (mitm_options.rfile && read_rfile(app, mitm_options.rfile) < 0) {
@@ -579,6 +593,7 @@ int mitm_dump_main(const struct mitm_cli *cli)
     if (app.svc_on)
         mitm_services_deinit(&app.svc);
     mitm_addons_free(app.addons);
+    mitm_builtin_addons_free(&app.builtin);
     mitm_serverplayback_free(app.sp);
     tls_teardown(&app);
     uv_loop_close(app.loop);
