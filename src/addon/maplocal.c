@@ -69,9 +69,23 @@ static int parse_one(const char *option, struct local_spec *s, char *err, size_t
     int rc = 0;
     if (!realpath(full, resolved)) {
         int e = errno;
+        /* Python's resolve(strict=True) names the first component that is missing */
+        char *bad = mitm_strdup(full);
+        struct stat st;
+        for (char *p = bad + (bad[0] == '/'); *p; p++) {
+            if (*p != '/')
+                continue;
+            *p = 0;
+            if (lstat(bad, &st) < 0) {
+                e = errno;
+                break;
+            }
+            *p = '/';
+        }
         struct mitm_buf r;
         mitm_buf_init(&r, 0);
-        mitm_py_repr(full, strlen(full), false, &r);
+        mitm_py_repr(bad, strlen(bad), false, &r);
+        free(bad);
         mitm_errf(err, errlen, "Invalid file path: %s ([Errno %d] %s: %.*s)", given, e, strerror(e),
                   (int)r.len, (const char *)mitm_buf_data(&r));
         mitm_buf_free(&r);
