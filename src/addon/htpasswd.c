@@ -71,16 +71,16 @@ static bool starts(const char *s, size_t n, const char *prefix)
 static size_t line_len(const char *s, size_t n)
 {
     size_t i = 0;
-    while (i < n && !strchr("\n\r\v\f\x1c\x1d\x1e", s[i]))
+    while (i < n && !(s[i] && strchr("\n\r\v\f\x1c\x1d\x1e", s[i])))
         i++;
     return i;
 }
 
 static int add_line(struct mitm_htpasswd *h, const char *s, size_t n, char *err, size_t errlen)
 {
-    while (n && strchr(" \t\v\f\x1c\x1d\x1e\x1f", s[0]))
+    while (n && s[0] && strchr(" \t\v\f\x1c\x1d\x1e\x1f", s[0]))
         s++, n--;
-    while (n && strchr(" \t\v\f\x1c\x1d\x1e\x1f", s[n - 1]))
+    while (n && s[n - 1] && strchr(" \t\v\f\x1c\x1d\x1e\x1f", s[n - 1]))
         n--;
     if (!n || s[0] == '#')
         return 0;
@@ -172,7 +172,9 @@ static bool check_bcrypt(const char *hash, const char *pass, size_t plen)
         return false;
     char *p = mitm_strndup(pass, plen);
     struct crypt_data *cd = mitm_calloc(1, sizeof(*cd)); /* ~32 KiB: not on a worker's stack */
-    const char *out = crypt_r(p, hash, cd);
+    /* crypt_rn, libxcrypt's variant that returns NULL on failure (and that sanitizers do
+     * not intercept: ASan's crypt_r interceptor can miss the real symbol) */
+    const char *out = crypt_rn(p, hash, cd, (int)sizeof(*cd));
     bool ok =
         out && out[0] != '*' && strlen(out) == strlen(hash) && CRYPTO_memcmp(out, hash, strlen(hash)) == 0;
     OPENSSL_cleanse(p, plen);

@@ -195,9 +195,12 @@ static void parse_authority(const char *a, size_t n, char **host, unsigned *port
     unsigned long p = 0;
     if (ok && colon) {
         size_t dl = n - hlen - 1;
-        ok = dl > 0 && strspn(colon + 1, "0123456789") >= dl;
-        for (size_t i = 0; ok && i < dl; i++)
-            p = p * 10 + (unsigned long)(colon[1 + i] - '0'), ok = p <= 65535;
+        ok = dl > 0;
+        for (size_t i = 0; ok && i < dl; i++) {
+            ok = colon[1 + i] >= '0' && colon[1 + i] <= '9';
+            p = p * 10 + (unsigned long)(colon[1 + i] - '0');
+            ok = ok && p <= 65535;
+        }
     }
     const char *hs = a;
     size_t hn = hlen;
@@ -301,7 +304,10 @@ static int split_netloc(const char *nl, size_t n, struct parsed_url *u, char *er
     u->port = 0;
     size_t pl = ps ? (size_t)(end - ps) : 0;
     if (pl) {
-        if (strspn(ps, "0123456789") < pl) {
+        bool digits = true;
+        for (size_t i = 0; i < pl && digits; i++)
+            digits = ps[i] >= '0' && ps[i] <= '9';
+        if (!digits) {
             mitm_errf(err, errlen, "Port could not be cast to integer value as '%.*s'", (int)pl, ps);
             return -1;
         }
@@ -389,9 +395,9 @@ static int parse_url(const char *in, size_t n, struct parsed_url *u, char *err, 
         goto Exit;
     }
     off += 2;
-    size_t nl = strcspn(s + off, "/?#");
-    if (nl > len - off)
-        nl = len - off;
+    size_t nl = 0;
+    while (off + nl < len && s[off + nl] != '/' && s[off + nl] != '?' && s[off + nl] != '#')
+        nl++;
     if (split_netloc(s + off, nl, u, err, errlen) < 0)
         goto Exit;
     if (!u->port)

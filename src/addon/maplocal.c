@@ -214,7 +214,8 @@ static void escape_name(const uint8_t *s, size_t n, struct mitm_buf *out)
 {
     for (size_t i = 0; i < n;) {
         uint8_t c = s[i];
-        if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || strchr("-_.=(),/", c)) {
+        if ((c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') ||
+            (c && strchr("-_.=(),/", c))) {
             mitm_buf_append(out, &c, 1);
             i++;
             continue;

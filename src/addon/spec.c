@@ -234,9 +234,9 @@ void mitm_py_repr(const void *sv, size_t n, bool bytes, struct mitm_buf *out)
 bool mitm_py_int(struct mitm_slice t, long *out)
 {
     const char *s = (const char *)t.base, *e = s + t.len;
-    while (s < e && strchr(" \t\n\r\v\f", *s))
+    while (s < e && *s && strchr(" \t\n\r\v\f", *s))
         s++;
-    while (e > s && strchr(" \t\n\r\v\f", e[-1]))
+    while (e > s && e[-1] && strchr(" \t\n\r\v\f", e[-1]))
         e--;
     bool neg = s < e && *s == '-';
     if (s < e && (*s == '+' || *s == '-'))
