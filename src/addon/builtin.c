@@ -5,7 +5,8 @@
 #include "addon/maplocal.h"
 #include "addon/modify.h"
 #include "addon/proxyauth.h"
-#include "addon/sticky.h"
+#include "addon/stickyauth.h"
+#include "addon/stickycookie.h"
 #include "addon/upstreamauth.h"
 
 #include <string.h>
@@ -26,9 +27,9 @@ int mitm_builtin_addons_configure(struct mitm_builtin_addons *b, const struct mi
     if (rc == 0)
         rc = mitm_modify_configure(o, false, &b->modifyheaders, err, errlen);
     if (rc == 0)
-        rc = mitm_sticky_configure(o, false, &b->stickyauth, err, errlen);
+        rc = mitm_stickyauth_configure(o, &b->stickyauth, err, errlen);
     if (rc == 0)
-        rc = mitm_sticky_configure(o, true, &b->stickycookie, err, errlen);
+        rc = mitm_stickycookie_configure(o, &b->stickycookie, err, errlen);
     if (rc == 0)
         rc = mitm_upstream_auth_configure(o, &b->upstream_auth, err, errlen);
     if (rc < 0)
@@ -44,8 +45,8 @@ void mitm_builtin_addons_free(struct mitm_builtin_addons *b)
     mitm_maplocal_free(b->maplocal);
     mitm_modify_free(b->modifybody);
     mitm_modify_free(b->modifyheaders);
-    mitm_sticky_free(b->stickyauth);
-    mitm_sticky_free(b->stickycookie);
+    mitm_stickyauth_free(b->stickyauth);
+    mitm_stickycookie_free(b->stickycookie);
     mitm_upstream_auth_free(b->upstream_auth);
     memset(b, 0, sizeof(*b));
 }

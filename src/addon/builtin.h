@@ -22,8 +22,8 @@ struct mitm_builtin_addons {
     struct mitm_maplocal *maplocal;
     struct mitm_modify *modifybody;
     struct mitm_modify *modifyheaders;
-    struct mitm_sticky *stickyauth;
-    struct mitm_sticky *stickycookie;
+    struct mitm_stickyauth *stickyauth;
+    struct mitm_stickycookie *stickycookie;
     struct mitm_upstream_auth *upstream_auth;
 };
 

@@ -9,14 +9,14 @@
 
 #include "addon/cookies.h"
 #include "addon/httputil.h"
-#include "addon/sticky.h"
+#include "addon/stickycookie.h"
 #include "base/alloc.h"
 #include "core/options.h"
 #include "flow/flow.h"
 #include "proto/http/http.h"
 
 static struct mitm_options opts;
-static struct mitm_sticky *jar;
+static struct mitm_stickycookie *jar;
 
 static struct mitm_flow *flow(const char *path)
 {
@@ -91,7 +91,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         mitm_options_init(&opts);
         char err[256];
         mitm_options_set(&opts, "stickycookie", ".", err, sizeof(err));
-        mitm_sticky_configure(&opts, true, &jar, err, sizeof(err));
+        mitm_stickycookie_configure(&opts, &jar, err, sizeof(err));
     }
     if (size < 1)
         return 0;

@@ -1,11 +1,9 @@
-/* stickyauth and stickycookie: see sticky.h. */
-#include "addon/sticky.h"
+/* stickycookie: see stickycookie.h. */
+#include "addon/stickycookie.h"
 #include "addon/cookies.h"
 #include "addon/httputil.h"
-#include "addon/lru.h"
 #include "addon/spec.h"
 #include "base/alloc.h"
-#include "base/err.h"
 #include "core/options.h"
 #include "filter/filter.h"
 #include "proto/http/http.h"
@@ -24,29 +22,25 @@ struct origin {
     size_t bytes;
 };
 
-struct mitm_sticky {
+struct mitm_stickycookie {
     struct mitm_filter *flt;
     pthread_mutex_t lock;
-    struct mitm_lru *hosts; /* stickyauth: host -> Authorization */
-    struct origin *jar;     /* stickycookie, oldest first */
+    struct origin *jar; /* oldest first */
     size_t njar, jar_bytes;
 };
 
-int mitm_sticky_configure(const struct mitm_options *o, bool cookie, struct mitm_sticky **out, char *err,
-                          size_t errlen)
+int mitm_stickycookie_configure(const struct mitm_options *o, struct mitm_stickycookie **out, char *err,
+                                size_t errlen)
 {
-    const char *expr = cookie ? o->stickycookie : o->stickyauth;
     *out = NULL;
-    if (!expr || !*expr)
+    if (!o->stickycookie || !*o->stickycookie)
         return 0;
-    struct mitm_filter *f = mitm_spec_filter(mitm_slice_str(expr), err, errlen);
+    struct mitm_filter *f = mitm_spec_filter(mitm_slice_str(o->stickycookie), err, errlen);
     if (!f)
         return -1;
-    struct mitm_sticky *s = mitm_calloc(1, sizeof(*s));
+    struct mitm_stickycookie *s = mitm_calloc(1, sizeof(*s));
     s->flt = f;
     pthread_mutex_init(&s->lock, NULL);
-    if (!cookie)
-        s->hosts = mitm_lru_new(MITM_STICKYAUTH_MAX_HOSTS, MITM_STICKYAUTH_MAX_BYTES);
     *out = s;
     return 0;
 }
@@ -62,51 +56,17 @@ static void origin_clear(struct origin *o)
     free(o->path);
 }
 
-void mitm_sticky_free(struct mitm_sticky *s)
+void mitm_stickycookie_free(struct mitm_stickycookie *s)
 {
     if (!s)
         return;
     mitm_filter_free(s->flt);
-    mitm_lru_free(s->hosts);
     for (size_t i = 0; i < s->njar; i++)
         origin_clear(&s->jar[i]);
     free(s->jar);
     pthread_mutex_destroy(&s->lock);
     free(s);
 }
-
-/* ---- stickyauth ---- */
-
-static void auth_hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hook_env *env)
-{
-    (void)env;
-    struct mitm_sticky *s = state;
-    struct mitm_flow *f = arg;
-    if (!s || h != MITM_HOOK_REQUEST || !f->request || !f->request->host)
-        return;
-    struct mitm_http_request *r = f->request;
-    struct mitm_slice host = mitm_slice_str(r->host);
-    struct mitm_buf v;
-    mitm_buf_init(&v, 0);
-    if (mitm_addon_header_joined(&r->headers, "authorization", &v)) {
-        pthread_mutex_lock(&s->lock);
-        mitm_lru_put(s->hosts, host, mitm_buf_slice(&v));
-        pthread_mutex_unlock(&s->lock);
-    } else if (mitm_filter_match(s->flt, f)) {
-        struct mitm_slice got;
-        pthread_mutex_lock(&s->lock);
-        if (mitm_lru_get(s->hosts, host, &got))
-            mitm_buf_append(&v, got.base, got.len);
-        pthread_mutex_unlock(&s->lock);
-        if (v.len)
-            mitm_headers_set(&r->headers, "authorization", (const char *)mitm_buf_data(&v), v.len);
-    }
-    mitm_buf_free(&v);
-}
-
-const struct mitm_addon mitm_addon_stickyauth = {"stickyauth", auth_hook};
-
-/* ---- stickycookie ---- */
 
 /* http.cookiejar.is_HDN */
 static bool is_hdn(const char *t)
@@ -135,7 +95,7 @@ static bool cookiejar_domain_match(const char *a, const char *b)
     return ok;
 }
 
-bool mitm_sticky_domain_match(const char *a, const char *b)
+bool mitm_stickycookie_domain_match(const char *a, const char *b)
 {
     if (cookiejar_domain_match(a, b))
         return true;
@@ -153,7 +113,7 @@ static size_t pair_bytes(const char *k, const char *v)
     return strlen(k) + (v ? strlen(v) : 0) + 16;
 }
 
-static void jar_drop(struct mitm_sticky *s, size_t i)
+static void jar_drop(struct mitm_stickycookie *s, size_t i)
 {
     s->jar_bytes -= s->jar[i].bytes;
     origin_clear(&s->jar[i]);
@@ -161,7 +121,7 @@ static void jar_drop(struct mitm_sticky *s, size_t i)
     s->njar--;
 }
 
-static long jar_find(const struct mitm_sticky *s, const char *domain, unsigned port, const char *path)
+static long jar_find(const struct mitm_stickycookie *s, const char *domain, unsigned port, const char *path)
 {
     for (size_t i = 0; i < s->njar; i++)
         if (s->jar[i].port == port && strcmp(s->jar[i].domain, domain) == 0 &&
@@ -170,7 +130,7 @@ static long jar_find(const struct mitm_sticky *s, const char *domain, unsigned p
     return -1;
 }
 
-static void cookie_del(struct mitm_sticky *s, long oi, const char *name)
+static void cookie_del(struct mitm_stickycookie *s, long oi, const char *name)
 {
     struct origin *o = &s->jar[oi];
     for (size_t k = 0; k < o->n; k++) {
@@ -192,7 +152,7 @@ static void cookie_del(struct mitm_sticky *s, long oi, const char *name)
 /* jar[(domain, port, path)][name] = value, within the bounds. Entries keep the order they
  * were made in (a Python dict's), which is the order of the Cookie header; the oldest
  * goes first when the jar is full. */
-static void cookie_set(struct mitm_sticky *s, const char *domain, unsigned port, const char *path,
+static void cookie_set(struct mitm_stickycookie *s, const char *domain, unsigned port, const char *path,
                        const char *name, const char *value)
 {
     size_t b = pair_bytes(name, value);
@@ -236,8 +196,8 @@ Bound:
         jar_drop(s, 0);
 }
 
-static void store_cookie(struct mitm_sticky *s, const struct mitm_flow *f, const struct mitm_setcookie *c,
-                         double now)
+static void store_cookie(struct mitm_stickycookie *s, const struct mitm_flow *f,
+                         const struct mitm_setcookie *c, double now)
 {
     const struct mitm_http_request *r = f->request;
     bool found;
@@ -247,7 +207,7 @@ static void store_cookie(struct mitm_sticky *s, const struct mitm_flow *f, const
     const char *path = mitm_setcookie_attr(c, "path", &found);
     if (!found || !path)
         path = found ? "" : "/";
-    if (!mitm_sticky_domain_match(r->host, domain))
+    if (!mitm_stickycookie_domain_match(r->host, domain))
         return;
     if (mitm_setcookie_expired(c, now)) {
         long oi = jar_find(s, domain, r->port, path);
@@ -258,7 +218,7 @@ static void store_cookie(struct mitm_sticky *s, const struct mitm_flow *f, const
     }
 }
 
-static void cookie_response(struct mitm_sticky *s, struct mitm_flow *f, double now)
+static void cookie_response(struct mitm_stickycookie *s, struct mitm_flow *f, double now)
 {
     const struct mitm_headers *h = &f->response->headers;
     struct mitm_setcookies all = {0};
@@ -272,7 +232,7 @@ static void cookie_response(struct mitm_sticky *s, struct mitm_flow *f, double n
     mitm_setcookies_free(&all);
 }
 
-static void cookie_request(struct mitm_sticky *s, struct mitm_flow *f)
+static void cookie_request(struct mitm_stickycookie *s, struct mitm_flow *f)
 {
     struct mitm_http_request *r = f->request;
     if (!mitm_filter_match(s->flt, f))
@@ -283,7 +243,7 @@ static void cookie_request(struct mitm_sticky *s, struct mitm_flow *f)
     pthread_mutex_lock(&s->lock);
     for (size_t i = 0; i < s->njar; i++) {
         const struct origin *o = &s->jar[i];
-        if (!mitm_sticky_domain_match(r->host, o->domain) || r->port != o->port ||
+        if (!mitm_stickycookie_domain_match(r->host, o->domain) || r->port != o->port ||
             strncmp(path, o->path, strlen(o->path)) != 0)
             continue;
         if (v.len)
@@ -300,7 +260,7 @@ static void cookie_request(struct mitm_sticky *s, struct mitm_flow *f)
 
 static void cookie_hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hook_env *env)
 {
-    struct mitm_sticky *s = state;
+    struct mitm_stickycookie *s = state;
     struct mitm_flow *f = arg;
     if (!s || !f->request || !f->request->host)
         return;

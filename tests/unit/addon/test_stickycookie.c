@@ -1,27 +1,27 @@
-/* stickycookie (with mitmproxy's cookie parser and formatter) and stickyauth:
- * mitmproxy's test_stickycookie / test_stickyauth cases, the jar's keys and bounds, the
- * Cookie header it writes, expiry, and the stores under several threads. */
+/* stickycookie with mitmproxy's cookie parser and formatter: mitmproxy's test_stickycookie
+ * cases, the jar's keys and bounds, the Cookie header it writes, expiry, and the jar under
+ * several threads. */
 #include "helpers.h"
 
 #include "addon/cookies.h"
-#include "addon/sticky.h"
+#include "addon/stickycookie.h"
 
 #include <pthread.h>
 
 static char err[1024];
 
-static struct mitm_sticky *conf(struct mitm_options *o, bool cookie, const char *flt)
+static inline struct mitm_stickycookie *conf(struct mitm_options *o, const char *flt)
 {
     char set[256];
-    snprintf(set, sizeof(set), "%s=%s", cookie ? "stickycookie" : "stickyauth", flt);
+    snprintf(set, sizeof(set), "stickycookie=%s", flt);
     opts_with(o, HDRS(set));
-    struct mitm_sticky *s = NULL;
-    cr_assert_eq(mitm_sticky_configure(o, cookie, &s, err, sizeof(err)), 0, "%s", err);
+    struct mitm_stickycookie *s = NULL;
+    cr_assert_eq(mitm_stickycookie_configure(o, &s, err, sizeof(err)), 0, "%s", err);
     return s;
 }
 
-static void hook(const struct mitm_addon *a, struct mitm_sticky *s, const struct mitm_options *o,
-                 enum mitm_hook h, struct mitm_flow *f, double now)
+static inline void hook(const struct mitm_addon *a, void *s, const struct mitm_options *o, enum mitm_hook h,
+                        struct mitm_flow *f, double now)
 {
     struct mitm_hook_env env = env_for(o, now);
     a->hook(s, h, f, &env);
@@ -29,7 +29,7 @@ static void hook(const struct mitm_addon *a, struct mitm_sticky *s, const struct
 
 /* A response from host:80 carrying Set-Cookie values (NULL-ended), run through the
  * stickycookie response hook at time now. */
-static void respond(struct mitm_sticky *s, const struct mitm_options *o, const char *host,
+static void respond(struct mitm_stickycookie *s, const struct mitm_options *o, const char *host,
                     const char *const *setc, double now)
 {
     struct mitm_flow *f = mkflow("GET", "http", host, 80, "/", NOHDRS, NULL);
@@ -41,7 +41,7 @@ static void respond(struct mitm_sticky *s, const struct mitm_options *o, const c
 }
 
 /* The Cookie header a request to host:port path gets (NULL if none). */
-static const char *cookie_for(struct mitm_sticky *s, const struct mitm_options *o, const char *host,
+static const char *cookie_for(struct mitm_stickycookie *s, const struct mitm_options *o, const char *host,
                               unsigned port, const char *path, const char *const *hdrs)
 {
     static char out[4096];
@@ -62,34 +62,35 @@ static const char *cookie_for(struct mitm_sticky *s, const struct mitm_options *
 
 Test(stickycookie, domain_match)
 {
-    cr_assert(mitm_sticky_domain_match("www.google.com", ".google.com"));
-    cr_assert(mitm_sticky_domain_match("google.com", ".google.com"));
-    cr_assert(!mitm_sticky_domain_match("www.google.com", "google.com"),
+    cr_assert(mitm_stickycookie_domain_match("www.google.com", ".google.com"));
+    cr_assert(mitm_stickycookie_domain_match("google.com", ".google.com"));
+    cr_assert(!mitm_stickycookie_domain_match("www.google.com", "google.com"),
               "RFC 2965: no leading dot, no subdomains");
-    cr_assert(mitm_sticky_domain_match("google.com", "google.com."), "the second try strips the dots");
-    cr_assert(mitm_sticky_domain_match("WWW.Google.COM", ".google.com"));
-    cr_assert(!mitm_sticky_domain_match("google.com", "www.google.com"));
-    cr_assert(!mitm_sticky_domain_match("evilgoogle.com", ".google.com"));
-    cr_assert(!mitm_sticky_domain_match("a.google.com.evil", ".google.com"),
+    cr_assert(mitm_stickycookie_domain_match("google.com", "google.com."), "the second try strips the dots");
+    cr_assert(mitm_stickycookie_domain_match("WWW.Google.COM", ".google.com"));
+    cr_assert(!mitm_stickycookie_domain_match("google.com", "www.google.com"));
+    cr_assert(!mitm_stickycookie_domain_match("evilgoogle.com", ".google.com"));
+    cr_assert(!mitm_stickycookie_domain_match("a.google.com.evil", ".google.com"),
               "mitmc: the domain must be a suffix (CPython's rfind would accept it)");
-    cr_assert(mitm_sticky_domain_match("10.0.0.1", "10.0.0.1"));
-    cr_assert(!mitm_sticky_domain_match("1.10.0.0.1", ".10.0.0.1"), "an IP address only matches itself");
+    cr_assert(mitm_stickycookie_domain_match("10.0.0.1", "10.0.0.1"));
+    cr_assert(!mitm_stickycookie_domain_match("1.10.0.0.1", ".10.0.0.1"),
+              "an IP address only matches itself");
 }
 
 Test(stickycookie, configure)
 {
     struct mitm_options o;
     opts_with(&o, HDRS("stickycookie=~b"));
-    struct mitm_sticky *s = (void *)1;
-    cr_assert_eq(mitm_sticky_configure(&o, true, &s, err, sizeof(err)), -1);
+    struct mitm_stickycookie *s = (void *)1;
+    cr_assert_eq(mitm_stickycookie_configure(&o, &s, err, sizeof(err)), -1);
     cr_assert(strncmp(err, "Invalid filter expression: '~b' (", 33) == 0, "%s", err);
     mitm_options_free(&o);
-    s = conf(&o, true, "foo");
+    s = conf(&o, "foo");
     cr_assert_not_null(s);
-    mitm_sticky_free(s);
+    mitm_stickycookie_free(s);
     mitm_options_free(&o);
     opts_with(&o, NULL);
-    cr_assert_eq(mitm_sticky_configure(&o, true, &s, err, sizeof(err)), 0);
+    cr_assert_eq(mitm_stickycookie_configure(&o, &s, err, sizeof(err)), 0);
     cr_assert_null(s, "None: off");
     mitm_options_free(&o);
 }
@@ -97,7 +98,7 @@ Test(stickycookie, configure)
 Test(stickycookie, simple)
 {
     struct mitm_options o;
-    struct mitm_sticky *s = conf(&o, true, ".*");
+    struct mitm_stickycookie *s = conf(&o, ".*");
     struct mitm_flow *f = mkflow("GET", "http", "example.com", 80, "/", NOHDRS, NULL);
     server_response(f, 200, HDRS("set-cookie", "foo=bar"), NULL);
     hook(&mitm_addon_stickycookie, s, &o, MITM_HOOK_REQUEST, f, 1.0);
@@ -109,14 +110,14 @@ Test(stickycookie, simple)
                      "foo=bar", "the Cookie header is replaced, as mitmproxy does");
     cr_assert_null(cookie_for(s, &o, "example.com", 8080, "/", NOHDRS), "another port");
     cr_assert_null(cookie_for(s, &o, "other.com", 80, "/", NOHDRS), "another host");
-    mitm_sticky_free(s);
+    mitm_stickycookie_free(s);
     mitm_options_free(&o);
 }
 
 Test(stickycookie, keys_paths_and_filter)
 {
     struct mitm_options o;
-    struct mitm_sticky *s = conf(&o, true, "~d google");
+    struct mitm_stickycookie *s = conf(&o, "~d google");
     const char *c = "SSID=mooo; domain=.google.com, FOO=bar; Domain=.google.com; Path=/; "
                     "Expires=Wed, 13-Jan-2021 22:23:01 GMT; Secure; ";
     respond(s, &o, "host", HDRS(c), 1.7e9);
@@ -130,14 +131,14 @@ Test(stickycookie, keys_paths_and_filter)
                      "the path is a prefix");
     cr_assert_null(cookie_for(s, &o, "www.example.com", 80, "/", NOHDRS),
                    "the filter decides who gets cookies");
-    mitm_sticky_free(s);
+    mitm_stickycookie_free(s);
     mitm_options_free(&o);
 }
 
 Test(stickycookie, multiple_weird_overwrite_delete)
 {
     struct mitm_options o;
-    struct mitm_sticky *s = conf(&o, true, ".*");
+    struct mitm_stickycookie *s = conf(&o, ".*");
     respond(s, &o, "www.google.com", HDRS("somecookie=test; Path=/", "othercookie=helloworld; Path=/"), 1.0);
     cr_assert_str_eq(cookie_for(s, &o, "www.google.com", 80, "/", NOHDRS),
                      "somecookie=test; othercookie=helloworld");
@@ -156,25 +157,25 @@ Test(stickycookie, multiple_weird_overwrite_delete)
     cr_assert_str_eq(
         cookie_for(s, &o, "www.google.com", 80, "/", NOHDRS), "foo:bar=; foo@bar=",
         "deleted by Expires and Max-Age; an unparseable Expires never expires, Max-Age is then ignored");
-    mitm_sticky_free(s);
+    mitm_stickycookie_free(s);
     mitm_options_free(&o);
 }
 
 Test(stickycookie, quoting)
 {
     struct mitm_options o;
-    struct mitm_sticky *s = conf(&o, true, ".*");
+    struct mitm_stickycookie *s = conf(&o, ".*");
     respond(s, &o, "h.test", HDRS("q=\"a b\\\"c\"", "flag", "sp=x;y=1"), 1.0);
     cr_assert_str_eq(cookie_for(s, &o, "h.test", 80, "/", NOHDRS), "q=\"a b\\\"c\"; flag; sp=x",
                      "quoted values are quoted again; a bare name stays bare; y=1 is an attribute");
-    mitm_sticky_free(s);
+    mitm_stickycookie_free(s);
     mitm_options_free(&o);
 }
 
 Test(stickycookie, bounded)
 {
     struct mitm_options o;
-    struct mitm_sticky *s = conf(&o, true, ".*");
+    struct mitm_stickycookie *s = conf(&o, ".*");
     char host[64], v[64];
     for (int i = 0; i < MITM_STICKYCOOKIE_MAX_ORIGINS + 10; i++) {
         snprintf(host, sizeof(host), "h%d.test", i);
@@ -188,11 +189,11 @@ Test(stickycookie, bounded)
     }
     const char *all = cookie_for(s, &o, "many.test", 80, "/", NOHDRS);
     cr_assert(strncmp(all, "c5=1; c6=1", 10) == 0, "%.40s", all);
-    mitm_sticky_free(s);
+    mitm_stickycookie_free(s);
     mitm_options_free(&o);
 }
 
-static struct mitm_sticky *shared;
+static struct mitm_stickycookie *shared;
 static struct mitm_options shared_o;
 
 static void *worker(void *arg)
@@ -210,14 +211,14 @@ static void *worker(void *arg)
 
 Test(stickycookie, workers_share_the_jar)
 {
-    shared = conf(&shared_o, true, ".*");
+    shared = conf(&shared_o, ".*");
     pthread_t t[4];
     for (long i = 0; i < 4; i++)
         pthread_create(&t[i], NULL, worker, (void *)i);
     for (int i = 0; i < 4; i++)
         pthread_join(t[i], NULL);
     cr_assert_not_null(cookie_for(shared, &shared_o, "w3-49.test", 80, "/", NOHDRS));
-    mitm_sticky_free(shared);
+    mitm_stickycookie_free(shared);
     mitm_options_free(&shared_o);
 }
 
@@ -269,59 +270,4 @@ Test(cookies, format_like_mitmproxy)
     mitm_cookie_format(p, 5, &b);
     cr_assert_str_eq(bodytext(&b), "a=b; c; d=\"e f\"; g=\"h\\\"i\\\\\"; j=");
     mitm_buf_free(&b);
-}
-
-/* ---- stickyauth ---- */
-
-static const char *auth_for(struct mitm_sticky *s, const struct mitm_options *o, const char *host,
-                            const char *const *hdrs)
-{
-    static char out[512];
-    struct mitm_flow *f = mkflow("GET", "http", host, 80, "/", hdrs, NULL);
-    hook(&mitm_addon_stickyauth, s, o, MITM_HOOK_REQUEST, f, 1.0);
-    snprintf(out, sizeof(out), "%s", hdrtext(&f->request->headers));
-    mitm_flow_unref(f);
-    return out;
-}
-
-Test(stickyauth, remembers_per_host)
-{
-    struct mitm_options o;
-    opts_with(&o, HDRS("stickyauth=~x"));
-    struct mitm_sticky *s = (void *)1;
-    cr_assert_eq(mitm_sticky_configure(&o, false, &s, err, sizeof(err)), -1);
-    cr_assert(strncmp(err, "Invalid filter expression: '~x'", 31) == 0, "%s", err);
-    mitm_options_free(&o);
-
-    s = conf(&o, false, "~d a.test");
-    cr_assert_str_eq(auth_for(s, &o, "a.test", NOHDRS), "", "nothing stored yet");
-    cr_assert_str_eq(auth_for(s, &o, "a.test", HDRS("Authorization", "Basic one", "authorization", "two")),
-                     "Authorization: Basic one\nauthorization: two\n", "a request with the header keeps it");
-    cr_assert_str_eq(auth_for(s, &o, "a.test", HDRS("X", "y")), "X: y\nauthorization: Basic one, two\n",
-                     "the stored value, joined as Headers[] does");
-    cr_assert_str_eq(auth_for(s, &o, "A.test", NOHDRS), "", "per host, exactly");
-    auth_for(s, &o, "b.test", HDRS("Authorization", "b"));
-    cr_assert_str_eq(auth_for(s, &o, "b.test", NOHDRS), "",
-                     "stored whatever the filter, added only if it matches");
-    struct mitm_flow *f = mkflow("GET", "http", "a.test", 80, "/", NOHDRS, NULL);
-    hook(&mitm_addon_stickyauth, s, &o, MITM_HOOK_REQUESTHEADERS, f, 1.0);
-    cr_assert_str_eq(hdrtext(&f->request->headers), "", "the request hook only");
-    mitm_flow_unref(f);
-    mitm_sticky_free(s);
-    mitm_options_free(&o);
-}
-
-Test(stickyauth, bounded)
-{
-    struct mitm_options o;
-    struct mitm_sticky *s = conf(&o, false, ".*");
-    char host[32];
-    for (int i = 0; i < MITM_STICKYAUTH_MAX_HOSTS + 10; i++) {
-        snprintf(host, sizeof(host), "h%d", i);
-        auth_for(s, &o, host, HDRS("Authorization", "x"));
-    }
-    cr_assert_str_eq(auth_for(s, &o, "h0", NOHDRS), "", "the least recently used host went first");
-    cr_assert_str_eq(auth_for(s, &o, "h20", NOHDRS), "authorization: x\n");
-    mitm_sticky_free(s);
-    mitm_options_free(&o);
 }
