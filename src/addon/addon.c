@@ -1,5 +1,14 @@
 #include "addon/addon.h"
+#include "addon/blocklist.h"
+#include "addon/builtin.h"
 #include "addon/crl.h"
+#include "addon/mapremote.h"
+#include "addon/maplocal.h"
+#include "addon/modify.h"
+#include "addon/proxyauth.h"
+#include "addon/stickyauth.h"
+#include "addon/stickycookie.h"
+#include "addon/upstreamauth.h"
 #include "addon/onboarding.h"
 #include "addon/serverplayback.h"
 
@@ -64,14 +73,27 @@ void mitm_addons_run(const struct mitm_addons *r, enum mitm_hook h, void *arg,
         r->a[i]->hook(r->state[i], h, arg, env);
 }
 
-void mitm_addons_add_builtin(struct mitm_addons *r, struct mitm_serverplayback *sp,
-                             const struct mitm_cert_signer *signer)
+void mitm_addons_add_builtin(struct mitm_addons *r, const struct mitm_builtin_addons *b,
+                             struct mitm_serverplayback *sp, const struct mitm_cert_signer *signer)
 {
+    static const struct mitm_builtin_addons none;
+    if (!b)
+        b = &none;
+    /* mitmproxy's default_addons() order, without the addons mitmc does not have */
+    mitm_addons_add(r, &mitm_addon_blocklist, b->blocklist);
     mitm_addons_add(r, &mitm_addon_anticache, NULL);
     mitm_addons_add(r, &mitm_addon_anticomp, NULL);
     mitm_addons_add(r, &mitm_addon_onboarding, NULL);
-    mitm_addons_add(r, &mitm_addon_serverplayback, sp);  /* mitmproxy: after clientplayback */
+    mitm_addons_add(r, &mitm_addon_proxyauth, b->proxyauth);
+    mitm_addons_add(r, &mitm_addon_serverplayback, sp); /* mitmproxy: after clientplayback */
+    mitm_addons_add(r, &mitm_addon_mapremote, b->mapremote);
+    mitm_addons_add(r, &mitm_addon_maplocal, b->maplocal);
+    mitm_addons_add(r, &mitm_addon_modifybody, b->modifybody);
+    mitm_addons_add(r, &mitm_addon_modifyheaders, b->modifyheaders);
+    mitm_addons_add(r, &mitm_addon_stickyauth, b->stickyauth);
+    mitm_addons_add(r, &mitm_addon_stickycookie, b->stickycookie);
     mitm_addons_add(r, &mitm_addon_crl, (void *)signer); /* mitmproxy's tlsconfig request hook */
+    mitm_addons_add(r, &mitm_addon_upstream_auth, b->upstream_auth);
     mitm_addons_add(r, &mitm_addon_update_alt_svc, NULL);
 }
 

@@ -12,6 +12,7 @@
 struct mitm_options;
 struct mitm_serverplayback;
 struct mitm_cert_signer;
+struct mitm_builtin_addons;
 
 /* What a hook runs with besides its argument. Hooks never read the clock, touch io or
  * write to the process log themselves: the time, the options and the log come from here. */
@@ -53,11 +54,13 @@ void mitm_addons_insert_before(struct mitm_addons *r, const struct mitm_addon *b
 void mitm_addons_run(const struct mitm_addons *r, enum mitm_hook h, void *arg,
                      const struct mitm_hook_env *env);
 
-/* The built-in addons of every tool, in mitmproxy's order (anticache, anticomp, onboarding,
- * server replay with the index sp (may be NULL), the magic CRL signed by signer (may be
- * NULL)). sp and signer are borrowed and must outlive r. */
-void mitm_addons_add_builtin(struct mitm_addons *r, struct mitm_serverplayback *sp,
-                             const struct mitm_cert_signer *signer);
+/* The built-in addons of every tool, in mitmproxy's order: blocklist, anticache,
+ * anticomp, onboarding, proxyauth, server replay with the index sp, mapremote, maplocal,
+ * modifybody, modifyheaders, stickyauth, stickycookie, the magic CRL signed by signer
+ * (mitmproxy's tlsconfig), upstream_auth. b holds the configured states (builtin.h); b,
+ * sp and signer may be NULL (those addons are off), are borrowed and must outlive r. */
+void mitm_addons_add_builtin(struct mitm_addons *r, const struct mitm_builtin_addons *b,
+                             struct mitm_serverplayback *sp, const struct mitm_cert_signer *signer);
 
 /* Answer f from the proxy itself (the request is never forwarded): an HTTP/1.1 response
  * with status, reason, Content-Type ctype, Content-Disposition disposition (NULL: none),

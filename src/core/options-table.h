@@ -127,20 +127,11 @@
     X(INT, connect_timeout, 30, NULL, \
       "mitmc: seconds to wait for an upstream TCP connection before answering 504.") \
     X(INT, workers, 0, NULL, "mitmc: number of proxy worker threads (0 = one per CPU core).") \
-    X(OPT_STR, proxyauth, NULL, NULL, \
-      "Require proxy authentication. Format: \"username:pass\", \"any\" to accept any user/pass combination, " \
-      "\"@path\" to use an Apache htpasswd file, or " \
-      "\"ldap[s]:url_server_ldap[:port]:dn_auth:password:dn_subtree[?search_filter_key=...]\" for LDAP " \
-      "authentication.") \
-    X(BOOL, keep_host_header, false, NULL, \
-      "Reverse Proxy: Keep the original host header instead of rewriting it to the reverse proxy target.") \
     X(BOOL, keep_alt_svc_header, false, NULL, \
       "Reverse Proxy: Keep Alt-Svc headers as-is, even if they do not point to mitmproxy. Enabling this option " \
       "may cause clients to bypass the proxy.") \
     X(BOOL, http_connect_send_host_header, true, NULL, \
       "Include host header with CONNECT requests. Enabled by default.") \
-    X(OPT_STR, upstream_auth, NULL, NULL, \
-      "Add HTTP Basic authentication to upstream proxy and reverse proxy requests. Format: username:password.") \
     X(STRLIST, tcp_hosts, NULL, NULL, \
       "Generic TCP SSL proxy mode for all hosts that match the pattern. Similar to --ignore-hosts, but SSL " \
       "connections are intercepted. The communication contents are printed to the log in verbose mode.") \
@@ -212,7 +203,39 @@
       "on the main thread); an allocation beyond it fails with a Lua error. Understands k/m/g suffixes.") \
     X(SIZE, script_shared_size, "16m", NULL, \
       "mitmc: most bytes (keys and values) that Lua scripts may keep in mitm.shared, the store shared by " \
-      "all worker threads. Understands k/m/g suffixes.")
+      "all worker threads. Understands k/m/g suffixes.") \
+    /* ---- modify, map, block, sticky and auth addons (src/addon, docs/internals/addons.md) ---- */ \
+    X(STRLIST, block_list, NULL, NULL, \
+      "Block matching requests and return an empty response with the specified HTTP status. Option syntax is " \
+      "\"/flow-filter/status-code\", where flow-filter describes which requests this rule should be applied to " \
+      "and status-code is the HTTP status code to return for blocked requests. The separator (\"/\" in the " \
+      "example) can be any character. Setting a non-standard status code of 444 will close the connection " \
+      "without sending a response.") \
+    X(OPT_STR, proxyauth, NULL, NULL, \
+      "Require proxy authentication. Format: \"username:pass\", \"any\" to accept any user/pass combination, " \
+      "\"@path\" to use an Apache htpasswd file, or " \
+      "\"ldap[s]:url_server_ldap[:port]:dn_auth:password:dn_subtree[?search_filter_key=...]\" for LDAP " \
+      "authentication.") \
+    X(STRLIST, map_remote, NULL, NULL, \
+      "Map remote resources to another remote URL using a pattern of the form " \
+      "\"[/flow-filter]/url-regex/replacement\", where the separator can be any character.") \
+    X(STRLIST, map_local, NULL, NULL, \
+      "Map remote resources to a local file using a pattern of the form " \
+      "\"[/flow-filter]/url-regex/file-or-directory-path\", where the separator can be any character.") \
+    X(STRLIST, modify_body, NULL, NULL, \
+      "Replacement pattern of the form \"[/flow-filter]/regex/[@]replacement\", where the separator can be any " \
+      "character. The @ allows to provide a file path that is used to read the replacement string.") \
+    X(STRLIST, modify_headers, NULL, NULL, \
+      "Header modify pattern of the form \"[/flow-filter]/header-name/[@]header-value\", where the separator " \
+      "can be any character. The @ allows to provide a file path that is used to read the header value " \
+      "string. An empty header-value removes existing header-name headers.") \
+    X(OPT_STR, stickyauth, NULL, NULL, "Set sticky auth filter. Matched against requests.") \
+    X(OPT_STR, stickycookie, NULL, NULL, "Set sticky cookie filter. Matched against requests.") \
+    X(OPT_STR, upstream_auth, NULL, NULL, \
+      "Add HTTP Basic authentication to upstream proxy and reverse proxy requests. Format: " \
+      "username:password.") \
+    X(BOOL, keep_host_header, false, NULL, \
+      "Reverse Proxy: Keep the original host header instead of rewriting it to the reverse proxy target.")
 
 /* clang-format on */
 

@@ -1080,6 +1080,11 @@ static char *expand_user(const char *path)
     return out;
 }
 
+char *mitm_options_expanduser(const char *path)
+{
+    return expand_user(path);
+}
+
 char *mitm_options_confdir(const struct mitm_options *o)
 {
     return expand_user(o->confdir);

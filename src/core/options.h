@@ -59,6 +59,11 @@ void mitm_options_dump(const struct mitm_options *o, FILE *out);
 /* confdir with "~" expanded; caller frees. */
 char *mitm_options_confdir(const struct mitm_options *o);
 
+/* path with a leading "~" or "~user" expanded as Python's os.path.expanduser does (the
+ * "@file" and path values of addon options); an unknown user leaves it unchanged. Never
+ * NULL; caller frees. */
+char *mitm_options_expanduser(const char *path);
+
 /* ---- Table introspection and helpers (used by the CLI, and later the console and web UIs). ---- */
 
 enum mitm_opt_type {

@@ -133,6 +133,31 @@ void mitm_flow_set_error(struct mitm_flow *f, const char *msg, double now)
     f->error->timestamp = now;
 }
 
+void mitm_flow_meta_set(struct mitm_flow *f, const char *key, const void *tns, size_t len)
+{
+    struct mitm_meta *m = NULL;
+    for (size_t i = 0; i < f->n_metadata && !m; i++)
+        if (strcmp(f->metadata[i].key, key) == 0)
+            m = &f->metadata[i];
+    if (!m) {
+        f->metadata = mitm_realloc(f->metadata, (f->n_metadata + 1) * sizeof(*f->metadata));
+        m = &f->metadata[f->n_metadata++];
+        m->key = mitm_strdup(key);
+    } else {
+        free(m->tns);
+    }
+    m->tns = mitm_memdup(tns, len);
+    m->tns_len = len;
+}
+
+const struct mitm_meta *mitm_flow_meta_get(const struct mitm_flow *f, const char *key)
+{
+    for (size_t i = 0; i < f->n_metadata; i++)
+        if (strcmp(f->metadata[i].key, key) == 0)
+            return &f->metadata[i];
+    return NULL;
+}
+
 void mitm_flow_unref(struct mitm_flow *f)
 {
     if (!f || __atomic_sub_fetch(&f->refs, 1, __ATOMIC_ACQ_REL) != 0)

@@ -24,6 +24,12 @@ struct mitm_flow *mitm_flow_message_snapshot(const struct mitm_flow *f);
 /* Set the flow's error (replaces an earlier one). */
 void mitm_flow_set_error(struct mitm_flow *f, const char *msg, double now);
 
+/* Set flow.metadata[key] to the value whose tnetstring encoding is tns[0..len) (copied),
+ * replacing an earlier value of key (its position is kept) or appending. */
+void mitm_flow_meta_set(struct mitm_flow *f, const char *key, const void *tns, size_t len);
+/* The metadata entry called key, or NULL. Borrowed. */
+const struct mitm_meta *mitm_flow_meta_get(const struct mitm_flow *f, const char *key);
+
 /* Fill id with a random uuid4 (36 chars + NUL). Thread-safe. */
 void mitm_uuid4(char out[MITM_UUID_LEN + 1]);
 

@@ -55,6 +55,8 @@ static const struct flagdef flags[] = {
     {0, "showhost", K_ON, "showhost", NULL, T_ALL, NULL, NULL},
     {'r', "rfile", K_VALUE, "rfile", "PATH", T_ALL, NULL, NULL},
     {'s', "scripts", K_VALUE, "scripts", "SCRIPT", T_ALL, NULL, NULL},
+    {0, "stickycookie", K_VALUE, "stickycookie", "FILTER", T_ALL, NULL, NULL},
+    {0, "stickyauth", K_VALUE, "stickyauth", "FILTER", T_ALL, NULL, NULL},
     {'w', "save-stream-file", K_VALUE, "save_stream_file", "PATH", T_ALL, NULL, NULL},
     {0, "no-anticomp", K_OFF, "anticomp", NULL, T_ALL, NULL, ""},
     {0, "anticomp", K_ON, "anticomp", NULL, T_ALL, NULL, NULL},
@@ -63,6 +65,8 @@ static const struct flagdef flags[] = {
     {'p', "listen-port", K_VALUE, "listen_port", "PORT", T_ALL, NULL, NULL},
     {'n', "no-server", K_OFF, "server", NULL, T_ALL, NULL, ""},
     {0, "server", K_ON, "server", NULL, T_ALL, NULL, NULL},
+    {0, "upstream-auth", K_VALUE, "upstream_auth", "USER:PASS", T_ALL, NULL, NULL},
+    {0, "proxyauth", K_VALUE, "proxyauth", "SPEC", T_ALL, NULL, NULL},
     {0, "no-ssl-insecure", K_OFF, "ssl_insecure", NULL, T_ALL, "SSL", ""},
     {'k', "ssl-insecure", K_ON, "ssl_insecure", NULL, T_ALL, NULL, NULL},
     {0, "certs", K_VALUE, "certs", "SPEC", T_ALL, NULL, NULL},
@@ -74,7 +78,6 @@ static const struct flagdef flags[] = {
     {0, "rawtcp", K_ON, "rawtcp", NULL, T_ALL, NULL, NULL},
     {0, "no-show-ignored-hosts", K_OFF, "show_ignored_hosts", NULL, T_ALL, NULL, ""},
     {0, "show-ignored-hosts", K_ON, "show_ignored_hosts", NULL, T_ALL, NULL, NULL},
-    {0, "upstream-auth", K_VALUE, "upstream_auth", "UPSTREAM_AUTH", T_ALL, NULL, NULL},
     {'C', "client-replay", K_VALUE, "client_replay", "PATH", T_ALL, "Client Replay", NULL},
     {'S', "server-replay", K_VALUE, "server_replay", "PATH", T_ALL, "Server Replay", NULL},
     {0, "no-server-replay-kill-extra", K_OFF, "server_replay_kill_extra", NULL, T_ALL, NULL, ""},
@@ -85,6 +88,10 @@ static const struct flagdef flags[] = {
     {0, "server-replay-reuse", K_ON, "server_replay_reuse", NULL, T_ALL, NULL, NULL},
     {0, "no-server-replay-refresh", K_OFF, "server_replay_refresh", NULL, T_ALL, NULL, ""},
     {0, "server-replay-refresh", K_ON, "server_replay_refresh", NULL, T_ALL, NULL, NULL},
+    {'M', "map-remote", K_VALUE, "map_remote", "PATTERN", T_ALL, "Map Remote", NULL},
+    {0, "map-local", K_VALUE, "map_local", "PATTERN", T_ALL, "Map Local", NULL},
+    {'B', "modify-body", K_VALUE, "modify_body", "PATTERN", T_ALL, "Modify Body", NULL},
+    {'H', "modify-headers", K_VALUE, "modify_headers", "PATTERN", T_ALL, "Modify Headers", NULL},
 };
 
 enum { NFLAGS = sizeof(flags) / sizeof(flags[0]) };
@@ -554,7 +561,26 @@ static void write_help(FILE *out, const char *text, size_t col)
         if (line_empty && x < HELP_COL) {
             fprintf(out, "%*s", (int)(HELP_COL - x), "");
             x = HELP_COL;
-        } else if (!line_empty && x + 1 + wl > HELP_WIDTH) {
+        }
+        if (wl > HELP_WIDTH - HELP_COL && x + 1 + (line_empty ? 0 : 1) < HELP_WIDTH) {
+            /* textwrap's break_long_words: a word longer than a whole line fills this one
+             * (cut after its last '-' that fits, if any) and goes on on the next */
+            size_t room = HELP_WIDTH - x - (line_empty ? 0 : 1), cut = room;
+            for (size_t k = room; k > 1; k--)
+                if (p[k - 1] == '-' && strspn(p, "-") < k - 1) {
+                    cut = k;
+                    break;
+                }
+            if (!line_empty)
+                fputc(' ', out);
+            fwrite(p, 1, cut, out);
+            fprintf(out, "\n%*s", HELP_COL, "");
+            x = HELP_COL;
+            line_empty = true;
+            p += cut;
+            continue;
+        }
+        if (!line_empty && x + 1 + wl > HELP_WIDTH) {
             fprintf(out, "\n%*s", HELP_COL, "");
             x = HELP_COL;
             line_empty = true;

@@ -5,6 +5,7 @@
  * even SIGKILL loses none of them (docs/internals/flows.md). */
 #include "ui/dump/tool.h"
 #include "addon/addon.h"
+#include "addon/builtin.h"
 #include "addon/clientplayback.h"
 #include "addon/crl.h"
 #include "core/options.h"
@@ -69,7 +70,8 @@ struct app {
     int rc;                        /* exit status */
     struct mitm_cert_store *certs; /* HTTPS interception (TLS layer) */
     struct mitm_tls_config *tls;
-    struct mitm_serverplayback *sp; /* -S: the recorded responses (NULL: none) */
+    struct mitm_serverplayback *sp;     /* -S: the recorded responses (NULL: none) */
+    struct mitm_builtin_addons builtin; /* map/modify/block/sticky/auth addon states */
     struct mitm_addons *addons;
     struct mitm_services svc; /* what the workers run with (valid while svc_on) */
     struct mitm_next_config *next;
@@ -409,7 +411,7 @@ static int start_proxy(struct app *app)
         return -1;
     }
     app->addons = mitm_addons_new();
-    mitm_addons_add_builtin(app->addons, app->sp, mitm_cert_store_signer(app->certs));
+    mitm_addons_add_builtin(app->addons, &app->builtin, app->sp, mitm_cert_store_signer(app->certs));
     if (app->scripts) /* where mitmproxy's script addon sits in default_addons */
         mitm_addons_insert_before(app->addons, &mitm_addon_serverplayback, &mitm_addon_script, app->scripts);
     mitm_services_init(&app->svc, &mitm_options);
@@ -430,6 +432,18 @@ static int start_proxy(struct app *app)
 }
 
 /* ---- client and server replay (-C, -S) ---- */
+
+/* The addons' options, checked and turned into their states before anything starts (as
+ * mitmproxy's configure hooks raise OptionsError at startup). */
+static int builtin_setup(struct app *app)
+{
+    char err[2048];
+    if (mitm_builtin_addons_configure(&app->builtin, &mitm_options, err, sizeof(err)) < 0) {
+        mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
+        return -1;
+    }
+    return 0;
+}
 
 /* -S: load the recorded responses before the workers start. */
 static int server_replay_setup(struct app *app)
@@ -579,7 +593,7 @@ static int run(struct app *app)
      * even with -n, without listening) */
     bool workers = mitm_options.server || mitm_options.client_replay.n;
     int src = scripts_setup(app);
-    if (src || server_replay_setup(app) < 0 || (workers && start_proxy(app) < 0) ||
+    if (src || builtin_setup(app) < 0 || server_replay_setup(app) < 0 || (workers && start_proxy(app) < 0) ||
         (src = scripts_start(app))) {
         if (src == 1) /* mitmproxy's errorcheck addon */
             fprintf(stderr, "Error logged during startup, exiting...\n");
@@ -666,6 +680,7 @@ int mitm_dump_main(const struct mitm_cli *cli)
     mitm_addons_free(app.addons);
     mitm_cmd_registry_free(app.commands);
     mitm_script_rt_free(app.scripts);
+    mitm_builtin_addons_free(&app.builtin);
     mitm_serverplayback_free(app.sp);
     mitm_next_config_free(app.next);
     free_modes(&app);
