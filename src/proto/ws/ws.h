@@ -17,8 +17,8 @@
  *   - Rejections follow wsproto (what mitmproxy runs), so a peer mitmproxy tolerates is tolerated
  *     here and one it drops is dropped: non-minimal length encodings are refused (§5.2 says the
  *     minimal number of bytes MUST be used), as are 64-bit lengths with the top bit set.
- *   - Close codes accepted from a peer: 1000-1003, 1007-1014 and 3000-4999 (wsproto minus 1014,
- *     which IANA registered later, "Bad Gateway"); everything else is a protocol error.
+ *   - Close codes accepted from a peer: 1000-1003, 1007-1014 and 3000-4999 (wsproto's set plus
+ *     1014, "Bad Gateway", which IANA registered after it); everything else is a protocol error.
  *   - Caps: one on a frame's announced payload length and one on a message's decoded size; both
  *     are parameters (the layer exposes them as options). A large frame never needs its size in
  *     memory: payload is delivered in pieces as it arrives.
