@@ -366,6 +366,10 @@ ssize_t mitm_ws_inflate(struct mitm_ws_inflater *z, const uint8_t *in, size_t le
     int rc = inflate(&z->zs, Z_SYNC_FLUSH);
     size_t consumed = n - z->zs.avail_in;
     out->len = sizeof(z->out) - z->zs.avail_out;
+    /* Output decoded before bad data is reported first; zlib stays in its error state, so the
+     * next call reports the error. The outcome then does not depend on how input was split. */
+    if (out->len > 0 && (rc == Z_DATA_ERROR || rc == Z_NEED_DICT))
+        return (ssize_t)consumed;
     switch (rc) {
     case Z_OK:
     case Z_BUF_ERROR: /* no progress possible: needs input, not an error */

@@ -337,13 +337,17 @@ static void set_frame_event(const struct mitm_ws_parser *p, struct mitm_ws_event
     ev->compressed = p->msg_compressed;
 }
 
-/* Decoded payload bytes of the current message: cap, UTF-8, then a DATA event. */
+/* Decoded payload bytes of the current message: UTF-8 and cap, then a DATA event. The error
+ * reported is the one at the earliest byte, so it does not depend on how the input was split:
+ * bytes within the cap are validated first. */
 static ssize_t deliver(struct mitm_ws_parser *p, struct mitm_ws_event *ev, const uint8_t *d, size_t n)
 {
-    if (p->msg_compressed && n > p->lim.max_message - p->msg_len)
-        return fail(p, ev, MITM_WS_MESSAGE_TOO_BIG, "message inflates to more than the message size limit");
-    if (p->msg_opcode == MITM_WS_TEXT && !mitm_ws_utf8_feed(&p->utf8, d, n))
+    uint64_t room = p->lim.max_message - p->msg_len;
+    size_t ok = !p->msg_compressed || n <= room ? n : (size_t)room;
+    if (p->msg_opcode == MITM_WS_TEXT && !mitm_ws_utf8_feed(&p->utf8, d, ok))
         return fail(p, ev, MITM_WS_INVALID_FRAME_PAYLOAD_DATA, "text message is not valid UTF-8");
+    if (ok < n)
+        return fail(p, ev, MITM_WS_MESSAGE_TOO_BIG, "message inflates to more than the message size limit");
     p->msg_len += n;
     set_frame_event(p, ev, MITM_WS_EV_DATA);
     ev->data = mitm_slice(d, n);

@@ -363,6 +363,24 @@ Test(ws_deflate, parser_rejections)
     expect(&pmd_from_server, "c2 08 00 03 00 fc ff c3 28 61", "T2z:\\xc3(a$");
 }
 
+/* Which error wins depends only on the bytes, never on how they were split: the one at the
+ * earliest decoded byte (expect() runs every split). */
+Test(ws_deflate, error_order_is_positional)
+{
+    struct mitm_ws_limits lim = {.max_message = 4};
+    struct ws_conf c = {.from_client = false, .lim = &lim, .pmd = &dflt};
+    /* stored block "\xc3(aaaaa": bad UTF-8 at byte 1, inside the cap */
+    expect(&c, "c1 0c 00 07 00 f8 ff c3 28 61 61 61 61 61", "E1007:text message is not valid UTF-8");
+    /* "abcdef\xff": the cap is hit before the bad byte */
+    expect(&c, "c1 0c 00 07 00 f8 ff 61 62 63 64 65 66 ff",
+           "E1009:message inflates to more than the message size limit");
+    /* "abcdefg" then an invalid block type: the data before the bad bits counts first */
+    expect(&c, "c2 0e 00 07 00 f8 ff 61 62 63 64 65 66 67 ff ff",
+           "E1009:message inflates to more than the message size limit");
+    expect(&pmd_from_server, "c2 0e 00 07 00 f8 ff 61 62 63 64 65 66 67 ff ff",
+           "E1007:compressed message is not valid DEFLATE data");
+}
+
 Test(ws_deflate, parser_bomb_is_capped)
 {
     struct mitm_ws_limits lim = {.max_message = 100000};
