@@ -94,7 +94,13 @@ static bool match_body(struct mctx *c, const pcre2_code *re, bool want_req, bool
         return true;
     if (want_resp && body(c, RESP, &b) && search(c, re, b.base, b.len))
         return true;
-    /* WebSocket messages belong here too once flows carry them */
+    /* then every WebSocket message of the direction (mitmproxy's FBod/FBodRequest/FBodResponse:
+     * messages as stored, never decoded) */
+    for (size_t i = 0; f->websocket && i < f->websocket->n_messages; i++) {
+        const struct mitm_websocket_message *m = &f->websocket->messages[i];
+        if ((m->from_client ? want_req : want_resp) && search(c, re, m->content, m->len))
+            return true;
+    }
     return false;
 }
 
@@ -324,7 +330,7 @@ static bool eval(struct mctx *c, const struct fnode *n)
     case K_TCP:
         return f->type == MITM_FLOW_TCP;
     case K_WEBSOCKET:
-        return false; /* flows carry no WebSocket state yet (mitmproxy: flow.websocket) */
+        return f->type == MITM_FLOW_HTTP && f->websocket != NULL;
     case K_BODY:
         return match_body(c, n->re, true, true);
     case K_BODYQ:

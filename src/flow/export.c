@@ -411,7 +411,21 @@ static int raw(const struct mitm_flow *f, struct mitm_buf *out, char *err, size_
     if (req && resp) {
         raw_request(f, out, err, errlen);
         mitm_buf_append(out, "\r\n\r\n", 4);
-        return raw_response(f, out, err, errlen);
+        int rc = raw_response(f, out, err, errlen);
+        if (rc == 0 && f->websocket) {
+            /* mitmproxy >= 10.3: a third part, the messages as "[OUTGOING] " / "[INCOMING] " +
+             * content joined by "\n" (WebSocketData._get_formatted_messages); a WebSocket flow
+             * without messages still gets the separator and an empty part */
+            mitm_buf_append(out, "\r\n\r\n", 4);
+            for (size_t i = 0; i < f->websocket->n_messages; i++) {
+                const struct mitm_websocket_message *m = &f->websocket->messages[i];
+                if (i)
+                    mitm_buf_append(out, "\n", 1);
+                mitm_buf_append(out, m->from_client ? "[OUTGOING] " : "[INCOMING] ", 11);
+                mitm_buf_append(out, m->content, m->len);
+            }
+        }
+        return rc;
     }
     if (req)
         return raw_request(f, out, err, errlen);

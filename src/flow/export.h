@@ -4,7 +4,8 @@
  *   curl         `curl [--resolve 'host:port:[ip]'] -H 'k: v'... [-H 'content-length: 0'] [-X M] URL [-d
  * BODY]` httpie       `http METHOD URL 'k: v'... [<<< BODY]` raw_request  the request as HTTP/1 bytes, body
  * decoded (Content-Encoding removed) raw_response the response likewise raw          raw_request "\r\n\r\n"
- * raw_response (or whichever exists)
+ * raw_response (or whichever exists); for a WebSocket flow with both, "\r\n\r\n" and the messages as
+ * "[OUTGOING] content" / "[INCOMING] content" lines joined by "\n" (mitmproxy >= 10.3)
  *
  * For curl and httpie the request body is decoded first, Content-Length is dropped, and Host /
  * :authority are dropped when equal to the request host; an Accept-Encoding header becomes

@@ -72,6 +72,30 @@ struct mitm_tcp_message {
     double timestamp;
 };
 
+/* One WebSocket message (mitmproxy's WebSocketMessage, mitmproxy/websocket.py): fragmented
+ * messages are stored reassembled. */
+struct mitm_websocket_message {
+    uint8_t type;     /* opcode: 1 text, 2 binary (any RFC 6455 opcode loads from a file) */
+    bool from_client; /* sent by the client */
+    uint8_t *content; /* owned (never NULL) */
+    size_t len;
+    double timestamp; /* received or created */
+    bool dropped;     /* not forwarded (an addon called drop()) */
+    bool injected;    /* made by the proxy (inject.websocket), not received from a peer */
+};
+
+/* flow.websocket (mitmproxy's WebSocketData): everything about the WebSocket connection an HTTP
+ * flow upgraded to. */
+struct mitm_websocket_data {
+    struct mitm_websocket_message *messages;
+    size_t n_messages, cap_messages;
+    int8_t closed_by_client; /* -1 = None (still open), 0 = the server closed, 1 = the client did */
+    int32_t close_code;      /* -1 = None */
+    char *close_reason;      /* NULL = None; UTF-8, NUL-terminated, may hold a NUL: use the length */
+    size_t close_reason_len;
+    double timestamp_end; /* 0 = None */
+};
+
 /* A flow. Refcounted; shared (read-only) between a worker and the main thread once
  * published. */
 struct mitm_flow {
@@ -89,8 +113,9 @@ struct mitm_flow {
     size_t n_metadata;
     double timestamp_created;
     /* http */
-    struct mitm_http_request *request;   /* NULL only transiently */
-    struct mitm_http_response *response; /* NULL = None */
+    struct mitm_http_request *request;     /* NULL only transiently */
+    struct mitm_http_response *response;   /* NULL = None */
+    struct mitm_websocket_data *websocket; /* NULL = None: not a WebSocket flow */
     /* tcp */
     struct mitm_tcp_message *messages;
     size_t n_messages;

@@ -104,6 +104,76 @@ void mitm_conn_info_clear(struct mitm_conn_info *c)
     memset(c, 0, sizeof(*c));
 }
 
+struct mitm_websocket_data *mitm_websocket_new(void)
+{
+    struct mitm_websocket_data *ws = mitm_calloc(1, sizeof(*ws));
+    ws->closed_by_client = -1;
+    ws->close_code = -1;
+    return ws;
+}
+
+void mitm_websocket_free(struct mitm_websocket_data *ws)
+{
+    if (!ws)
+        return;
+    for (size_t i = 0; i < ws->n_messages; i++)
+        free(ws->messages[i].content);
+    free(ws->messages);
+    free(ws->close_reason);
+    free(ws);
+}
+
+struct mitm_websocket_message *mitm_websocket_add(struct mitm_websocket_data *ws, uint8_t type,
+                                                  bool from_client, const void *content, size_t len,
+                                                  double timestamp)
+{
+    if (ws->n_messages == ws->cap_messages) {
+        ws->cap_messages = ws->cap_messages ? ws->cap_messages * 2 : 8;
+        ws->messages = mitm_realloc(ws->messages, ws->cap_messages * sizeof(*ws->messages));
+    }
+    struct mitm_websocket_message *m = &ws->messages[ws->n_messages++];
+    memset(m, 0, sizeof(*m));
+    m->type = type;
+    m->from_client = from_client;
+    m->content = mitm_memdup(content ? content : "", len);
+    m->len = len;
+    m->timestamp = timestamp;
+    return m;
+}
+
+struct mitm_websocket_data *mitm_websocket_copy(const struct mitm_websocket_data *ws)
+{
+    if (!ws)
+        return NULL;
+    struct mitm_websocket_data *c = mitm_websocket_new();
+    for (size_t i = 0; i < ws->n_messages; i++) {
+        const struct mitm_websocket_message *m = &ws->messages[i];
+        struct mitm_websocket_message *n =
+            mitm_websocket_add(c, m->type, m->from_client, m->content, m->len, m->timestamp);
+        n->dropped = m->dropped;
+        n->injected = m->injected;
+    }
+    c->closed_by_client = ws->closed_by_client;
+    c->close_code = ws->close_code;
+    if (ws->close_reason) {
+        c->close_reason = mitm_memdup(ws->close_reason, ws->close_reason_len);
+        c->close_reason_len = ws->close_reason_len;
+    }
+    c->timestamp_end = ws->timestamp_end;
+    return c;
+}
+
+void mitm_websocket_set_close(struct mitm_websocket_data *ws, bool by_client, int code, const char *reason,
+                              size_t reason_len, double timestamp_end)
+{
+    ws->closed_by_client = by_client ? 1 : 0;
+    ws->close_code = code < 0 ? -1 : code;
+    free(ws->close_reason);
+    ws->close_reason = reason ? mitm_memdup(reason, reason_len) : NULL;
+    ws->close_reason_len = reason ? reason_len : 0;
+    ws->timestamp_end = timestamp_end;
+}
+
 struct mitm_flow *mitm_flow_new(enum mitm_flow_type type, double now)
 {
     struct mitm_flow *f = mitm_calloc(1, sizeof(*f));
@@ -178,6 +248,7 @@ void mitm_flow_unref(struct mitm_flow *f)
     free(f->metadata);
     mitm_http_request_free(f->request);
     mitm_http_response_free(f->response);
+    mitm_websocket_free(f->websocket);
     for (size_t i = 0; i < f->n_messages; i++)
         free(f->messages[i].content);
     free(f->messages);

@@ -186,10 +186,170 @@ static void conv_20_21(struct mitm_tns *d)
     }
 }
 
-/* One compat.py step: from version v to v + 1. Returns 0, or 1 if the record is a flow
- * type mitmc skips. */
-static int migrate_step(struct mitm_tns *d, int64_t v)
+/* ---- 11 -> 12: separate WebSocket flows merged into their handshake flow ---- */
+
+/* compat.py keeps a copy of every version-11 handshake flow (metadata "websocket") until the
+ * WebSocket flow naming it (metadata "websocket_handshake") arrives, then replaces that flow by
+ * the copy plus a "websocket" dict; the handshake flow itself is loaded too, so both appear
+ * (metadata "duplicated" says so). The copies live in the reader, encoded as tnetstrings (the
+ * parsed record borrows the reader's buffer, which moves on), and are bounded: past the caps the
+ * oldest is dropped, and its WebSocket flow gets compat.py's stand-in handshake instead. */
+#define WS_CACHE_MAX_ENTRIES 4096
+#define WS_CACHE_MAX_BYTES   ((size_t)64 << 20)
+
+struct ws_handshake {
+    char *id;
+    uint8_t *tns; /* the record at the 11 -> 12 step */
+    size_t len;
+};
+
+struct migrate_ctx {
+    struct ws_handshake *v;
+    size_t n, bytes;
+    uint8_t *hold; /* the encoded copy a merged record borrows from, until it is converted */
+};
+
+static void ws_cache_drop(struct migrate_ctx *mc, size_t i)
 {
+    mc->bytes -= mc->v[i].len;
+    free(mc->v[i].id);
+    free(mc->v[i].tns);
+    memmove(&mc->v[i], &mc->v[i + 1], (mc->n - i - 1) * sizeof(*mc->v));
+    mc->n--;
+}
+
+static void migrate_ctx_free(struct migrate_ctx *mc)
+{
+    while (mc->n)
+        ws_cache_drop(mc, mc->n - 1);
+    free(mc->v);
+    free(mc->hold);
+    memset(mc, 0, sizeof(*mc));
+}
+
+static void ws_cache_put(struct migrate_ctx *mc, const struct mitm_tns *id, const struct mitm_tns *rec)
+{
+    struct mitm_buf b;
+    mitm_buf_init(&b, 0);
+    if (!mitm_tns_is_text(id) || mitm_tns_write(&b, rec) < 0 || b.len > WS_CACHE_MAX_BYTES) {
+        mitm_buf_free(&b);
+        return;
+    }
+    while (mc->n && (mc->n == WS_CACHE_MAX_ENTRIES || mc->bytes + b.len > WS_CACHE_MAX_BYTES))
+        ws_cache_drop(mc, 0);
+    if (mc->n % 64 == 0)
+        mc->v = mitm_realloc(mc->v, (mc->n + 64) * sizeof(*mc->v));
+    struct ws_handshake *h = &mc->v[mc->n++];
+    h->id = mitm_strndup((const char *)id->v.s.base, id->v.s.len);
+    h->tns = mitm_buf_steal(&b, &h->len);
+    mc->bytes += h->len;
+}
+
+/* The cached handshake called id, parsed (its bytes move to mc->hold), or NULL. */
+static struct mitm_tns *ws_cache_take(struct migrate_ctx *mc, const struct mitm_tns *id)
+{
+    if (!mc || !mitm_tns_is_text(id))
+        return NULL;
+    for (size_t i = mc->n; i-- > 0;) {
+        if (strlen(mc->v[i].id) != id->v.s.len || memcmp(mc->v[i].id, id->v.s.base, id->v.s.len) != 0)
+            continue;
+        struct mitm_tns *t = NULL;
+        uint8_t *bytes = mc->v[i].tns;
+        size_t len = mc->v[i].len;
+        mc->v[i].tns = NULL;
+        mc->v[i].len = 0;
+        ws_cache_drop(mc, i);
+        if (mitm_tns_parse(bytes, len, NULL, &t, NULL) != (ssize_t)len || t->type != MITM_TNS_DICT) {
+            mitm_tns_free(t);
+            free(bytes);
+            return NULL;
+        }
+        free(mc->hold);
+        mc->hold = bytes;
+        return t;
+    }
+    return NULL;
+}
+
+static void move_key(struct mitm_tns *to, struct mitm_tns *from, const char *key, struct mitm_tns *dflt)
+{
+    struct mitm_tns *v = mitm_tns_dict_pop(from, key);
+    if (v)
+        mitm_tns_free(dflt);
+    mitm_tns_dict_set(to, key, v ? v : dflt);
+}
+
+/* compat.py's stand-in when the handshake flow is missing ("should never really happen"). */
+static struct mitm_tns *dummy_handshake(struct mitm_tns *ws)
+{
+    struct mitm_tns *d = mitm_tns_new_dict(), *req = mitm_tns_new_dict();
+    move_key(d, ws, "client_conn", NUL_);
+    move_key(d, ws, "error", NUL_);
+    move_key(d, ws, "id", mitm_tns_new_str("", 0));
+    move_key(d, ws, "intercepted", mitm_tns_new_bool(false));
+    move_key(d, ws, "is_replay", NUL_);
+    move_key(d, ws, "marked", mitm_tns_new_bool(false));
+    mitm_tns_dict_set(d, "metadata", mitm_tns_new_dict());
+    mitm_tns_dict_set(d, "mode", mitm_tns_new_cstr("transparent"));
+    mitm_tns_dict_set(req, "authority", mitm_tns_new_bytes("", 0));
+    mitm_tns_dict_set(req, "content", NUL_);
+    mitm_tns_dict_set(req, "headers", mitm_tns_new_list());
+    mitm_tns_dict_set(req, "host", mitm_tns_new_bytes("unknown", 7));
+    mitm_tns_dict_set(req, "http_version", mitm_tns_new_bytes("HTTP/1.1", 8));
+    mitm_tns_dict_set(req, "method", mitm_tns_new_bytes("GET", 3));
+    mitm_tns_dict_set(req, "path", mitm_tns_new_bytes("/", 1));
+    mitm_tns_dict_set(req, "port", mitm_tns_new_int(80));
+    mitm_tns_dict_set(req, "scheme", mitm_tns_new_bytes("http", 4));
+    mitm_tns_dict_set(req, "timestamp_end", mitm_tns_new_int(0));
+    mitm_tns_dict_set(req, "timestamp_start", mitm_tns_new_int(0));
+    mitm_tns_dict_set(req, "trailers", NUL_);
+    mitm_tns_dict_set(d, "request", req);
+    mitm_tns_dict_set(d, "response", NUL_);
+    move_key(d, ws, "server_conn", NUL_);
+    mitm_tns_dict_set(d, "type", mitm_tns_new_cstr("http"));
+    return d;
+}
+
+/* convert_11_12 on d. Returns d, or the tree that replaces it (a merged WebSocket flow; the
+ * caller frees it after conversion, d stays the caller's). */
+static struct mitm_tns *merge_websocket(struct mitm_tns *d, struct migrate_ctx *mc)
+{
+    struct mitm_tns *meta = sub(d, "metadata");
+    if (mc && mitm_tns_get(meta, "websocket"))
+        ws_cache_put(mc, mitm_tns_get(d, "id"), d);
+    if (!mitm_tns_get(meta, "websocket_handshake")) {
+        mitm_tns_dict_set(d, "websocket", NUL_);
+        return d;
+    }
+    struct mitm_tns *hs = ws_cache_take(mc, mitm_tns_get(meta, "websocket_handshake"));
+    if (!hs)
+        hs = dummy_handshake(d);
+    struct mitm_tns *hmeta = sub(hs, "metadata");
+    if (!hmeta) {
+        mitm_tns_dict_set(hs, "metadata", mitm_tns_new_dict());
+        hmeta = sub(hs, "metadata");
+    }
+    mitm_tns_dict_set(
+        hmeta, "duplicated",
+        mitm_tns_new_cstr("This WebSocket flow has been migrated from an old file format version "
+                          "and may appear duplicated."));
+    struct mitm_tns *ws = mitm_tns_new_dict(), *sender = mitm_tns_get(d, "close_sender");
+    move_key(ws, d, "messages", mitm_tns_new_list());
+    mitm_tns_dict_set(
+        ws, "closed_by_client",
+        mitm_tns_new_bool(mitm_tns_is_text(sender) && mitm_slice_eq(sender->v.s, mitm_slice_str("client"))));
+    move_key(ws, d, "close_code", NUL_);
+    move_key(ws, d, "close_reason", NUL_);
+    struct mitm_tns *te = mitm_tns_get(sub(hs, "server_conn"), "timestamp_end");
+    mitm_tns_dict_set(ws, "timestamp_end", te ? mitm_tns_copy(te) : NUL_);
+    mitm_tns_dict_set(hs, "websocket", ws);
+    return hs;
+}
+
+/* One compat.py step: from version v to v + 1, on *dp (which the 11 -> 12 step may replace). */
+static void migrate_step(struct mitm_tns **dp, int64_t v, struct migrate_ctx *mc)
+{
+    struct mitm_tns *d = *dp;
     struct mitm_tns *cc = sub(d, "client_conn"), *sc = sub(d, "server_conn");
     struct mitm_tns *req = sub(d, "request"), *resp = sub(d, "response");
     switch (v) {
@@ -221,15 +381,9 @@ static int migrate_step(struct mitm_tns *d, int64_t v)
         conv_10_11_conn(cc);
         conv_10_11_conn(sc);
         break;
-    case 11: {
-        /* WebSocket flows become copies of their handshake flow plus the messages; as the
-         * messages are not kept, that copy would only duplicate the handshake flow. */
-        struct mitm_tns *t = mitm_tns_get(d, "type");
-        if (mitm_tns_is_text(t) && mitm_slice_eq(t->v.s, mitm_slice_str("websocket")))
-            return 1;
-        mitm_tns_dict_set(d, "websocket", NUL_);
+    case 11:
+        d = *dp = merge_websocket(d, mc);
         break;
-    }
     case 12: {
         bool m = mitm_tns_truthy(mitm_tns_get(d, "marked"));
         mitm_tns_dict_set(d, "marked", mitm_tns_new_cstr(m ? ":default:" : ""));
@@ -262,7 +416,6 @@ static int migrate_step(struct mitm_tns *d, int64_t v)
         break;
     }
     mitm_tns_dict_set(d, "version", mitm_tns_new_int(v + 1));
-    return 0;
 }
 
 /* ================= version-21 dict -> struct mitm_flow ================= */
@@ -587,6 +740,78 @@ static int metadata(struct cv *c, const struct mitm_tns *v, struct mitm_flow *f)
     return 0;
 }
 
+/* mitmproxy's wsproto Opcode values: a message type outside them does not load there either. */
+static bool ws_opcode(int64_t op)
+{
+    return op == 0 || op == 1 || op == 2 || op == 8 || op == 9 || op == 10;
+}
+
+static bool number_of(const struct mitm_tns *v, double *out)
+{
+    if (v->type == MITM_TNS_FLOAT)
+        *out = v->v.f;
+    else if (v->type == MITM_TNS_INT)
+        *out = (double)v->v.i;
+    else
+        return false;
+    return true;
+}
+
+/* [type, from_client, content, timestamp, dropped, injected] (WebSocketMessage.get_state); the
+ * last two may be missing (versions before 15 lack injected, records written by hand both). */
+static int ws_message(struct cv *c, const struct mitm_tns *m, size_t i, struct mitm_websocket_data *ws)
+{
+    char field[64];
+    snprintf(field, sizeof(field), "websocket.messages[%zu]", i);
+    double ts = 0;
+    if (m->type != MITM_TNS_LIST || m->n < 4 || m->n > 6 || m->items[0]->type != MITM_TNS_INT ||
+        m->items[1]->type != MITM_TNS_BOOL || !mitm_tns_is_text(m->items[2]) ||
+        !number_of(m->items[3], &ts) || (m->n > 4 && m->items[4]->type != MITM_TNS_BOOL) ||
+        (m->n > 5 && m->items[5]->type != MITM_TNS_BOOL))
+        return bad(c, field, "expected [type, from_client, content, timestamp, dropped, injected]");
+    if (!ws_opcode(m->items[0]->v.i))
+        return bad(c, field, "not a WebSocket opcode");
+    struct mitm_websocket_message *w = mitm_websocket_add(ws, (uint8_t)m->items[0]->v.i, m->items[1]->v.b,
+                                                          m->items[2]->v.s.base, m->items[2]->v.s.len, ts);
+    w->dropped = m->n > 4 && m->items[4]->v.b;
+    w->injected = m->n > 5 && m->items[5]->v.b;
+    return 0;
+}
+
+/* flow.websocket: WebSocketData.get_state() or None. */
+static int websocket(struct cv *c, const struct mitm_tns *v, struct mitm_flow *f)
+{
+    if (is_null(v))
+        return 0;
+    if (v->type != MITM_TNS_DICT)
+        return bad(c, "websocket", "expected a dict or None");
+    struct mitm_websocket_data *ws = f->websocket = mitm_websocket_new();
+    const struct mitm_tns *msgs = mitm_tns_get(v, "messages"), *cbc = mitm_tns_get(v, "closed_by_client");
+    const struct mitm_tns *code = mitm_tns_get(v, "close_code"), *reason = mitm_tns_get(v, "close_reason");
+    if (!is_null(msgs) && msgs->type != MITM_TNS_LIST)
+        return bad(c, "websocket.messages", "expected a list");
+    for (size_t i = 0; msgs && i < msgs->n; i++)
+        if (ws_message(c, msgs->items[i], i, ws) < 0)
+            return -1;
+    if (!is_null(cbc)) {
+        if (cbc->type != MITM_TNS_BOOL)
+            return bad(c, "websocket.closed_by_client", "expected a bool or None");
+        ws->closed_by_client = cbc->v.b ? 1 : 0;
+    }
+    if (!is_null(code)) {
+        if (code->type != MITM_TNS_INT || code->v.i < 0 || code->v.i > INT32_MAX)
+            return bad(c, "websocket.close_code", "expected an int or None");
+        ws->close_code = (int32_t)code->v.i;
+    }
+    if (!is_null(reason)) {
+        if (!mitm_tns_is_text(reason))
+            return bad(c, "websocket.close_reason", "expected a str or None");
+        ws->close_reason = mitm_memdup(reason->v.s.base, reason->v.s.len);
+        ws->close_reason_len = reason->v.s.len;
+    }
+    return number(c, v, "timestamp_end", "websocket.timestamp_end", &ws->timestamp_end);
+}
+
 static int flow_error(struct cv *c, const struct mitm_tns *v, struct mitm_flow *f)
 {
     if (is_null(v))
@@ -670,7 +895,42 @@ static int version_of(struct cv *c, const struct mitm_tns *d, int64_t *v)
     return bad(c, "version", "missing or not an int: not a mitmproxy flow");
 }
 
-int mitm_flowfile_from_tns(struct mitm_tns *rec, struct mitm_flow **out, char *err, size_t errlen)
+/* The version-21 dict d -> a flow. Returns 1 (*out set), 0 (type skipped, c->err says why), -1. */
+static int convert(struct cv *c, const struct mitm_tns *d, struct mitm_flow **out)
+{
+    const struct mitm_tns *t = mitm_tns_get(d, "type");
+    enum mitm_flow_type type;
+    if (mitm_tns_is_text(t) && mitm_slice_eq(t->v.s, mitm_slice_str("http")))
+        type = MITM_FLOW_HTTP;
+    else if (mitm_tns_is_text(t) && mitm_slice_eq(t->v.s, mitm_slice_str("tcp")))
+        type = MITM_FLOW_TCP;
+    else if (mitm_tns_is_text(t)) {
+        snprintf(c->err, c->errlen, "skipped a %.*s flow: mitmc does not load this flow type yet",
+                 (int)(t->v.s.len > 32 ? 32 : t->v.s.len), (const char *)t->v.s.base);
+        return 0;
+    } else
+        return bad(c, "type", "missing or not a str");
+    struct mitm_flow *f = mitm_flow_new(type, 0);
+    int rc = top_fields(c, d, f);
+    if (rc == 0 && type == MITM_FLOW_HTTP)
+        rc = request(c, mitm_tns_get(d, "request"), f) < 0 ||
+                     response(c, mitm_tns_get(d, "response"), f) < 0 ||
+                     websocket(c, mitm_tns_get(d, "websocket"), f) < 0
+                 ? -1
+                 : 0;
+    if (rc == 0 && type == MITM_FLOW_TCP)
+        rc = tcp_messages(c, mitm_tns_get(d, "messages"), f);
+    if (rc < 0) {
+        mitm_flow_unref(f);
+        return -1;
+    }
+    *out = f;
+    return 1;
+}
+
+/* mitm_flowfile_from_tns with the reader's migration state (NULL: none kept). */
+static int from_tns(struct mitm_tns *rec, struct migrate_ctx *mc, struct mitm_flow **out, char *err,
+                    size_t errlen)
 {
     char dummy[1];
     struct cv c = {errlen ? err : dummy, errlen ? errlen : sizeof(dummy)};
@@ -681,40 +941,22 @@ int mitm_flowfile_from_tns(struct mitm_tns *rec, struct mitm_flow **out, char *e
         return bad(&c, "record", "not a dict: not a mitmproxy flow");
     if (version_of(&c, rec, &v) < 0)
         return -1;
-    for (; v < MITM_FLOWFILE_VERSION; v++) {
-        if (migrate_step(rec, v)) {
-            snprintf(c.err, c.errlen, "skipped a version %lld WebSocket flow (its handshake flow is kept)",
-                     (long long)v);
-            return 0;
-        }
+    struct mitm_tns *cur = rec;
+    for (; v < MITM_FLOWFILE_VERSION; v++)
+        migrate_step(&cur, v, mc);
+    int rc = convert(&c, cur, out);
+    if (cur != rec)
+        mitm_tns_free(cur); /* a merged WebSocket flow (it may borrow mc->hold) */
+    if (mc) {
+        free(mc->hold);
+        mc->hold = NULL;
     }
-    const struct mitm_tns *t = mitm_tns_get(rec, "type");
-    enum mitm_flow_type type;
-    if (mitm_tns_is_text(t) && mitm_slice_eq(t->v.s, mitm_slice_str("http")))
-        type = MITM_FLOW_HTTP;
-    else if (mitm_tns_is_text(t) && mitm_slice_eq(t->v.s, mitm_slice_str("tcp")))
-        type = MITM_FLOW_TCP;
-    else if (mitm_tns_is_text(t)) {
-        snprintf(c.err, c.errlen, "skipped a %.*s flow: mitmc does not load this flow type yet",
-                 (int)(t->v.s.len > 32 ? 32 : t->v.s.len), (const char *)t->v.s.base);
-        return 0;
-    } else
-        return bad(&c, "type", "missing or not a str");
-    struct mitm_flow *f = mitm_flow_new(type, 0);
-    int rc = top_fields(&c, rec, f);
-    if (rc == 0 && type == MITM_FLOW_HTTP)
-        rc = request(&c, mitm_tns_get(rec, "request"), f) < 0 ||
-                     response(&c, mitm_tns_get(rec, "response"), f) < 0
-                 ? -1
-                 : 0;
-    if (rc == 0 && type == MITM_FLOW_TCP)
-        rc = tcp_messages(&c, mitm_tns_get(rec, "messages"), f);
-    if (rc < 0) {
-        mitm_flow_unref(f);
-        return -1;
-    }
-    *out = f;
-    return 1;
+    return rc;
+}
+
+int mitm_flowfile_from_tns(struct mitm_tns *rec, struct mitm_flow **out, char *err, size_t errlen)
+{
+    return from_tns(rec, NULL, out, err, errlen);
 }
 
 /* ================= struct mitm_flow -> version-21 dict ================= */
@@ -849,6 +1091,37 @@ static struct mitm_tns *response_tns(const struct mitm_http_response *r)
     return d;
 }
 
+/* WebSocketData.get_state(): messages as [type, from_client, content, timestamp, dropped,
+ * injected]; the close fields None while unset. */
+static struct mitm_tns *websocket_tns(const struct mitm_websocket_data *ws)
+{
+    if (!ws)
+        return mitm_tns_new_null();
+    struct mitm_tns *d = mitm_tns_new_dict(), *l = mitm_tns_new_list();
+    for (size_t i = 0; i < ws->n_messages; i++) {
+        const struct mitm_websocket_message *m = &ws->messages[i];
+        struct mitm_tns *t = mitm_tns_new_list();
+        mitm_tns_list_append(t, mitm_tns_new_int(m->type));
+        mitm_tns_list_append(t, mitm_tns_new_bool(m->from_client));
+        mitm_tns_list_append(t, mitm_tns_new_bytes(m->content, m->len));
+        mitm_tns_list_append(t, mitm_tns_new_float(m->timestamp));
+        mitm_tns_list_append(t, mitm_tns_new_bool(m->dropped));
+        mitm_tns_list_append(t, mitm_tns_new_bool(m->injected));
+        mitm_tns_list_append(l, t);
+    }
+    mitm_tns_dict_set(d, "messages", l);
+    mitm_tns_dict_set(d, "closed_by_client",
+                      ws->closed_by_client < 0 ? mitm_tns_new_null()
+                                               : mitm_tns_new_bool(ws->closed_by_client > 0));
+    mitm_tns_dict_set(d, "close_code",
+                      ws->close_code < 0 ? mitm_tns_new_null() : mitm_tns_new_int(ws->close_code));
+    mitm_tns_dict_set(d, "close_reason",
+                      ws->close_reason ? mitm_tns_new_str(ws->close_reason, ws->close_reason_len)
+                                       : mitm_tns_new_null());
+    mitm_tns_dict_set(d, "timestamp_end", opt_float(ws->timestamp_end));
+    return d;
+}
+
 static struct mitm_tns *metadata_tns(const struct mitm_flow *f, char *err, size_t errlen)
 {
     struct mitm_tns *d = mitm_tns_new_dict();
@@ -895,7 +1168,7 @@ struct mitm_tns *mitm_flowfile_to_tns(const struct mitm_flow *f, char *err, size
     if (f->type == MITM_FLOW_HTTP) {
         mitm_tns_dict_set(d, "request", f->request ? request_tns(f->request) : mitm_tns_new_null());
         mitm_tns_dict_set(d, "response", response_tns(f->response));
-        mitm_tns_dict_set(d, "websocket", mitm_tns_new_null());
+        mitm_tns_dict_set(d, "websocket", websocket_tns(f->websocket));
     } else {
         struct mitm_tns *l = mitm_tns_new_list();
         for (size_t i = 0; i < f->n_messages; i++) {
@@ -966,7 +1239,8 @@ struct mitm_flowfile_reader {
     size_t max_record;
     size_t count, skipped;
     enum rstate state;
-    char failure[256]; /* sticky message once R_FAILED */
+    char failure[256];     /* sticky message once R_FAILED */
+    struct migrate_ctx mc; /* state compat.py keeps across the records of a file */
 };
 
 struct mitm_flowfile_reader *mitm_flowfile_open(int fd)
@@ -1010,6 +1284,7 @@ void mitm_flowfile_close(struct mitm_flowfile_reader *r)
 {
     if (!r)
         return;
+    migrate_ctx_free(&r->mc);
     free(r->buf);
     free(r);
 }
@@ -1160,7 +1435,7 @@ int mitm_flowfile_next(struct mitm_flowfile_reader *r, struct mitm_flow **out, c
         if (size < 0)
             return (int)size;
         size_t at = r->offset;
-        int rc = mitm_flowfile_from_tns(tree, out, msg, sizeof(msg));
+        int rc = from_tns(tree, &r->mc, out, msg, sizeof(msg));
         mitm_tns_free(tree); /* before consume: the tree borrows the buffer */
         consume(r, (size_t)size);
         if (rc == 1) {

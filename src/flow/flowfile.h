@@ -4,10 +4,16 @@
  *
  * Reading migrates every version mitmproxy's compat.py migrates from 4 to 21 (the
  * field renames and moves of each step, done on the parsed tree), then converts the
- * version-21 dict into a struct mitm_flow. HTTP and TCP flows are read; other types
- * (udp, dns, and pre-12 "websocket" flows, which mitmproxy's 11->12 migration turns
- * into duplicates of their handshake flow) are skipped with a warning. WebSocket
- * message lists and `backup` are not kept (struct mitm_flow has no place for them).
+ * version-21 dict into a struct mitm_flow. HTTP flows (with their WebSocket data) and TCP
+ * flows are read; other types (udp, dns) are skipped with a warning. `backup` is not kept.
+ *
+ * The 11 -> 12 step merges the separate WebSocket flows of mitmproxy <= 6 into their handshake
+ * flow as compat.py does: a reader remembers every version-11 handshake flow (metadata
+ * "websocket") until the WebSocket flow naming it arrives, which is then loaded as a copy of the
+ * handshake (same id) with flow.websocket set and metadata "duplicated"; the handshake flow is
+ * loaded too. Without its handshake (not in the file, already used, or forgotten: at most 4096
+ * copies and 64 MiB are kept) a WebSocket flow gets compat.py's stand-in handshake ("GET
+ * http://unknown/"). mitm_flowfile_from_tns, having no reader, always uses the stand-in.
  *
  * Writing emits version 21 with mitmproxy's types (str vs bytes). */
 #ifndef MITM_FLOW_FLOWFILE_H

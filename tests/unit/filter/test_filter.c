@@ -431,6 +431,39 @@ Test(filter, tcp_flows)
     mitm_flow_unref(f);
 }
 
+/* mitmproxy's FWebSocket and the WebSocket part of FBod/FBodRequest/FBodResponse. */
+Test(filter, websocket_flows)
+{
+    struct mitm_flow *f = http_flow();
+    respond(f, 101, NULL, "", 0, NULL);
+    NO("~websocket", f);
+    f->websocket = mitm_websocket_new();
+    YES("~websocket", f); /* no messages yet: still a WebSocket flow */
+    YES("~http", f);      /* WebSocket flows are HTTP flows */
+    NO("~b hello", f);
+    mitm_websocket_add(f->websocket, 1, true, "hello from client", 17, 2.0);
+    mitm_websocket_add(f->websocket, 2, false,
+                       "\x00"
+                       "binary \xff reply",
+                       15, 3.0);
+    mitm_websocket_add(f->websocket, 1, false, "second\nline", 11, 4.0)->dropped = true;
+    YES("~b hello", f);
+    YES("~bq hello", f);
+    NO("~bs hello", f);
+    YES("~bs reply", f);
+    NO("~bq reply", f);
+    YES("~b \"binary . reply\"", f); /* bytes patterns on raw bytes: . is the 0xff byte */
+    YES("~bs second.line", f);       /* DOTALL, and dropped messages count too */
+    YES("~bq a=1", f);               /* the request body still matches */
+    YES("~websocket & ~bq hello & ~c 101", f);
+    NO("~tcp", f);
+    /* a TCP flow never matches ~websocket */
+    struct mitm_flow *t = mitm_flow_new(MITM_FLOW_TCP, 1.0);
+    NO("~websocket", t);
+    mitm_flow_unref(t);
+    mitm_flow_unref(f);
+}
+
 Test(filter, not_yet_modelled_flow_kinds)
 {
     struct mitm_flow *f = http_flow();

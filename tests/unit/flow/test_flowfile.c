@@ -181,6 +181,23 @@ static bool conn_eq(const struct mitm_conn_info *a, const struct mitm_conn_info 
     return true;
 }
 
+static bool websocket_eq(const struct mitm_websocket_data *a, const struct mitm_websocket_data *b)
+{
+    if (!a || !b)
+        return a == b;
+    EQ(a->n_messages == b->n_messages && a->closed_by_client == b->closed_by_client);
+    EQ(a->close_code == b->close_code && a->timestamp_end == b->timestamp_end);
+    EQ(!a->close_reason == !b->close_reason &&
+       mem_eq(a->close_reason, a->close_reason_len, b->close_reason, b->close_reason_len));
+    for (size_t i = 0; i < a->n_messages; i++) {
+        const struct mitm_websocket_message *x = &a->messages[i], *y = &b->messages[i];
+        EQ(x->type == y->type && x->from_client == y->from_client && x->timestamp == y->timestamp);
+        EQ(x->dropped == y->dropped && x->injected == y->injected &&
+           mem_eq(x->content, x->len, y->content, y->len));
+    }
+    return true;
+}
+
 static bool flows_eq(const struct mitm_flow *a, const struct mitm_flow *b)
 {
     EQ(a->type == b->type && !strcmp(a->id, b->id));
@@ -195,6 +212,7 @@ static bool flows_eq(const struct mitm_flow *a, const struct mitm_flow *b)
         EQ(mem_eq(a->metadata[i].tns, a->metadata[i].tns_len, b->metadata[i].tns, b->metadata[i].tns_len));
     }
     EQ(!a->request == !b->request && !a->response == !b->response && a->n_messages == b->n_messages);
+    EQ(websocket_eq(a->websocket, b->websocket));
     if (a->request) {
         const struct mitm_http_request *x = a->request, *y = b->request;
         EQ(str_eq(x->method, y->method) && str_eq(x->scheme, y->scheme) &&
@@ -448,8 +466,8 @@ Test(flowfile, migrations_from_old_versions)
     struct loaded l;
     read_file("flows-old.mitm", &l);
     cr_assert_eq(l.last, MITM_FLOWFILE_EOF, "%s", l.err);
-    cr_assert_eq(l.n, 4, "v5, v12, v18 tcp, v20 (the v11 WebSocket flow is skipped)");
-    cr_assert_eq(l.skipped, 1);
+    cr_assert_eq(l.n, 5, "v5, the v11 WebSocket flow (merged), v12, v18 tcp, v20");
+    cr_assert_eq(l.skipped, 0);
 
     /* version 5: the values Debian's mitmproxy 8.1.1 gives after its own migration */
     struct mitm_flow *f = l.f[0];
@@ -492,8 +510,22 @@ Test(flowfile, migrations_from_old_versions)
     cr_assert_eq(c->timestamp_tls_setup, 1500000000.4);
     cr_assert_null(c->via_host);
 
-    /* version 12: marked bool -> "", mode dropped, WebSocket data ignored */
+    /* version 11 WebSocket flow: its handshake (the v12 record) never passes the 11 -> 12
+     * step, so compat.py's stand-in handshake carries the messages */
     f = l.f[1];
+    ASSERT_STR(f->id, "11111111-0000-4000-8000-00000000000b");
+    ASSERT_STR(f->request->host, "unknown");
+    ASSERT_STR(f->request->path, "/");
+    cr_assert_null(f->response);
+    cr_assert_not_null(f->websocket);
+    cr_assert_eq(f->websocket->n_messages, 1);
+    cr_assert_eq(f->websocket->closed_by_client, 1);
+    cr_assert_eq(f->websocket->close_code, 1000);
+    cr_assert_eq(f->n_metadata, 1);
+    ASSERT_STR(f->metadata[0].key, "duplicated");
+
+    /* version 12: marked bool -> "", mode dropped, the WebSocket dict kept */
+    f = l.f[2];
     ASSERT_STR(f->id, "12121212-1212-4212-8212-121212121212");
     ASSERT_STR(f->marked, "");
     ASSERT_STR(f->error->msg, "closed");
@@ -505,9 +537,14 @@ Test(flowfile, migrations_from_old_versions)
     cr_assert_eq(f->client_conn.sock_port, 8080);
     cr_assert_eq(f->n_metadata, 1);
     ASSERT_STR(f->metadata[0].key, "websocket");
+    cr_assert_eq(f->websocket->n_messages, 1);
+    cr_assert_eq(f->websocket->messages[0].type, 1);
+    cr_assert(f->websocket->messages[0].from_client);
+    cr_assert_not(f->websocket->messages[0].injected); /* 14 -> 15 */
+    assert_bytes(f->websocket->messages[0].content, f->websocket->messages[0].len, "hi", 2, "ws message");
 
     /* version 18 TCP: bytes hosts decoded, sni True -> the address host */
-    f = l.f[2];
+    f = l.f[3];
     cr_assert_eq(f->type, MITM_FLOW_TCP);
     ASSERT_STR(f->comment, "old tcp");
     ASSERT_STR(f->server_conn.address_host, "tcp.example");
@@ -521,7 +558,7 @@ Test(flowfile, migrations_from_old_versions)
     assert_bytes(f->messages[1].content, f->messages[1].len, "pong", 4, "tcp message");
 
     /* version 20: QUIC -> QUICv1 */
-    f = l.f[3];
+    f = l.f[4];
     ASSERT_STR(f->client_conn.tls_version, "QUICv1");
     ASSERT_STR(f->server_conn.tls_version, "QUICv1");
     loaded_free(&l);
@@ -576,7 +613,7 @@ Test(flowfile, round_trip_v21)
 
 Test(flowfile, round_trip_migrated)
 {
-    round_trip("flows-old.mitm", 4);
+    round_trip("flows-old.mitm", 5);
 }
 
 /* Order-insensitive deep equality of two trees (our writer's order differs from

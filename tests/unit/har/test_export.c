@@ -191,6 +191,28 @@ Test(raw, request_response_and_both)
     mitm_flow_unref(f);
 }
 
+/* mitmproxy's test_export.py test_websocket, with the exact bytes of export.raw. */
+Test(raw, websocket_messages)
+{
+    struct mitm_flow *f = get_request();
+    t_response(f, 101, "", 0, "upgrade", "websocket", NULL);
+    f->websocket = mitm_websocket_new();
+    expect("raw", f, false,
+           "GET /path?a=foo&a=bar&b=baz HTTP/1.1\r\nheader: qvalue\r\ncontent-length: 0\r\n\r\n\r\n\r\n"
+           "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n\r\n\r\n");
+    mitm_websocket_add(f->websocket, 2, true, "hello binary", 12, 1.0);
+    mitm_websocket_add(f->websocket, 1, true, "hello text", 10, 2.0);
+    mitm_websocket_add(f->websocket, 1, false, "it's me", 7, 3.0);
+    expect("raw", f, false,
+           "GET /path?a=foo&a=bar&b=baz HTTP/1.1\r\nheader: qvalue\r\ncontent-length: 0\r\n\r\n\r\n\r\n"
+           "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n\r\n\r\n"
+           "[OUTGOING] hello binary\n[OUTGOING] hello text\n[INCOMING] it's me");
+    /* only with both request and response, as mitmproxy */
+    f->request->content_missing = true;
+    expect("raw", f, false, "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\n\r\n");
+    mitm_flow_unref(f);
+}
+
 Test(raw, head_keeps_nonzero_content_length)
 {
     struct mitm_flow *f = t_flow("HEAD", "http", "address", 22, "/path", NULL, 0, NULL);
