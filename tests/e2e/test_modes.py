@@ -313,7 +313,9 @@ def test_client_first_binary_protocol_in_connect(mitmc, tcp_server, tmp_path):
     p.stop()
     r = subprocess.run([p.argv[0], "dump", "-n", "-r", str(out), "--set", "confdir=%s" % tmp_path],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=20)
+    # the file replays every message, each way, as load_flow runs tcp_message per message
     assert re.search(rb"-> tcp -> 127\.0\.0\.1:%d" % echo.port, r.stdout), r.stdout
+    assert re.search(rb"<- tcp <- 127\.0\.0\.1:%d" % echo.port, r.stdout), r.stdout
 
 
 def test_server_first_banner_with_tcp_hosts(mitmc, tcp_server):

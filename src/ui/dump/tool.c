@@ -130,8 +130,37 @@ static void tls_teardown(struct app *app)
 
 static void begin_stop(struct app *app);
 
-/* Write, print, store one finished flow; takes over the caller's reference. */
-static void handle_flow(struct app *app, struct mitm_flow *flow)
+static void emit(struct mitm_buf *out)
+{
+    if (out->len)
+        mitm_log_raw((const char *)mitm_buf_data(out), out->len);
+    mitm_buf_free(out);
+}
+
+/* The dumper's lines for a finished flow. A live TCP flow has had its messages printed as
+ * they passed (tcp_message); a loaded one replays them here, as mitmproxy's load_flow runs
+ * the whole event sequence: the HTTP flow, then its WebSocket messages and their end, or a
+ * TCP flow's messages, then its error. */
+static void print_flow(struct app *app, const struct mitm_flow *flow, bool loaded)
+{
+    struct mitm_buf out;
+    mitm_buf_init(&out, 0);
+    mitm_dump_format(&app->style, flow, &out);
+    if (loaded && flow->type == MITM_FLOW_HTTP && flow->websocket) {
+        for (size_t i = 0; i < flow->websocket->n_messages; i++)
+            mitm_dump_format_message(&app->style, flow, i, &out);
+        mitm_dump_format_websocket_end(&app->style, flow, &out);
+    }
+    if (loaded && flow->type == MITM_FLOW_TCP)
+        for (size_t i = 0; i < flow->n_messages; i++)
+            mitm_dump_format_message(&app->style, flow, i, &out);
+    mitm_dump_format_tcp_error(&app->style, flow, &out);
+    emit(&out);
+}
+
+/* Write, print, store one finished flow (loaded: read with -r, not seen live); takes over the
+ * caller's reference. */
+static void handle_flow(struct app *app, struct mitm_flow *flow, bool loaded)
 {
     char err[512];
     bool save = app->save && (!app->save_filter || mitm_filter_match(app->save_filter, flow));
@@ -151,14 +180,8 @@ static void handle_flow(struct app *app, struct mitm_flow *flow)
         app->rc = 1;
         begin_stop(app);
     }
-    if (!app->filter || mitm_filter_match(app->filter, flow)) {
-        struct mitm_buf out;
-        mitm_buf_init(&out, 0);
-        mitm_dump_format(&app->style, flow, &out);
-        if (out.len)
-            mitm_log_raw((const char *)mitm_buf_data(&out), out.len);
-        mitm_buf_free(&out);
-    }
+    if (!app->filter || mitm_filter_match(app->filter, flow))
+        print_flow(app, flow, loaded);
     if (app->store && rec.len &&
         mitm_store_add_record(app->store, flow, mitm_buf_data(&rec), rec.len, err, sizeof(err)) < 0)
         mitm_log(MITM_LOG_WARN, NULL, "flow store: %s", err);
@@ -170,7 +193,12 @@ static void handle_flow(struct app *app, struct mitm_flow *flow)
  * when it ends). */
 static void print_message(struct app *app, struct mitm_flow *snap)
 {
-    (void)app;
+    if (snap->n_messages && (!app->filter || mitm_filter_match(app->filter, snap))) {
+        struct mitm_buf out;
+        mitm_buf_init(&out, 0);
+        mitm_dump_format_message(&app->style, snap, snap->n_messages - 1, &out);
+        emit(&out);
+    }
     mitm_flow_unref(snap);
 }
 
@@ -181,7 +209,7 @@ static void on_flow(void *arg, enum mitm_hook hook, struct mitm_flow *flow)
         return;
     }
     mitm_clientplayback_on_flow(flow); /* a finished replay sends the next one */
-    handle_flow(arg, flow);
+    handle_flow(arg, flow, false);
 }
 
 static void on_fsync_timer(uv_timer_t *t)
@@ -242,7 +270,7 @@ static long read_har(struct app *app, int fd, const uint8_t *mem, size_t mem_len
             mitm_flow_unref(flows[i]);
             continue;
         }
-        handle_flow(app, flows[i]);
+        handle_flow(app, flows[i], true);
         loaded++;
     }
     free(flows);
@@ -265,7 +293,7 @@ static long read_records(struct app *app, struct mitm_flowfile_reader *r, int fd
                 mitm_flow_unref(f);
                 continue;
             }
-            handle_flow(app, f);
+            handle_flow(app, f, true);
             loaded++;
         } else if (rc == MITM_FLOWFILE_EOF) {
             return loaded;
