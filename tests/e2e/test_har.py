@@ -6,7 +6,7 @@ import subprocess
 
 import e2e_util as u
 
-FIXTURES = os.path.join(u.ROOT, "tests", "unit", "har", "fixtures")
+FIXTURES = os.path.join(u.ROOT, "tests", "unit", "flow", "fixtures")
 
 pytestmark = u.mitmc_only  # mitmdump 8.1.1 has neither hardump nor HAR import
 
