@@ -1,9 +1,9 @@
 /* Cookies as mitmproxy reads and writes them: see cookies.h. The reader is a port of
  * mitmproxy's _read_set_cookie_pairs with its offsets, so odd headers split the same way. */
 #include "addon/cookies.h"
-#include "addon/serverplayback.h"
 #include "addon/spec.h"
 #include "base/alloc.h"
+#include "base/date.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -182,7 +182,7 @@ bool mitm_setcookie_expired(const struct mitm_setcookie *c, double now)
     if (found) {
         long long t;
         /* an unparseable date: no expiry at all (max-age is not consulted) */
-        return v && mitm_serverplayback_parse_date(v, strlen(v), &t) == 0 && (double)t <= now;
+        return v && mitm_date_parse_rfc2822(v, strlen(v), &t) == 0 && (double)t <= now;
     }
     v = mitm_setcookie_attr(c, "max-age", &found);
     long age;

@@ -93,14 +93,6 @@ void mitm_serverplayback_request(struct mitm_serverplayback *sp, struct mitm_flo
  * it is. */
 void mitm_serverplayback_refresh(struct mitm_http_response *r, double now);
 
-/* Parse an email/HTTP date as Python's email.utils.parsedate_tz does (RFC 5322, RFC 850
- * and asctime forms, named or numeric zones; no zone = UTC) from s[0..n). Returns 0 with
- * *t the Unix time, or -1. */
-int mitm_serverplayback_parse_date(const char *s, size_t n, long long *t);
-/* Format t as an IMF-fixdate, "Sun, 06 Nov 1994 08:49:37 GMT" (RFC 9110 §5.6.7), into
- * out (at least 30 bytes). Returns the length. */
-size_t mitm_serverplayback_format_date(long long t, char *out, size_t cap);
-
 /* Read every server_replay file of o (in order) into a new index for the addon, stored in
  * *out (the caller frees it after the proxy stopped); *out is NULL when server_replay is
  * empty. Main thread, before the proxy starts. Returns 0, or -1 with err naming the file

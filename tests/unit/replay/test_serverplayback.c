@@ -319,29 +319,6 @@ static const char *hget(const struct mitm_http_response *r, const char *name, si
     return out[k];
 }
 
-Test(sp, dates_parse_and_format)
-{
-    long long t;
-    char buf[64];
-    static const char *const forms[] = {
-        "Sun, 06 Nov 1994 08:49:37 GMT",  /* IMF-fixdate */
-        "Sunday, 06-Nov-94 08:49:37 GMT", /* RFC 850 */
-        "Sun Nov  6 08:49:37 1994",       /* asctime */
-        "6 Nov 1994 09:49:37 +0100",      /* RFC 5322, numeric zone, no day name */
-        "Sun, 06 Nov 1994 03:49:37 EST",  "Sun, 06 Nov 1994 08:49 GMT",
-    };
-    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
-        cr_assert_eq(mitm_serverplayback_parse_date(forms[i], strlen(forms[i]), &t), 0, "%s", forms[i]);
-        cr_assert_eq(t, i == 5 ? 784111740 : 784111777, "%s -> %lld", forms[i], t);
-    }
-    static const char *const bad[] = {
-        "", "0", "-1", "tomorrow", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08-49-37 GMT"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        cr_assert_eq(mitm_serverplayback_parse_date(bad[i], strlen(bad[i]), &t), -1, "%s", bad[i]);
-    cr_assert_eq(mitm_serverplayback_format_date(784111777, buf, sizeof(buf)), 29);
-    cr_assert_str_eq(buf, "Sun, 06 Nov 1994 08:49:37 GMT");
-}
-
 Test(sp, refresh_shifts_dates_and_cookies)
 {
     struct mitm_flow *f = req_flow("GET", "http", "e.com", 80, "/", NULL, NULL);

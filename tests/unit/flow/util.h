@@ -1,6 +1,6 @@
 /* Test helpers: flows built by hand. */
-#ifndef MITM_TEST_HAR_UTIL_H
-#define MITM_TEST_HAR_UTIL_H
+#ifndef MITM_TEST_FLOW_UTIL_H
+#define MITM_TEST_FLOW_UTIL_H
 
 #include <stddef.h>
 

@@ -10,7 +10,7 @@
 #include "core/options.h"
 #include "flow/export.h"
 #include "flow/har.h"
-#include "util.h"
+#include "../flow/util.h"
 
 static int echo(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
                 size_t errlen)

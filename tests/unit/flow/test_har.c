@@ -12,7 +12,7 @@
 #include "proto/http/http.h"
 #include "util.h"
 
-extern const char *har_fixtures_dir;
+extern const char *flow_fixtures_dir;
 
 static void free_flows(struct mitm_flow **v, size_t n)
 {
@@ -24,7 +24,7 @@ static void free_flows(struct mitm_flow **v, size_t n)
 static struct mitm_flow **read_fixture(const char *name, size_t *n)
 {
     char path[1024];
-    snprintf(path, sizeof(path), "%s/%s", har_fixtures_dir, name);
+    snprintf(path, sizeof(path), "%s/%s", flow_fixtures_dir, name);
     size_t len;
     char *data = t_read_file(path, &len);
     cr_assert_not_null(data, "%s", path);
