@@ -420,9 +420,6 @@ def test_proxyauth_htpasswd(proxies, up, tmp_path):
 
 
 @u.mitmc_only
-@pytest.mark.xfail(strict=True, reason="src/proto/http/stream.c opens the server connection for a streamed request "
-                   "body right after requestheaders, without looking at the 407 proxyauth set there (mitmproxy "
-                   "refuses to stream a flow that has a response); fix belongs to the HTTP layer")
 def test_proxyauth_holds_for_streamed_bodies(mitmc, up):
     p = mitmc("--proxyauth", "user:pass", "--set", "stream_large_bodies=10")
     got = send(p.port, get(local(up, b"/big-upload"), method=b"POST", body=b"x" * 100))
@@ -603,9 +600,6 @@ def test_options_lists_them(binary):
 
 
 @u.mitmc_only
-@pytest.mark.xfail(strict=True, reason="the HTTP layer opens server connections as plain TCP and only wraps the "
-                   "CONNECT tunnel's own target in TLS, so a request map_remote sends to another https:// host "
-                   "goes out unencrypted; mitmproxy connects with TLS per request.scheme")
 def test_map_remote_to_https(mitmc, up, tls_upstream):
     port, heads = tls_upstream
     p = mitmc("-k", "-M", "|^http://plain.test/|https://127.0.0.1:%d/" % port)

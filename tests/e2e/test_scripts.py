@@ -91,6 +91,23 @@ def test_example_reply_from_proxy(mitmc, curl):
     assert header(head, "Content-Length") == "11"
 
 
+def test_made_response_runs_responseheaders_and_response(mitmc, curl, tmp_path):
+    # mitmproxy emulates responseheaders for a response an addon set in request
+    script = write(tmp_path / "made.lua", """
+return {
+    request = function(flow) flow.response = mitm.response(201, "made") end,
+    responseheaders = function(flow) flow.response.headers["x-rh"] = "1" end,
+    response = function(flow) flow.response.headers["x-r"] = flow.response.headers["x-rh"] or "none" end,
+}
+""")
+    proxy = mitmc("-s", script)
+    head, body = head_and_body(curl(proxy.port, "http://example.com/", "-D", "-"))
+    assert head.startswith(b"HTTP/1.1 201 ")
+    assert body == b"made"
+    assert header(head, "x-rh") == "1"
+    assert header(head, "x-r") == "1"
+
+
 def test_example_modify_body(mitmc, raw_upstream, curl):
     proxy = mitmc("-s", ex("http-modify-body.lua"), "--set", "modify_from=Hello", "--set", "modify_to=Howdy, big")
     up = raw_upstream(reply=ok_reply(b"Hello world. Hello again.", b"text/plain; charset=utf-8"))

@@ -23,6 +23,7 @@ enum wait {
     W_HTTP_CONNECT,   /* http_connect hook */
     W_OPEN,           /* server connection */
     W_RESPONSEHEADERS,
+    W_MADE_RESPONSEHEADERS, /* responseheaders for a response an addon made */
     W_RESPONSE,
     W_ERROR, /* error hook */
 };
@@ -40,6 +41,7 @@ struct http_stream {
     bool resp_complete;  /* server sent the whole response */
     bool is_connect;
     bool done;
+    bool discard_body;        /* an addon answered in requestheaders: the request body is read, not kept */
     struct mitm_conn *tunnel; /* CONNECT: the server connection of the tunnel */
     int64_t body_limit;       /* body_size_limit, -1 = none */
     int64_t stream_limit;     /* stream above this size */
@@ -319,6 +321,10 @@ static int64_t content_length(const struct mitm_headers *h)
 static void after_requestheaders(struct http_stream *s, double now)
 {
     struct mitm_http_request *r = s->flow->request;
+    if (s->flow->killed) {
+        fail(s, 0, "Connection killed.", now);
+        return;
+    }
     size_t len;
     const char *expect = mitm_headers_get(&r->headers, "expect", &len);
     if (expect && len == 12 && strncasecmp(expect, "100-continue", 12) == 0) {
@@ -330,6 +336,14 @@ static void after_requestheaders(struct http_stream *s, double now)
         h->resp->reason = mitm_strdup("Continue");
         to_client(s, h);
         mitm_headers_remove(&r->headers, "expect");
+    }
+    if (s->flow->response) {
+        /* answered already (a 407 from proxyauth, a blocked host): nothing may reach a server,
+         * so no streaming; the body is read to keep the connection in step, and dropped
+         * (mitmproxy refuses a streamed flow that has a response) */
+        r->stream = false;
+        s->discard_body = true;
+        return;
     }
     int64_t cl = content_length(&r->headers);
     if (s->body_limit >= 0 && cl > s->body_limit) {
@@ -366,6 +380,10 @@ static int buffer_body(struct http_stream *s, struct mitm_buf *content, const st
 static void on_request_data(struct http_stream *s, struct mitm_http_event *ev, double now)
 {
     struct mitm_http_request *r = s->flow->request;
+    if (s->discard_body) {
+        r->content_missing = true;
+        return;
+    }
     if (r->stream) {
         to_server(s, mitm_http_event_data(MITM_HTTP_REQUEST_DATA, s->id, ev->data, ev->len));
         return;
@@ -403,9 +421,12 @@ static void after_request(struct http_stream *s, double now)
     }
     if (s->flow->request->stream) /* already on its way (streamed) */
         return;
-    if (s->flow->response) { /* an addon answered: no server involved */
+    if (s->flow->response) { /* an addon answered: no server involved; responseheaders runs
+                              * for it too, as mitmproxy emulates it */
         s->resp_complete = true;
-        hook(s, MITM_HOOK_RESPONSE, W_RESPONSE);
+        if (!s->flow->response->timestamp_start)
+            s->flow->response->timestamp_start = now;
+        hook(s, MITM_HOOK_RESPONSEHEADERS, W_MADE_RESPONSEHEADERS);
         return;
     }
     connect_and_send(s);
@@ -652,6 +673,12 @@ static void on_reply(struct http_stream *s, struct mitm_cmd *cmd, double now)
         break;
     case W_RESPONSEHEADERS:
         after_responseheaders(s, now);
+        break;
+    case W_MADE_RESPONSEHEADERS:
+        if (s->flow->killed)
+            fail(s, 0, "Connection killed.", now);
+        else
+            hook(s, MITM_HOOK_RESPONSE, W_RESPONSE);
         break;
     case W_RESPONSE:
         after_response(s);
