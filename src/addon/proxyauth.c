@@ -7,6 +7,7 @@
 #include "base/err.h"
 #include "core/options.h"
 #include "proto/http/http.h"
+#include "proto/socks5/layer.h"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -261,12 +262,25 @@ static void on_requestheaders(struct mitm_proxyauth *pa, struct mitm_flow *f, do
 static void hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hook_env *env)
 {
     struct mitm_proxyauth *pa = state;
+    if (!pa)
+        return;
+    if (h == MITM_HOOK_SOCKS5_AUTH) {
+        /* socks5 mode asks for RFC 1929 credentials when proxyauth is set; a valid pair
+         * authenticates the whole connection, as a CONNECT's does. */
+        struct mitm_socks5_auth_data *d = arg;
+        const struct mitm_conn *c = d->client;
+        d->valid = c && mitm_proxyauth_socks5(pa, c->peer_host, c->peer_port, c->timestamp_start, d->username,
+                                              strlen(d->username), d->password, strlen(d->password));
+        return;
+    }
+    if (h != MITM_HOOK_HTTP_CONNECT && h != MITM_HOOK_REQUESTHEADERS)
+        return; /* other hooks carry other payloads than a flow */
     struct mitm_flow *f = arg;
-    if (!pa || !f->request)
+    if (!f->request)
         return;
     if (h == MITM_HOOK_HTTP_CONNECT)
         run(pa, f, env->now, true);
-    else if (h == MITM_HOOK_REQUESTHEADERS)
+    else
         on_requestheaders(pa, f, env->now);
 }
 

@@ -272,6 +272,33 @@ def test_socks5_unreachable_destination(mitmc):
     assert rd.at_eof()
 
 
+def test_socks5_proxyauth(mitmc, http_up):
+    """With --proxyauth, socks5 mode offers only RFC 1929 username/password: a good pair
+    lets the connection through, a bad one gets status 1 and no upstream request, and a
+    client that offers no authentication gets "no acceptable methods"."""
+    p = mitmc("-m", "socks5", "--proxyauth", "user:pass")
+    url = "http://127.0.0.1:%d/auth" % http_up.port
+    rc, out, err = curl("-x", "socks5h://user:pass@127.0.0.1:%d" % p.port, url)
+    assert rc == 0, err
+    assert [r["path"] for r in http_up.requests] == ["/auth"]
+    rc, out, err = curl("-x", "socks5h://user:wrong@127.0.0.1:%d" % p.port, url + "2")
+    assert rc != 0
+    s = u.connect(p.port)
+    s.sendall(b"\x05\x01\x02")
+    rd = u.Reader(s)
+    assert rd.exactly(2) == b"\x05\x02"
+    s.sendall(b"\x01\x04user\x03bad")
+    assert rd.exactly(2) == b"\x01\x01"
+    assert rd.at_eof()
+    s = u.connect(p.port)
+    s.sendall(b"\x05\x01\x00")
+    rd = u.Reader(s)
+    assert rd.exactly(2) == b"\x05\xff"
+    assert rd.at_eof()
+    assert [r["path"] for r in http_up.requests] == ["/auth"]
+    assert p.wait_stdout(r"authentication failed")
+
+
 # --------------------------------------------------------------------------- several at once
 
 def test_regular_socks5_and_reverse_in_one_process(mitmc, http_up):
@@ -291,23 +318,26 @@ def test_regular_socks5_and_reverse_in_one_process(mitmc, http_up):
 # --------------------------------------------------------------------------- raw TCP
 
 def connect_tunnel(port, target):
+    """A CONNECT tunnel: the socket and its reader, which may already hold the first bytes
+    the server sent after the 200 (a banner arrives in the same read under load)."""
     s = u.connect(port)
     s.sendall(b"CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target.encode(), target.encode()))
-    head = u.Reader(s).until(b"\r\n\r\n")
+    rd = u.Reader(s)
+    head = rd.until(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200"), head
-    return s
+    return s, rd
 
 
 def test_client_first_binary_protocol_in_connect(mitmc, tcp_server, tmp_path):
     echo = tcp_server()
     out = tmp_path / "tcp.flows"
     p = mitmc("-w", str(out), "--flow-detail", "3")
-    s = connect_tunnel(p.port, "127.0.0.1:%d" % echo.port)
+    s, rd = connect_tunnel(p.port, "127.0.0.1:%d" % echo.port)
     payload = bytes(range(256)) * 64
     s.sendall(payload)
-    assert u.Reader(s).exactly(len(payload)) == payload
+    assert rd.exactly(len(payload)) == payload
     s.shutdown(socket.SHUT_WR)
-    assert u.Reader(s).at_eof()
+    assert rd.at_eof()
     assert p.wait_stdout(r"127\.0\.0\.1:\d+ -> tcp -> 127\.0\.0\.1:%d" % echo.port)
     assert p.wait_stdout(r"127\.0\.0\.1:\d+ <- tcp <- 127\.0\.0\.1:%d" % echo.port)
     p.stop()
@@ -321,8 +351,7 @@ def test_client_first_binary_protocol_in_connect(mitmc, tcp_server, tmp_path):
 def test_server_first_banner_with_tcp_hosts(mitmc, tcp_server):
     srv = tcp_server(banner=b"220 mail.test ESMTP\r\n", echo=True)
     p = mitmc("--tcp-hosts", "127\\.0\\.0\\.1:%d" % srv.port)
-    s = connect_tunnel(p.port, "127.0.0.1:%d" % srv.port)
-    rd = u.Reader(s)
+    s, rd = connect_tunnel(p.port, "127.0.0.1:%d" % srv.port)
     assert rd.until(b"\r\n") == b"220 mail.test ESMTP\r\n"
     s.sendall(b"EHLO x\r\n")
     assert rd.until(b"\r\n") == b"EHLO x\r\n"
@@ -382,10 +411,10 @@ def test_idle_and_slowloris_clients_are_closed(mitmc, http_up):
 def test_idle_tcp_connection_is_closed(mitmc, tcp_server):
     echo = tcp_server()
     p = mitmc("--set", "tcp_timeout=1")
-    s = connect_tunnel(p.port, "127.0.0.1:%d" % echo.port)
+    s, rd = connect_tunnel(p.port, "127.0.0.1:%d" % echo.port)
     s.sendall(b"\x00\x00\x00")  # not HTTP: raw TCP
-    assert u.Reader(s).exactly(3) == b"\x00\x00\x00"
-    assert u.Reader(s, timeout=10).at_eof(timeout=10)
+    assert rd.exactly(3) == b"\x00\x00\x00"
+    assert rd.at_eof(timeout=10)
     assert p.wait_stdout(r"TCP connection to 127\.0\.0\.1:%d idle for 1 s" % echo.port)
 
 
