@@ -7,6 +7,7 @@
 #include "base/alloc.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "base/slice.h"
 #include "core/options.h"
 #include "filter/filter.h"
 
@@ -142,15 +143,6 @@ static void cands_free(struct cands *c)
     c->n = 0;
 }
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
-        return (c | 0x20) - 'a' + 10;
-    return -1;
-}
-
 /* Length of the valid UTF-8 sequence at s (1 for ASCII), or 0 (the maximal invalid
  * prefix length is returned in *bad, at least 1). */
 static size_t utf8_seq(const uint8_t *s, size_t n, size_t *bad)
@@ -184,8 +176,9 @@ static void unquote(const uint8_t *s, size_t n, struct mitm_buf *out)
     struct mitm_buf run;
     mitm_buf_init(&run, 0);
     for (size_t i = 0; i <= n; i++) {
-        if (i + 2 < n && s[i] == '%' && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            uint8_t b = (uint8_t)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        int pct = mitm_pct_at(s, n, i);
+        if (pct >= 0) {
+            uint8_t b = (uint8_t)pct;
             mitm_buf_append(&run, &b, 1);
             i += 2;
             continue;

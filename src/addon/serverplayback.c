@@ -2,6 +2,7 @@
  * addons/serverplayback.py and http.Response.refresh(). */
 #include "base/slice.h"
 #include "addon/serverplayback.h"
+#include "addon/httputil.h"
 #include "core/options.h"
 #include "base/alloc.h"
 #include "base/date.h"
@@ -98,33 +99,6 @@ static bool in_list(const struct mitm_strvec *l, const char *s, size_t n)
     return false;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* urllib.parse.unquote_plus of s[0..n) into out (emptied first). */
-static void unquote_plus(const char *s, size_t n, struct mitm_buf *out)
-{
-    out->len = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-            i += 2;
-        }
-        mitm_buf_append(out, &c, 1);
-    }
-}
-
 /* urllib.parse.parse_qsl(q, keep_blank_values=True) (separator "&"), emitting each pair
  * whose name is not in ignore as tags kt/vt. Returns the number of pairs emitted. */
 static size_t put_qsl(struct mitm_buf *out, const char *q, size_t n, const struct mitm_strvec *ignore,
@@ -140,11 +114,10 @@ static size_t put_qsl(struct mitm_buf *out, const char *q, size_t n, const struc
         if (end > i) {
             const char *eq = memchr(q + i, '=', end - i);
             size_t klen = eq ? (size_t)(eq - (q + i)) : end - i;
-            unquote_plus(q + i, klen, &k);
+            k.len = v.len = 0;
+            mitm_buf_unquote_plus(&k, q + i, klen);
             if (eq)
-                unquote_plus(eq + 1, end - i - klen - 1, &v);
-            else
-                v.len = 0;
+                mitm_buf_unquote_plus(&v, eq + 1, end - i - klen - 1);
             if (!in_list(ignore, (const char *)mitm_buf_data(&k), k.len)) {
                 put(out, kt, mitm_buf_data(&k), k.len);
                 put(out, vt, mitm_buf_data(&v), v.len);
@@ -172,21 +145,6 @@ static size_t url_path_len(const char *path)
     return semi ? (size_t)(semi - path) : n;
 }
 
-/* Request header value the way mitmproxy's Headers.get() returns it: every field of
- * that name joined with ", ". Returns false if there is none. */
-static bool header_joined(const struct mitm_headers *h, const char *name, struct mitm_buf *out)
-{
-    out->len = 0;
-    bool any = false;
-    for (long i = mitm_headers_find(h, name, 0); i >= 0; i = mitm_headers_find(h, name, (size_t)i + 1)) {
-        if (any)
-            mitm_buf_append(out, ", ", 2);
-        mitm_buf_append(out, h->v[i].value, h->v[i].value_len);
-        any = true;
-    }
-    return any;
-}
-
 /* ":" followed by the digits of a port 0..65535 and nothing else. */
 static bool valid_port(const char *s)
 {
@@ -212,7 +170,7 @@ static void put_pretty_host(struct mitm_buf *out, const struct mitm_http_request
     char *a = NULL;
     if (is_h2(r) && r->authority && r->authority[0])
         a = mitm_strdup(r->authority);
-    else if (header_joined(&r->headers, "host", &hv) && hv.len)
+    else if (mitm_addon_header_joined(&r->headers, "host", &hv) && hv.len)
         a = mitm_strndup((const char *)mitm_buf_data(&hv), hv.len);
     mitm_buf_free(&hv);
     if (!a) {
@@ -240,7 +198,7 @@ static void put_pretty_host(struct mitm_buf *out, const struct mitm_http_request
 
 static const char *content_type(const struct mitm_http_request *r, struct mitm_buf *tmp)
 {
-    if (!header_joined(&r->headers, "content-type", tmp))
+    if (!mitm_addon_header_joined(&r->headers, "content-type", tmp))
         return "";
     mitm_buf_append(tmp, "", 1);
     return (const char *)mitm_buf_data(tmp);
@@ -467,7 +425,7 @@ void mitm_serverplayback_key(const struct mitm_http_request *r, const struct mit
         mitm_buf_init(&hv, 0);
         for (size_t i = 0; i < uh->n; i++) {
             put(out, 'H', uh->v[i], strlen(uh->v[i]));
-            if (header_joined(&r->headers, uh->v[i], &hv))
+            if (mitm_addon_header_joined(&r->headers, uh->v[i], &hv))
                 put(out, 'x', mitm_buf_data(&hv), hv.len);
             else
                 put(out, 'X', "", 0); /* None */

@@ -2,6 +2,7 @@
 #include "addon/spec.h"
 #include "base/alloc.h"
 #include "base/err.h"
+#include "base/slice.h"
 #include "core/options.h"
 #include "filter/filter.h"
 
@@ -96,17 +97,6 @@ int mitm_spec_parse(const char *option, struct mitm_filter **filter, struct mitm
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static char simple_escape(char c)
 {
     switch (c) {
@@ -159,11 +149,12 @@ int mitm_py_unescape(const char *s, size_t n, struct mitm_buf *out, char *err, s
             char b = (char)(x & 0xff);
             mitm_buf_append(out, &b, 1);
         } else if (e == 'x') {
-            if (i + 2 >= n || hexval(s[i + 1]) < 0 || hexval(s[i + 2]) < 0) {
+            if (i + 2 >= n || mitm_hexval((unsigned char)s[i + 1]) < 0 ||
+                mitm_hexval((unsigned char)s[i + 2]) < 0) {
                 mitm_errf(err, errlen, "invalid \\x escape at position %zu", i - 1);
                 goto Fail;
             }
-            char b = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            char b = (char)(mitm_hexval((unsigned char)s[i + 1]) * 16 + mitm_hexval((unsigned char)s[i + 2]));
             mitm_buf_append(out, &b, 1);
             i += 2;
         } else {

@@ -98,3 +98,14 @@ uint8_t *mitm_buf_steal(struct mitm_buf *b, size_t *len)
     b->off = b->len = b->alloc = 0;
     return m;
 }
+
+void mitm_buf_unquote_plus(struct mitm_buf *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int v = mitm_pct_at(s, n, i);
+        char c = v >= 0 ? (char)v : s[i] == '+' ? ' ' : s[i];
+        if (v >= 0)
+            i += 2;
+        mitm_buf_append(b, &c, 1);
+    }
+}

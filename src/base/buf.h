@@ -40,6 +40,10 @@ static inline struct mitm_slice mitm_buf_slice(const struct mitm_buf *b)
     return mitm_slice(mitm_buf_data(b), b->len);
 }
 
+/* Append urllib.parse.unquote_plus of s[0..n): '+' is a space, "%XX" its byte, anything
+ * else (a stray '%' too) as is. */
+void mitm_buf_unquote_plus(struct mitm_buf *b, const char *s, size_t n);
+
 /* Take the bytes out: returns the owned memory holding exactly len live bytes at
  * offset 0 (plus a NUL), and leaves the buffer empty. Never NULL. */
 uint8_t *mitm_buf_steal(struct mitm_buf *b, size_t *len);

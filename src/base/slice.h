@@ -44,6 +44,25 @@ static inline const char *mitm_trim_ows(const char *s, const char *e, const char
     return s;
 }
 
+/* The value of a hex digit (either case), or -1. */
+static inline int mitm_hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    c |= 0x20;
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The byte a "%XX" escape at s[i] (n bytes in all) stands for, or -1 if there is none. */
+static inline int mitm_pct_at(const void *s, size_t n, size_t i)
+{
+    const unsigned char *p = s;
+    if (i + 2 >= n || p[i] != '%')
+        return -1;
+    int hi = mitm_hexval(p[i + 1]), lo = mitm_hexval(p[i + 2]);
+    return hi < 0 || lo < 0 ? -1 : hi * 16 + lo;
+}
+
 /* ASCII case-insensitive equality with a C string (header names, tokens). */
 int mitm_slice_ieq(struct mitm_slice a, const char *s);
 

@@ -65,9 +65,6 @@ void mitm_cv_format_pairs(struct mitm_cv_result *r, const struct mitm_kv *kv, si
  * mitm_kv_free). */
 void mitm_cv_kv_add(struct mitm_kv **v, size_t *n, const char *k, size_t kl, const char *val, size_t vl);
 
-/* The value of a hex digit, or -1. */
-int mitm_cv_hexval(char c);
-
 /* Append Python's repr() of the float v (shortest round-trip digits; exponent form below 1e-4
  * and from 1e16; "Infinity" as json.dumps writes it). */
 void mitm_cv_py_float(double v, struct mitm_buf *o);

@@ -55,7 +55,7 @@ static int hex4(const char *p, const char *end, uint32_t *v)
         return -1;
     *v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = mitm_cv_hexval(p[i]);
+        int h = mitm_hexval((unsigned char)p[i]);
         if (h < 0)
             return -1;
         *v = *v * 16 + (uint32_t)h;

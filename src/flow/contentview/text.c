@@ -129,14 +129,6 @@ void mitm_kv_free(struct mitm_kv *kv, size_t n)
     free(kv);
 }
 
-int mitm_cv_hexval(char c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
 /* Python float repr: shortest round-trip digits; exponent form below 1e-4 or from 1e16. */
 void mitm_cv_py_float(double v, struct mitm_buf *o)
 {

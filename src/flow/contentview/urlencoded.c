@@ -6,22 +6,6 @@
 
 #include "base/alloc.h"
 
-static void unquote_plus(const char *s, size_t n, struct mitm_buf *out)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '+') {
-            mitm_buf_append(out, " ", 1);
-        } else if (s[i] == '%' && i + 2 < n && mitm_cv_hexval(s[i + 1]) >= 0 &&
-                   mitm_cv_hexval(s[i + 2]) >= 0) {
-            uint8_t b = (uint8_t)(mitm_cv_hexval(s[i + 1]) * 16 + mitm_cv_hexval(s[i + 2]));
-            mitm_buf_append(out, &b, 1);
-            i += 2;
-        } else {
-            mitm_buf_append(out, &s[i], 1);
-        }
-    }
-}
-
 size_t mitm_cv_parse_qsl(const char *s, size_t n, size_t max, struct mitm_kv **out)
 {
     struct mitm_kv *v = NULL;
@@ -35,9 +19,9 @@ size_t mitm_cv_parse_qsl(const char *s, size_t n, size_t max, struct mitm_kv **o
             struct mitm_buf k, val;
             mitm_buf_init(&k, 0);
             mitm_buf_init(&val, 0);
-            unquote_plus(p, (size_t)((eq ? eq : pe) - p), &k);
+            mitm_buf_unquote_plus(&k, p, (size_t)((eq ? eq : pe) - p));
             if (eq)
-                unquote_plus(eq + 1, (size_t)(pe - eq - 1), &val);
+                mitm_buf_unquote_plus(&val, eq + 1, (size_t)(pe - eq - 1));
             mitm_cv_kv_add(&v, &count, (const char *)mitm_buf_data(&k), k.len,
                            (const char *)mitm_buf_data(&val), val.len);
             mitm_buf_free(&k);

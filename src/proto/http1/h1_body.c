@@ -1,6 +1,7 @@
 /* HTTP/1.x message body framing (RFC 9112 §6) and the chunked decoder (§7.1). */
 #include "proto/http1/h1.h"
 #include "base/alloc.h"
+#include "base/slice.h"
 #include "proto/http/http.h"
 
 #include <stdlib.h>
@@ -271,16 +272,6 @@ static ssize_t fail(struct mitm_h1_body *b, const char **reason, const char *why
     return MITM_PARSE_ERROR;
 }
 
-static int hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20;
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
 /* The trailer section is over (its final empty line consumed): parse what was buffered. */
 static int finish_trailers(struct mitm_h1_body *b, const char **reason)
 {
@@ -343,13 +334,13 @@ static int size_line_byte(struct mitm_h1_body *b, uint8_t c, const char **reason
         return (int)fail(b, reason, "Chunk size line too long");
     switch (b->state) {
     case CH_SIZE0:
-        if ((d = hexval(c)) < 0)
+        if ((d = mitm_hexval((unsigned char)c)) < 0)
             return (int)fail(b, reason, c == '\r' || c == '\n' ? "Empty chunk size" : "Invalid chunk size");
         b->remaining = (uint64_t)d;
         b->state = CH_SIZE;
         return 0;
     case CH_SIZE:
-        if ((d = hexval(c)) >= 0) {
+        if ((d = mitm_hexval((unsigned char)c)) >= 0) {
             if (b->remaining >> 59)
                 return (int)fail(b, reason, "Chunk size too large");
             b->remaining = b->remaining << 4 | (uint64_t)d;

@@ -35,3 +35,17 @@ Test(buf, printf_large)
     cr_assert_eq(b.len, sizeof(big) - 1 + 2);
     mitm_buf_free(&b);
 }
+
+Test(buf, unquote_plus)
+{
+    struct mitm_buf b;
+    mitm_buf_init(&b, 0);
+    const char *s = "a+b%20c%2Fd%zz%4%41%";
+    mitm_buf_unquote_plus(&b, s, strlen(s));
+    cr_assert_eq(b.len, strlen("a b c/d%zz%4A%"));
+    cr_assert(memcmp(mitm_buf_data(&b), "a b c/d%zz%4A%", b.len) == 0);
+    mitm_buf_free(&b);
+    cr_assert_eq(mitm_pct_at("%7e", 3, 0), 0x7e);
+    cr_assert_eq(mitm_pct_at("%7", 2, 0), -1);
+    cr_assert_eq(mitm_pct_at("x%7E", 4, 0), -1);
+}
