@@ -2,6 +2,7 @@
 import re
 import shutil
 import signal
+import socket
 import subprocess
 
 import pytest
@@ -119,6 +120,26 @@ def test_bad_or_unsupported_mode_is_refused_not_run_as_regular(binary, tmp_path)
         assert p.returncode == 1, out
         assert "Invalid proxy mode specification: %s" % mode in out and why in out, out
         assert "listening" not in out, out
+
+
+@u.mitmc_only  # mitmdump's wording is "OSError(98, 'Address already in use')"
+def test_listener_that_cannot_be_set_up_fails_the_start(binary, tmp_path):
+    """A port another socket holds (without SO_REUSEPORT): no worker may start on it, the
+    process says why and exits 1 instead of running without a listener."""
+    taken = socket.socket()
+    try:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        p = subprocess.run([binary, "dump", "-p", str(port), "--listen-host", "127.0.0.1", "--set",
+                            "confdir=%s" % tmp_path], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=20)
+    finally:
+        taken.close()
+    out = p.stdout.decode()
+    assert p.returncode == 1, out
+    assert "cannot listen on 127.0.0.1:%d: Address already in use" % port in out, out
+    assert "listening at" not in out, out
 
 
 def test_two_modes_on_one_address_are_refused(binary, tmp_path):

@@ -509,10 +509,3 @@ Test(flowfile_ws, handshake_cache_is_bounded)
     mitm_flowfile_close(r);
     mitm_buf_free(&file);
 }
-
-/* Debian's mitmdump 8.1.1 reads flow files up to version 17; mitmc writes version 21 and has no
- * down-conversion, so its output cannot be checked with 8.1.1. */
-Test(flowfile_ws, written_files_read_by_mitmdump_8_1_1)
-{
-    cr_skip_test("mitmdump 8.1.1 reads flow format <= 17; mitmc writes 21 and has no down-conversion");
-}
