@@ -101,8 +101,10 @@ static void run_body(const struct mitm_modify *m, struct mitm_flow *f, const str
 static void body_hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hook_env *env)
 {
     struct mitm_modify *m = state;
+    if (!m || (h != MITM_HOOK_REQUEST && h != MITM_HOOK_RESPONSE))
+        return; /* other hooks carry other payloads than a flow */
     struct mitm_flow *f = arg;
-    if (!m || !f->request || mitm_addon_flow_dead(f))
+    if (!f->request || mitm_addon_flow_dead(f))
         return;
     if ((h == MITM_HOOK_REQUEST && !f->response) || (h == MITM_HOOK_RESPONSE && f->response))
         run_body(m, f, env);

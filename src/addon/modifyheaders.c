@@ -39,25 +39,20 @@ static void run_headers(const struct mitm_modify *m, const struct mitm_flow *f, 
         free(match);
 }
 
-/* A response no server sent (an addon made it in the request hooks). */
-static bool made_locally(const struct mitm_flow *f)
-{
-    return !f->server_conn.peer_host && f->server_conn.timestamp_start == 0;
-}
-
 static void headers_hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hook_env *env)
 {
     (void)env;
     struct mitm_modify *m = state;
+    if (!m || (h != MITM_HOOK_REQUESTHEADERS && h != MITM_HOOK_RESPONSEHEADERS))
+        return; /* other hooks carry other payloads than a flow */
     struct mitm_flow *f = arg;
-    if (!m || !f->request || mitm_addon_flow_dead(f))
+    if (!f->request || mitm_addon_flow_dead(f))
         return;
+    /* a response an addon made in the request hooks gets responseheaders too (stream.c) */
     if (h == MITM_HOOK_REQUESTHEADERS && !f->response)
         run_headers(m, f, &f->request->headers);
     else if (h == MITM_HOOK_RESPONSEHEADERS && f->response)
         run_headers(m, f, &f->response->headers);
-    else if (h == MITM_HOOK_RESPONSE && f->response && made_locally(f))
-        run_headers(m, f, &f->response->headers); /* the responseheaders run mitmproxy emulates */
 }
 
 const struct mitm_addon mitm_addon_modifyheaders = {"modifyheaders", headers_hook};

@@ -261,8 +261,10 @@ static void cookie_request(struct mitm_stickycookie *s, struct mitm_flow *f)
 static void cookie_hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hook_env *env)
 {
     struct mitm_stickycookie *s = state;
+    if (!s || (h != MITM_HOOK_RESPONSE && h != MITM_HOOK_REQUEST))
+        return; /* other hooks carry other payloads than a flow */
     struct mitm_flow *f = arg;
-    if (!s || !f->request || !f->request->host)
+    if (!f->request || !f->request->host)
         return;
     if (h == MITM_HOOK_RESPONSE && f->response)
         cookie_response(s, f, env->now);

@@ -85,12 +85,14 @@ Test(builtin, mitmproxys_order)
     run(r, &o, MITM_HOOK_REQUEST, f);
     cr_assert_str_eq(hdrtext(&f->request->headers), "Host: c.test\n", "X-Seen was judged on b.test");
     mitm_flow_unref(f);
-    /* a blocked request's answer gets the responseheaders run of modify_headers */
+    /* a blocked request's answer gets the responseheaders run of modify_headers (the core
+     * runs responseheaders, then response, for a response an addon made) */
     f = mkflow("GET", "http", "blocked.test", 80, "/",
                HDRS("Host", "blocked.test", "Proxy-Authorization", "Basic dTpw"), NULL);
     run(r, &o, MITM_HOOK_REQUESTHEADERS, f);
     run(r, &o, MITM_HOOK_REQUEST, f);
     cr_assert_eq(f->response->status_code, 403);
+    run(r, &o, MITM_HOOK_RESPONSEHEADERS, f);
     run(r, &o, MITM_HOOK_RESPONSE, f);
     cr_assert_str_eq(hdrtext(&f->response->headers),
                      "Server: mitmc/" MITM_VERSION "\ncontent-length: 0\nX-Blocked: 1\n");

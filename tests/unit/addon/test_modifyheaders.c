@@ -141,12 +141,15 @@ Test(modifyheaders, taken_killed_and_hooks)
     H(m, &o, MITM_HOOK_REQUEST, f);
     cr_assert_str_eq(hdrtext(&f->request->headers), "", "not the request hook (mitmproxy 8: request)");
     mitm_flow_unref(f);
-    /* a response an addon made (no server): the responseheaders run happens in response */
+    /* a response an addon made (no server): the core runs responseheaders for it too
+     * (src/proto/http/stream.c), and the response hook leaves it alone as for any other */
     f = mkflow("GET", "http", "h", 80, "/", NOHDRS, NULL);
     f->response = mitm_http_response_make(404, NULL, NULL);
     H(m, &o, MITM_HOOK_RESPONSE, f);
+    cr_assert_str_eq(hdrtext(&f->response->headers), "Content-Length: 0\n", "response: untouched");
+    H(m, &o, MITM_HOOK_RESPONSEHEADERS, f);
     cr_assert_str_eq(hdrtext(&f->response->headers), "content-length: 42\n");
-    H(m, &o, MITM_HOOK_RESPONSE, f);
+    H(m, &o, MITM_HOOK_RESPONSEHEADERS, f);
     cr_assert_str_eq(hdrtext(&f->response->headers), "content-length: 42\n", "twice is the same as once");
     mitm_flow_unref(f);
     mitm_modify_free(m);
