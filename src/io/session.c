@@ -182,6 +182,22 @@ static void on_handle_closed(uv_handle_t *h)
 }
 
 static void drop_timers(struct session *s);
+static void hook_log(void *arg, int level, const char *msg);
+
+/* The connection hooks mitmproxy's ConnectionHandler runs itself, not its layers
+ * (client_connected ... server_disconnected): synchronous, through the addons. */
+static void conn_hook(struct session *s, enum mitm_hook h, void *arg)
+{
+    struct mitm_hook_env env = {
+        .now = mitm_io_now(), .opts = s->ctx.opts, .worker = s->w->index, .log = hook_log, .log_arg = s};
+    mitm_addons_run(s->ctx.svc->addons, h, arg, &env);
+}
+
+static void server_hook(struct session *s, enum mitm_hook h, struct mitm_conn *server)
+{
+    struct mitm_server_hook_data d = {.client = s->ctx.client, .server = server};
+    conn_hook(s, h, &d);
+}
 
 static void end_session(struct session *s)
 {
@@ -213,13 +229,24 @@ static void close_io(struct ioconn *io)
         io->handles++;
         uv_close((uv_handle_t *)&io->tcp, on_handle_closed);
     }
+    bool hooked = io->hooked;
+    io->hooked = false;
+    if (hooked && io != io->s->client && io->conn) {
+        io->conn->timestamp_end = io->conn->timestamp_end ? io->conn->timestamp_end : mitm_io_now();
+        server_hook(io->s, MITM_HOOK_SERVER_DISCONNECTED, io->conn);
+    }
+    if (io == io->s->client) {
+        struct mitm_conn *conn = io->conn;
+        if (conn && conn->peer[0])
+            mitm_log(MITM_LOG_INFO, conn->peer, "client disconnect");
+        if (hooked && conn) {
+            conn->timestamp_end = conn->timestamp_end ? conn->timestamp_end : mitm_io_now();
+            conn_hook(io->s, MITM_HOOK_CLIENT_DISCONNECTED, conn);
+        }
+        end_session(io->s); /* io stays listed (its handle is closing): the session lives on */
+    }
     if (io->handles == 0 && !io->gai_pending)
         unlink_io(io);
-    if (io == io->s->client) {
-        if (io->conn && io->conn->peer[0])
-            mitm_log(MITM_LOG_INFO, io->conn->peer, "client disconnect");
-        end_session(io->s);
-    }
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status)
@@ -580,6 +607,25 @@ static void drop_timers(struct session *s)
     }
 }
 
+/* server_connect: an addon that set the server's error kills the connection before it is
+ * made (mitmproxy's "Connection killed: ..."). True when c was answered so. */
+static bool server_connect_killed(struct session *s, struct mitm_cmd *c)
+{
+    struct mitm_conn *srv = c->conn;
+    server_hook(s, MITM_HOOK_SERVER_CONNECT, srv);
+    if (!srv->error)
+        return false;
+    mitm_log(MITM_LOG_INFO, session_peer(s), "server connection to %s:%u killed before connect: %s",
+             srv->host, srv->port, srv->error);
+    server_hook(s, MITM_HOOK_SERVER_CONNECT_ERROR, srv);
+    char msg[600];
+    snprintf(msg, sizeof(msg), "Connection killed: %s", srv->error);
+    c->error = mitm_strdup(msg);
+    srv->state = MITM_CONN_CLOSED;
+    reply(s, c);
+    return true;
+}
+
 static void execute(struct session *s, struct mitm_cmd *c)
 {
     switch (c->type) {
@@ -591,6 +637,8 @@ static void execute(struct session *s, struct mitm_cmd *c)
             reply(s, c); /* connected already: its filters start now */
             return;
         }
+        if (server_connect_killed(s, c))
+            return;
         mitm_io_open(s, c);
         return; /* replied later; owns c */
     case MITM_CMD_CLOSE:
@@ -637,6 +685,7 @@ void mitm_io_open_done(struct ioconn *io, const char *err, bool timeout)
     if (io->timer_init)
         uv_timer_stop(&io->timer);
     if (c) {
+        struct mitm_conn *srv = io->conn;
         if (err) {
             c->error = mitm_strdup(err);
             c->timeout = timeout;
@@ -647,12 +696,19 @@ void mitm_io_open_done(struct ioconn *io, const char *err, bool timeout)
             }
             mitm_log(MITM_LOG_INFO, s->client && s->client->conn ? s->client->conn->peer : NULL,
                      "error establishing server connection: %s", err);
+            if (srv) {
+                if (!srv->error)
+                    srv->error = mitm_strdup(err);
+                server_hook(s, MITM_HOOK_SERVER_CONNECT_ERROR, srv);
+            }
         } else {
             io->conn->state = MITM_CONN_OPEN;
             io->conn->timestamp_tcp_setup = mitm_io_now();
             fill_addresses(io);
             mitm_log(MITM_LOG_INFO, s->client && s->client->conn ? s->client->conn->peer : NULL,
                      "server connect %s:%u", io->conn->host, io->conn->port);
+            server_hook(s, MITM_HOOK_SERVER_CONNECTED, io->conn);
+            io->hooked = true;
         }
         s->running = true;
         reply(s, c);
@@ -725,6 +781,13 @@ void mitm_session_accept(struct worker *w, struct listener *l)
         return;
     }
     mitm_log(MITM_LOG_INFO, c->peer, "client connect");
+    conn_hook(s, MITM_HOOK_CLIENT_CONNECTED, c);
+    io->hooked = true;
+    if (c->error) {
+        mitm_log(MITM_LOG_INFO, c->peer, "client kill connection");
+        close_io(io);
+        return;
+    }
     if (l->mode->kind == MITM_MODE_TRANSPARENT)
         original_destination(s, io);
     s->root = mitm_mode_layer_new(&s->ctx);

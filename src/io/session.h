@@ -23,6 +23,7 @@ struct ioconn {
     uv_timer_t timer; /* connect timeout */
     struct addrinfo *ai, *ai_next;
     bool tcp_init, timer_init, gai_pending, connecting, closing, reading, read_eof, shut;
+    bool hooked;  /* client_connected / server_connected ran: the disconnected hook is owed */
     int handles;  /* libuv handles still to be closed */
     int last_err; /* last connect error (libuv code) */
     struct ioconn *next;

@@ -72,6 +72,14 @@ struct mitm_conn {
     struct mitm_conn *next;        /* context's list */
 };
 
+/* The argument of the server_connect, server_connected, server_connect_error and
+ * server_disconnected hooks (mitmproxy's ServerConnectionHookData). The client_* hooks get
+ * the client's struct mitm_conn itself. An addon that sets conn->error in client_connected
+ * or server_connect kills that connection. */
+struct mitm_server_hook_data {
+    struct mitm_conn *client, *server;
+};
+
 /* Hooks, exactly mitmproxy's names (reference §11). */
 #define MITM_HOOKS(X)                                                                                        \
     X(CLIENT_CONNECTED, "client_connected")                                                                  \

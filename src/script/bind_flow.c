@@ -627,6 +627,17 @@ static int c_error(lua_State *L)
     return 1;
 }
 
+/* Setting error in client_connected / server_connect kills the connection (mitmproxy's
+ * `client.error = ...`); nil clears it. */
+static int c_set_error(lua_State *L)
+{
+    struct mitm_conn *c = (struct mitm_conn *)check_conn(L); /* a live box owns a writable conn */
+    const char *e = luaL_optstring(L, 2, NULL);
+    free(c->error);
+    c->error = e ? mitm_strdup(e) : NULL;
+    return 0;
+}
+
 static int c_tls_established(lua_State *L)
 {
     lua_pushboolean(L, check_conn(L)->tls);
@@ -680,7 +691,7 @@ static const struct prop conn_props[] = {
     {"peername", c_peername, NULL},
     {"sockname", c_sockname, NULL},
     {"address", c_address, NULL},
-    {"error", c_error, NULL},
+    {"error", c_error, c_set_error},
     {"tls_established", c_tls_established, NULL},
     {"sni", c_sni, NULL},
     {"alpn", c_alpn, NULL},

@@ -18,21 +18,26 @@ static int push_http_flow(struct lstate *ls, void *arg)
     return 1;
 }
 
-/* mitmproxy's Client: client_connected / client_disconnected get the connection itself.
- * The core does not fire these yet; their argument is then the layer's struct mitm_conn. */
+/* mitmproxy's Client: client_connected / client_disconnected get the connection itself
+ * (the layer's struct mitm_conn); `client.error = "..."` in client_connected kills it. */
 static int push_client(struct lstate *ls, void *arg)
 {
     bind_push_conn(ls, arg);
     return 1;
 }
 
-/* mitmproxy's ServerConnectionHookData: {server = Server}; the client is added once the
- * core passes it along with the server. */
+/* mitmproxy's ServerConnectionHookData: {client = Client, server = Server};
+ * `data.server.error = "..."` in server_connect kills the connection before it is made. */
 static int push_server_data(struct lstate *ls, void *arg)
 {
+    struct mitm_server_hook_data *d = arg;
     lua_createtable(ls->L, 0, 2);
-    bind_push_conn(ls, arg);
+    bind_push_conn(ls, d->server);
     lua_setfield(ls->L, -2, "server");
+    if (d->client) {
+        bind_push_conn(ls, d->client);
+        lua_setfield(ls->L, -2, "client");
+    }
     return 1;
 }
 

@@ -151,6 +151,21 @@ def test_example_commands_simple(mitmc):
     assert proxy.wait_stdout(r"commands-simple.lua: num = 1"), proxy.stdout
 
 
+def test_example_tcp_simple(mitmc, tcp_server):
+    echo = tcp_server()
+    proxy = mitmc("--tcp-hosts", ".*", "-s", ex("tcp-simple.lua"))
+    s = u.connect(proxy.port)
+    s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (echo.port, echo.port))
+    rd = u.Reader(s)
+    assert rd.until(b"\r\n\r\n").startswith(b"HTTP/1.1 200")
+    s.sendall(b"a foo\x01 foofoo")
+    # the client's foo became bar on the way in, and the echo passes the hook again
+    assert rd.exactly(13) == b"a bar\x01 barbar"
+    assert echo.received == b"a bar\x01 barbar"
+    assert proxy.wait_stdout(r"tcp-simple.lua: tcp_message\[from_client=true\), content=a bar\\x01 barbar\]")
+    assert proxy.wait_stdout(r"tcp_message\[from_client=false\), content=a bar\\x01 barbar\]")
+
+
 def test_options_lists_script_options(binary, tmp_path):
     r = subprocess.run([binary, "dump", "--options", "-s", ex("options-simple.lua")], stdout=subprocess.PIPE,
                        stderr=subprocess.PIPE, env=proxy_env(), timeout=30)
@@ -162,6 +177,57 @@ def test_options_lists_script_options(binary, tmp_path):
 
 
 # --------------------------------------------------------------------------- behaviour
+
+def test_connection_hooks_fire_in_mitmproxys_order(mitmc, raw_upstream, curl, tmp_path):
+    script = write(tmp_path / "conns.lua", """
+local function addr(a) return a and (a[1] .. ":" .. a[2]) or "-" end
+return {
+  client_connected = function(c) mitm.log.info("HOOK client_connected " .. addr(c.peername)) end,
+  server_connect = function(d)
+    mitm.log.info("HOOK server_connect " .. addr(d.server.address) .. " for " .. addr(d.client.peername))
+  end,
+  server_connected = function(d) mitm.log.info("HOOK server_connected " .. addr(d.server.peername)) end,
+  server_disconnected = function(d) mitm.log.info("HOOK server_disconnected " .. addr(d.server.address)) end,
+  client_disconnected = function(c) mitm.log.info("HOOK client_disconnected " .. addr(c.peername)) end,
+}
+""")
+    proxy = mitmc("-s", script)
+    up = raw_upstream(reply=ok_reply())
+    assert curl(proxy.port, "http://127.0.0.1:%d/" % up.port).returncode == 0
+    assert proxy.wait_stdout(r"HOOK client_disconnected")
+    hooks = re.findall(r"HOOK (\S+) (\S+)", proxy.stdout)
+    names = [h[0] for h in hooks]
+    assert names == ["client_connected", "server_connect", "server_connected", "server_disconnected",
+                     "client_disconnected"], proxy.stdout
+    peer = hooks[0][1]
+    assert re.fullmatch(r"127\.0\.0\.1:\d+", peer)
+    assert hooks[1][1] == "127.0.0.1:%d" % up.port and hooks[3][1] == hooks[1][1]
+    assert "for " + peer in proxy.stdout and hooks[4][1] == peer
+    assert hooks[2][1] == "127.0.0.1:%d" % up.port
+
+
+def test_connection_hooks_can_kill_client_and_server(mitmc, raw_upstream, curl, tmp_path):
+    up = raw_upstream(reply=ok_reply())
+    kill_server = write(tmp_path / "ks.lua", """
+return { server_connect = function(d) d.server.error = "not this one" end }
+""")
+    proxy = mitmc("-s", kill_server)
+    r = curl(proxy.port, "http://127.0.0.1:%d/x" % up.port, "-i")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(b"HTTP/1.1 502"), r.stdout
+    assert b"Connection killed: not this one" in r.stdout
+    assert proxy.wait_stdout(r"server connection to 127\.0\.0\.1:%d killed before connect: not this one" % up.port)
+    assert up.received() == b""
+    proxy.stop()
+    kill_client = write(tmp_path / "kc.lua", """
+return { client_connected = function(c) c.error = "go away" end }
+""")
+    proxy = mitmc("-s", kill_client)
+    r = curl(proxy.port, "http://127.0.0.1:%d/y" % up.port)
+    assert r.returncode != 0
+    assert proxy.wait_stdout(r"client kill connection")
+    assert up.received() == b""
+
 
 def test_two_scripts_run_in_order(mitmc, raw_upstream, curl, tmp_path):
     one = write(tmp_path / "one.lua", "return {request = function(f) f.request.headers['X-Order'] = 'one' end}\n")

@@ -373,10 +373,15 @@ Test(bindings, connection_hooks_get_the_connection)
                 "end\n"
                 "function server_connect(data)\n"
                 "  assert(data.server.address[1] == 'example.com' and data.server.address[2] == 443)\n"
+                "  assert(data.client.peername[2] == 4242)\n"
+                "  data.server.error = 'no thanks'\n"
                 "  mitm.log.info('server ok')\n"
                 "end\n");
     hook(rt, MITM_HOOK_CLIENT_CONNECTED, &c, 0);
-    hook(rt, MITM_HOOK_SERVER_CONNECT, &s, 0);
+    struct mitm_server_hook_data d = {.client = &c, .server = &s};
+    hook(rt, MITM_HOOK_SERVER_CONNECT, &d, 0);
     cr_assert(logged("client ok") && logged("server ok"), "%s", logbuf);
+    cr_assert_str_eq(s.error, "no thanks");
+    free(s.error);
     mitm_script_rt_free(rt);
 }
