@@ -131,3 +131,17 @@ def curl(curl_bin, tmp_path):
                               stdin=subprocess.DEVNULL, timeout=timeout + 10, cwd=tmp_path)
 
     return run
+
+
+@pytest.fixture
+def tcp_server():
+    servers = []
+
+    def start(**kw):
+        s = u.TcpServer(**kw)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()

@@ -558,3 +558,49 @@ class HttpUpstream:
         self.server.server_close()
         self.thread.join(5)
 
+
+class TcpServer:
+    """A TCP server on 127.0.0.1:0. echo: sends back what it reads; banner: sends it first.
+    .received holds every byte it got."""
+
+    def __init__(self, banner=b"", echo=True):
+        self.banner, self.echo = banner, echo
+        self.received = b""
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        c.settimeout(10)
+        try:
+            if self.banner:
+                c.sendall(self.banner)
+            while True:
+                d = c.recv(65536)
+                if not d:
+                    break
+                self.received += d
+                if self.echo:
+                    c.sendall(d)
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(5)
+        self.sock.close()

@@ -2,7 +2,6 @@
 absolute-form https, client replay over TLS, timeouts), with real clients (curl, raw sockets)
 through the real binary. Transparent mode, which needs network namespaces, is in
 test_transparent.py."""
-import os
 import re
 import socket
 import ssl
@@ -48,67 +47,6 @@ def curl(*args, timeout=20):
     p = subprocess.run(["curl", "-sS", "--max-time", "10", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                        timeout=timeout)
     return p.returncode, p.stdout, p.stderr.decode(errors="replace")
-
-
-class TcpServer:
-    """A TCP server on 127.0.0.1:0. echo: sends back what it reads; banner: sends it first.
-    .received holds every byte it got."""
-
-    def __init__(self, banner=b"", echo=True):
-        self.banner, self.echo = banner, echo
-        self.received = b""
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.stopping = False
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
-
-    def _serve(self, c):
-        c.settimeout(10)
-        try:
-            if self.banner:
-                c.sendall(self.banner)
-            while True:
-                d = c.recv(65536)
-                if not d:
-                    break
-                self.received += d
-                if self.echo:
-                    c.sendall(d)
-        except OSError:
-            pass
-        finally:
-            c.close()
-
-    def stop(self):
-        self.stopping = True
-        self.thread.join(5)
-        self.sock.close()
-
-
-@pytest.fixture
-def tcp_server():
-    servers = []
-
-    def start(**kw):
-        s = TcpServer(**kw)
-        servers.append(s)
-        return s
-
-    yield start
-    for s in servers:
-        s.stop()
 
 
 def trust(pki):
@@ -212,7 +150,7 @@ def test_upstream_chain_http_https_then_parent_gone(mitmc, pki, http_up, tls_up)
 
 def test_upstream_auth_on_connect(mitmc, tcp_server):
     # the parent is a raw server that records the CONNECT and refuses it
-    class Refuser(TcpServer):
+    class Refuser(u.TcpServer):
         def _serve(self, c):
             self.received += c.recv(4096)
             c.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n")
