@@ -273,6 +273,16 @@ static void hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hoo
                                               strlen(d->username), d->password, strlen(d->password));
         return;
     }
+    if (h == MITM_HOOK_CLIENT_DISCONNECTED) {
+        /* the connection is gone: so is what it authenticated (mitmproxy keeps a weak map) */
+        const struct mitm_conn *c = arg;
+        char key[128];
+        size_t kl = conn_key(c->peer_host, c->peer_port, c->timestamp_start, key, sizeof(key));
+        pthread_mutex_lock(&pa->lock);
+        mitm_lru_del(pa->conns, mitm_slice(key, kl));
+        pthread_mutex_unlock(&pa->lock);
+        return;
+    }
     if (h != MITM_HOOK_HTTP_CONNECT && h != MITM_HOOK_REQUESTHEADERS)
         return; /* other hooks carry other payloads than a flow */
     struct mitm_flow *f = arg;

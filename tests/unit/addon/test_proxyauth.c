@@ -185,6 +185,16 @@ Test(proxyauth, socks5_entry_point)
     cr_assert_null(f->response, "the SOCKS5 handshake authenticated the connection");
     cr_assert_str_eq(meta(f, "proxyauth"), "14:4:user;4:pass;]");
     mitm_flow_unref(f);
+    /* client_disconnected forgets the connection's credentials */
+    struct mitm_conn c = {.port = 0, .peer_port = 5000, .timestamp_start = 999.0};
+    strcpy(c.peer_host, "10.0.0.1");
+    struct mitm_hook_env env = env_for(&o, 6.0);
+    mitm_addon_proxyauth.hook(pa, MITM_HOOK_CLIENT_DISCONNECTED, &c, &env);
+    f = mkflow("GET", "http", "h", 80, "/", NOHDRS, NULL);
+    set_mode(f, "socks5");
+    run(pa, &o, MITM_HOOK_REQUESTHEADERS, f);
+    cr_assert_eq(f->response->status_code, 401, "a new connection from the same address asks again");
+    mitm_flow_unref(f);
     mitm_proxyauth_free(pa);
     mitm_options_free(&o);
 }
