@@ -1,6 +1,6 @@
 /* Options: a struct generated from options-table.h, plus parsing from every source.
- * One process-wide instance, written during startup on the main thread and read-only
- * afterwards (workers read it without locks). */
+ * Written on the main thread; workers never read it directly but a refcounted snapshot
+ * (core/services.h) that a later change replaces for new connections. */
 #ifndef MITM_CORE_OPTIONS_H
 #define MITM_CORE_OPTIONS_H
 

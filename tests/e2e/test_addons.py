@@ -493,7 +493,7 @@ def test_proxyauth_once_per_tunnel(proxies, tls_upstream, curl_bin, tmp_path):
 # --------------------------------------------------------------------------- upstream_auth
 
 def test_upstream_auth_is_for_upstream_and_reverse_modes_only(proxies, up):
-    # regular mode (the only one mitmc runs so far): the option is accepted, nothing added
+    # regular mode: the option is accepted, nothing added (test_modes.py covers upstream)
     procs = proxies("--upstream-auth", "user:pass")
     got, upstream = same(each(procs, up, get(local(up, b"/ua"))))
     assert upstream == b"GET /ua HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % up.port

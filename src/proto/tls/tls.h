@@ -1,10 +1,11 @@
-/* HTTPS interception: the TLS layer of a CONNECT tunnel (mitmproxy's ClientTLSLayer and
- * ServerTLSLayer in one sans-io layer) and the process-wide TLS configuration it uses.
+/* HTTPS interception: the client half (mitmproxy's ClientTLSLayer, client.c), the server
+ * half (a connection filter on a server connection, server.c) and the process-wide TLS
+ * configuration both use (tlsctx.c).
  *
- * The layer runs OpenSSL over memory BIOs (it never touches a socket): it reads the
- * client's ClientHello, (eager strategy) completes the upstream handshake first offering
- * the client's SNI and ALPN, forges the leaf from what the server presented, answers the
- * client, then runs an inner HTTP layer (mitm_http_layer_new_inner) over the plaintext.
+ * Both run OpenSSL over memory BIOs (never a socket): the client layer reads the client's
+ * ClientHello, (eager strategy) has the server half complete the upstream handshake first
+ * offering the client's SNI and ALPN, forges the leaf from what the server presented,
+ * answers the client, then hands the plaintext to a next-layer step (proto/next.h).
  * Upstream certificate errors surface as the inner HTTP layer's 502 for the first request
  * (its OPEN is answered with "Certificate verify failed: <reason>"), as in mitmproxy.
  * Which connections are intercepted at all is the next-layer step's decision (proto/next.h). */
@@ -40,11 +41,10 @@ struct mitm_tls_sessions;
  * (versions tls_version_client_*, ciphers_client, ALPN selection mirroring the server,
  * key log) and one server-facing SSL_CTX (tls_version_server_*, ciphers_server, trust
  * store: ssl_verify_upstream_trusted_ca / _confdir or OpenSSL's default paths, no
- * verification with ssl_insecure), the connection_strategy, upstream_cert and the
- * compiled ignore_hosts / allow_hosts patterns (PCRE2, case-insensitive). store is
+ * verification with ssl_insecure), the connection_strategy and upstream_cert. store is
  * borrowed and must outlive the configuration. Call on the main thread at startup (it
  * reads trust stores). Returns the configuration, or NULL with a message in err (a bad
- * version name, a cipher list OpenSSL rejects, an unreadable trust file, a bad regex). */
+ * version name, a cipher list OpenSSL rejects, an unreadable trust file). */
 struct mitm_tls_config *mitm_tls_config_new(const struct mitm_options *o, struct mitm_cert_store *store,
                                             char *err, size_t errlen);
 
