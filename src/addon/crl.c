@@ -14,7 +14,8 @@ static void hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hoo
 {
     const struct mitm_cert_signer *signer = state;
     struct mitm_flow *f = arg;
-    if (h != MITM_HOOK_REQUEST || !signer || !f->request || f->response || f->error || !f->request->path)
+    if (h != MITM_HOOK_REQUEST || !signer || !f->request || f->response || f->error || f->loaded ||
+        !f->request->path)
         return;
     const char *path = f->request->path, *magic = mitm_cert_signer_crl_path(signer);
     size_t plen = strlen(path), mlen = strlen(magic);

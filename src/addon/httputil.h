@@ -17,7 +17,7 @@
  * failed, or an earlier addon killed it. */
 static inline bool mitm_addon_flow_dead(const struct mitm_flow *f)
 {
-    return f->error || f->killed;
+    return f->error || f->killed || f->loaded;
 }
 
 /* The Server header of responses the addons make (mitmproxy: "mitmproxy <version>"). */

@@ -66,8 +66,8 @@ static void hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hoo
     (void)state;
     struct mitm_flow *f = arg;
     const struct mitm_options *o = env->opts;
-    if (h != MITM_HOOK_REQUEST || !o->onboarding || !f->request || f->response || !f->request->host ||
-        strcasecmp(f->request->host, o->onboarding_host) != 0)
+    if (h != MITM_HOOK_REQUEST || !o->onboarding || !f->request || f->response || f->loaded ||
+        !f->request->host || strcasecmp(f->request->host, o->onboarding_host) != 0)
         return;
     const char *path = f->request->path ? f->request->path : "/";
     size_t plen = strcspn(path, "?#");

@@ -123,6 +123,10 @@ struct mitm_flow {
      * the client connection without a response and records "Connection killed." as the
      * flow's error, like mitmproxy's flow.kill(). Not saved in flow files. */
     bool killed;
+    /* Read from a file (-r) and run through the addons there, not proxied: mitmproxy's
+     * `not flow.live`. Addons that answer or rewrite traffic leave such flows alone. Not
+     * saved in flow files. */
+    bool loaded;
 };
 
 #endif

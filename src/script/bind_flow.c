@@ -179,6 +179,12 @@ static int f_intercepted(lua_State *L)
     return 1;
 }
 
+static int f_live(lua_State *L)
+{
+    lua_pushboolean(L, !bind_check_flow(L, 1)->loaded);
+    return 1;
+}
+
 static int f_is_replay(lua_State *L)
 {
     bind_push_opt(L, bind_check_flow(L, 1)->is_replay);
@@ -319,6 +325,7 @@ static const struct prop flow_props[] = {
     {"marked", f_marked, f_set_marked},
     {"intercepted", f_intercepted, NULL},
     {"is_replay", f_is_replay, NULL},
+    {"live", f_live, NULL},
     {"timestamp_created", f_timestamp_created, NULL},
     {"killable", f_killable, NULL},
     {"messages", f_messages, NULL},

@@ -178,6 +178,37 @@ def test_options_lists_script_options(binary, tmp_path):
 
 # --------------------------------------------------------------------------- behaviour
 
+def test_flows_read_with_r_run_through_the_scripts(mitmc, binary, raw_upstream, curl, tmp_path):
+    """mitmproxy's load_flow: -r runs each flow's hooks in their live order through the
+    scripts (flow.live is false), then prints and saves what they left."""
+    rec = tmp_path / "rec.flows"
+    proxy = mitmc("-w", str(rec))
+    up = raw_upstream(reply=ok_reply())
+    assert curl(proxy.port, "http://127.0.0.1:%d/loaded" % up.port).returncode == 0
+    proxy.stop()
+    script = write(tmp_path / "tag.lua", """
+local seen = {}
+local function note(name) return function(f) seen[#seen + 1] = name end end
+return {
+  requestheaders = note("requestheaders"), request = note("request"),
+  responseheaders = note("responseheaders"),
+  response = function(f)
+    seen[#seen + 1] = "response"
+    f.response.headers["X-Loaded"] = tostring(f.live)
+    mitm.log.info("order " .. table.concat(seen, ","))
+  end,
+}
+""")
+    out = tmp_path / "out.flows"
+    r = run_to_exit(binary, tmp_path, "-n", "-r", str(rec), "-s", script, "-w", str(out), "--flow-detail", "2")
+    text = r.stdout.decode() + r.stderr.decode()
+    assert r.returncode == 0, text
+    assert "order requestheaders,request,responseheaders,response" in text, text
+    assert "x-loaded: false" in text.lower(), text
+    r2 = run_to_exit(binary, tmp_path, "-n", "-r", str(out), "--flow-detail", "2")
+    assert "x-loaded: false" in r2.stdout.decode().lower(), r2.stdout
+
+
 def test_connection_hooks_fire_in_mitmproxys_order(mitmc, raw_upstream, curl, tmp_path):
     script = write(tmp_path / "conns.lua", """
 local function addr(a) return a and (a[1] .. ":" .. a[2]) or "-" end

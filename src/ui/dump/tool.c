@@ -242,6 +242,39 @@ static uint8_t *slurp(int fd, size_t cap, size_t *len, char *err, size_t errlen)
     }
 }
 
+static const struct mitm_hook_env *main_env(struct app *app);
+
+/* mitmproxy's load_flow: a flow read with -r goes through the addons' hooks (scripts
+ * included) in the order it would have met them live (its eventsequence), on the main
+ * thread, before it is printed and saved. Addons that answer or rewrite traffic see
+ * flow->loaded (not live) and leave it alone, as mitmproxy's check flow.live. */
+static void run_loaded_hooks(struct app *app, struct mitm_flow *f)
+{
+    f->loaded = true;
+    struct mitm_addons *a = app->addons;
+    if (f->type == MITM_FLOW_TCP) {
+        size_t n = f->n_messages;
+        f->n_messages = 0; /* the messages arrive one by one, as they did */
+        mitm_addons_run(a, MITM_HOOK_TCP_START, f, main_env(app));
+        while (f->n_messages < n) {
+            f->n_messages++;
+            mitm_addons_run(a, MITM_HOOK_TCP_MESSAGE, f, main_env(app));
+        }
+        mitm_addons_run(a, f->error ? MITM_HOOK_TCP_ERROR : MITM_HOOK_TCP_END, f, main_env(app));
+        return;
+    }
+    if (f->request) {
+        mitm_addons_run(a, MITM_HOOK_REQUESTHEADERS, f, main_env(app));
+        mitm_addons_run(a, MITM_HOOK_REQUEST, f, main_env(app));
+    }
+    if (f->response) {
+        mitm_addons_run(a, MITM_HOOK_RESPONSEHEADERS, f, main_env(app));
+        mitm_addons_run(a, MITM_HOOK_RESPONSE, f, main_env(app));
+    }
+    if (f->error)
+        mitm_addons_run(a, MITM_HOOK_ERROR, f, main_env(app));
+}
+
 /* A HAR document: the whole file (fd rewound to start) goes to the HAR reader. Returns
  * the number of flows loaded, or -1 (logged). */
 static long read_har(struct app *app, int fd, const uint8_t *mem, size_t mem_len)
@@ -270,6 +303,7 @@ static long read_har(struct app *app, int fd, const uint8_t *mem, size_t mem_len
             mitm_flow_unref(flows[i]);
             continue;
         }
+        run_loaded_hooks(app, flows[i]);
         handle_flow(app, flows[i], true);
         loaded++;
     }
@@ -293,6 +327,7 @@ static long read_records(struct app *app, struct mitm_flowfile_reader *r, int fd
                 mitm_flow_unref(f);
                 continue;
             }
+            run_loaded_hooks(app, f);
             handle_flow(app, f, true);
             loaded++;
         } else if (rc == MITM_FLOWFILE_EOF) {
@@ -428,6 +463,19 @@ static void free_modes(struct app *app)
     app->n_modes = 0;
 }
 
+/* The addon chain, mitmproxy's default_addons() order: for the workers and for the flows
+ * read with -r (without a proxy there are no certificates: no magic CRL to answer). */
+static void addons_setup(struct app *app)
+{
+    if (app->addons)
+        return;
+    app->addons = mitm_addons_new();
+    mitm_addons_add_builtin(app->addons, &app->builtin, app->sp,
+                            app->certs ? mitm_cert_store_signer(app->certs) : NULL);
+    if (app->scripts) /* where mitmproxy's script addon sits in default_addons */
+        mitm_addons_insert_before(app->addons, &mitm_addon_serverplayback, &mitm_addon_script, app->scripts);
+}
+
 static int start_proxy(struct app *app)
 {
     char err[512];
@@ -438,10 +486,7 @@ static int start_proxy(struct app *app)
         mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
         return -1;
     }
-    app->addons = mitm_addons_new();
-    mitm_addons_add_builtin(app->addons, &app->builtin, app->sp, mitm_cert_store_signer(app->certs));
-    if (app->scripts) /* where mitmproxy's script addon sits in default_addons */
-        mitm_addons_insert_before(app->addons, &mitm_addon_serverplayback, &mitm_addon_script, app->scripts);
+    addons_setup(app);
     mitm_services_init(&app->svc, &mitm_options);
     app->svc_on = true;
     app->svc.addons = app->addons;
@@ -627,7 +672,7 @@ static int run(struct app *app)
             fprintf(stderr, "Error logged during startup, exiting...\n");
         app->rc = src ? src : 1;
         begin_stop(app);
-    } else if (mitm_options.rfile && read_rfile(app, mitm_options.rfile) < 0) {
+    } else if (mitm_options.rfile && (addons_setup(app), read_rfile(app, mitm_options.rfile) < 0)) {
         app->rc = 1;
         begin_stop(app);
     } else if (client_replay_setup(app) < 0) {
