@@ -467,3 +467,32 @@ def test_save_and_read_back(mitmc, echo_server, binary, tmp_path):
     assert "first" in out and "second" in out
     assert "WebSocket connection closed by client: 1000" in out
 
+
+@u.mitmc_only
+def test_lua_websocket_message_rewrites(mitmc, raw_upstream, tmp_path):
+    script = tmp_path / "ws.lua"
+    script.write_text(
+        "function websocket_start(flow)\n"
+        "  flow.comment = 'ws started'\n"
+        "end\n"
+        "function websocket_message(flow)\n"
+        "  local msgs = flow.websocket.messages\n"
+        "  local m = msgs[#msgs]\n"
+        "  if m.from_client and m.content == 'drop me' then m:drop() return end\n"
+        "  if m.from_client then m.content = string.upper(m.content) .. ' #' .. #msgs end\n"
+        "end\n"
+        "function websocket_end(flow)\n"
+        "  mitm.log.info('ws end ' .. tostring(flow.websocket.close_code) .. ' ' .. #flow.websocket.messages)\n"
+        "end\n")
+    proxy = mitmc("-s", str(script))
+    srv = RawWsServer(raw_upstream)
+    s, rd = raw_ws_client(proxy.port, srv.port)
+    s.sendall(frame(1, b"drop me", mask=MASK))
+    s.sendall(frame(1, b"hello", mask=MASK))
+    assert read_frame(rd) == (True, 0, 1, False, b"HELLO #2"), "the edited message, re-fragmented"
+    s.sendall(frame(8, struct.pack("!H", 1000), mask=MASK))
+    read_frame(rd)
+    s.close()
+    assert srv.done.wait(10)
+    assert [f[4] for f in srv.frames if f[2] == 1] == [b"HELLO #2"], "the dropped message never reached it"
+    assert proxy.wait_stdout(r"ws end 1000 3")
