@@ -259,16 +259,22 @@ static int m_content(lua_State *L)
     return 1;
 }
 
+/* A message's content := argument 2 (any bytes; content is never NULL). */
+static void set_content(lua_State *L, uint8_t **content, size_t *len)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 2, &n);
+    uint8_t *c = mitm_memdup(s, n ? n : 1);
+    free(*content);
+    *content = c;
+    *len = n;
+}
+
 /* The last message may be edited in tcp_message before it is forwarded (any bytes). */
 static int m_set_content(lua_State *L)
 {
     struct mitm_tcp_message *m = check_msg(L);
-    size_t n;
-    const char *s = luaL_checklstring(L, 2, &n);
-    uint8_t *c = mitm_memdup(s, n ? n : 1);
-    free(m->content);
-    m->content = c;
-    m->len = n;
+    set_content(L, &m->content, &m->len);
     return 0;
 }
 
@@ -343,12 +349,7 @@ static int wm_content(lua_State *L)
 static int wm_set_content(lua_State *L)
 {
     struct mitm_websocket_message *m = check_wsmsg(L);
-    size_t n;
-    const char *s = luaL_checklstring(L, 2, &n);
-    uint8_t *c = mitm_memdup(s, n ? n : 1);
-    free(m->content);
-    m->content = c;
-    m->len = n;
+    set_content(L, &m->content, &m->len);
     return 0;
 }
 

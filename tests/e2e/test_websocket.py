@@ -49,8 +49,9 @@ def frame(opcode, payload, fin=True, mask=None, rsv=0):
     return head + mask + bytes(c ^ mask[i % 4] for i, c in enumerate(payload))
 
 
-def read_frame(rd):
-    """(fin, rsv, opcode, masked, payload unmasked) of the next frame from a u.Reader."""
+def read_frame(rd, keys=None):
+    """(fin, rsv, opcode, masked, payload unmasked) of the next frame from a u.Reader; the
+    masking key is appended to keys if given."""
     b0, b1 = rd.exactly(2)
     n = b1 & 0x7F
     if n == 126:
@@ -58,6 +59,8 @@ def read_frame(rd):
     elif n == 127:
         n = struct.unpack("!Q", rd.exactly(8))[0]
     key = rd.exactly(4) if b1 & 0x80 else None
+    if keys is not None and key:
+        keys.append(key)
     data = rd.exactly(n)
     if key:
         data = bytes(c ^ key[i % 4] for i, c in enumerate(data))
@@ -81,6 +84,7 @@ class RawWsServer:
 
     def __init__(self, raw_upstream, ext=None, behave=None, after_101=b""):
         self.frames = []
+        self.keys = []
         self.requests = []
         self.done = threading.Event()
         self.ext = ext
@@ -112,7 +116,7 @@ class RawWsServer:
             conn.sock.sendall(resp + b"\r\n" + self.after_101)
             msg = [None, b""]
             while True:
-                f = read_frame(conn.reader)
+                f = read_frame(conn.reader, self.keys)
                 self.frames.append(f)
                 fin, rsv, op, masked, data = f
                 if op in (1, 2):
@@ -270,6 +274,7 @@ def test_absolute_form_exact_bytes(mitmc, raw_upstream):
     assert [(f[2], f[3], f[4]) for f in srv.frames[:3]] == [
         (1, True, b"hi there"), (2, True, b"\x00" * 200), (9, True, b"ping!")]
     assert srv.frames[3][2] == 8 and srv.frames[3][4] == struct.pack("!H", 1000) + b"bye"
+    assert len(set(srv.keys)) == len(srv.keys) == 4, "a fresh masking key per frame: %r" % srv.keys
     assert srv.requests[0].startswith(b"GET /chat HTTP/1.1\r\n"), srv.requests[0]
     assert proxy.wait_stdout(r"Received WebSocket ping from client \(payload: b'ping!'\)")
     assert proxy.wait_stdout(r"WebSocket connection closed by client: 1000 bye")
@@ -496,3 +501,15 @@ def test_lua_websocket_message_rewrites(mitmc, raw_upstream, tmp_path):
     assert srv.done.wait(10)
     assert [f[4] for f in srv.frames if f[2] == 1] == [b"HELLO #2"], "the dropped message never reached it"
     assert proxy.wait_stdout(r"ws end 1000 3")
+
+
+def test_websocket_option_off_relays_raw_tcp(mitmc, raw_upstream):
+    proxy = mitmc("--set", "websocket=false")
+    srv = RawWsServer(raw_upstream)
+    s, rd = raw_ws_client(proxy.port, srv.port)
+    s.sendall(frame(1, b"as bytes", mask=MASK))
+    assert rd.exactly(len(frame(1, b"as bytes"))) == frame(1, b"as bytes")
+    s.close()
+    assert srv.frames[0] == (True, 0, 1, True, b"as bytes")
+    assert srv.keys == [MASK], "relayed untouched: the client's own key"
+    assert proxy.wait_stdout(r"-> tcp -> 127\.0\.0\.1:%d" % srv.port)
