@@ -495,12 +495,18 @@ def test_lua_websocket_message_rewrites(mitmc, raw_upstream, tmp_path):
     s.sendall(frame(1, b"drop me", mask=MASK))
     s.sendall(frame(1, b"hello", mask=MASK))
     assert read_frame(rd) == (True, 0, 1, False, b"HELLO #2"), "the edited message, re-fragmented"
+    # a longer message whose length the script changes goes out in 4000-byte frames
+    s.sendall(frame(2, b"a" * 6000, fin=False, mask=MASK) + frame(0, b"b" * 4000, mask=MASK))
+    assert read_frame(rd) == (True, 0, 2, False, (b"a" * 6000 + b"b" * 4000).upper() + b" #4")
     s.sendall(frame(8, struct.pack("!H", 1000), mask=MASK))
     read_frame(rd)
     s.close()
     assert srv.done.wait(10)
     assert [f[4] for f in srv.frames if f[2] == 1] == [b"HELLO #2"], "the dropped message never reached it"
-    assert proxy.wait_stdout(r"ws end 1000 3")
+    big = [f for f in srv.frames if f[2] in (0, 2)]
+    assert [len(f[4]) for f in big] == [4000, 4000, 2003], "mitmproxy's Fragmentizer sizes"
+    assert [f[2] for f in big] == [2, 0, 0] and [f[0] for f in big] == [False, False, True]
+    assert proxy.wait_stdout(r"ws end 1000 5")
 
 
 def test_websocket_option_off_relays_raw_tcp(mitmc, raw_upstream):
@@ -513,3 +519,20 @@ def test_websocket_option_off_relays_raw_tcp(mitmc, raw_upstream):
     assert srv.frames[0] == (True, 0, 1, True, b"as bytes")
     assert srv.keys == [MASK], "relayed untouched: the client's own key"
     assert proxy.wait_stdout(r"-> tcp -> 127\.0\.0\.1:%d" % srv.port)
+
+
+def test_server_close_reaches_the_client(mitmc, raw_upstream):
+    proxy = mitmc()
+
+    def behave(conn, f, msg):
+        conn.sock.sendall(frame(8, struct.pack("!H", 1001) + b"going away"))
+        return False
+
+    srv = RawWsServer(raw_upstream, behave=behave)
+    s, rd = raw_ws_client(proxy.port, srv.port)
+    s.sendall(frame(1, b"bye?", mask=MASK))
+    assert read_frame(rd) == (True, 0, 8, False, struct.pack("!H", 1001) + b"going away")
+    assert rd.at_eof()
+    s.close()
+    assert proxy.wait_stdout(r"WebSocket connection closed by server: 1001 going away")
+    assert srv.frames[0] == (True, 0, 1, True, b"bye?")
