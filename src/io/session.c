@@ -468,12 +468,15 @@ static void exec_hook(struct session *s, struct mitm_cmd *c)
     switch (c->hook) {
     case MITM_HOOK_REQUESTHEADERS:
     case MITM_HOOK_TCP_START:
+    case MITM_HOOK_WEBSOCKET_START: /* live again until websocket_end */
         s->live_flows++;
         break;
     case MITM_HOOK_RESPONSE:
         if (flow && flow->websocket) {
             /* a WebSocket follows: the flow goes on until websocket_end, the main thread
              * prints a copy now */
+            if (s->live_flows > 0)
+                s->live_flows--;
             if (mitm_worker_wants_flows(s->w))
                 publish_copy(s, c->hook, mitm_flowfile_snapshot(flow, false));
             break;
