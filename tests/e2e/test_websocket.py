@@ -536,3 +536,53 @@ def test_server_close_reaches_the_client(mitmc, raw_upstream):
     s.close()
     assert proxy.wait_stdout(r"WebSocket connection closed by server: 1001 going away")
     assert srv.frames[0] == (True, 0, 1, True, b"bye?")
+
+
+def test_upgrade_after_a_plain_request_on_the_same_connection(mitmc, raw_upstream):
+    proxy = mitmc()
+
+    def handler(conn):
+        head = conn.reader.until(b"\r\n\r\n")
+        assert head.startswith(b"GET /plain ")
+        conn.sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        head = conn.reader.until(b"\r\n\r\n")
+        key = re.search(rb"(?i)\r\nsec-websocket-key: *([^\r]*)", head).group(1)
+        conn.sock.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                          b"Sec-WebSocket-Accept: %s\r\n\r\n" % accept_key(key))
+        f = read_frame(conn.reader)
+        conn.sock.sendall(frame(1, f[4][::-1]))
+        closes.append(read_frame(conn.reader))
+        done.set()
+
+    closes = []
+    done = threading.Event()
+    up = raw_upstream(handler=handler)
+    s = u.connect(proxy.port)
+    rd = u.Reader(s)
+    s.sendall(b"GET http://127.0.0.1:%d/plain HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (up.port, up.port))
+    r = u.read_response(rd)
+    assert r.body == b"ok"
+    s.sendall(upgrade_request(b"http://127.0.0.1:%d/ws" % up.port, b"127.0.0.1:%d" % up.port))
+    assert rd.until(b"\r\n\r\n").startswith(b"HTTP/1.1 101 ")
+    s.sendall(frame(1, b"abc", mask=MASK))
+    assert read_frame(rd) == (True, 0, 1, False, b"cba")
+    s.close()
+    assert done.wait(10) and closes[0][2] == 8
+    assert len(up.conns) == 1, "the server connection of the first exchange carried the upgrade"
+
+
+def test_connection_lost_is_abnormal_closure(mitmc, raw_upstream, tmp_path):
+    path = tmp_path / "lost.flows"
+    proxy = mitmc("-w", str(path))
+    srv = RawWsServer(raw_upstream)
+    s, rd = raw_ws_client(proxy.port, srv.port)
+    s.sendall(frame(1, b"then gone", mask=MASK))
+    assert read_frame(rd) == (True, 0, 1, False, b"then gone")
+    s.close()  # no Close frame
+    assert proxy.wait_stdout(r"Error in WebSocket connection to 127\.0\.0\.1:%d: WebSocket Error: ABNORMAL_CLOSURE"
+                             % srv.port)
+    assert srv.done.wait(10)
+    # the server got a Close (1006 is local only: wsproto sends 1000) before the connection ended
+    assert srv.frames[-1][2] == 8 and struct.unpack("!H", srv.frames[-1][4][:2])[0] == 1000
+    proxy.stop()
+    assert path.stat().st_size > 0, "the flow was written at websocket_end"
