@@ -586,3 +586,18 @@ def test_connection_lost_is_abnormal_closure(mitmc, raw_upstream, tmp_path):
     assert srv.frames[-1][2] == 8 and struct.unpack("!H", srv.frames[-1][4][:2])[0] == 1000
     proxy.stop()
     assert path.stat().st_size > 0, "the flow was written at websocket_end"
+
+
+@u.mitmc_only
+def test_message_over_the_cap_closes_1009(mitmc, raw_upstream):
+    proxy = mitmc("--set", "websocket_max_message_size=1k")
+    srv = RawWsServer(raw_upstream)
+    s, rd = raw_ws_client(proxy.port, srv.port)
+    s.sendall(frame(2, b"x" * 1024, mask=MASK))
+    assert read_frame(rd) == (True, 0, 2, False, b"x" * 1024), "at the cap: fine"
+    s.sendall(frame(2, b"x" * 1025, mask=MASK))
+    fin, rsv, op, masked, data = read_frame(rd)
+    assert op == 8 and struct.unpack("!H", data[:2])[0] == 1009
+    assert rd.at_eof()
+    s.close()
+    assert proxy.wait_stdout(r"WebSocket protocol error from client 127\.0\.0\.1:\d+: .*\(closing with 1009\)")

@@ -3,6 +3,7 @@
 #include "proto/ws/layer.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "core/options.h"
 #include "flow/flow.h"
 #include "layer/layer.h"
 #include "proto/ws/ws.h"
@@ -272,12 +273,17 @@ static void on_start(struct ws_layer *w)
         mitm_layer_log(&w->base, MITM_LOG_WARN, "WebSocket extensions not usable (%s): relaying without them",
                        reason ? reason : "?");
     }
+    struct mitm_ws_limits lim = {0}; /* zero fields: the codec's defaults */
+    const struct mitm_options *o = w->base.ctx->opts;
+    int64_t max = o ? mitm_options_size(o->websocket_max_message_size) : -1;
+    if (max > 0)
+        lim.max_message = (uint64_t)max;
     for (int i = 0; i < 2; i++) {
         struct ws_dir *d = &w->dir[i];
         d->from_client = i == 0;
         d->src = d->from_client ? w->base.ctx->client : w->server;
         d->dst = d->from_client ? w->server : w->base.ctx->client;
-        mitm_ws_parser_init(&d->p, d->from_client, NULL, pmd);
+        mitm_ws_parser_init(&d->p, d->from_client, &lim, pmd);
         mitm_ws_assembler_init(&d->a, 0);
         mitm_ws_writer_init(&d->w, d->from_client, pmd);
     }
