@@ -606,3 +606,17 @@ def test_message_over_the_cap_closes_1009(mitmc, raw_upstream):
     assert rd.at_eof()
     s.close()
     assert proxy.wait_stdout(r"WebSocket protocol error from client 127\.0\.0\.1:\d+: .*\(closing with 1009\)")
+
+
+@u.mitmc_only
+def test_killed_upgrade_closes_the_client(mitmc, raw_upstream, tmp_path):
+    script = tmp_path / "kill.lua"
+    script.write_text("function response(flow)\n"
+                      "  if flow.response.status_code == 101 and flow.websocket then flow:kill() end\n"
+                      "end\n")
+    proxy = mitmc("-s", str(script))
+    srv = RawWsServer(raw_upstream)
+    s, rd = raw_ws_client(proxy.port, srv.port)
+    assert rd.at_eof(), "a 101 that no layer carries on ends the client connection"
+    s.close()
+    assert srv.done.wait(10) and srv.frames == [], "the server connection ends too"

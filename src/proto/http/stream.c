@@ -568,13 +568,17 @@ static void finish(struct http_stream *s)
     if (s->done)
         return;
     s->done = true;
-    if (s->srv && s->flow->response && s->flow->response->status_code == 101 && s->resp_sent_head &&
-        !s->flow->killed && !s->is_connect) {
-        /* switching protocols: the connections go to the new protocol's layer */
-        struct http_server *srv = s->srv;
-        s->srv = NULL;
-        mitm_http_layer_upgrade(s->hl, srv, s->flow);
-        return;
+    if (s->flow->response && s->flow->response->status_code == 101 && s->resp_sent_head && !s->is_connect) {
+        if (s->srv && !s->flow->killed) {
+            /* switching protocols: the connections go to the new protocol's layer */
+            struct http_server *srv = s->srv;
+            s->srv = NULL;
+            mitm_http_layer_upgrade(s->hl, srv, s->flow);
+            return;
+        }
+        /* the client switched already, but no server speaks the new protocol with it */
+        if (s->hl->base.ctx->client->state != MITM_CONN_CLOSED)
+            mitm_layer_close(&s->base, s->hl->base.ctx->client, false);
     }
     if (s->srv) {
         struct http_server *srv = s->srv;
