@@ -136,6 +136,10 @@
       "Generic TCP SSL proxy mode for all hosts that match the pattern. Similar to --ignore-hosts, but SSL " \
       "connections are intercepted. The communication contents are printed to the log in verbose mode.") \
     X(BOOL, rawtcp, true, NULL, "Enable/disable raw TCP connections. TCP connections are enabled by default. ") \
+    X(BOOL, websocket, true, NULL, "Enable/disable WebSocket support. WebSocket support is enabled by default.") \
+    X(SIZE, websocket_max_message_size, "256m", NULL, \
+      "mitmc: largest WebSocket message accepted, after inflating (larger: the connection is closed with " \
+      "1009).") \
     X(INT, tcp_timeout, 600, NULL, \
       "Timeout in seconds for inactive TCP connections. Connections will be closed after this period of " \
       "inactivity.") \

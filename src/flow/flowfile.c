@@ -1451,3 +1451,29 @@ int mitm_flowfile_next(struct mitm_flowfile_reader *r, struct mitm_flow **out, c
         mitm_log(MITM_LOG_WARN, NULL, "flow file, record at byte %zu: %s", at, msg);
     }
 }
+
+struct mitm_flow *mitm_flowfile_snapshot(const struct mitm_flow *f, bool last_message)
+{
+    struct mitm_flow tmp = *f; /* shallow: the encoder only reads */
+    struct mitm_websocket_data ws;
+    if (last_message && f->websocket) {
+        ws = *f->websocket;
+        if (ws.n_messages) {
+            ws.messages = &f->websocket->messages[ws.n_messages - 1];
+            ws.n_messages = 1;
+        }
+        tmp.websocket = &ws;
+    }
+    char err[256];
+    struct mitm_buf b;
+    mitm_buf_init(&b, 0);
+    struct mitm_flow *copy = NULL;
+    if (mitm_flowfile_encode(&tmp, &b, err, sizeof(err)) == 0) {
+        struct mitm_flowfile_reader *r = mitm_flowfile_open_mem(mitm_buf_data(&b), b.len);
+        if (mitm_flowfile_next(r, &copy, err, sizeof(err)) != MITM_FLOWFILE_FLOW)
+            copy = NULL;
+        mitm_flowfile_close(r);
+    }
+    mitm_buf_free(&b);
+    return copy;
+}

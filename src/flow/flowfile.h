@@ -94,6 +94,12 @@ struct mitm_tns *mitm_flowfile_to_tns(const struct mitm_flow *f, char *err, size
  * partial record the caller drops) if out's cap is hit or metadata is invalid. */
 int mitm_flowfile_encode(const struct mitm_flow *f, struct mitm_buf *out, char *err, size_t errlen);
 
+/* A deep copy of f that stays valid while f goes on (made through its flow-file record, so it
+ * holds what a saved flow holds). last_message: of f's WebSocket messages only the last one is
+ * copied (what a websocket_message consumer on another thread reads). NULL if f cannot be
+ * encoded (invalid metadata). */
+struct mitm_flow *mitm_flowfile_snapshot(const struct mitm_flow *f, bool last_message);
+
 /* Append the record of f to fd. The record is built in memory first and handed to the
  * kernel with a single write(2), so a process killed (even by SIGKILL) after the call
  * returns has the whole record in the file, and one killed before it has none of it:

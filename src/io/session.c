@@ -7,11 +7,16 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "flow/flow.h"
+#include "flow/flowfile.h"
 #include "core/modespec.h"
 #include "platform/orig_dst.h"
 #include "proto/mode/mode.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <openssl/rand.h>
+#include <sys/random.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -474,6 +479,12 @@ static void hook_log(void *arg, int level, const char *msg)
     mitm_log((enum mitm_log_level)level, session_peer(arg), "%s", msg);
 }
 
+static void publish_copy(struct session *s, enum mitm_hook hook, struct mitm_flow *copy)
+{
+    if (copy)
+        mitm_worker_publish(s->w, hook, copy);
+}
+
 static void exec_hook(struct session *s, struct mitm_cmd *c)
 {
     struct mitm_hook_env env = {
@@ -484,12 +495,24 @@ static void exec_hook(struct session *s, struct mitm_cmd *c)
     switch (c->hook) {
     case MITM_HOOK_REQUESTHEADERS:
     case MITM_HOOK_TCP_START:
+    case MITM_HOOK_WEBSOCKET_START: /* live again until websocket_end */
         s->live_flows++;
         break;
     case MITM_HOOK_RESPONSE:
+        if (flow && flow->websocket) {
+            /* a WebSocket follows: the flow goes on until websocket_end, the main thread
+             * prints a copy now */
+            if (s->live_flows > 0)
+                s->live_flows--;
+            if (mitm_worker_wants_flows(s->w))
+                publish_copy(s, c->hook, mitm_flowfile_snapshot(flow, false));
+            break;
+        }
+        /* fall through */
     case MITM_HOOK_ERROR:
     case MITM_HOOK_TCP_END:
-    case MITM_HOOK_TCP_ERROR: /* the flow is final: the main thread may keep it */
+    case MITM_HOOK_TCP_ERROR:
+    case MITM_HOOK_WEBSOCKET_END: /* the flow is final: the main thread may keep it */
         if (s->live_flows > 0)
             s->live_flows--;
         if (flow)
@@ -498,6 +521,10 @@ static void exec_hook(struct session *s, struct mitm_cmd *c)
     case MITM_HOOK_TCP_MESSAGE: /* the flow goes on: the main thread gets a copy */
         if (flow && mitm_worker_wants_flows(s->w))
             mitm_worker_publish(s->w, c->hook, mitm_flow_message_snapshot(flow));
+        break;
+    case MITM_HOOK_WEBSOCKET_MESSAGE:
+        if (flow && mitm_worker_wants_flows(s->w))
+            publish_copy(s, c->hook, mitm_flowfile_snapshot(flow, true));
         break;
     default:
         break;
@@ -745,6 +772,21 @@ static void original_destination(struct session *s, struct ioconn *io)
     }
 }
 
+/* ctx->random: OpenSSL's DRBG (per thread, seeded from the OS), getrandom() if it fails. */
+static void random_bytes(uint8_t *out, size_t n)
+{
+    if (n <= INT_MAX && RAND_bytes(out, (int)n) == 1)
+        return;
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = getrandom(out + got, n - got, 0);
+        if (r > 0)
+            got += (size_t)r;
+        else if (errno != EINTR)
+            abort(); /* no entropy at all: masking keys must not be predictable */
+    }
+}
+
 void mitm_session_accept(struct worker *w, struct listener *l)
 {
     struct session *s = mitm_calloc(1, sizeof(*s));
@@ -753,6 +795,7 @@ void mitm_session_accept(struct worker *w, struct listener *l)
     const struct mitm_options *o = &s->opts->o;
     mitm_ctx_init(&s->ctx, o);
     s->ctx.svc = mitm_worker_services(w);
+    s->ctx.random = random_bytes;
     s->ctx.mode = l->mode;
     s->ctx.proxy_mode = l->mode->full;
     struct ioconn *io = ioconn_new(s, s->ctx.client);
@@ -805,6 +848,7 @@ void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len)
     s->opts = mitm_services_options(mitm_worker_services(w));
     mitm_ctx_init(&s->ctx, &s->opts->o);
     s->ctx.svc = mitm_worker_services(w);
+    s->ctx.random = random_bytes;
     s->ctx.replay = true;
     struct mitm_conn *c = s->ctx.client;
     c->timestamp_start = mitm_io_now();

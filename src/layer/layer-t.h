@@ -101,6 +101,9 @@ struct mitm_server_hook_data {
     X(TCP_MESSAGE, "tcp_message")                                                                            \
     X(TCP_END, "tcp_end")                                                                                    \
     X(TCP_ERROR, "tcp_error")                                                                                \
+    X(WEBSOCKET_START, "websocket_start")                                                                    \
+    X(WEBSOCKET_MESSAGE, "websocket_message")                                                                \
+    X(WEBSOCKET_END, "websocket_end")                                                                        \
     X(SOCKS5_AUTH, "socks5_auth")
 
 enum mitm_hook {
@@ -192,6 +195,10 @@ struct mitm_ctx {
     char orig_error[200];
     size_t queued_bytes; /* DATA bytes held in pause queues; the driver stops
                             reading while this is high (flow control) */
+    /* Fills out[0..n) with unpredictable bytes (WebSocket masking keys, RFC 6455 §5.3 asks for
+     * a strong source of entropy). Set by the driver, which owns every source of randomness as
+     * it owns the clock; NULL in playbooks: see mitm_ctx_random. */
+    void (*random)(uint8_t *out, size_t n);
 };
 
 struct mitm_layer_vt {

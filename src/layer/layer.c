@@ -80,6 +80,14 @@ void mitm_ctx_free(struct mitm_ctx *ctx)
     ctx->conns = ctx->client = NULL;
 }
 
+void mitm_ctx_random(const struct mitm_ctx *ctx, uint8_t *out, size_t n)
+{
+    if (ctx->random)
+        ctx->random(out, n);
+    else
+        memset(out, 0, n);
+}
+
 struct mitm_cmd *mitm_ctx_next_cmd(struct mitm_ctx *ctx)
 {
     struct mitm_cmd *c = ctx->out_head;

@@ -12,6 +12,9 @@ void mitm_ctx_init(struct mitm_ctx *ctx, const struct mitm_options *opts);
 void mitm_ctx_free(struct mitm_ctx *ctx);
 /* New server connection to host:port (state NEW); owned by ctx. */
 struct mitm_conn *mitm_ctx_conn_new(struct mitm_ctx *ctx, const char *host, uint16_t port);
+/* n unpredictable bytes from ctx->random; without one (playbooks) zeros, so that expected
+ * output is fixed. */
+void mitm_ctx_random(const struct mitm_ctx *ctx, uint8_t *out, size_t n);
 /* Pop the oldest emitted command, or NULL. The caller now owns it. */
 struct mitm_cmd *mitm_ctx_next_cmd(struct mitm_ctx *ctx);
 

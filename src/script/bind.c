@@ -63,10 +63,20 @@ static int cls_newindex(lua_State *L)
 }
 
 const struct bind_cls script_cls[C__COUNT] = {
-    [C_FLOW] = {"mitm.flow"},       [C_REQUEST] = {"mitm.request"}, [C_RESPONSE] = {"mitm.response"},
-    [C_HEADERS] = {"mitm.headers"}, [C_QUERY] = {"mitm.query"},     [C_CONNINFO] = {"mitm.conninfo"},
-    [C_META] = {"mitm.metadata"},   [C_CONN] = {"mitm.connection"}, [C_FILTER] = {"mitm.filter"},
-    [C_LOADER] = {"mitm.loader"},   [C_OPTIONS] = {"mitm.options"}, [C_TCPMSG] = {"mitm.tcpmessage"},
+    [C_FLOW] = {"mitm.flow"},
+    [C_REQUEST] = {"mitm.request"},
+    [C_RESPONSE] = {"mitm.response"},
+    [C_HEADERS] = {"mitm.headers"},
+    [C_QUERY] = {"mitm.query"},
+    [C_CONNINFO] = {"mitm.conninfo"},
+    [C_META] = {"mitm.metadata"},
+    [C_CONN] = {"mitm.connection"},
+    [C_FILTER] = {"mitm.filter"},
+    [C_LOADER] = {"mitm.loader"},
+    [C_OPTIONS] = {"mitm.options"},
+    [C_TCPMSG] = {"mitm.tcpmessage"},
+    [C_WSDATA] = {"mitm.websocketdata"},
+    [C_WSMSG] = {"mitm.websocketmessage"},
 };
 
 void bind_class(lua_State *L, const struct bind_cls *c, const struct prop *props, const luaL_Reg *methods,

@@ -265,16 +265,22 @@ static int m_content(lua_State *L)
     return 1;
 }
 
+/* A message's content := argument 2 (any bytes; content is never NULL). */
+static void set_content(lua_State *L, uint8_t **content, size_t *len)
+{
+    size_t n;
+    const char *s = luaL_checklstring(L, 2, &n);
+    uint8_t *c = mitm_memdup(s, n ? n : 1);
+    free(*content);
+    *content = c;
+    *len = n;
+}
+
 /* The last message may be edited in tcp_message before it is forwarded (any bytes). */
 static int m_set_content(lua_State *L)
 {
     struct mitm_tcp_message *m = check_msg(L);
-    size_t n;
-    const char *s = luaL_checklstring(L, 2, &n);
-    uint8_t *c = mitm_memdup(s, n ? n : 1);
-    free(m->content);
-    m->content = c;
-    m->len = n;
+    set_content(L, &m->content, &m->len);
     return 0;
 }
 
@@ -312,6 +318,177 @@ static int f_messages(lua_State *L)
     return 1;
 }
 
+/* ---- flow.websocket: mitmproxy's WebSocketData and WebSocketMessage ---- */
+
+static void push_ts(lua_State *L, double t);
+
+/* A WebSocketData box: b.p is the flow box (kept alive as user value 1). */
+static struct mitm_websocket_data *check_ws(lua_State *L)
+{
+    struct box *b = bind_check(L, 1, CLS_WSDATA);
+    struct box *fb = b->p;
+    if (!fb || !fb->p || !((struct mitm_flow *)fb->p)->websocket)
+        luaL_error(L, "websocket data used after its flow's hook returned");
+    return ((struct mitm_flow *)fb->p)->websocket;
+}
+
+static struct mitm_websocket_message *check_wsmsg(lua_State *L)
+{
+    struct msgbox *m = bind_check(L, 1, CLS_WSMSG);
+    struct box *fb = m->b.p;
+    if (!fb || !fb->p || !((struct mitm_flow *)fb->p)->websocket)
+        luaL_error(L, "message used after its flow's hook returned");
+    struct mitm_websocket_data *ws = ((struct mitm_flow *)fb->p)->websocket;
+    if (m->index >= ws->n_messages)
+        luaL_error(L, "message %d is gone", (int)m->index + 1);
+    return &ws->messages[m->index];
+}
+
+static int wm_content(lua_State *L)
+{
+    struct mitm_websocket_message *m = check_wsmsg(L);
+    lua_pushlstring(L, (const char *)m->content, m->len);
+    return 1;
+}
+
+/* The last message may be edited in websocket_message before it is forwarded. */
+static int wm_set_content(lua_State *L)
+{
+    struct mitm_websocket_message *m = check_wsmsg(L);
+    set_content(L, &m->content, &m->len);
+    return 0;
+}
+
+static int wm_from_client(lua_State *L)
+{
+    lua_pushboolean(L, check_wsmsg(L)->from_client);
+    return 1;
+}
+
+static int wm_type(lua_State *L)
+{
+    lua_pushinteger(L, check_wsmsg(L)->type);
+    return 1;
+}
+
+static int wm_is_text(lua_State *L)
+{
+    lua_pushboolean(L, check_wsmsg(L)->type == 1);
+    return 1;
+}
+
+static int wm_timestamp(lua_State *L)
+{
+    lua_pushnumber(L, check_wsmsg(L)->timestamp);
+    return 1;
+}
+
+static int wm_dropped(lua_State *L)
+{
+    lua_pushboolean(L, check_wsmsg(L)->dropped);
+    return 1;
+}
+
+static int wm_injected(lua_State *L)
+{
+    lua_pushboolean(L, check_wsmsg(L)->injected);
+    return 1;
+}
+
+/* mitmproxy's message.drop(): the message is recorded but not forwarded. */
+static int wm_drop(lua_State *L)
+{
+    check_wsmsg(L)->dropped = true;
+    return 0;
+}
+
+static const struct prop wsmsg_props[] = {
+    {"content", wm_content, wm_set_content},
+    {"text", wm_content, wm_set_content},
+    {"from_client", wm_from_client, NULL},
+    {"type", wm_type, NULL},
+    {"is_text", wm_is_text, NULL},
+    {"timestamp", wm_timestamp, NULL},
+    {"dropped", wm_dropped, NULL},
+    {"injected", wm_injected, NULL},
+    {NULL, NULL, NULL},
+};
+
+static const luaL_Reg wsmsg_methods[] = {
+    {"drop", wm_drop},
+    {NULL, NULL},
+};
+
+/* A new table of message boxes each time (messages come and go between hooks). */
+static int ws_messages(lua_State *L)
+{
+    struct mitm_websocket_data *ws = check_ws(L);
+    struct box *b = lua_touserdata(L, 1);
+    lua_createtable(L, (int)ws->n_messages, 0);
+    for (size_t i = 0; i < ws->n_messages; i++) {
+        struct msgbox *m = bind_new(L, CLS_WSMSG, sizeof(*m), b->p, 1);
+        m->index = i;
+        lua_getiuservalue(L, 1, 1); /* the flow box stays alive as long as the message */
+        lua_setiuservalue(L, -2, 1);
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+static int ws_closed_by_client(lua_State *L)
+{
+    struct mitm_websocket_data *ws = check_ws(L);
+    if (ws->closed_by_client < 0)
+        lua_pushnil(L);
+    else
+        lua_pushboolean(L, ws->closed_by_client > 0);
+    return 1;
+}
+
+static int ws_close_code(lua_State *L)
+{
+    struct mitm_websocket_data *ws = check_ws(L);
+    if (ws->close_code < 0)
+        lua_pushnil(L);
+    else
+        lua_pushinteger(L, ws->close_code);
+    return 1;
+}
+
+static int ws_close_reason(lua_State *L)
+{
+    struct mitm_websocket_data *ws = check_ws(L);
+    if (!ws->close_reason)
+        lua_pushnil(L);
+    else
+        lua_pushlstring(L, ws->close_reason, ws->close_reason_len);
+    return 1;
+}
+
+static int ws_timestamp_end(lua_State *L)
+{
+    push_ts(L, check_ws(L)->timestamp_end);
+    return 1;
+}
+
+static const struct prop ws_props[] = {
+    {"messages", ws_messages, NULL},           {"closed_by_client", ws_closed_by_client, NULL},
+    {"close_code", ws_close_code, NULL},       {"close_reason", ws_close_reason, NULL},
+    {"timestamp_end", ws_timestamp_end, NULL}, {NULL, NULL, NULL},
+};
+
+static int f_websocket(lua_State *L)
+{
+    if (!bind_check_flow(L, 1)->websocket) {
+        lua_pushnil(L);
+        return 1;
+    }
+    bind_new(L, CLS_WSDATA, sizeof(struct box), lua_touserdata(L, 1), 1);
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
 static const struct prop flow_props[] = {
     {"id", f_id, NULL},
     {"type", f_type, NULL},
@@ -329,6 +506,7 @@ static const struct prop flow_props[] = {
     {"timestamp_created", f_timestamp_created, NULL},
     {"killable", f_killable, NULL},
     {"messages", f_messages, NULL},
+    {"websocket", f_websocket, NULL},
     {NULL, NULL, NULL},
 };
 
@@ -716,6 +894,8 @@ void bind_flow_open(lua_State *L)
     bind_class(L, CLS_CONNINFO, info_props, NULL, NULL, NULL, NULL);
     bind_class(L, CLS_META, NULL, NULL, meta_meta, meta_index, meta_newindex);
     bind_class(L, CLS_TCPMSG, msg_props, NULL, NULL, NULL, NULL);
+    bind_class(L, CLS_WSDATA, ws_props, NULL, NULL, NULL, NULL);
+    bind_class(L, CLS_WSMSG, wsmsg_props, wsmsg_methods, NULL, NULL, NULL);
 }
 
 void bind_conn_open(lua_State *L)

@@ -134,6 +134,9 @@ static const push_fn pushers[MITM_HOOK__COUNT] = {
     [MITM_HOOK_TCP_MESSAGE] = push_http_flow,
     [MITM_HOOK_TCP_END] = push_http_flow,
     [MITM_HOOK_TCP_ERROR] = push_http_flow,
+    [MITM_HOOK_WEBSOCKET_START] = push_http_flow, /* flow.websocket holds the messages */
+    [MITM_HOOK_WEBSOCKET_MESSAGE] = push_http_flow,
+    [MITM_HOOK_WEBSOCKET_END] = push_http_flow,
     [MITM_HOOK_SOCKS5_AUTH] = push_socks5,
 };
 

@@ -60,6 +60,8 @@ enum {
     C_LOADER,
     C_OPTIONS,
     C_TCPMSG,
+    C_WSDATA,
+    C_WSMSG,
     C__COUNT
 };
 extern const struct bind_cls script_cls[C__COUNT];
@@ -75,6 +77,8 @@ extern const struct bind_cls script_cls[C__COUNT];
 #define CLS_LOADER   (&script_cls[C_LOADER])
 #define CLS_OPTIONS  (&script_cls[C_OPTIONS])
 #define CLS_TCPMSG   (&script_cls[C_TCPMSG])
+#define CLS_WSDATA   (&script_cls[C_WSDATA])
+#define CLS_WSMSG    (&script_cls[C_WSMSG])
 
 /* The box at idx if it is of class c, else NULL. */
 void *bind_test(lua_State *L, int idx, const struct bind_cls *c);

@@ -177,6 +177,9 @@ static bool parse_response_head(struct mitm_h1conn *c)
     if (wants_close(resp->http_version, &resp->headers) || c->body.kind == MITM_H1_BODY_CLOSE ||
         resp->status_code == 101)
         c->close_after = true;
+    if (resp->status_code == 101)
+        c->tunnel = true; /* RFC 9110 §15.2.2: what follows is the new protocol's; it stays in
+                             c->in for mitm_h1conn_take_rest */
     struct mitm_http_event *ev = mitm_http_event_new(MITM_HTTP_RESPONSE_HEADERS, c->stream_id);
     ev->resp = resp;
     c->rstate = c->body.kind == MITM_H1_BODY_NONE ? R_IDLE : R_BODY;
@@ -362,6 +365,8 @@ static void start_response(struct mitm_h1conn *c, struct mitm_http_response *res
         c->close_after = true;
     if (connect_ok)
         c->close_after = false; /* RFC 9110 §9.3.6: a 2xx to CONNECT makes a tunnel, whatever the version */
+    if (st == 101)
+        c->tunnel = true; /* RFC 9110 §15.2.2: the client's next bytes are the new protocol's */
     mitm_h1_write_response_head(out, resp);
 }
 

@@ -61,7 +61,8 @@ void mitm_h1conn_send(struct mitm_h1conn *c, struct mitm_http_event *ev);
 bool mitm_h1conn_reusable(const struct mitm_h1conn *c);
 /* Server role: part of a request head arrived and the head is not complete yet. */
 bool mitm_h1conn_head_pending(const struct mitm_h1conn *c);
-/* Take the bytes that arrived after a CONNECT was accepted (caller frees *data). */
+/* Take the bytes that arrived after a CONNECT was accepted or a 101 (either side) switched
+ * protocols; the codec parses nothing more (caller frees *data). */
 void mitm_h1conn_take_rest(struct mitm_h1conn *c, uint8_t **data, size_t *len);
 
 /* mitmproxy-style error page: status, reason and message; Connection: close. */

@@ -8,6 +8,7 @@
 #include "proto/http/layer.h"
 
 struct http_stream;
+struct mitm_flow;
 
 /* A server connection of the HTTP layer. */
 struct http_server {
@@ -62,5 +63,11 @@ void mitm_http_layer_update_timers(struct http_layer *hl);
 /* CONNECT answered 2xx: the client connection becomes a tunnel to conn (open or not) and a
  * next-layer step takes it, with the bytes the client sent early. */
 void mitm_http_layer_tunnel(struct http_layer *hl, struct mitm_conn *conn);
+
+/* A 101 was sent to the client: the client connection and srv's connection (released by
+ * the stream) go to a WebSocket layer for flow when flow->websocket is set, else to the raw
+ * TCP layer (rawtcp), else both are closed. Bytes either peer sent after the 101 head go on to
+ * the new layer. */
+void mitm_http_layer_upgrade(struct http_layer *hl, struct http_server *srv, struct mitm_flow *flow);
 
 #endif

@@ -11,7 +11,9 @@
 #include "proto/http/http.h"
 #include "proto/http/layer-int.h"
 #include "proto/next.h"
+#include "proto/tcp/tcp.h"
 #include "proto/tls/tls.h"
+#include "proto/ws/layer.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -287,6 +289,57 @@ void mitm_http_layer_tunnel(struct http_layer *hl, struct mitm_conn *conn)
         mitm_layer_event(hl->child, &ev);
     }
     free(rest);
+}
+
+/* ---- protocol upgrades (101) ---------------------------------------------------------- */
+
+/* Bytes a codec held back after the switch, as a DATA event for the child. */
+static void pass_rest(struct http_layer *hl, struct mitm_h1conn *c, struct mitm_conn *conn)
+{
+    uint8_t *rest;
+    size_t n;
+    mitm_h1conn_take_rest(c, &rest, &n);
+    if (n && hl->child) {
+        struct mitm_event ev = {
+            .type = MITM_EV_DATA, .now = hl->now, .conn = conn, .data = mitm_slice(rest, n)};
+        mitm_layer_event(hl->child, &ev);
+    }
+    free(rest);
+}
+
+void mitm_http_layer_upgrade(struct http_layer *hl, struct http_server *srv, struct mitm_flow *flow)
+{
+    struct mitm_ctx *ctx = hl->base.ctx;
+    srv->given = true;
+    srv->owner = NULL;
+    hl->tunnel = srv->conn;
+    mitm_timer_clear(&hl->idle);
+    mitm_timer_clear(&hl->head);
+    if (flow->websocket) {
+        hl->child = mitm_ws_layer_new(ctx, &hl->base, flow, srv->conn);
+    } else if (ctx->opts->rawtcp) {
+        hl->child = mitm_tcp_layer_new(ctx, &hl->base, srv->conn, false);
+    } else {
+        mitm_layer_log(&hl->base, MITM_LOG_WARN,
+                       "Sent HTTP 101 response, but no protocol is enabled to upgrade to.");
+        mitm_layer_close(&hl->base, ctx->client, false);
+        if (srv->conn->state == MITM_CONN_OPEN || srv->conn->state == MITM_CONN_READ_EOF)
+            mitm_layer_close(&hl->base, srv->conn, false);
+        srv->dead = true;
+        return;
+    }
+    struct mitm_event start = {.type = MITM_EV_START, .now = hl->now};
+    mitm_layer_event(hl->child, &start);
+    pass_rest(hl, &hl->client, ctx->client);
+    pass_rest(hl, &srv->h1, srv->conn);
+    if (srv->conn->state == MITM_CONN_CLOSED || srv->conn->state == MITM_CONN_READ_EOF) {
+        /* the server left before the switch was done: the new layer sees it go */
+        struct mitm_event ev = {.type = MITM_EV_CLOSED,
+                                .now = hl->now,
+                                .conn = srv->conn,
+                                .half_close = srv->conn->state == MITM_CONN_READ_EOF};
+        mitm_layer_event(hl->child, &ev);
+    }
 }
 
 /* ---- timeouts ------------------------------------------------------------------------ */

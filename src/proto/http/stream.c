@@ -10,6 +10,7 @@
 #include "core/modespec.h"
 #include "proto/flowconn.h"
 #include "proto/http/layer-int.h"
+#include "proto/ws/ws.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -547,6 +548,11 @@ static void on_response_end(struct http_stream *s, struct mitm_http_event *ev, d
     }
     if (r->stream)
         to_client(s, end_event(s, MITM_HTTP_RESPONSE_END, r->trailers));
+    /* set before the response hook, as mitmproxy does, so addons know a WebSocket follows */
+    const struct mitm_options *o = s->base.ctx->opts;
+    if ((!o || o->websocket) && !s->flow->websocket &&
+        mitm_ws_is_upgrade(r->status_code, &s->flow->request->headers, &r->headers))
+        s->flow->websocket = mitm_websocket_new();
     hook(s, MITM_HOOK_RESPONSE, W_RESPONSE);
 }
 
@@ -562,6 +568,18 @@ static void finish(struct http_stream *s)
     if (s->done)
         return;
     s->done = true;
+    if (s->flow->response && s->flow->response->status_code == 101 && s->resp_sent_head && !s->is_connect) {
+        if (s->srv && !s->flow->killed) {
+            /* switching protocols: the connections go to the new protocol's layer */
+            struct http_server *srv = s->srv;
+            s->srv = NULL;
+            mitm_http_layer_upgrade(s->hl, srv, s->flow);
+            return;
+        }
+        /* the client switched already, but no server speaks the new protocol with it */
+        if (s->hl->base.ctx->client->state != MITM_CONN_CLOSED)
+            mitm_layer_close(&s->base, s->hl->base.ctx->client, false);
+    }
     if (s->srv) {
         struct http_server *srv = s->srv;
         s->srv = NULL;

@@ -129,6 +129,7 @@ static void tls_teardown(struct app *app)
 /* ---- the flow path: -w, printing, store ---- */
 
 static void begin_stop(struct app *app);
+static void handle_final(struct app *app, struct mitm_flow *flow, bool loaded, bool ws_end);
 
 static void emit(struct mitm_buf *out)
 {
@@ -162,6 +163,19 @@ static void print_flow(struct app *app, const struct mitm_flow *flow, bool loade
  * caller's reference. */
 static void handle_flow(struct app *app, struct mitm_flow *flow, bool loaded)
 {
+    handle_final(app, flow, loaded, false);
+}
+
+/* The end of a live WebSocket flow (websocket_end): its HTTP lines were printed at response and
+ * its messages as they passed; the close line now, and the whole flow is saved, as mitmproxy's
+ * save addon writes a WebSocket flow at websocket_end, not at response. */
+static void handle_websocket_end(struct app *app, struct mitm_flow *flow)
+{
+    handle_final(app, flow, false, true);
+}
+
+static void handle_final(struct app *app, struct mitm_flow *flow, bool loaded, bool ws_end)
+{
     char err[512];
     bool save = app->save && (!app->save_filter || mitm_filter_match(app->save_filter, flow));
     struct mitm_buf rec;
@@ -180,8 +194,16 @@ static void handle_flow(struct app *app, struct mitm_flow *flow, bool loaded)
         app->rc = 1;
         begin_stop(app);
     }
-    if (!app->filter || mitm_filter_match(app->filter, flow))
-        print_flow(app, flow, loaded);
+    if (!app->filter || mitm_filter_match(app->filter, flow)) {
+        if (ws_end) {
+            struct mitm_buf out;
+            mitm_buf_init(&out, 0);
+            mitm_dump_format_websocket_end(&app->style, flow, &out);
+            emit(&out);
+        } else {
+            print_flow(app, flow, loaded);
+        }
+    }
     if (app->store && rec.len &&
         mitm_store_add_record(app->store, flow, mitm_buf_data(&rec), rec.len, err, sizeof(err)) < 0)
         mitm_log(MITM_LOG_WARN, NULL, "flow store: %s", err);
@@ -189,14 +211,28 @@ static void handle_flow(struct app *app, struct mitm_flow *flow, bool loaded)
     mitm_flow_unref(flow);
 }
 
-/* A message of a flow that goes on (tcp_message): printed, not saved (the whole flow is,
- * when it ends). */
+/* A message of a flow that goes on (tcp_message, websocket_message): printed, not saved (the
+ * whole flow is, when it ends). */
 static void print_message(struct app *app, struct mitm_flow *snap)
 {
-    if (snap->n_messages && (!app->filter || mitm_filter_match(app->filter, snap))) {
+    size_t n =
+        snap->type == MITM_FLOW_HTTP ? (snap->websocket ? snap->websocket->n_messages : 0) : snap->n_messages;
+    if (n && (!app->filter || mitm_filter_match(app->filter, snap))) {
         struct mitm_buf out;
         mitm_buf_init(&out, 0);
-        mitm_dump_format_message(&app->style, snap, snap->n_messages - 1, &out);
+        mitm_dump_format_message(&app->style, snap, n - 1, &out);
+        emit(&out);
+    }
+    mitm_flow_unref(snap);
+}
+
+/* The HTTP part of a WebSocket flow (its response hook): printed now, saved at its end. */
+static void print_upgraded(struct app *app, struct mitm_flow *snap)
+{
+    if (!app->filter || mitm_filter_match(app->filter, snap)) {
+        struct mitm_buf out;
+        mitm_buf_init(&out, 0);
+        mitm_dump_format(&app->style, snap, &out);
         emit(&out);
     }
     mitm_flow_unref(snap);
@@ -204,8 +240,16 @@ static void print_message(struct app *app, struct mitm_flow *snap)
 
 static void on_flow(void *arg, enum mitm_hook hook, struct mitm_flow *flow)
 {
-    if (hook == MITM_HOOK_TCP_MESSAGE) {
+    if (hook == MITM_HOOK_TCP_MESSAGE || hook == MITM_HOOK_WEBSOCKET_MESSAGE) {
         print_message(arg, flow);
+        return;
+    }
+    if (hook == MITM_HOOK_RESPONSE && flow->websocket) {
+        print_upgraded(arg, flow);
+        return;
+    }
+    if (hook == MITM_HOOK_WEBSOCKET_END) {
+        handle_websocket_end(arg, flow);
         return;
     }
     mitm_clientplayback_on_flow(flow); /* a finished replay sends the next one */
