@@ -514,6 +514,23 @@ def test_lua_websocket_message_rewrites(mitmc, raw_upstream, tmp_path):
     assert proxy.wait_stdout(r"ws end 1000 5")
 
 
+@u.mitmc_only
+def test_example_websocket_simple(mitmc, raw_upstream):
+    proxy = mitmc("-s", os.path.join(u.ROOT, "examples", "websocket-simple.lua"))
+    srv = RawWsServer(raw_upstream)
+    s, rd = raw_ws_client(proxy.port, srv.port)
+    s.sendall(frame(1, b"a FOOBAR message", mask=MASK))
+    s.sendall(frame(1, b"Hello world", mask=MASK))
+    assert read_frame(rd) == (True, 0, 1, False, b"HAPPY world"), "the echo of the rewritten message"
+    s.sendall(frame(8, struct.pack("!H", 1000), mask=MASK))
+    read_frame(rd)
+    s.close()
+    assert srv.done.wait(10)
+    assert [f[4] for f in srv.frames if f[2] == 1] == [b"HAPPY world"], "FOOBAR was dropped"
+    assert proxy.wait_stdout(r'websocket-simple.lua: Client sent a message: "Hello world"')
+    assert proxy.wait_stdout(r'websocket-simple.lua: Server sent a message: "HAPPY world"')
+
+
 def test_websocket_option_off_relays_raw_tcp(mitmc, raw_upstream):
     proxy = mitmc("--set", "websocket=false")
     srv = RawWsServer(raw_upstream)
