@@ -16,6 +16,10 @@ BAD_REQUESTS = {
     "bare-cr": b"X-Bad: a\rb\r\nContent-Length: 0\r\n\r\n",
     "nul-in-header": b"X-Bad: a\x00b\r\nContent-Length: 0\r\n\r\n",
     "second-host": b"Host: other.example\r\nContent-Length: 0\r\n\r\n",
+    # empty Transfer-Encoding list elements: a server that does not skip them would read
+    # another framing than the proxy (smuggling), so they are refused, as mitmproxy does
+    "te-empty-last": b"Transfer-Encoding: chunked,\r\n\r\n0\r\n\r\n",
+    "te-empty-first": b"Transfer-Encoding: ,chunked\r\n\r\n0\r\n\r\n",
 }
 
 BAD_RESPONSES = {
@@ -84,6 +88,20 @@ def test_header_block_too_large_431(mitmc, raw_upstream):
 def test_default_line_limit_414(proxy, raw_upstream):
     up = raw_upstream(reply=OK)
     assert_rejected(proxy.port, up, good_request(up.port, b"/" + b"a" * (17 << 10)), 414)
+
+
+def test_transfer_encoding_over_two_fields_reaches_the_server_as_it_was_read(proxy, raw_upstream):
+    """"gzip" and "chunked" in two fields are one list ending in chunked: the body is read as
+    chunks and must reach the server as chunks, never as bare bytes under a chunked header."""
+    up = raw_upstream(reply=OK)
+    head = b"POST http://127.0.0.1:%d/te HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n" % (up.port, up.port)
+    fields = b"Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+    body = b"5\r\nhello\r\n0\r\n\r\n"
+    r = u.exchange(proxy.port, head + fields + body)
+    assert r.status == 200 and r.body == b"ok"
+    got = up.received()
+    assert got.startswith(b"POST /te HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s" % (up.port, fields)), got
+    assert got.endswith(fields + body), got
 
 
 @pytest.mark.parametrize("name", cases(BAD_RESPONSES, RESP_DIFFERS))

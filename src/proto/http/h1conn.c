@@ -302,19 +302,6 @@ void mitm_h1conn_eof(struct mitm_h1conn *c)
     }
 }
 
-static bool has_te_chunked(const struct mitm_headers *h)
-{
-    size_t len;
-    const char *v = mitm_headers_get(h, "transfer-encoding", &len);
-    if (!v)
-        return false;
-    /* the final coding decides (RFC 9112 §6.3); framing validation happened on input */
-    const char *e = v + len;
-    while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
-        e--;
-    return e - v >= 7 && strncasecmp(e - 7, "chunked", 7) == 0;
-}
-
 static void send_bytes(struct mitm_h1conn *c, struct mitm_buf *b)
 {
     size_t n;
@@ -347,7 +334,7 @@ static void start_response(struct mitm_h1conn *c, struct mitm_http_response *res
                     (st >= 100 && st < 200) || connect_ok;
     if (bodyless) {
         c->wstate = W_NONE;
-    } else if (has_te_chunked(&resp->headers)) {
+    } else if (mitm_h1_te_chunked(&resp->headers)) {
         if (c->req_http10) {
             /* an HTTP/1.0 client cannot read chunks (RFC 9112 §7.1): de-chunk, end by close */
             mitm_headers_remove(&resp->headers, "transfer-encoding");
@@ -409,7 +396,7 @@ static void send_request_event(struct mitm_h1conn *c, struct mitm_http_event *ev
         c->stream_id = ev->stream_id;
         mitm_str_set(&c->req_method, req->method, strlen(req->method));
         c->close_after = wants_close(req->http_version, &req->headers);
-        if (has_te_chunked(&req->headers))
+        if (mitm_h1_te_chunked(&req->headers))
             c->wstate = W_CHUNKED;
         else
             c->wstate = mitm_headers_get(&req->headers, "content-length", NULL) ? W_RAW : W_NONE;

@@ -124,6 +124,11 @@ int mitm_h1_request_framing(const struct mitm_http_request *req, const struct mi
 int mitm_h1_response_framing(const char *req_method, const struct mitm_http_response *resp,
                              const struct mitm_h1_limits *lim, struct mitm_h1_body *b, const char **reason);
 
+/* Do these headers frame a body as chunked: the final coding of all Transfer-Encoding
+ * fields together, read as the framing functions read it (empty list elements ignored,
+ * several fields one list)? What a writer that forwards the headers must then frame with. */
+bool mitm_h1_te_chunked(const struct mitm_headers *h);
+
 /* Parse header field lines (a head without its start line, or a chunked trailer section)
  * from p[0..n): n covers whole lines, each ending in LF (optionally CRLF), without the final
  * blank line. Applies the field rules of mitm_h1_parse_request_head (strict when validate);

@@ -117,8 +117,13 @@ static enum te_result transfer_encoding(const struct mitm_headers *h, bool *unkn
                                (const uint8_t *)h->v[i].value + h->v[i].value_len, false};
         struct mitm_slice e;
         while (list_next(&it, &e)) {
-            if (e.len == 0)
-                continue; /* RFC 9110 §5.6.1: empty list elements are ignored */
+            if (e.len == 0) {
+                /* RFC 9110 §5.6.1 lets recipients ignore empty elements, but not every server
+                 * does: refused, as mitmproxy refuses "chunked," or ",chunked", so that no
+                 * upstream can read a different framing than ours. */
+                *reason = "Invalid Transfer-Encoding header: empty list element";
+                return TE_INVALID;
+            }
             const uint8_t *semi = memchr(e.base, ';', e.len);
             struct mitm_slice name = mitm_slice(e.base, semi ? (size_t)(semi - e.base) : e.len);
             while (name.len && is_ows(name.base[name.len - 1]))
@@ -150,6 +155,13 @@ static enum te_result transfer_encoding(const struct mitm_headers *h, bool *unkn
         return nchunked > 1 ? TE_INVALID : TE_NOT_CHUNKED;
     }
     return chunked_last ? TE_CHUNKED : TE_NOT_CHUNKED;
+}
+
+bool mitm_h1_te_chunked(const struct mitm_headers *h)
+{
+    bool unknown;
+    const char *reason;
+    return transfer_encoding(h, &unknown, &reason) == TE_CHUNKED;
 }
 
 static void body_init(struct mitm_h1_body *b, const struct mitm_h1_limits *lim, enum mitm_h1_body_kind kind,
