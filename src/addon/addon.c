@@ -83,6 +83,7 @@ void mitm_addons_add_builtin(struct mitm_addons *r, const struct mitm_builtin_ad
     mitm_addons_add(r, &mitm_addon_blocklist, b->blocklist);
     mitm_addons_add(r, &mitm_addon_anticache, NULL);
     mitm_addons_add(r, &mitm_addon_anticomp, NULL);
+    mitm_addons_add(r, &mitm_addon_disable_h2c, NULL);
     mitm_addons_add(r, &mitm_addon_onboarding, NULL);
     mitm_addons_add(r, &mitm_addon_proxyauth, b->proxyauth);
     mitm_addons_add(r, &mitm_addon_serverplayback, sp); /* mitmproxy: after clientplayback */

@@ -55,7 +55,7 @@ void mitm_addons_run(const struct mitm_addons *r, enum mitm_hook h, void *arg,
                      const struct mitm_hook_env *env);
 
 /* The built-in addons of every tool, in mitmproxy's order: blocklist, anticache,
- * anticomp, onboarding, proxyauth, server replay with the index sp, mapremote, maplocal,
+ * anticomp, disable_h2c, onboarding, proxyauth, server replay with the index sp, mapremote, maplocal,
  * modifybody, modifyheaders, stickyauth, stickycookie, the magic CRL signed by signer
  * (mitmproxy's tlsconfig), upstream_auth. b holds the configured states (builtin.h); b,
  * sp and signer may be NULL (those addons are off), are borrowed and must outlive r. */
@@ -70,6 +70,7 @@ void mitm_addon_respond(struct mitm_flow *f, int status, const char *reason, con
 
 extern const struct mitm_addon mitm_addon_anticache;
 extern const struct mitm_addon mitm_addon_anticomp;
+extern const struct mitm_addon mitm_addon_disable_h2c;
 extern const struct mitm_addon mitm_addon_update_alt_svc;
 
 #endif

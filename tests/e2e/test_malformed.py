@@ -104,6 +104,18 @@ def test_transfer_encoding_over_two_fields_reaches_the_server_as_it_was_read(pro
     assert got.endswith(fields + body), got
 
 
+def test_h2c_upgrade_never_reaches_the_server(proxy, raw_upstream):
+    """mitmproxy's disable_h2c: the upgrade headers go, so a server cannot switch the
+    connection to cleartext HTTP/2 past the proxy; the request itself is served."""
+    up = raw_upstream(reply=OK)
+    r = u.exchange(proxy.port, b"GET http://127.0.0.1:%d/h2c HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                   b"Connection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
+                   b"HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA\r\nX-Keep: 1\r\n\r\n" % (up.port, up.port))
+    assert r.status == 200 and r.body == b"ok"
+    assert up.received() == b"GET /h2c HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nX-Keep: 1\r\n\r\n" % up.port
+    assert proxy.wait_stdout(r"h2c upgrade requests\) are currently not supported")
+
+
 @pytest.mark.parametrize("name", cases(BAD_RESPONSES, RESP_DIFFERS))
 def test_bad_response_502(proxy, raw_upstream, name):
     bad = raw_upstream(reply=BAD_RESPONSES[name], close=True)
