@@ -26,8 +26,8 @@ static void hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hoo
         mitm_headers_remove(&r->headers, "connection");
         mitm_headers_remove(&r->headers, "http2-settings");
     }
-    if (r->method && strcmp(r->method, "PRI") == 0 && r->path && strcmp(r->path, "*") == 0 && r->http_version &&
-        strcmp(r->http_version, "HTTP/2.0") == 0) {
+    if (r->method && strcmp(r->method, "PRI") == 0 && r->path && strcmp(r->path, "*") == 0 &&
+        r->http_version && strcmp(r->http_version, "HTTP/2.0") == 0) {
         f->killed = true;
         mitm_hook_log(env, MITM_LOG_WARN,
                       "Initiating HTTP/2 connections with prior knowledge are currently not supported.");

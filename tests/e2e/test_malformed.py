@@ -116,6 +116,26 @@ def test_h2c_upgrade_never_reaches_the_server(proxy, raw_upstream):
     assert proxy.wait_stdout(r"h2c upgrade requests\) are currently not supported")
 
 
+@u.mitmdump_differs("sends OPTIONS / to the origin")
+def test_server_wide_options_goes_to_the_origin_as_asterisk(proxy, raw_upstream):
+    """RFC 9112 §3.2.4: an absolute-form OPTIONS without path or query asks about the server
+    as a whole; the last proxy must send it as "OPTIONS *". With a path or query it stays."""
+    up = raw_upstream(reply=OK)
+    r = u.exchange(proxy.port, b"OPTIONS http://127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
+                   % (up.port, up.port))
+    assert r.status == 200
+    assert up.received() == b"OPTIONS * HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % up.port
+
+
+@u.mitmdump_differs("refuses an absolute-form target with a query and no path (400)")
+def test_options_with_a_query_keeps_its_target(proxy, raw_upstream):
+    up = raw_upstream(reply=OK)
+    r = u.exchange(proxy.port, b"OPTIONS http://127.0.0.1:%d?x=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
+                   % (up.port, up.port))
+    assert r.status == 200
+    assert up.received() == b"OPTIONS /?x=1 HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % up.port
+
+
 @pytest.mark.parametrize("name", cases(BAD_RESPONSES, RESP_DIFFERS))
 def test_bad_response_502(proxy, raw_upstream, name):
     bad = raw_upstream(reply=BAD_RESPONSES[name], close=True)

@@ -400,7 +400,11 @@ static int parse_absolute(struct mitm_slice t, bool validate, struct mitm_http_r
         return bad(status, reason, 400, "Invalid authority in request target");
     mitm_str_set(&req->authority, (const char *)a, alen);
     size_t plen = (size_t)(end - ae);
-    if (plen > 0 && *ae == '/') {
+    if (plen == 0 && req->method && strcmp(req->method, "OPTIONS") == 0) {
+        /* RFC 9112 §3.2.4: an OPTIONS for the server as a whole ("http://h" without a path or
+         * query) stays pathless; the last proxy sends it to the origin as "*" (the writer). */
+        mitm_str_set(&req->path, "", 0);
+    } else if (plen > 0 && *ae == '/') {
         mitm_str_set(&req->path, (const char *)ae, plen);
     } else {
         /* RFC 9112 §3.2.1: an empty path is sent as "/" in origin form. */
@@ -599,6 +603,12 @@ static void put_hostport(struct mitm_buf *out, const struct mitm_http_request *r
         mitm_buf_printf(out, ":%u", (unsigned)req->port);
 }
 
+/* An OPTIONS read from an absolute-form target without path or query (RFC 9112 §3.2.4). */
+static bool server_wide_options(const struct mitm_http_request *req)
+{
+    return req->path && !req->path[0] && req->method && strcmp(req->method, "OPTIONS") == 0;
+}
+
 void mitm_h1_write_request_head(struct mitm_buf *out, const struct mitm_http_request *req,
                                 enum mitm_target_form form)
 {
@@ -607,7 +617,7 @@ void mitm_h1_write_request_head(struct mitm_buf *out, const struct mitm_http_req
     bool have_auth = req->authority && req->authority[0];
     switch (form) {
     case MITM_TARGET_ORIGIN:
-        put(out, req->path && req->path[0] ? req->path : "/");
+        put(out, req->path && req->path[0] ? req->path : server_wide_options(req) ? "*" : "/");
         break;
     case MITM_TARGET_ASTERISK:
         put(out, "*");
@@ -625,7 +635,7 @@ void mitm_h1_write_request_head(struct mitm_buf *out, const struct mitm_http_req
             put(out, req->authority);
         else
             put_hostport(out, req, false);
-        put(out, req->path && req->path[0] ? req->path : "/");
+        put(out, req->path && req->path[0] ? req->path : server_wide_options(req) ? "" : "/");
         break;
     }
     mitm_buf_append(out, " ", 1);

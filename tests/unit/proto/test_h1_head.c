@@ -408,6 +408,35 @@ Test(h1_head, request_roundtrip)
     roundtrip_req("M-SEARCH / HTTP/1.1\r\nX: \xc3\xa9\tz\r\nEmpty: \r\n\r\n");
 }
 
+static bool buf_is(const struct mitm_buf *b, const char *want)
+{
+    return b->len == strlen(want) && memcmp(mitm_buf_data(b), want, b->len) == 0;
+}
+
+/* RFC 9112 §3.2.4: a server-wide OPTIONS through a proxy: "*" to the origin, pathless to a
+ * further proxy; any other method (or a query) gets "/". */
+Test(h1_head, server_wide_options)
+{
+    struct preq p = parse_req("OPTIONS http://example.com:8080 HTTP/1.1\r\n\r\n", &strict);
+    cr_assert_gt(p.r, 0);
+    cr_assert_str_eq(p.req->path, "");
+    struct mitm_buf out;
+    mitm_buf_init(&out, 0);
+    mitm_h1_write_request_head(&out, p.req, MITM_TARGET_ORIGIN);
+    cr_assert(buf_is(&out, "OPTIONS * HTTP/1.1\r\n\r\n"));
+    out.len = 0;
+    mitm_h1_write_request_head(&out, p.req, MITM_TARGET_ABSOLUTE);
+    cr_assert(buf_is(&out, "OPTIONS http://example.com:8080 HTTP/1.1\r\n\r\n"));
+    mitm_buf_free(&out);
+    mitm_http_request_free(p.req);
+    p = parse_req("OPTIONS http://example.com?x HTTP/1.1\r\n\r\n", &strict);
+    cr_assert_str_eq(p.req->path, "/?x");
+    mitm_http_request_free(p.req);
+    p = parse_req("GET http://example.com HTTP/1.1\r\n\r\n", &strict);
+    cr_assert_str_eq(p.req->path, "/");
+    mitm_http_request_free(p.req);
+}
+
 Test(h1_head, write_other_forms)
 {
     struct preq p = parse_req("GET http://example.com:8080/p?q HTTP/1.1\r\nA: b\r\n\r\n", &strict);
