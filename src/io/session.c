@@ -189,9 +189,10 @@ static void on_handle_closed(uv_handle_t *h)
 static void drop_timers(struct session *s);
 static void hook_log(void *arg, int level, const char *msg);
 
-/* The connection hooks mitmproxy's ConnectionHandler runs itself, not its layers
- * (client_connected ... server_disconnected): synchronous, through the addons. */
-static void conn_hook(struct session *s, enum mitm_hook h, void *arg)
+/* Run a hook through the addons, synchronously on this worker: the layers' HOOK commands and
+ * the connection hooks mitmproxy's ConnectionHandler runs itself, not its layers
+ * (client_connected ... server_disconnected). */
+static void run_hook(struct session *s, enum mitm_hook h, void *arg)
 {
     struct mitm_hook_env env = {
         .now = mitm_io_now(), .opts = s->ctx.opts, .worker = s->w->index, .log = hook_log, .log_arg = s};
@@ -201,7 +202,7 @@ static void conn_hook(struct session *s, enum mitm_hook h, void *arg)
 static void server_hook(struct session *s, enum mitm_hook h, struct mitm_conn *server)
 {
     struct mitm_server_hook_data d = {.client = s->ctx.client, .server = server};
-    conn_hook(s, h, &d);
+    run_hook(s, h, &d);
 }
 
 static void end_session(struct session *s)
@@ -234,22 +235,20 @@ static void close_io(struct ioconn *io)
         io->handles++;
         uv_close((uv_handle_t *)&io->tcp, on_handle_closed);
     }
-    bool hooked = io->hooked;
-    io->hooked = false;
-    if (hooked && io != io->s->client && io->conn) {
-        io->conn->timestamp_end = io->conn->timestamp_end ? io->conn->timestamp_end : mitm_io_now();
-        server_hook(io->s, MITM_HOOK_SERVER_DISCONNECTED, io->conn);
+    bool client = io == io->s->client;
+    if (client && io->conn && io->conn->peer[0])
+        mitm_log(MITM_LOG_INFO, io->conn->peer, "client disconnect");
+    if (io->hooked && io->conn) { /* the connected hook ran: the disconnected one is owed */
+        io->hooked = false;
+        if (!io->conn->timestamp_end)
+            io->conn->timestamp_end = mitm_io_now();
+        if (client)
+            run_hook(io->s, MITM_HOOK_CLIENT_DISCONNECTED, io->conn);
+        else
+            server_hook(io->s, MITM_HOOK_SERVER_DISCONNECTED, io->conn);
     }
-    if (io == io->s->client) {
-        struct mitm_conn *conn = io->conn;
-        if (conn && conn->peer[0])
-            mitm_log(MITM_LOG_INFO, conn->peer, "client disconnect");
-        if (hooked && conn) {
-            conn->timestamp_end = conn->timestamp_end ? conn->timestamp_end : mitm_io_now();
-            conn_hook(io->s, MITM_HOOK_CLIENT_DISCONNECTED, conn);
-        }
+    if (client)
         end_session(io->s); /* io stays listed (its handle is closing): the session lives on */
-    }
     if (io->handles == 0 && !io->gai_pending)
         unlink_io(io);
 }
@@ -487,11 +486,9 @@ static void publish_copy(struct session *s, enum mitm_hook hook, struct mitm_flo
 
 static void exec_hook(struct session *s, struct mitm_cmd *c)
 {
-    struct mitm_hook_env env = {
-        .now = mitm_io_now(), .opts = s->ctx.opts, .worker = s->w->index, .log = hook_log, .log_arg = s};
     struct mitm_flow *flow = mitm_payload_flow(&c->arg);
     if (c->arg.p)
-        mitm_addons_run(s->ctx.svc->addons, c->hook, c->arg.p, &env);
+        run_hook(s, c->hook, c->arg.p);
     switch (c->hook) {
     case MITM_HOOK_REQUESTHEADERS:
     case MITM_HOOK_TCP_START:
@@ -824,7 +821,7 @@ void mitm_session_accept(struct worker *w, struct listener *l)
         return;
     }
     mitm_log(MITM_LOG_INFO, c->peer, "client connect");
-    conn_hook(s, MITM_HOOK_CLIENT_CONNECTED, c);
+    run_hook(s, MITM_HOOK_CLIENT_CONNECTED, c);
     io->hooked = true;
     if (c->error) {
         mitm_log(MITM_LOG_INFO, c->peer, "client kill connection");

@@ -35,6 +35,12 @@ void mitm_ctx_wakeup(struct mitm_ctx *ctx, struct mitm_cmd *c, double now);
 void mitm_ctx_drop(struct mitm_cmd *c);
 
 struct mitm_cmd *mitm_cmd_new(enum mitm_cmd_type type);
+
+/* May a layer still SEND to c: open, or the peer only half-closed (we may still write)? */
+static inline bool mitm_conn_writable(const struct mitm_conn *c)
+{
+    return c && (c->state == MITM_CONN_OPEN || c->state == MITM_CONN_READ_EOF);
+}
 void mitm_cmd_free(struct mitm_cmd *c);
 
 /* Initialise the base of a layer. */

@@ -253,7 +253,7 @@ void mitm_http_server_release(struct http_layer *hl, struct http_server *srv)
     if (!srv->dead && mitm_h1conn_reusable(&srv->h1))
         return;
     srv->dead = true;
-    if (srv->conn->state == MITM_CONN_OPEN || srv->conn->state == MITM_CONN_READ_EOF)
+    if (mitm_conn_writable(srv->conn))
         mitm_layer_close(&hl->base, srv->conn, false);
 }
 
@@ -323,7 +323,7 @@ void mitm_http_layer_upgrade(struct http_layer *hl, struct http_server *srv, str
         mitm_layer_log(&hl->base, MITM_LOG_WARN,
                        "Sent HTTP 101 response, but no protocol is enabled to upgrade to.");
         mitm_layer_close(&hl->base, ctx->client, false);
-        if (srv->conn->state == MITM_CONN_OPEN || srv->conn->state == MITM_CONN_READ_EOF)
+        if (mitm_conn_writable(srv->conn))
             mitm_layer_close(&hl->base, srv->conn, false);
         srv->dead = true;
         return;
@@ -399,7 +399,7 @@ static void on_client_closed(struct http_layer *hl, const struct mitm_event *ev)
                                           "client disconnected"),
                     ev->now);
     for (struct http_server *srv = hl->servers; srv; srv = srv->next) {
-        if (srv->conn->state == MITM_CONN_OPEN || srv->conn->state == MITM_CONN_READ_EOF)
+        if (mitm_conn_writable(srv->conn))
             mitm_layer_close(&hl->base, srv->conn, false);
         srv->dead = true;
     }

@@ -623,7 +623,7 @@ static void fail_logged(struct http_stream *s, int status, const char *msg, doub
     }
     if (s->srv) {
         s->srv->dead = true;
-        if (s->srv->conn->state == MITM_CONN_OPEN || s->srv->conn->state == MITM_CONN_READ_EOF)
+        if (mitm_conn_writable(s->srv->conn))
             mitm_layer_close(&s->base, s->srv->conn, false);
     }
     s->resp_complete = s->req_complete = true; /* nothing more will happen */

@@ -37,11 +37,6 @@ static struct mitm_conn *other(struct tcp_layer *t, const struct mitm_conn *c)
     return c == t->base.ctx->client ? t->server : t->base.ctx->client;
 }
 
-static bool usable(const struct mitm_conn *c)
-{
-    return c && (c->state == MITM_CONN_OPEN || c->state == MITM_CONN_READ_EOF);
-}
-
 static void close_both(struct tcp_layer *t)
 {
     struct mitm_conn *c = t->base.ctx->client;
@@ -84,7 +79,7 @@ static void touch(struct tcp_layer *t, double now)
 
 static void forward(struct tcp_layer *t, struct mitm_conn *to, const uint8_t *p, size_t n)
 {
-    if (usable(to) || (to && to->state == MITM_CONN_NEW))
+    if (mitm_conn_writable(to) || (to && to->state == MITM_CONN_NEW))
         mitm_layer_send(&t->base, to, p, n);
 }
 
@@ -161,7 +156,7 @@ static void on_closed(struct tcp_layer *t, const struct mitm_event *ev)
         return;
     }
     /* RFC 9293 half-close: pass the FIN on and keep the other direction */
-    if (usable(to))
+    if (mitm_conn_writable(to))
         mitm_layer_close(&t->base, to, true);
     if (t->client_eof && t->server_eof)
         end(t, NULL, ev->now);

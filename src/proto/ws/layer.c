@@ -43,17 +43,12 @@ struct ws_layer {
 
 static const struct mitm_layer_vt ws_vt;
 
-static bool usable(const struct mitm_conn *c)
-{
-    return c && (c->state == MITM_CONN_OPEN || c->state == MITM_CONN_READ_EOF);
-}
-
 /* SEND the bytes of b to conn (b is emptied). */
 static void send_buf(struct ws_layer *w, struct mitm_conn *conn, struct mitm_buf *b)
 {
     size_t n;
     uint8_t *data = mitm_buf_steal(b, &n);
-    if (n == 0 || !usable(conn)) {
+    if (n == 0 || !mitm_conn_writable(conn)) {
         free(data);
         return;
     }
@@ -111,7 +106,7 @@ static void finish(struct ws_layer *w, struct ws_dir *d, uint16_t code, const ch
     struct mitm_conn *conns[2] = {w->server, w->base.ctx->client};
     for (int i = 0; i < 2; i++) {
         struct mitm_conn *c = conns[i];
-        if (!usable(c) || (src_lost && c == d->src))
+        if (!mitm_conn_writable(c) || (src_lost && c == d->src))
             continue;
         struct mitm_buf out;
         uint8_t key[4];

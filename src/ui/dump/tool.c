@@ -129,7 +129,6 @@ static void tls_teardown(struct app *app)
 /* ---- the flow path: -w, printing, store ---- */
 
 static void begin_stop(struct app *app);
-static void handle_final(struct app *app, struct mitm_flow *flow, bool loaded, bool ws_end);
 
 static void emit(struct mitm_buf *out)
 {
@@ -160,21 +159,11 @@ static void print_flow(struct app *app, const struct mitm_flow *flow, bool loade
 }
 
 /* Write, print, store one finished flow (loaded: read with -r, not seen live); takes over the
- * caller's reference. */
-static void handle_flow(struct app *app, struct mitm_flow *flow, bool loaded)
-{
-    handle_final(app, flow, loaded, false);
-}
-
-/* The end of a live WebSocket flow (websocket_end): its HTTP lines were printed at response and
- * its messages as they passed; the close line now, and the whole flow is saved, as mitmproxy's
- * save addon writes a WebSocket flow at websocket_end, not at response. */
-static void handle_websocket_end(struct app *app, struct mitm_flow *flow)
-{
-    handle_final(app, flow, false, true);
-}
-
-static void handle_final(struct app *app, struct mitm_flow *flow, bool loaded, bool ws_end)
+ * caller's reference. ws_end: the end of a live WebSocket flow (websocket_end), whose HTTP
+ * lines were printed at response and its messages as they passed: only the close line is
+ * printed, and the whole flow is saved now, as mitmproxy's save addon writes a WebSocket
+ * flow at websocket_end, not at response. */
+static void handle_flow(struct app *app, struct mitm_flow *flow, bool loaded, bool ws_end)
 {
     char err[512];
     bool save = app->save && (!app->save_filter || mitm_filter_match(app->save_filter, flow));
@@ -249,11 +238,11 @@ static void on_flow(void *arg, enum mitm_hook hook, struct mitm_flow *flow)
         return;
     }
     if (hook == MITM_HOOK_WEBSOCKET_END) {
-        handle_websocket_end(arg, flow);
+        handle_flow(arg, flow, false, true);
         return;
     }
     mitm_clientplayback_on_flow(flow); /* a finished replay sends the next one */
-    handle_flow(arg, flow, false);
+    handle_flow(arg, flow, false, false);
 }
 
 static void on_fsync_timer(uv_timer_t *t)
@@ -296,27 +285,28 @@ static void run_loaded_hooks(struct app *app, struct mitm_flow *f)
 {
     f->loaded = true;
     struct mitm_addons *a = app->addons;
+    const struct mitm_hook_env *env = main_env(app);
     if (f->type == MITM_FLOW_TCP) {
         size_t n = f->n_messages;
         f->n_messages = 0; /* the messages arrive one by one, as they did */
-        mitm_addons_run(a, MITM_HOOK_TCP_START, f, main_env(app));
+        mitm_addons_run(a, MITM_HOOK_TCP_START, f, env);
         while (f->n_messages < n) {
             f->n_messages++;
-            mitm_addons_run(a, MITM_HOOK_TCP_MESSAGE, f, main_env(app));
+            mitm_addons_run(a, MITM_HOOK_TCP_MESSAGE, f, env);
         }
-        mitm_addons_run(a, f->error ? MITM_HOOK_TCP_ERROR : MITM_HOOK_TCP_END, f, main_env(app));
+        mitm_addons_run(a, f->error ? MITM_HOOK_TCP_ERROR : MITM_HOOK_TCP_END, f, env);
         return;
     }
     if (f->request) {
-        mitm_addons_run(a, MITM_HOOK_REQUESTHEADERS, f, main_env(app));
-        mitm_addons_run(a, MITM_HOOK_REQUEST, f, main_env(app));
+        mitm_addons_run(a, MITM_HOOK_REQUESTHEADERS, f, env);
+        mitm_addons_run(a, MITM_HOOK_REQUEST, f, env);
     }
     if (f->response) {
-        mitm_addons_run(a, MITM_HOOK_RESPONSEHEADERS, f, main_env(app));
-        mitm_addons_run(a, MITM_HOOK_RESPONSE, f, main_env(app));
+        mitm_addons_run(a, MITM_HOOK_RESPONSEHEADERS, f, env);
+        mitm_addons_run(a, MITM_HOOK_RESPONSE, f, env);
     }
     if (f->error)
-        mitm_addons_run(a, MITM_HOOK_ERROR, f, main_env(app));
+        mitm_addons_run(a, MITM_HOOK_ERROR, f, env);
 }
 
 /* A HAR document: the whole file (fd rewound to start) goes to the HAR reader. Returns
@@ -348,7 +338,7 @@ static long read_har(struct app *app, int fd, const uint8_t *mem, size_t mem_len
             continue;
         }
         run_loaded_hooks(app, flows[i]);
-        handle_flow(app, flows[i], true);
+        handle_flow(app, flows[i], true, false);
         loaded++;
     }
     free(flows);
@@ -372,7 +362,7 @@ static long read_records(struct app *app, struct mitm_flowfile_reader *r, int fd
                 continue;
             }
             run_loaded_hooks(app, f);
-            handle_flow(app, f, true);
+            handle_flow(app, f, true, false);
             loaded++;
         } else if (rc == MITM_FLOWFILE_EOF) {
             return loaded;
