@@ -239,7 +239,25 @@
       "Add HTTP Basic authentication to upstream proxy and reverse proxy requests. Format: " \
       "username:password.") \
     X(BOOL, keep_host_header, false, NULL, \
-      "Reverse Proxy: Keep the original host header instead of rewriting it to the reverse proxy target.")
+      "Reverse Proxy: Keep the original host header instead of rewriting it to the reverse proxy target.") \
+    X(OPT_STR, intercept, NULL, NULL, "Intercept filter expression.") \
+    X(BOOL, intercept_active, false, NULL, "Intercept toggle") \
+    X(OPT_STR, view_filter, NULL, NULL, "Limit the view to matching flows.") \
+    X(STR, view_order, "time", "time|method|url|size", "Flow sort order.") \
+    X(BOOL, view_order_reversed, false, NULL, "Reverse the sorting order.") \
+    X(BOOL, console_focus_follow, false, NULL, "Focus follows new flows.") \
+    X(STR, console_layout, "single", "horizontal|single|vertical", "Console layout.") \
+    X(BOOL, console_layout_headers, true, NULL, "Show layout component headers") \
+    X(STR, console_flowlist_layout, "default", "default|list|table", "Set the flowlist layout") \
+    X(STR, console_palette, "solarized_dark", "dark|light|lowdark|lowlight|solarized_dark|solarized_light", \
+      "Color palette.") \
+    X(BOOL, console_palette_transparent, true, NULL, "Set transparent background for palette.") \
+    X(BOOL, console_mouse, true, NULL, "Console mouse interaction.") \
+    X(STR, console_default_contentview, "auto", NULL, "The default content view mode.") \
+    X(STR, console_eventlog_verbosity, "info", "error|warn|info|alert|debug", "EventLog verbosity.") \
+    X(BOOL, console_strip_trailing_newlines, false, NULL, \
+      "Strip trailing newlines from edited request/response bodies.") \
+    X(BOOL, console_quickhelp_visible, true, NULL, "mitmc: show the quick-help line of the console.")
 
 /* clang-format on */
 

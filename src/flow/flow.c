@@ -255,6 +255,52 @@ void mitm_flow_unref(struct mitm_flow *f)
     free(f);
 }
 
+#define SWAP(a, b)                                                                                           \
+    do {                                                                                                     \
+        __typeof__(a) tmp_ = (a);                                                                            \
+        (a) = (b);                                                                                           \
+        (b) = tmp_;                                                                                          \
+    } while (0)
+
+void mitm_flow_apply_edits(struct mitm_flow *f, struct mitm_flow *e)
+{
+    struct mitm_http_request *a = f->request, *b = e->request;
+    if (a && b) {
+        SWAP(a->method, b->method);
+        SWAP(a->scheme, b->scheme);
+        SWAP(a->authority, b->authority);
+        SWAP(a->host, b->host);
+        SWAP(a->port, b->port);
+        SWAP(a->path, b->path);
+        SWAP(a->http_version, b->http_version);
+        SWAP(a->headers, b->headers);
+        SWAP(a->content, b->content);
+        SWAP(a->trailers, b->trailers);
+    }
+    struct mitm_http_response *r = f->response, *q = e->response;
+    if (r && q) {
+        SWAP(r->http_version, q->http_version);
+        SWAP(r->status_code, q->status_code);
+        SWAP(r->reason, q->reason);
+        SWAP(r->headers, q->headers);
+        SWAP(r->content, q->content);
+        SWAP(r->trailers, q->trailers);
+    }
+    if (f->websocket && e->websocket && f->websocket->n_messages &&
+        f->websocket->n_messages == e->websocket->n_messages) {
+        struct mitm_websocket_message *m = &f->websocket->messages[f->websocket->n_messages - 1];
+        struct mitm_websocket_message *n = &e->websocket->messages[e->websocket->n_messages - 1];
+        SWAP(m->content, n->content);
+        SWAP(m->len, n->len);
+    }
+    if (f->n_messages && f->n_messages == e->n_messages) {
+        SWAP(f->messages[f->n_messages - 1].content, e->messages[e->n_messages - 1].content);
+        SWAP(f->messages[f->n_messages - 1].len, e->messages[e->n_messages - 1].len);
+    }
+    SWAP(f->marked, e->marked);
+    SWAP(f->comment, e->comment);
+}
+
 static void flow_payload_free(void *p)
 {
     mitm_flow_unref(p);

@@ -21,6 +21,15 @@ struct mitm_flow *mitm_payload_flow(const struct mitm_payload *p);
  * its last message only (what a tcp_message consumer on another thread reads). */
 struct mitm_flow *mitm_flow_message_snapshot(const struct mitm_flow *f);
 
+/* The user's changes to a held flow (edited, a copy nobody else uses, e.g. loaded from the
+ * store and changed by a UI) moved into the live flow f: the request's method, scheme,
+ * authority, host, port, path, http_version, headers, content and trailers; the response's
+ * (if both have one) http_version, status, reason, headers, content and trailers; the last
+ * WebSocket or TCP message's content (if both have as many messages); marked and comment.
+ * What the proxy keeps about the exchange itself (target form, streaming, timestamps,
+ * connections) stays f's. edited is left with f's old values. */
+void mitm_flow_apply_edits(struct mitm_flow *f, struct mitm_flow *edited);
+
 /* Set the flow's error (replaces an earlier one). */
 void mitm_flow_set_error(struct mitm_flow *f, const char *msg, double now);
 

@@ -13,9 +13,32 @@
 struct mitm_services;
 struct mitm_proxy;
 
-/* Receives finished flows on the main thread (after the response or error hook ran on
- * the worker). The sink gets a reference it must drop with mitm_flow_unref. */
-typedef void (*mitm_flow_sink_fn)(void *arg, enum mitm_hook hook, struct mitm_flow *flow);
+/* A flow event a worker publishes to the main thread. */
+struct mitm_pub {
+    enum mitm_hook hook;    /* the hook it was published at */
+    struct mitm_flow *flow; /* a reference the sink must drop with mitm_flow_unref */
+    int worker;             /* the worker that owns the flow (for resume and kill) */
+    bool live;              /* a snapshot of a flow that goes on; false: the flow is final */
+    bool intercepted;       /* the hook is held (flow->intercepted): it waits for a resume */
+};
+
+/* Receives published flows on the main thread. */
+typedef void (*mitm_flow_sink_fn)(void *arg, const struct mitm_pub *ev);
+
+/* What the main thread takes from the workers. Without fn nothing is published. Finished
+ * flows (after their response or error hook) always reach fn; WebSocket and TCP messages
+ * as copies of the flow with its last message. live: also a snapshot at every other hook
+ * (requestheaders, request, responseheaders) and full copies at message hooks, for a UI
+ * that shows flows as they happen. queue_max: published events the main thread has not
+ * taken yet above which workers stop reading from their clients (backpressure); 0 picks
+ * MITM_PUB_QUEUE_MAX. */
+struct mitm_proxy_sink {
+    mitm_flow_sink_fn fn;
+    void *arg;
+    bool live;
+    size_t queue_max;
+};
+#define MITM_PUB_QUEUE_MAX 4096
 
 struct mitm_mode_spec;
 /* Bind one server per mode spec (modes[0..n_modes), borrowed: they must outlive the proxy)
@@ -28,7 +51,7 @@ struct mitm_mode_spec;
  * replays (mitm_proxy_inject) reach them. */
 struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_services *svc,
                                     const struct mitm_mode_spec *modes, size_t n_modes,
-                                    mitm_flow_sink_fn sink, void *sink_arg, char *err, size_t errlen);
+                                    const struct mitm_proxy_sink *sink, char *err, size_t errlen);
 
 /* A start that failed after some workers ran (a thread could not be created): err said
  * why; the caller stops the proxy as usual (mitm_proxy_stop) and reports the failure. */
@@ -38,11 +61,27 @@ bool mitm_proxy_failed(const struct mitm_proxy *p);
  * workers, then call done(arg) on the main loop. */
 void mitm_proxy_stop(struct mitm_proxy *p, double grace, void (*done)(void *), void *arg);
 
+/* ---- the mailbox: the main thread's requests to the workers (main thread only) ---- */
+
 /* Client replay: a worker runs a virtual client connection that sends data (an HTTP/1
  * request in absolute form, as a proxy client would) and then EOF. The flows it produces
- * have is_replay "request" and reach the sink like any other. Takes ownership of data.
- * Main thread only. */
+ * have is_replay "request" and reach the sink like any other. Takes ownership of data. */
 void mitm_proxy_inject(struct mitm_proxy *p, uint8_t *data, size_t len);
+
+/* Resume the flow id held on worker (published with intercepted set). edited (taken over;
+ * NULL: none) carries the user's changes: its request and response (method, URL parts,
+ * headers, body, trailers; status, reason), marked and comment replace the live flow's
+ * before the hook is answered. A flow that is no longer held is left alone (it was
+ * resumed, killed, or its client left: that already reached the sink). */
+void mitm_proxy_resume(struct mitm_proxy *p, int worker, const char *id, struct mitm_flow *edited);
+
+/* Kill the live flow id of worker, as mitmproxy's flow.kill(): a held flow ends at once
+ * with the error "Connection killed." and its client connection closes; a flow that is
+ * running is killed at its next hook. */
+void mitm_proxy_kill(struct mitm_proxy *p, int worker, const char *id);
+
+/* Published events the main thread has not taken yet (a gauge, for tests and benches). */
+size_t mitm_proxy_backlog(struct mitm_proxy *p);
 
 /* Free after done was called. */
 void mitm_proxy_free(struct mitm_proxy *p);

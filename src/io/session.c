@@ -187,7 +187,9 @@ static void on_handle_closed(uv_handle_t *h)
 }
 
 static void drop_timers(struct session *s);
+static void release_held(struct session *s);
 static void hook_log(void *arg, int level, const char *msg);
+static const char *session_peer(const struct session *s);
 
 /* Run a hook through the addons, synchronously on this worker: the layers' HOOK commands and
  * the connection hooks mitmproxy's ConnectionHandler runs itself, not its layers
@@ -210,6 +212,7 @@ static void end_session(struct session *s)
     if (s->ending)
         return;
     s->ending = true;
+    release_held(s);
     drop_timers(s);
     for (struct ioconn *io = s->conns, *n; io; io = n) {
         n = io->next;
@@ -338,6 +341,13 @@ static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         return;
     uv_read_stop(st);
     io->reading = false;
+    if (nread == UV_EOF && io == s->client && s->n_held && !s->ending) {
+        /* the layer waiting for the user cannot see the EOF until it is resumed: a client
+         * that leaves now is gone, and its held flows end with an error */
+        deliver_closed(io, false);
+        close_io(io);
+        return;
+    }
     if (nread == UV_EOF) {
         io->read_eof = true;
         deliver_closed(io, true);
@@ -360,24 +370,33 @@ static void start_reading(struct ioconn *io)
         io->reading = true;
 }
 
+/* Reads stop while a write queue or the layers' pause queues hold more than FLOW_HIGH, or
+ * while the worker is throttled (the main thread is behind); they restart below FLOW_LOW. */
 static void flow_control(struct session *s)
 {
     size_t most = s->ctx.queued_bytes;
     for (struct ioconn *io = s->conns; io; io = io->next)
         if (io->tcp_init && io->tcp.write_queue_size > most)
             most = io->tcp.write_queue_size;
-    if (!s->paused && most > FLOW_HIGH) {
+    bool throttled = mitm_worker_throttled(s->w);
+    if (!s->paused && (most > FLOW_HIGH || throttled)) {
         s->paused = true;
         for (struct ioconn *io = s->conns; io; io = io->next) {
             if (io->reading)
                 uv_read_stop((uv_stream_t *)&io->tcp);
             io->reading = false;
         }
-    } else if (s->paused && most < FLOW_LOW) {
+    } else if (s->paused && most < FLOW_LOW && !throttled) {
         s->paused = false;
         for (struct ioconn *io = s->conns; io; io = io->next)
             start_reading(io);
     }
+}
+
+void mitm_session_flow_control(struct session *s)
+{
+    if (!s->ending)
+        flow_control(s);
 }
 
 /* ---- commands ---------------------------------------------------------------- */
@@ -478,22 +497,36 @@ static void hook_log(void *arg, int level, const char *msg)
     mitm_log((enum mitm_log_level)level, session_peer(arg), "%s", msg);
 }
 
-static void publish_copy(struct session *s, enum mitm_hook hook, struct mitm_flow *copy)
+/* A copy of a flow that goes on, for the main thread (NULL copies are dropped: a flow with
+ * invalid metadata cannot be encoded, and is published when it ends). */
+static void publish_copy(struct session *s, enum mitm_hook hook, struct mitm_flow *copy, bool intercepted)
 {
     if (copy)
-        mitm_worker_publish(s->w, hook, copy);
+        mitm_worker_publish(s->w, hook, copy, true, intercepted);
 }
 
-static void exec_hook(struct session *s, struct mitm_cmd *c)
+static void publish_snapshot(struct session *s, enum mitm_hook hook, struct mitm_flow *flow)
+{
+    if (flow && mitm_worker_wants_live(s->w))
+        publish_copy(s, hook, mitm_flowfile_snapshot(flow, false), false);
+}
+
+/* A flow hook was answered: count live exchanges, publish what the main thread takes at
+ * this hook, and reply to the layer. */
+static void after_hook(struct session *s, struct mitm_cmd *c)
 {
     struct mitm_flow *flow = mitm_payload_flow(&c->arg);
-    if (c->arg.p)
-        run_hook(s, c->hook, c->arg.p);
+    bool live = mitm_worker_wants_live(s->w);
     switch (c->hook) {
     case MITM_HOOK_REQUESTHEADERS:
     case MITM_HOOK_TCP_START:
     case MITM_HOOK_WEBSOCKET_START: /* live again until websocket_end */
         s->live_flows++;
+        publish_snapshot(s, c->hook, flow);
+        break;
+    case MITM_HOOK_REQUEST:
+    case MITM_HOOK_RESPONSEHEADERS:
+        publish_snapshot(s, c->hook, flow);
         break;
     case MITM_HOOK_RESPONSE:
         if (flow && flow->websocket) {
@@ -502,7 +535,7 @@ static void exec_hook(struct session *s, struct mitm_cmd *c)
             if (s->live_flows > 0)
                 s->live_flows--;
             if (mitm_worker_wants_flows(s->w))
-                publish_copy(s, c->hook, mitm_flowfile_snapshot(flow, false));
+                publish_copy(s, c->hook, mitm_flowfile_snapshot(flow, false), false);
             break;
         }
         /* fall through */
@@ -513,20 +546,168 @@ static void exec_hook(struct session *s, struct mitm_cmd *c)
         if (s->live_flows > 0)
             s->live_flows--;
         if (flow)
-            mitm_worker_publish(s->w, c->hook, mitm_flow_ref(flow));
+            mitm_worker_publish(s->w, c->hook, mitm_flow_ref(flow), false, false);
         break;
-    case MITM_HOOK_TCP_MESSAGE: /* the flow goes on: the main thread gets a copy */
+    case MITM_HOOK_TCP_MESSAGE: /* the flow goes on: the main thread gets a copy (a UI: all of it) */
         if (flow && mitm_worker_wants_flows(s->w))
-            mitm_worker_publish(s->w, c->hook, mitm_flow_message_snapshot(flow));
+            publish_copy(s, c->hook, live ? mitm_flowfile_snapshot(flow, false) : mitm_flow_message_snapshot(flow),
+                         false);
         break;
     case MITM_HOOK_WEBSOCKET_MESSAGE:
         if (flow && mitm_worker_wants_flows(s->w))
-            publish_copy(s, c->hook, mitm_flowfile_snapshot(flow, true));
+            publish_copy(s, c->hook, mitm_flowfile_snapshot(flow, !live), false);
         break;
     default:
         break;
     }
     reply(s, c);
+}
+
+/* ---- held hooks (intercept): answered later, from the mailbox ---------------------- */
+
+struct held {
+    struct session *s;
+    struct mitm_cmd *c;     /* the HOOK command, answered on resume */
+    struct mitm_flow *flow; /* c's payload (borrowed) */
+    struct held *next, *prev;
+};
+
+/* Pending kills of running flows are few (one per user action); beyond this many the
+ * oldest is forgotten (its flow had ended, or it would have been taken). */
+#define MAX_KILLS 256
+
+static void unlink_held(struct worker *w, struct held *h)
+{
+    if (h->prev)
+        h->prev->next = h->next;
+    else
+        w->held = h->next;
+    if (h->next)
+        h->next->prev = h->prev;
+    h->s->n_held--;
+}
+
+static struct held *find_held(struct worker *w, const char *id)
+{
+    for (struct held *h = w->held; h; h = h->next)
+        if (strcmp(h->flow->id, id) == 0)
+            return h;
+    return NULL;
+}
+
+/* An addon (intercept, a script's flow:intercept()) marked the flow intercepted: the hook
+ * is not answered. Its layer stays paused (events that arrive queue, as they do for any
+ * blocking command) until the main thread resumes or kills the flow, or its client leaves. */
+static void hold(struct session *s, struct mitm_cmd *c, struct mitm_flow *flow)
+{
+    struct held *h = mitm_calloc(1, sizeof(*h));
+    h->s = s;
+    h->c = c;
+    h->flow = flow;
+    h->next = s->w->held;
+    if (h->next)
+        h->next->prev = h;
+    s->w->held = h;
+    s->n_held++;
+    if (mitm_worker_wants_flows(s->w))
+        publish_copy(s, c->hook, mitm_flowfile_snapshot(flow, false), true);
+}
+
+static void answer_held(struct held *h, struct mitm_flow *edited, bool kill)
+{
+    struct session *s = h->s;
+    struct mitm_cmd *c = h->c;
+    struct mitm_flow *flow = h->flow;
+    unlink_held(s->w, h);
+    free(h);
+    if (edited)
+        mitm_flow_apply_edits(flow, edited);
+    flow->intercepted = false;
+    if (kill)
+        flow->killed = true;
+    s->running = true;
+    after_hook(s, c);
+    s->running = false;
+    run(s);
+}
+
+void mitm_session_resume(struct worker *w, const char *id, struct mitm_flow *edited)
+{
+    struct held *h = find_held(w, id);
+    if (h)
+        answer_held(h, edited, false);
+    mitm_flow_unref(edited);
+}
+
+void mitm_session_kill(struct worker *w, const char *id)
+{
+    struct held *h = find_held(w, id);
+    if (h) {
+        answer_held(h, NULL, true);
+        return;
+    }
+    if (!w->kills)
+        w->kills = mitm_calloc(MAX_KILLS, sizeof(*w->kills));
+    if (w->n_kills == MAX_KILLS) {
+        memmove(w->kills, w->kills + 1, (MAX_KILLS - 1) * sizeof(*w->kills));
+        w->n_kills--;
+    }
+    snprintf(w->kills[w->n_kills++], MITM_UUID_LEN + 1, "%s", id);
+}
+
+/* Is flow id waiting to be killed? (Taken off the list.) */
+static bool take_kill(struct worker *w, const char *id)
+{
+    for (size_t i = 0; i < w->n_kills; i++) {
+        if (strcmp(w->kills[i], id) == 0) {
+            memmove(w->kills + i, w->kills + i + 1, (w->n_kills - i - 1) * sizeof(*w->kills));
+            w->n_kills--;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The session ends (its client left, shutdown) with hooks held: each of those flows ends
+ * with an error, through the error hook, and reaches the main thread as final. */
+static void release_held(struct session *s)
+{
+    struct worker *w = s->w;
+    for (struct held *h = w->held, *n; h && s->n_held; h = n) {
+        n = h->next;
+        if (h->s != s)
+            continue;
+        struct mitm_flow *flow = h->flow;
+        struct mitm_cmd *c = h->c;
+        unlink_held(w, h);
+        free(h);
+        flow->intercepted = false;
+        if (!flow->error)
+            mitm_flow_set_error(flow, "Client disconnected.", mitm_io_now());
+        enum mitm_hook eh = flow->type == MITM_FLOW_TCP ? MITM_HOOK_TCP_ERROR : MITM_HOOK_ERROR;
+        mitm_log(MITM_LOG_INFO, session_peer(s), "client left while its flow was intercepted");
+        run_hook(s, eh, flow);
+        if (s->live_flows > 0)
+            s->live_flows--;
+        mitm_worker_publish(w, eh, mitm_flow_ref(flow), false, false);
+        mitm_ctx_drop(c);
+    }
+}
+
+static void exec_hook(struct session *s, struct mitm_cmd *c)
+{
+    struct mitm_flow *flow = mitm_payload_flow(&c->arg);
+    if (c->arg.p)
+        run_hook(s, c->hook, c->arg.p);
+    if (flow && s->w->n_kills && take_kill(s->w, flow->id)) {
+        flow->killed = true;
+        flow->intercepted = false;
+    }
+    if (flow && flow->intercepted && !flow->killed && !s->ending) {
+        hold(s, c, flow);
+        return;
+    }
+    after_hook(s, c);
 }
 
 static void exec_close(struct mitm_cmd *c)

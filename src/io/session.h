@@ -10,7 +10,8 @@
 
 struct worker;
 struct published;
-struct injection;
+struct mail;
+struct held;
 struct iotimer;
 
 struct ioconn {
@@ -40,6 +41,7 @@ struct session {
     bool paused;                /* reads stopped for flow control */
     bool running;               /* executing commands */
     int live_flows;             /* exchanges between requestheaders and response/error */
+    int n_held;                 /* hooks of this session held on the worker (intercepted) */
     bool virtual;               /* client replay: no client socket */
     int hold;                   /* > 0: a caller still uses the session; do not free it */
     struct iotimer *timers;     /* pending WAKEUPs */
@@ -69,20 +71,33 @@ struct worker {
     size_t n_listeners;
     uv_async_t wake;
     uv_timer_t grace;
-    uv_async_t inject;          /* main -> worker: client replays to run */
-    struct injection *inj_head; /* guarded by the proxy's lock */
+    uv_async_t inject;                   /* main -> worker: the mailbox has mail */
+    struct mail *mail_head, **mail_tail; /* guarded by the proxy's lock */
+    bool throttle_asked;                 /* guarded by the proxy's lock: mail when the backlog is low */
+    bool throttled;                      /* reads paused: the main thread is behind */
+    struct held *held;                   /* hooks held for the main thread */
+    char (*kills)[MITM_UUID_LEN + 1]; /* flows to kill at their next hook */
+    size_t n_kills;
     uv_check_t flush;           /* hands published flows to the main thread once per loop turn */
     struct published *pub_head, **pub_tail;
+    size_t n_pub; /* events in pub_head */
     struct session *sessions;
     int n_sessions;
     bool stopping;
     char readbuf[65536];
 };
 
-void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow *flow);
+/* Queue flow (a reference, taken) for the main thread, handed over at the end of the loop
+ * turn. live: a snapshot of a flow that goes on; intercepted: its hook is held. */
+void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow *flow, bool live,
+                         bool intercepted);
 const struct mitm_services *mitm_worker_services(struct worker *w);
 /* Does the main thread take published flows (a sink is set)? */
 bool mitm_worker_wants_flows(const struct worker *w);
+/* Does it want a snapshot at every hook (a UI)? */
+bool mitm_worker_wants_live(const struct worker *w);
+/* Are the worker's reads paused because the main thread is behind? */
+bool mitm_worker_throttled(const struct worker *w);
 
 /* session.c */
 /* Free io once no handle or request of it is pending (after close_io). */
@@ -91,5 +106,11 @@ void mitm_session_accept(struct worker *w, struct listener *l);
 void mitm_session_close_idle(struct session *s, bool force);
 /* Start a virtual client connection that sends data then EOF (client replay). */
 void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len);
+/* The mailbox: answer the held hook of flow id (edited: the user's changes, taken, may be
+ * NULL); kill flow id (held: now; running: at its next hook). */
+void mitm_session_resume(struct worker *w, const char *id, struct mitm_flow *edited);
+void mitm_session_kill(struct worker *w, const char *id);
+/* Stop or restart reading s's sockets for its own write queues and the worker's throttle. */
+void mitm_session_flow_control(struct session *s);
 
 #endif

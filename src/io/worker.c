@@ -1,6 +1,14 @@
 /* Worker threads: each runs its own libuv loop with its own listening socket (SO_REUSEPORT:
  * the kernel spreads connections) and its own sessions, sharing nothing with the others.
- * Finished flows go to the main thread through a mutex-protected queue and a uv_async. */
+ * Flows go to the main thread through a mutex-protected queue and a uv_async; the main
+ * thread's requests (replays, resumes, kills) come back through each worker's mailbox, a
+ * list under the same lock with its own uv_async.
+ *
+ * Backpressure: the queue to the main thread is bounded by the count of events it has not
+ * taken yet (backlog). A worker that pushes the backlog past the bound stops reading from
+ * all its sockets (throttled); the main thread, once it has taken the queue, mails every
+ * throttled worker to read again. Memory then stays bounded when the main thread falls
+ * behind (a UI blocked on an editor, a slow terminal) instead of growing per flow. */
 #include "core/options.h"
 #include "core/modespec.h"
 #include "core/services.h"
@@ -19,15 +27,24 @@
 #include <unistd.h>
 
 struct published {
-    enum mitm_hook hook;
-    struct mitm_flow *flow;
+    struct mitm_pub ev;
     struct published *next;
 };
 
-struct injection {
+enum mail_type {
+    MAIL_INJECT,     /* client replay: data */
+    MAIL_RESUME,     /* id, edited */
+    MAIL_KILL,       /* id */
+    MAIL_UNTHROTTLE, /* the main thread took the backlog: read again */
+};
+
+struct mail {
+    enum mail_type type;
     uint8_t *data;
     size_t len;
-    struct injection *next;
+    char id[MITM_UUID_LEN + 1];
+    struct mitm_flow *edited;
+    struct mail *next;
 };
 
 struct mitm_proxy {
@@ -43,6 +60,9 @@ struct mitm_proxy {
     int n_workers;
     mitm_flow_sink_fn sink;
     void *sink_arg;
+    bool live;          /* snapshots at every hook */
+    size_t queue_max;   /* backlog bound */
+    size_t backlog;     /* atomic: events published and not yet taken by the main thread */
     uv_mutex_t lock;
     struct published *q_head, **q_tail;
     uv_async_t flows_async; /* workers -> main: flows ready */
@@ -60,23 +80,35 @@ bool mitm_worker_wants_flows(const struct worker *w)
     return w->p->sink != NULL;
 }
 
+bool mitm_worker_wants_live(const struct worker *w)
+{
+    return w->p->live;
+}
+
+bool mitm_worker_throttled(const struct worker *w)
+{
+    return w->throttled;
+}
+
 const struct mitm_services *mitm_worker_services(struct worker *w)
 {
     return w->p->svc;
 }
 
-void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow *flow)
+void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow *flow, bool live,
+                         bool intercepted)
 {
     if (!w->p->sink) { /* nobody on the main thread looks at flows */
         mitm_flow_unref(flow);
         return;
     }
     struct published *e = mitm_alloc(sizeof(*e));
-    e->hook = hook;
-    e->flow = flow;
+    e->ev = (struct mitm_pub){
+        .hook = hook, .flow = flow, .worker = w->index, .live = live, .intercepted = intercepted};
     e->next = NULL;
     *w->pub_tail = e;
     w->pub_tail = &e->next;
+    w->n_pub++;
 }
 
 /* Once per loop turn: one lock and one wake-up of the main thread for every flow that
@@ -90,10 +122,31 @@ static void on_flush(uv_check_t *h)
     uv_mutex_lock(&p->lock);
     *p->q_tail = w->pub_head;
     p->q_tail = w->pub_tail;
+    p->backlog += w->n_pub;
+    bool over = p->backlog > p->queue_max;
+    if (over)
+        w->throttle_asked = true; /* the main thread mails this worker once it caught up */
     uv_mutex_unlock(&p->lock);
     w->pub_head = NULL;
     w->pub_tail = &w->pub_head;
+    w->n_pub = 0;
     uv_async_send(&p->flows_async);
+    if (over && !w->throttled && !w->stopping) {
+        w->throttled = true;
+        mitm_log(MITM_LOG_DEBUG, NULL, "worker %d: the main thread is behind; reads paused", w->index);
+        for (struct session *s = w->sessions; s; s = s->next)
+            mitm_session_flow_control(s);
+    }
+}
+
+static void post(struct mitm_proxy *p, struct worker *w, struct mail *m)
+{
+    m->next = NULL;
+    uv_mutex_lock(&p->lock);
+    *w->mail_tail = m;
+    w->mail_tail = &m->next;
+    uv_mutex_unlock(&p->lock);
+    uv_async_send(&w->inject);
 }
 
 static void on_flows(uv_async_t *a)
@@ -104,53 +157,121 @@ static void on_flows(uv_async_t *a)
     p->q_head = NULL;
     p->q_tail = &p->q_head;
     uv_mutex_unlock(&p->lock);
+    size_t taken = 0;
     while (e) {
         struct published *n = e->next;
         if (p->sink)
-            p->sink(p->sink_arg, e->hook, e->flow);
+            p->sink(p->sink_arg, &e->ev);
         else
-            mitm_flow_unref(e->flow);
+            mitm_flow_unref(e->ev.flow);
         free(e);
         e = n;
+        taken++;
+    }
+    /* the backlog counts until the sink has handled them: a sink that blocks (an editor in
+     * the console) keeps the workers throttled */
+    uv_mutex_lock(&p->lock);
+    p->backlog -= taken < p->backlog ? taken : p->backlog;
+    bool low = p->backlog <= p->queue_max / 2;
+    uv_mutex_unlock(&p->lock);
+    if (!low || p->joined)
+        return;
+    for (int i = 0; i < p->n_workers; i++) {
+        struct worker *w = &p->workers[i];
+        uv_mutex_lock(&p->lock);
+        bool asked = w->throttle_asked;
+        w->throttle_asked = false;
+        uv_mutex_unlock(&p->lock);
+        if (asked) {
+            struct mail *m = mitm_calloc(1, sizeof(*m));
+            m->type = MAIL_UNTHROTTLE;
+            post(p, w, m);
+        }
     }
 }
 
-static void on_inject(uv_async_t *a)
+size_t mitm_proxy_backlog(struct mitm_proxy *p)
+{
+    uv_mutex_lock(&p->lock);
+    size_t n = p->backlog;
+    uv_mutex_unlock(&p->lock);
+    return n;
+}
+
+static void free_mail(struct mail *m)
+{
+    free(m->data);
+    mitm_flow_unref(m->edited);
+    free(m);
+}
+
+static void on_mail(uv_async_t *a)
 {
     struct worker *w = a->data;
     uv_mutex_lock(&w->p->lock);
-    struct injection *j = w->inj_head;
-    w->inj_head = NULL;
+    struct mail *m = w->mail_head;
+    w->mail_head = NULL;
+    w->mail_tail = &w->mail_head;
     uv_mutex_unlock(&w->p->lock);
-    /* the list was built newest first */
-    struct injection *rev = NULL;
-    while (j) {
-        struct injection *n = j->next;
-        j->next = rev;
-        rev = j;
-        j = n;
-    }
-    for (j = rev; j;) {
-        struct injection *n = j->next;
-        if (!w->stopping)
-            mitm_session_virtual(w, j->data, j->len);
-        free(j->data);
-        free(j);
-        j = n;
+    while (m) { /* in the order the main thread posted them */
+        struct mail *n = m->next;
+        switch (m->type) {
+        case MAIL_INJECT:
+            if (!w->stopping)
+                mitm_session_virtual(w, m->data, m->len);
+            break;
+        case MAIL_RESUME:
+            mitm_session_resume(w, m->id, m->edited);
+            m->edited = NULL;
+            break;
+        case MAIL_KILL:
+            mitm_session_kill(w, m->id);
+            break;
+        case MAIL_UNTHROTTLE:
+            if (w->throttled) {
+                w->throttled = false;
+                for (struct session *s = w->sessions; s; s = s->next)
+                    mitm_session_flow_control(s);
+            }
+            break;
+        }
+        free_mail(m);
+        m = n;
     }
 }
 
 void mitm_proxy_inject(struct mitm_proxy *p, uint8_t *data, size_t len)
 {
     struct worker *w = &p->workers[p->next_inject++ % (unsigned)p->n_workers];
-    struct injection *j = mitm_alloc(sizeof(*j));
-    j->data = data;
-    j->len = len;
-    uv_mutex_lock(&p->lock);
-    j->next = w->inj_head;
-    w->inj_head = j;
-    uv_mutex_unlock(&p->lock);
-    uv_async_send(&w->inject);
+    struct mail *m = mitm_calloc(1, sizeof(*m));
+    m->type = MAIL_INJECT;
+    m->data = data;
+    m->len = len;
+    post(p, w, m);
+}
+
+static void post_flow(struct mitm_proxy *p, enum mail_type type, int worker, const char *id,
+                      struct mitm_flow *edited)
+{
+    if (worker < 0 || worker >= p->n_workers || p->joined) {
+        mitm_flow_unref(edited);
+        return;
+    }
+    struct mail *m = mitm_calloc(1, sizeof(*m));
+    m->type = type;
+    snprintf(m->id, sizeof(m->id), "%s", id);
+    m->edited = edited;
+    post(p, &p->workers[worker], m);
+}
+
+void mitm_proxy_resume(struct mitm_proxy *p, int worker, const char *id, struct mitm_flow *edited)
+{
+    post_flow(p, MAIL_RESUME, worker, id, edited);
+}
+
+void mitm_proxy_kill(struct mitm_proxy *p, int worker, const char *id)
+{
+    post_flow(p, MAIL_KILL, worker, id, NULL);
 }
 
 /* ---- listening ---------------------------------------------------------------- */
@@ -266,13 +387,19 @@ static void worker_main(void *arg)
 {
     struct worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
-    on_flush(&w->flush);                                    /* flows finished in the last turn */
-    for (struct injection *j = w->inj_head, *n; j; j = n) { /* replays never started */
-        n = j->next;
-        free(j->data);
-        free(j);
+    on_flush(&w->flush); /* flows finished in the last turn */
+    uv_mutex_lock(&w->p->lock);
+    struct mail *m = w->mail_head; /* replays never started, resumes too late */
+    w->mail_head = NULL;
+    w->mail_tail = &w->mail_head;
+    uv_mutex_unlock(&w->p->lock);
+    for (struct mail *n; m; m = n) {
+        n = m->next;
+        free_mail(m);
     }
-    w->inj_head = NULL;
+    free(w->kills);
+    w->kills = NULL;
+    w->n_kills = 0;
     /* stopped: close what is left (wake, grace timer) and let the close callbacks run */
     uv_walk(&w->loop, walk_close, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -315,7 +442,8 @@ static int worker_init(struct mitm_proxy *p, struct worker *w, int index, const 
     uv_timer_init(&w->loop, &w->grace);
     w->grace.data = w;
     w->pub_tail = &w->pub_head;
-    uv_async_init(&w->loop, &w->inject, on_inject);
+    w->mail_tail = &w->mail_head;
+    uv_async_init(&w->loop, &w->inject, on_mail);
     w->inject.data = w;
     uv_check_init(&w->loop, &w->flush);
     w->flush.data = w;
@@ -415,7 +543,7 @@ static int bind_all(struct mitm_proxy *p, int n, int *fds, char *err, size_t err
 
 struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_services *svc,
                                     const struct mitm_mode_spec *modes, size_t n_modes,
-                                    mitm_flow_sink_fn sink, void *sink_arg, char *err, size_t errlen)
+                                    const struct mitm_proxy_sink *sink, char *err, size_t errlen)
 {
     struct mitm_optsnap *snap = mitm_services_options(svc);
     const struct mitm_options *o = &snap->o;
@@ -429,8 +557,10 @@ struct mitm_proxy *mitm_proxy_start(uv_loop_t *main_loop, const struct mitm_serv
     p->n_modes = n_modes;
     p->hosts = mitm_calloc(n_modes ? n_modes : 1, sizeof(*p->hosts));
     p->ports = mitm_calloc(n_modes ? n_modes : 1, sizeof(*p->ports));
-    p->sink = sink;
-    p->sink_arg = sink_arg;
+    p->sink = sink ? sink->fn : NULL;
+    p->sink_arg = sink ? sink->arg : NULL;
+    p->live = sink && sink->fn && sink->live;
+    p->queue_max = sink && sink->queue_max ? sink->queue_max : MITM_PUB_QUEUE_MAX;
     p->n_workers = n;
     p->q_tail = &p->q_head;
     p->workers = mitm_calloc((size_t)n, sizeof(*p->workers));

@@ -227,8 +227,10 @@ static void print_upgraded(struct app *app, struct mitm_flow *snap)
     mitm_flow_unref(snap);
 }
 
-static void on_flow(void *arg, enum mitm_hook hook, struct mitm_flow *flow)
+static void on_flow(void *arg, const struct mitm_pub *ev)
 {
+    enum mitm_hook hook = ev->hook;
+    struct mitm_flow *flow = ev->flow;
     if (hook == MITM_HOOK_TCP_MESSAGE || hook == MITM_HOOK_WEBSOCKET_MESSAGE) {
         print_message(arg, flow);
         return;
@@ -528,9 +530,8 @@ static int start_proxy(struct app *app)
     app->svc.next = app->next;
     /* at flow_detail 0 with no -w and no -C nothing on this thread needs the flows */
     bool need = app->style.flow_detail > 0 || app->save || app->store || mitm_options.client_replay.n;
-    mitm_flow_sink_fn sink = need ? on_flow : NULL;
-    app->proxy =
-        mitm_proxy_start(app->loop, &app->svc, app->modes, app->n_modes, sink, app, err, sizeof(err));
+    struct mitm_proxy_sink sink = {.fn = need ? on_flow : NULL, .arg = app};
+    app->proxy = mitm_proxy_start(app->loop, &app->svc, app->modes, app->n_modes, &sink, err, sizeof(err));
     if (!app->proxy || mitm_proxy_failed(app->proxy)) {
         mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
         return -1;
