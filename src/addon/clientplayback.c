@@ -132,6 +132,7 @@ int mitm_clientplayback_serialize(const struct mitm_flow *f, struct mitm_buf *ou
 struct request {
     uint8_t *data;
     size_t len;
+    char id[MITM_UUID_LEN + 1];
 };
 
 static struct {
@@ -167,27 +168,27 @@ static void send_next_locked(void)
 {
     struct request *q = &cp.queue[cp.head++];
     cp.inflight++;
-    cp.inject(cp.arg, q->data, q->len);
+    cp.inject(cp.arg, q->data, q->len, q->id);
     q->data = NULL;
 }
 
-/* Serialise the replayable flows of flows into a new queue (*q, *n). */
-static void build_queue(const struct mitm_flowvec *flows, struct request **q, size_t *n)
+/* Serialise the replayable flows of flows[0..nf) into a new queue (*q, *n). */
+static void build_queue(struct mitm_flow *const *flows, size_t nf, struct request **q, size_t *n)
 {
-    *q = mitm_calloc(flows->n ? flows->n : 1, sizeof(**q));
+    *q = mitm_calloc(nf ? nf : 1, sizeof(**q));
     *n = 0;
-    for (size_t i = 0; i < flows->n; i++) {
+    for (size_t i = 0; i < nf; i++) {
         struct mitm_buf b;
         mitm_buf_init(&b, 0);
         char why[256];
-        if (mitm_clientplayback_serialize(flows->v[i], &b, why, sizeof(why)) < 0) {
+        if (mitm_clientplayback_serialize(flows[i], &b, why, sizeof(why)) < 0) {
             mitm_log(MITM_LOG_WARN, NULL, "%s", why);
             mitm_buf_free(&b);
             continue;
         }
-        size_t len;
-        uint8_t *data = mitm_buf_steal(&b, &len);
-        (*q)[(*n)++] = (struct request){data, len};
+        struct request *r = &(*q)[(*n)++];
+        r->data = mitm_buf_steal(&b, &r->len);
+        snprintf(r->id, sizeof(r->id), "%s", flows[i]->id);
     }
 }
 
@@ -209,7 +210,7 @@ int mitm_clientplayback_start_with(mitm_clientplayback_inject_fn inject, void *a
         }
     struct request *q;
     size_t n;
-    build_queue(&flows, &q, &n);
+    build_queue(flows.v, flows.n, &q, &n);
     mitm_serverplayback_flows_free(&flows);
     pthread_mutex_lock(&cp.lock);
     cp.queue = q;
@@ -222,6 +223,32 @@ int mitm_clientplayback_start_with(mitm_clientplayback_inject_fn inject, void *a
         send_next_locked();
     pthread_mutex_unlock(&cp.lock);
     return 0;
+}
+
+size_t mitm_clientplayback_add(mitm_clientplayback_inject_fn inject, void *arg, long concurrency,
+                               struct mitm_flow *const *flows, size_t nf)
+{
+    struct request *q;
+    size_t n;
+    build_queue(flows, nf, &q, &n);
+    pthread_mutex_lock(&cp.lock);
+    if (cp.head == cp.n) { /* nothing waiting: start over */
+        free(cp.queue);
+        cp.queue = NULL;
+        cp.head = cp.n = 0;
+    }
+    cp.queue = mitm_realloc(cp.queue, (cp.n + n + 1) * sizeof(*cp.queue));
+    memcpy(cp.queue + cp.n, q, n * sizeof(*q));
+    cp.n += n;
+    cp.started = true;
+    cp.all_at_once = concurrency == -1;
+    cp.inject = inject;
+    cp.arg = arg;
+    while (cp.head < cp.n && (cp.all_at_once || cp.inflight == 0))
+        send_next_locked();
+    pthread_mutex_unlock(&cp.lock);
+    free(q);
+    return n;
 }
 
 /* A flow of a replay: marked "request" by the driver; server replay may have re-marked it

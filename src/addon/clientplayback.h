@@ -40,8 +40,9 @@ struct mitm_options;
  * (e.g. invalid header names). Returns 0. */
 int mitm_clientplayback_serialize(const struct mitm_flow *f, struct mitm_buf *out, char *err, size_t errlen);
 
-/* Receives one serialised request to run (takes ownership of data, malloc'ed). */
-typedef void (*mitm_clientplayback_inject_fn)(void *arg, uint8_t *data, size_t len);
+/* Receives one serialised request to run (takes ownership of data, malloc'ed) and the id
+ * of the flow it replays. */
+typedef void (*mitm_clientplayback_inject_fn)(void *arg, uint8_t *data, size_t len, const char *id);
 
 /* Read every client_replay file of o, queue the replayable requests (others are skipped
  * with a warning naming the reason) and send the first one (concurrency 1) or all of them
@@ -52,6 +53,13 @@ typedef void (*mitm_clientplayback_inject_fn)(void *arg, uint8_t *data, size_t l
  * A replay already running is stopped first. */
 int mitm_clientplayback_start_with(mitm_clientplayback_inject_fn inject, void *arg,
                                    const struct mitm_options *o, char *err, size_t errlen);
+
+/* mitmproxy's replay.client: add the replayable flows of flows[0..n) to the queue (the
+ * others are skipped, each with its reason in the log) and send as concurrency allows,
+ * through inject(arg, ...) (which replaces an earlier one). The queue is started if it was
+ * not. Returns the number of flows queued. */
+size_t mitm_clientplayback_add(mitm_clientplayback_inject_fn inject, void *arg, long concurrency,
+                               struct mitm_flow *const *flows, size_t n);
 
 /* Tell the replay queue that a flow reached the flow sink. A flow of ours (is_replay
  * "request", or "response" on a virtual client connection when server replay answered it)

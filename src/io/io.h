@@ -65,8 +65,10 @@ void mitm_proxy_stop(struct mitm_proxy *p, double grace, void (*done)(void *), v
 
 /* Client replay: a worker runs a virtual client connection that sends data (an HTTP/1
  * request in absolute form, as a proxy client would) and then EOF. The flows it produces
- * have is_replay "request" and reach the sink like any other. Takes ownership of data. */
-void mitm_proxy_inject(struct mitm_proxy *p, uint8_t *data, size_t len);
+ * have is_replay "request" and reach the sink like any other; the first one takes the id
+ * id (the replayed flow's, as mitmproxy replays a flow in place; NULL or "": a new id).
+ * Takes ownership of data. */
+void mitm_proxy_inject(struct mitm_proxy *p, uint8_t *data, size_t len, const char *id);
 
 /* Resume the flow id held on worker (published with intercepted set). edited (taken over;
  * NULL: none) carries the user's changes: its request and response (method, URL parts,

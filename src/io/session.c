@@ -1018,7 +1018,7 @@ void mitm_session_accept(struct worker *w, struct listener *l)
     deliver(s, &ev);
 }
 
-void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len)
+void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len, const char *id)
 {
     struct session *s = mitm_calloc(1, sizeof(*s));
     s->w = w;
@@ -1028,6 +1028,7 @@ void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len)
     s->ctx.svc = mitm_worker_services(w);
     s->ctx.random = random_bytes;
     s->ctx.replay = true;
+    snprintf(s->ctx.replay_id, sizeof(s->ctx.replay_id), "%s", id ? id : "");
     struct mitm_conn *c = s->ctx.client;
     c->timestamp_start = mitm_io_now();
     snprintf(c->peer, sizeof(c->peer), "replay");

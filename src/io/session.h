@@ -105,7 +105,7 @@ void mitm_io_maybe_unlink(struct ioconn *io);
 void mitm_session_accept(struct worker *w, struct listener *l);
 void mitm_session_close_idle(struct session *s, bool force);
 /* Start a virtual client connection that sends data then EOF (client replay). */
-void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len);
+void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len, const char *id);
 /* The mailbox: answer the held hook of flow id (edited: the user's changes, taken, may be
  * NULL); kill flow id (held: now; running: at its next hook). */
 void mitm_session_resume(struct worker *w, const char *id, struct mitm_flow *edited);

@@ -218,7 +218,7 @@ static void on_mail(uv_async_t *a)
         switch (m->type) {
         case MAIL_INJECT:
             if (!w->stopping)
-                mitm_session_virtual(w, m->data, m->len);
+                mitm_session_virtual(w, m->data, m->len, m->id);
             break;
         case MAIL_RESUME:
             mitm_session_resume(w, m->id, m->edited);
@@ -240,13 +240,14 @@ static void on_mail(uv_async_t *a)
     }
 }
 
-void mitm_proxy_inject(struct mitm_proxy *p, uint8_t *data, size_t len)
+void mitm_proxy_inject(struct mitm_proxy *p, uint8_t *data, size_t len, const char *id)
 {
     struct worker *w = &p->workers[p->next_inject++ % (unsigned)p->n_workers];
     struct mail *m = mitm_calloc(1, sizeof(*m));
     m->type = MAIL_INJECT;
     m->data = data;
     m->len = len;
+    snprintf(m->id, sizeof(m->id), "%s", id ? id : "");
     post(p, w, m);
 }
 

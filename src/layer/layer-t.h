@@ -188,6 +188,9 @@ struct mitm_ctx {
     const char *proxy_mode;                /* the listener's mode spec as given ("regular") */
     const struct mitm_mode_spec *mode;     /* parsed (NULL in some tests: regular) */
     bool replay;                           /* a client replay: no real client; flows are marked is_replay */
+    /* a client replay of a stored flow: the first flow made on the connection takes this id
+     * (mitmproxy replays a flow in place), then it is cleared; "" for none */
+    char replay_id[37];
     /* transparent mode: where the client meant to go (SO_ORIGINAL_DST), filled by the
      * driver before START; orig_error says why it is not known */
     char orig_host[64];

@@ -20,7 +20,7 @@ static void copy_tls(struct mitm_conn_info *i, const struct mitm_conn *c)
     i->alpn_len = c->alpn ? strlen(c->alpn) : 0;
 }
 
-void mitm_flowconn_client(struct mitm_flow *f, const struct mitm_ctx *ctx, double now)
+void mitm_flowconn_client(struct mitm_flow *f, struct mitm_ctx *ctx, double now)
 {
     const struct mitm_conn *c = ctx->client;
     struct mitm_conn_info *i = &f->client_conn;
@@ -33,6 +33,10 @@ void mitm_flowconn_client(struct mitm_flow *f, const struct mitm_ctx *ctx, doubl
     copy_tls(i, c);
     if (ctx->replay && !f->is_replay)
         f->is_replay = mitm_strdup("request");
+    if (ctx->replay && ctx->replay_id[0]) {
+        memcpy(f->id, ctx->replay_id, sizeof(f->id));
+        ctx->replay_id[0] = 0;
+    }
 }
 
 void mitm_flowconn_server(struct mitm_flow *f, const struct mitm_conn *c)

@@ -564,9 +564,9 @@ static int server_replay_setup(struct app *app)
     return 0;
 }
 
-static void inject(void *arg, uint8_t *data, size_t len)
+static void inject(void *arg, uint8_t *data, size_t len, const char *id)
 {
-    mitm_proxy_inject(arg, data, len);
+    mitm_proxy_inject(arg, data, len, id);
 }
 
 /* -C: queue the requests and send the first one(s) through the running proxy. */

@@ -128,9 +128,13 @@ Test(cp, rejects)
 static size_t n_injected;
 static char injected[8][256];
 
-static void fake_inject(void *arg, uint8_t *data, size_t len)
+static char injected_ids[8][MITM_UUID_LEN + 1];
+
+static void fake_inject(void *arg, uint8_t *data, size_t len, const char *id)
 {
     cr_assert_eq(arg, (void *)&n_injected);
+    cr_assert_lt(n_injected, 8);
+    snprintf(injected_ids[n_injected], sizeof(injected_ids[0]), "%s", id);
     cr_assert_lt(n_injected, 8);
     snprintf(injected[n_injected++], sizeof(injected[0]), "%.*s", (int)len, (const char *)data);
     free(data);
@@ -260,4 +264,33 @@ Test(cp, start_errors)
     cr_assert_eq(n_injected, 0);
     cr_assert(mitm_clientplayback_done());
     mitm_options_free(&o);
+}
+
+/* replay.client from a UI: stored flows are queued with their ids (replayed in place), the
+ * ones that cannot be replayed are skipped, and a later add joins the running queue. */
+Test(cp, add_flows_keeps_ids)
+{
+    struct mitm_flow *a = req_flow("GET", "http", "e.com", 80, "/a", HDRS("Host", "e.com"), NULL);
+    struct mitm_flow *tcp = mitm_flow_new(MITM_FLOW_TCP, 1);
+    struct mitm_flow *b = req_flow("GET", "http", "e.com", 80, "/b", HDRS("Host", "e.com"), NULL);
+    struct mitm_flow *fl[] = {a, tcp, b};
+    n_injected = 0;
+    cr_assert_eq(mitm_clientplayback_add(fake_inject, &n_injected, 1, fl, 3), 2, "the TCP flow is skipped");
+    cr_assert_eq(n_injected, 1, "concurrency 1: one in flight");
+    cr_assert_str_eq(injected_ids[0], a->id);
+    cr_assert_eq(mitm_clientplayback_add(fake_inject, &n_injected, 1, &a, 1), 1);
+    cr_assert_eq(n_injected, 1, "queued behind the one in flight");
+    cr_assert_eq(mitm_clientplayback_count(), 3);
+    feed("request", "");
+    cr_assert_eq(n_injected, 2);
+    cr_assert_str_eq(injected_ids[1], b->id);
+    cr_assert_str_eq(injected[1], "GET http://e.com/b HTTP/1.1\r\nHost: e.com\r\n\r\n");
+    feed("request", "");
+    cr_assert_str_eq(injected_ids[2], a->id);
+    feed("request", "");
+    cr_assert(mitm_clientplayback_done());
+    mitm_clientplayback_stop();
+    mitm_flow_unref(a);
+    mitm_flow_unref(tcp);
+    mitm_flow_unref(b);
 }
