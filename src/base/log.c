@@ -12,6 +12,16 @@ static _Atomic int level = MITM_LOG_INFO;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static const char *names[] = {"error", "warn", "info", "alert", "debug"};
+static mitm_log_tap_fn tap; /* under lock */
+static void *tap_arg;
+
+void mitm_log_set_tap(mitm_log_tap_fn fn, void *arg)
+{
+    pthread_mutex_lock(&lock);
+    tap = fn;
+    tap_arg = arg;
+    pthread_mutex_unlock(&lock);
+}
 
 void mitm_log_set_level(enum mitm_log_level lvl)
 {
@@ -66,15 +76,25 @@ void mitm_log(enum mitm_log_level lvl, const char *peer, const char *fmt, ...)
     line[n++] = '\n';
     FILE *out = lvl == MITM_LOG_ERROR ? stderr : stdout;
     pthread_mutex_lock(&lock);
-    fwrite(line, 1, (size_t)n, out);
-    fflush(out);
+    if (tap) {
+        tap(tap_arg, lvl, line, (unsigned long)n - 1);
+    } else {
+        fwrite(line, 1, (size_t)n, out);
+        fflush(out);
+    }
     pthread_mutex_unlock(&lock);
 }
 
 void mitm_log_raw(const char *text, unsigned long len)
 {
     pthread_mutex_lock(&lock);
-    fwrite(text, 1, len, stdout);
-    fflush(stdout);
+    if (tap) {
+        while (len && text[len - 1] == '\n')
+            len--;
+        tap(tap_arg, MITM_LOG_INFO, text, len);
+    } else {
+        fwrite(text, 1, len, stdout);
+        fflush(stdout);
+    }
     pthread_mutex_unlock(&lock);
 }

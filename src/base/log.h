@@ -26,4 +26,11 @@ void mitm_log(enum mitm_log_level lvl, const char *peer, const char *fmt, ...)
 /* Write a whole pre-formatted text block to stdout under the same lock (flow lines). */
 void mitm_log_raw(const char *text, unsigned long len);
 
+/* A tap takes every line instead of stdout and stderr (a full-screen UI keeps them in its
+ * event log): it is called with the line (without its newline; raw blocks with level
+ * INFO) under the log's lock, from whichever thread logs, so it must be quick and must not
+ * log itself. NULL restores the terminal. */
+typedef void (*mitm_log_tap_fn)(void *arg, enum mitm_log_level lvl, const char *line, unsigned long len);
+void mitm_log_set_tap(mitm_log_tap_fn fn, void *arg);
+
 #endif

@@ -255,6 +255,29 @@ void mitm_options_copy(struct mitm_options *dst, const struct mitm_options *src)
     }
 }
 
+int mitm_options_reset(struct mitm_options *o, const char *name, char *err, size_t errlen)
+{
+    const struct mitm_opt_info *in = mitm_options_info(name);
+    if (!in) {
+        snprintf(err, errlen, "Unknown option: %s", name);
+        return -1;
+    }
+    struct mitm_options d, c;
+    mitm_options_init(&d);
+    mitm_options_copy(&c, &d); /* c: the defaults, with the field of name to take over */
+    size_t sz = in->type == MITM_OPT_TYPE_BOOL ? sizeof(bool)
+                : in->type == MITM_OPT_TYPE_INT || in->type == MITM_OPT_TYPE_OPT_INT ? sizeof(long)
+                : in->type == MITM_OPT_TYPE_STRLIST ? sizeof(struct mitm_strvec)
+                                                    : sizeof(char *);
+    unsigned char tmp[sizeof(struct mitm_strvec)];
+    memcpy(tmp, field(o, in), sz);
+    memcpy(field(o, in), field(&c, in), sz);
+    memcpy(field(&c, in), tmp, sz); /* o's old value is freed with c */
+    mitm_options_free(&c);
+    mitm_options_free(&d);
+    return 0;
+}
+
 /* ---- --set ---- */
 
 int64_t mitm_options_size(const char *text)

@@ -45,6 +45,10 @@ void mitm_options_free(struct mitm_options *o);
  * Returns 0, or -1 with a message in err (unknown option, bad value, not in choices). */
 int mitm_options_set(struct mitm_options *o, const char *name, const char *value, char *err, size_t errlen);
 
+/* Set option name back to its default (options.reset.one). Returns 0, or -1 with "Unknown
+ * option: NAME" in err. */
+int mitm_options_reset(struct mitm_options *o, const char *name, char *err, size_t errlen);
+
 /* Parse a size ("1024", "10k", "3m", "1g"); -1 if NULL (None) or malformed. */
 int64_t mitm_options_size(const char *text);
 
