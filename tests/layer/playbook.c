@@ -2,6 +2,7 @@
 #include "core/options.h"
 #include "base/alloc.h"
 #include "flow/flow.h"
+#include "proto/http/http.h"
 #include "proto/mode/mode.h"
 
 #include <criterion/criterion.h>
@@ -22,6 +23,7 @@ struct pb {
     int n_servers;
     double now;
     struct pb_timer *timers; /* WAKEUPs not fired yet */
+    struct mitm_cmd *held;   /* PB_HOLD: the hook waiting for PB_RESUME or PB_DROP */
 };
 
 /* A WAKEUP the layer asked for, due at `at` on the playbook's clock. */
@@ -237,6 +239,13 @@ static void expect_cmd(struct pb *pb, const struct pb_step *st, int i)
         mitm_cmd_free(c);
         break;
     }
+    case PB_HOLD:
+        cr_assert(c && c->type == MITM_CMD_HOOK && c->hook == st->hook,
+                  "[%s split %d@%zu] step %d: expected HOOK %s to hold, got %s", pb->name, pb->split_step,
+                  pb->split_at, i, mitm_hook_name(st->hook), d);
+        cr_assert(!pb->held, "[%s] step %d: one hook held at a time", pb->name, i);
+        pb->held = c;
+        break;
     case PB_NOTHING:
         cr_assert(c == NULL, "[%s split %d@%zu] step %d: expected nothing, got %s", pb->name, pb->split_step,
                   pb->split_at, i, d);
@@ -244,6 +253,29 @@ static void expect_cmd(struct pb *pb, const struct pb_step *st, int i)
     default:
         break;
     }
+}
+
+/* PB_RESUME / PB_DROP: answer the held hook as the driver does after the user's decision. */
+static void resume(struct pb *pb, const struct pb_step *st, int i)
+{
+    struct mitm_cmd *c = pb->held;
+    cr_assert(c, "[%s] step %d: no hook is held", pb->name, i);
+    pb->held = NULL;
+    if (st->type == PB_DROP) {
+        mitm_ctx_drop(c);
+        drain(pb);
+        return;
+    }
+    struct mitm_flow *f = mitm_payload_flow(&c->arg);
+    cr_assert(f, "[%s] step %d: the held hook carries no flow", pb->name, i);
+    if (st->hdr_name)
+        mitm_headers_add(&f->request->headers, st->hdr_name, strlen(st->hdr_name), st->hdr_value,
+                         strlen(st->hdr_value));
+    if (st->status)
+        f->response->status_code = st->status;
+    if (st->kill)
+        f->killed = true;
+    reply(pb, c);
 }
 
 void pb_run(const char *name, pb_layer_fn make, const struct pb_step *steps, int split_step, size_t split_at)
@@ -269,6 +301,8 @@ void pb_run(const char *name, pb_layer_fn make, const struct pb_step *steps, int
             deliver(&pb, pb.root, &ev);
         } else if (st->type == PB_ADVANCE) {
             advance(&pb, st->seconds);
+        } else if (st->type == PB_RESUME || st->type == PB_DROP) {
+            resume(&pb, st, i);
         } else if (st->type == PB_SEND) {
             expect_send(&pb, st, i);
         } else {
@@ -282,6 +316,7 @@ void pb_run(const char *name, pb_layer_fn make, const struct pb_step *steps, int
         mitm_cmd_free(left);
     cr_assert(left == NULL, "[%s split %d@%zu] unexpected command after the last step: %s", name, split_step,
               split_at, d);
+    cr_assert(!pb.held, "[%s] a hook is still held at the end", name);
     drop_timers(&pb); /* while the layers live: dropping unhooks their timers */
     mitm_layer_destroy(pb.root);
     mitm_ctx_free(&pb.ctx);

@@ -25,6 +25,9 @@ enum pb_type {
     PB_CLOSE,   /* out: CLOSE of conn */
     PB_NOTHING, /* out: nothing pending right now (besides logs and timers) */
     PB_ADVANCE, /* in: the clock moves by seconds; timers due by then fire */
+    PB_HOLD,    /* out: a hook the runner keeps unanswered (the driver holding an intercepted flow) */
+    PB_RESUME,  /* in: the held hook is answered, after an optional edit or a kill */
+    PB_DROP,    /* in: the held hook is given up unanswered (the session ends) */
 };
 
 struct pb_step {
@@ -39,6 +42,11 @@ struct pb_step {
     bool half;
     bool prefix;    /* SEND: the bytes start with data; every consecutive SEND to conn is consumed */
     double seconds; /* ADVANCE */
+    /* RESUME: a request header added (name NULL: none), a response status set (0: none),
+     * or the flow killed */
+    const char *hdr_name, *hdr_value;
+    int status;
+    bool kill;
 };
 
 #define PB_IN(c, s)                                                                                          \
@@ -80,6 +88,30 @@ struct pb_step {
 #define PB_WAIT(s)                                                                                           \
     {                                                                                                        \
         .type = PB_ADVANCE, .seconds = (s)                                                                   \
+    }
+#define PB_EXPECT_HOLD(h)                                                                                    \
+    {                                                                                                        \
+        .type = PB_HOLD, .hook = MITM_HOOK_##h                                                               \
+    }
+#define PB_RESUME_PLAIN                                                                                      \
+    {                                                                                                        \
+        .type = PB_RESUME                                                                                    \
+    }
+#define PB_RESUME_ADDING(name, value)                                                                        \
+    {                                                                                                        \
+        .type = PB_RESUME, .hdr_name = (name), .hdr_value = (value)                                          \
+    }
+#define PB_RESUME_STATUS(code)                                                                               \
+    {                                                                                                        \
+        .type = PB_RESUME, .status = (code)                                                                  \
+    }
+#define PB_KILL_HELD                                                                                         \
+    {                                                                                                        \
+        .type = PB_RESUME, .kill = true                                                                      \
+    }
+#define PB_DROP_HELD                                                                                         \
+    {                                                                                                        \
+        .type = PB_DROP                                                                                      \
     }
 #define PB_DONE                                                                                              \
     {                                                                                                        \
