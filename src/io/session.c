@@ -1013,6 +1013,7 @@ void mitm_session_accept(struct worker *w, struct listener *l)
         original_destination(s, io);
     s->root = mitm_mode_layer_new(&s->ctx);
     s->ctx.root = s->root;
+    flow_control(s); /* a throttled worker does not read from new clients either */
     start_reading(io);
     struct mitm_event ev = {.type = MITM_EV_START};
     deliver(s, &ev);

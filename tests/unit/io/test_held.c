@@ -80,6 +80,8 @@ static void *upstream(void *arg)
 
 /* ---- client ---- */
 
+static int clients_done; /* atomic: clients that read their response to the end */
+
 struct client {
     pthread_t t;
     int fd;
@@ -103,6 +105,7 @@ static void *client_main(void *arg)
         n += (size_t)r;
     }
     cl->got[n] = 0;
+    __atomic_add_fetch(&clients_done, 1, __ATOMIC_ACQ_REL);
     return NULL;
 }
 
@@ -147,6 +150,9 @@ static struct mitm_addons *addons;
 static struct mitm_mode_spec spec;
 static pthread_t up_thread;
 
+static size_t queue_max;   /* 0: the default */
+static bool with_intercept = true;
+
 static void setup(void)
 {
     mitm_options_init(&mitm_options);
@@ -161,11 +167,12 @@ static void setup(void)
     pthread_create(&up_thread, NULL, upstream, NULL);
     uv_loop_init(&loop);
     addons = mitm_addons_new();
-    mitm_addons_add(addons, &intercept_addon, NULL);
+    if (with_intercept)
+        mitm_addons_add(addons, &intercept_addon, NULL);
     mitm_services_init(&svc, &mitm_options);
     svc.addons = addons;
     n_ev = 0;
-    struct mitm_proxy_sink s = {.fn = sink, .live = true};
+    struct mitm_proxy_sink s = {.fn = sink, .live = with_intercept, .queue_max = queue_max};
     proxy = mitm_proxy_start(&loop, &svc, &spec, 1, &s, err, sizeof(err));
     cr_assert(proxy && !mitm_proxy_failed(proxy), "%s", err);
 }
@@ -274,4 +281,49 @@ Test(held, resume_of_an_unknown_flow_is_ignored)
         usleep(5000);
     }
     cr_assert_eq(n_ev, 0);
+}
+
+/* ---- backpressure: a main thread that does not take its flows stops the workers' reads ---- */
+
+static void setup_bp(void)
+{
+    queue_max = 2;
+    with_intercept = false;
+    setup();
+}
+
+TestSuite(backpressure, .init = setup_bp, .fini = teardown, .timeout = 30);
+
+Test(backpressure, workers_stop_reading_until_the_main_thread_catches_up)
+{
+    enum { N = 12 };
+    struct client cl[N];
+    /* one at a time, so that each flow ends in its own loop turn of the worker; the main
+     * loop does not run meanwhile: published flows pile up */
+    clients_done = 0;
+    for (int i = 0; i < N; i++) {
+        client_start(&cl[i], mitm_proxy_port(proxy), false);
+        usleep(30000);
+    }
+    int done = 0, stable = 0;
+    for (int round = 0; round < 300 && stable < 30; round++) { /* settles within 3 s */
+        usleep(10000);
+        int now = __atomic_load_n(&clients_done, __ATOMIC_ACQUIRE);
+        stable = now == done ? stable + 1 : 0;
+        done = now;
+    }
+    cr_assert_lt(done, N, "the worker stopped serving once the backlog passed its bound (%d of %d served)", done,
+                 N);
+    cr_assert_geq(mitm_proxy_backlog(proxy), 3, "the backlog is above the bound");
+    /* the main thread catches up: every client is served */
+    for (int round = 0; round < 1000 && n_ev < N; round++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(10000);
+    }
+    cr_assert_eq(n_ev, N, "every flow reached the main thread");
+    for (int i = 0; i < N; i++) {
+        pthread_join(cl[i].t, NULL);
+        close(cl[i].fd);
+        cr_assert(strstr(cl[i].got, "\r\n\r\nok"), "client %d got its response", i);
+    }
 }
