@@ -609,7 +609,7 @@ static void hold(struct session *s, struct mitm_cmd *c, struct mitm_flow *flow)
         h->next->prev = h;
     s->w->held = h;
     s->n_held++;
-    if (mitm_worker_wants_flows(s->w))
+    if (mitm_worker_wants_live(s->w)) /* a UI shows it waiting; dump prints flows when they end */
         publish_copy(s, c->hook, mitm_flowfile_snapshot(flow, false), true);
 }
 

@@ -214,8 +214,8 @@ static int f_kill(lua_State *L)
     return 0;
 }
 
-/* flow:intercept() / flow:resume(): mark the flow; holding it until a resume needs the
- * interactive core (deferred hook replies), which is not there yet. */
+/* flow:intercept() / flow:resume(): mark the flow; a flow still marked when its hook returns
+ * is held by the driver until the user resumes or kills it (docs/internals/interactive.md). */
 static int f_intercept(lua_State *L)
 {
     bind_check_flow(L, 1)->intercepted = true;
