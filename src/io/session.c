@@ -707,6 +707,8 @@ static void exec_hook(struct session *s, struct mitm_cmd *c)
         hold(s, c, flow);
         return;
     }
+    if (flow)
+        flow->intercepted = false; /* killed, or nobody is left to resume it */
     after_hook(s, c);
 }
 

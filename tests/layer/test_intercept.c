@@ -116,3 +116,25 @@ Test(intercept, client_leaves_while_held)
     };
     pb_run_all("client_leaves", pb_regular, s);
 }
+
+/* Killed while its response is held: the client gets none of it, both connections close,
+ * the flow ends with the error hook. */
+Test(intercept, kill_while_response_held)
+{
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, GET1),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), UP1),
+        PB_IN(PB_SERVER(1), RESP_A),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_HOLD(RESPONSE),
+        PB_KILL_HELD,
+        PB_EXPECT_CLOSE(PB_CLIENT),
+        PB_EXPECT_CLOSE(PB_SERVER(1)),
+        PB_EXPECT_HOOK(ERROR),
+        PB_DONE,
+    };
+    pb_run_all("kill_response_held", pb_regular, s);
+}

@@ -617,7 +617,8 @@ static void fail_logged(struct http_stream *s, int status, const char *msg, doub
         struct mitm_http_response *r = mitm_http_error_response(status, msg);
         send_response(s, r);
         mitm_http_response_free(r);
-    } else if (!s->resp_complete || s->resp_sent_head) {
+    } else if (!s->resp_complete || s->resp_sent_head || s->flow->killed) {
+        /* a killed flow's client never gets the response that was waiting for it */
         if (s->hl->base.ctx->client->state != MITM_CONN_CLOSED)
             mitm_layer_close(&s->base, s->hl->base.ctx->client, false);
     }
@@ -690,7 +691,10 @@ static void on_reply(struct http_stream *s, struct mitm_cmd *cmd, double now)
         after_open(s, cmd, now);
         break;
     case W_RESPONSEHEADERS:
-        after_responseheaders(s, now);
+        if (s->flow->killed) /* flow.kill() in responseheaders, or the user killed it while held */
+            fail(s, 0, "Connection killed.", now);
+        else
+            after_responseheaders(s, now);
         break;
     case W_MADE_RESPONSEHEADERS:
         if (s->flow->killed)
@@ -699,7 +703,10 @@ static void on_reply(struct http_stream *s, struct mitm_cmd *cmd, double now)
             hook(s, MITM_HOOK_RESPONSE, W_RESPONSE);
         break;
     case W_RESPONSE:
-        after_response(s);
+        if (s->flow->killed && !s->resp_sent_head) /* nothing of the response went out yet */
+            fail(s, 0, "Connection killed.", now);
+        else
+            after_response(s);
         break;
     case W_ERROR:
         finish(s);
