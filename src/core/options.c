@@ -265,7 +265,7 @@ int mitm_options_reset(struct mitm_options *o, const char *name, char *err, size
     struct mitm_options d, c;
     mitm_options_init(&d);
     mitm_options_copy(&c, &d); /* c: the defaults, with the field of name to take over */
-    size_t sz = in->type == MITM_OPT_TYPE_BOOL ? sizeof(bool)
+    size_t sz = in->type == MITM_OPT_TYPE_BOOL                                       ? sizeof(bool)
                 : in->type == MITM_OPT_TYPE_INT || in->type == MITM_OPT_TYPE_OPT_INT ? sizeof(long)
                 : in->type == MITM_OPT_TYPE_STRLIST ? sizeof(struct mitm_strvec)
                                                     : sizeof(char *);

@@ -82,6 +82,12 @@ void mitm_proxy_resume(struct mitm_proxy *p, int worker, const char *id, struct 
  * running is killed at its next hook. */
 void mitm_proxy_kill(struct mitm_proxy *p, int worker, const char *id);
 
+/* inject.websocket / inject.tcp: hand data[0..len) (copied) to the live WebSocket or TCP flow
+ * id of worker, as a message toward the client (to_client) or the server; is_text: a
+ * WebSocket text message. The layer logs why when it cannot (the connection ended). */
+void mitm_proxy_inject_message(struct mitm_proxy *p, int worker, const char *id, bool to_client, bool is_text,
+                               const void *data, size_t len);
+
 /* Published events the main thread has not taken yet (a gauge, for tests and benches). */
 size_t mitm_proxy_backlog(struct mitm_proxy *p);
 

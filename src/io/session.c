@@ -10,6 +10,7 @@
 #include "flow/flowfile.h"
 #include "core/modespec.h"
 #include "platform/orig_dst.h"
+#include "proto/inject.h"
 #include "proto/mode/mode.h"
 
 #include <arpa/inet.h>
@@ -529,6 +530,8 @@ static void after_hook(struct session *s, struct mitm_cmd *c)
         publish_snapshot(s, c->hook, flow);
         break;
     case MITM_HOOK_RESPONSE:
+        if (flow && flow->killed) /* the stream fails it next: its error hook publishes it */
+            break;
         if (flow && flow->websocket) {
             /* a WebSocket follows: the flow goes on until websocket_end, the main thread
              * prints a copy now */
@@ -550,7 +553,8 @@ static void after_hook(struct session *s, struct mitm_cmd *c)
         break;
     case MITM_HOOK_TCP_MESSAGE: /* the flow goes on: the main thread gets a copy (a UI: all of it) */
         if (flow && mitm_worker_wants_flows(s->w))
-            publish_copy(s, c->hook, live ? mitm_flowfile_snapshot(flow, false) : mitm_flow_message_snapshot(flow),
+            publish_copy(s, c->hook,
+                         live ? mitm_flowfile_snapshot(flow, false) : mitm_flow_message_snapshot(flow),
                          false);
         break;
     case MITM_HOOK_WEBSOCKET_MESSAGE:
@@ -653,6 +657,24 @@ void mitm_session_kill(struct worker *w, const char *id)
         w->n_kills--;
     }
     snprintf(w->kills[w->n_kills++], MITM_UUID_LEN + 1, "%s", id);
+}
+
+void mitm_session_inject(struct worker *w, const char *id, bool to_client, bool is_text, const uint8_t *data,
+                         size_t len)
+{
+    for (struct session *s = w->sessions; s; s = s->next) {
+        struct mitm_layer *l = s->ending ? NULL : mitm_ctx_find(&s->ctx, id);
+        if (!l)
+            continue;
+        struct mitm_event ev = {.type = MITM_EV_MESSAGE, .now = mitm_io_now()};
+        ev.msg = mitm_inject_payload(to_client, is_text, data, len);
+        s->running = true;
+        mitm_layer_event(l, &ev);
+        s->running = false;
+        run(s);
+        return;
+    }
+    mitm_log(MITM_LOG_WARN, NULL, "Cannot inject a message: flow %s is not live.", id);
 }
 
 /* Is flow id waiting to be killed? (Taken off the list.) */

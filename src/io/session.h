@@ -76,9 +76,9 @@ struct worker {
     bool throttle_asked;                 /* guarded by the proxy's lock: mail when the backlog is low */
     bool throttled;                      /* reads paused: the main thread is behind */
     struct held *held;                   /* hooks held for the main thread */
-    char (*kills)[MITM_UUID_LEN + 1]; /* flows to kill at their next hook */
+    char (*kills)[MITM_UUID_LEN + 1];    /* flows to kill at their next hook */
     size_t n_kills;
-    uv_check_t flush;           /* hands published flows to the main thread once per loop turn */
+    uv_check_t flush; /* hands published flows to the main thread once per loop turn */
     struct published *pub_head, **pub_tail;
     size_t n_pub; /* events in pub_head */
     struct session *sessions;
@@ -110,6 +110,9 @@ void mitm_session_virtual(struct worker *w, const uint8_t *data, size_t len, con
  * NULL); kill flow id (held: now; running: at its next hook). */
 void mitm_session_resume(struct worker *w, const char *id, struct mitm_flow *edited);
 void mitm_session_kill(struct worker *w, const char *id);
+/* Inject a message into the live WebSocket/TCP flow id (its layer registered under the id). */
+void mitm_session_inject(struct worker *w, const char *id, bool to_client, bool is_text, const uint8_t *data,
+                         size_t len);
 /* Stop or restart reading s's sockets for its own write queues and the worker's throttle. */
 void mitm_session_flow_control(struct session *s);
 

@@ -35,6 +35,7 @@ enum mail_type {
     MAIL_INJECT,     /* client replay: data */
     MAIL_RESUME,     /* id, edited */
     MAIL_KILL,       /* id */
+    MAIL_MESSAGE,    /* id, data: a message to inject (to_client, is_text) */
     MAIL_UNTHROTTLE, /* the main thread took the backlog: read again */
 };
 
@@ -44,6 +45,7 @@ struct mail {
     size_t len;
     char id[MITM_UUID_LEN + 1];
     struct mitm_flow *edited;
+    bool to_client, is_text;
     struct mail *next;
 };
 
@@ -60,9 +62,9 @@ struct mitm_proxy {
     int n_workers;
     mitm_flow_sink_fn sink;
     void *sink_arg;
-    bool live;          /* snapshots at every hook */
-    size_t queue_max;   /* backlog bound */
-    size_t backlog;     /* atomic: events published and not yet taken by the main thread */
+    bool live;        /* snapshots at every hook */
+    size_t queue_max; /* backlog bound */
+    size_t backlog;   /* atomic: events published and not yet taken by the main thread */
     uv_mutex_t lock;
     struct published *q_head, **q_tail;
     uv_async_t flows_async; /* workers -> main: flows ready */
@@ -227,6 +229,9 @@ static void on_mail(uv_async_t *a)
         case MAIL_KILL:
             mitm_session_kill(w, m->id);
             break;
+        case MAIL_MESSAGE:
+            mitm_session_inject(w, m->id, m->to_client, m->is_text, m->data, m->len);
+            break;
         case MAIL_UNTHROTTLE:
             if (w->throttled) {
                 w->throttled = false;
@@ -273,6 +278,21 @@ void mitm_proxy_resume(struct mitm_proxy *p, int worker, const char *id, struct 
 void mitm_proxy_kill(struct mitm_proxy *p, int worker, const char *id)
 {
     post_flow(p, MAIL_KILL, worker, id, NULL);
+}
+
+void mitm_proxy_inject_message(struct mitm_proxy *p, int worker, const char *id, bool to_client, bool is_text,
+                               const void *data, size_t len)
+{
+    if (worker < 0 || worker >= p->n_workers || p->joined)
+        return;
+    struct mail *m = mitm_calloc(1, sizeof(*m));
+    m->type = MAIL_MESSAGE;
+    snprintf(m->id, sizeof(m->id), "%s", id);
+    m->to_client = to_client;
+    m->is_text = is_text;
+    m->data = mitm_memdup(data, len);
+    m->len = len;
+    post(p, &p->workers[worker], m);
 }
 
 /* ---- listening ---------------------------------------------------------------- */

@@ -177,8 +177,17 @@ struct mitm_cmd {
 };
 
 /* Per-connection context shared by a layer stack. */
+/* A layer the driver can address by a key (a flow id) to hand it an event from outside the
+ * stack (a message injected by the user). */
+struct mitm_addressable {
+    char key[40];
+    struct mitm_layer *layer;
+    struct mitm_addressable *next;
+};
+
 struct mitm_ctx {
-    struct mitm_layer *root; /* receives every event the driver delivers (mitm_ctx_input) */
+    struct mitm_layer *root;              /* receives every event the driver delivers (mitm_ctx_input) */
+    struct mitm_addressable *addressable; /* layers reachable by key (mitm_ctx_find) */
     struct mitm_conn *client;
     struct mitm_conn *conns; /* every connection of this stack, client first */
     uint32_t next_conn_id;

@@ -58,8 +58,43 @@ struct mitm_conn *mitm_ctx_conn_new(struct mitm_ctx *ctx, const char *host, uint
     return c;
 }
 
+void mitm_ctx_register(struct mitm_ctx *ctx, const char *key, struct mitm_layer *l)
+{
+    struct mitm_addressable *a = mitm_calloc(1, sizeof(*a));
+    snprintf(a->key, sizeof(a->key), "%s", key);
+    a->layer = l;
+    a->next = ctx->addressable;
+    ctx->addressable = a;
+}
+
+void mitm_ctx_unregister(struct mitm_ctx *ctx, struct mitm_layer *l)
+{
+    for (struct mitm_addressable **pp = &ctx->addressable; *pp;) {
+        struct mitm_addressable *a = *pp;
+        if (a->layer == l) {
+            *pp = a->next;
+            free(a);
+        } else {
+            pp = &a->next;
+        }
+    }
+}
+
+struct mitm_layer *mitm_ctx_find(const struct mitm_ctx *ctx, const char *key)
+{
+    for (const struct mitm_addressable *a = ctx->addressable; a; a = a->next)
+        if (strcmp(a->key, key) == 0)
+            return a->layer;
+    return NULL;
+}
+
 void mitm_ctx_free(struct mitm_ctx *ctx)
 {
+    for (struct mitm_addressable *a = ctx->addressable, *n; a; a = n) {
+        n = a->next;
+        free(a);
+    }
+    ctx->addressable = NULL;
     struct mitm_cmd *c;
     while ((c = mitm_ctx_next_cmd(ctx)))
         mitm_cmd_free(c);

@@ -34,6 +34,13 @@ void mitm_ctx_wakeup(struct mitm_ctx *ctx, struct mitm_cmd *c, double now);
  * unhooked from its layer (a paused layer stops waiting, a timer forgets it) and freed. */
 void mitm_ctx_drop(struct mitm_cmd *c);
 
+/* Addressable layers: a layer registers itself under a key (its flow's id) while it can take
+ * events from outside the stack, and unregisters in its destroy function, so the driver never
+ * holds a pointer to a layer that is gone. find: the layer registered under key, or NULL. */
+void mitm_ctx_register(struct mitm_ctx *ctx, const char *key, struct mitm_layer *l);
+void mitm_ctx_unregister(struct mitm_ctx *ctx, struct mitm_layer *l);
+struct mitm_layer *mitm_ctx_find(const struct mitm_ctx *ctx, const char *key);
+
 struct mitm_cmd *mitm_cmd_new(enum mitm_cmd_type type);
 
 /* May a layer still SEND to c: open, or the peer only half-closed (we may still write)? */

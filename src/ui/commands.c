@@ -2,6 +2,7 @@
  * mitmproxy addon named in its comment: arguments, results and messages. */
 #include "ui/commands.h"
 #include "addon/clientplayback.h"
+#include "addon/spec.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "base/log.h"
@@ -63,7 +64,8 @@ static bool in_ids(const char *list, const char *id)
     return false;
 }
 
-static int resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *nout, char *err, size_t errlen)
+static int resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *nout, char *err,
+                   size_t errlen)
 {
     struct mitm_master *m = ud;
     struct picked p = {0};
@@ -84,7 +86,8 @@ static int resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *
             if (keep)
                 pick_index(m, &p, i);
         }
-    } else if (spec[0] == '@' && strlen(spec) >= 37 && strspn(spec + 1, "0123456789abcdef-,") == strlen(spec + 1)) {
+    } else if (spec[0] == '@' && strlen(spec) >= 37 &&
+               strspn(spec + 1, "0123456789abcdef-,") == strlen(spec + 1)) {
         for (size_t i = 0; i < n; i++)
             if (in_ids(spec + 1, mitm_store_summary(m->store, i)->id))
                 pick_index(m, &p, i);
@@ -183,7 +186,9 @@ static int cmd_mark(void *data, const struct mitm_cmd_arg *a, size_t n, struct m
     (void)n, (void)out;
     struct mitm_master *m = data;
     /* the key bindings pass booleans (U: flow.mark @all false), as mitmproxy 8 did */
-    const char *v = strcmp(a[1].str, "false") == 0 ? "" : strcmp(a[1].str, "true") == 0 ? ":default:" : a[1].str;
+    const char *v = strcmp(a[1].str, "false") == 0  ? ""
+                    : strcmp(a[1].str, "true") == 0 ? ":default:"
+                                                    : a[1].str;
     if (!valid_marker(v)) {
         snprintf(err, errlen, "invalid marker value");
         return -1;
@@ -195,8 +200,8 @@ static int cmd_mark(void *data, const struct mitm_cmd_arg *a, size_t n, struct m
     return 0;
 }
 
-static int cmd_mark_toggle(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
-                           size_t errlen)
+static int cmd_mark_toggle(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,
+                           char *err, size_t errlen)
 {
     (void)n, (void)out, (void)err, (void)errlen;
     struct mitm_master *m = data;
@@ -259,8 +264,8 @@ static int cmd_replay(void *data, const struct mitm_cmd_arg *a, size_t n, struct
     return queued < 0 ? -1 : 0;
 }
 
-static int cmd_replay_count(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
-                            size_t errlen)
+static int cmd_replay_count(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,
+                            char *err, size_t errlen)
 {
     (void)data, (void)a, (void)n, (void)err, (void)errlen;
     char t[32];
@@ -269,13 +274,71 @@ static int cmd_replay_count(void *data, const struct mitm_cmd_arg *a, size_t n, 
     return 0;
 }
 
-static int cmd_replay_stop(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
-                           size_t errlen)
+static int cmd_replay_stop(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,
+                           char *err, size_t errlen)
 {
     (void)data, (void)a, (void)n, (void)out, (void)err, (void)errlen;
     mitm_clientplayback_stop();
     mitm_log(MITM_LOG_ALERT, NULL, "Client replay queue cleared.");
     return 0;
+}
+
+/* ---- inject.websocket, inject.tcp (addons/proxyserver.py) --------------------------------- */
+
+/* mitmproxy's bytes argument: the text with Python's escapes (\n, \x00, ...). */
+static int message_bytes(const char *text, struct mitm_buf *out, char *err, size_t errlen)
+{
+    char why[200];
+    if (mitm_py_unescape(text, strlen(text), out, why, sizeof(why)) < 0) {
+        snprintf(err, errlen, "Invalid value for argument message: %s", why);
+        return -1;
+    }
+    return 0;
+}
+
+static int inject_msg(struct mitm_master *m, const struct mitm_flow *f, bool to_client, bool is_text,
+                      const char *text, char *err, size_t errlen)
+{
+    struct mitm_buf b;
+    mitm_buf_init(&b, 0);
+    if (message_bytes(text, &b, err, errlen) < 0) {
+        mitm_buf_free(&b);
+        return -1;
+    }
+    if (!mitm_master_inject_message(m, f->id, to_client, is_text, mitm_buf_data(&b), b.len))
+        mitm_log(MITM_LOG_WARN, NULL, "Flow is not from a live connection.");
+    mitm_buf_free(&b);
+    return 0;
+}
+
+static int cmd_inject_ws(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
+                         size_t errlen)
+{
+    (void)out;
+    const struct mitm_flow *f = a[0].flows[0];
+    if (f->type != MITM_FLOW_HTTP || !f->websocket) {
+        mitm_log(MITM_LOG_WARN, NULL, "Cannot inject WebSocket messages into non-WebSocket flows.");
+        return 0;
+    }
+    bool is_text = n < 4 || a[3].nrest == 0 || strcmp(a[3].rest[0], "false") != 0;
+    if (n >= 4 && a[3].nrest && strcmp(a[3].rest[0], "true") != 0 && strcmp(a[3].rest[0], "false") != 0) {
+        snprintf(err, errlen, "Invalid value for argument is_text: Booleans are 'true' or 'false', got %s",
+                 a[3].rest[0]);
+        return -1;
+    }
+    return inject_msg(data, f, a[1].b, is_text, a[2].str, err, errlen);
+}
+
+static int cmd_inject_tcp(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
+                          size_t errlen)
+{
+    (void)n, (void)out;
+    const struct mitm_flow *f = a[0].flows[0];
+    if (f->type != MITM_FLOW_TCP) {
+        mitm_log(MITM_LOG_WARN, NULL, "Cannot inject TCP messages into non-TCP flows.");
+        return 0;
+    }
+    return inject_msg(data, f, a[1].b, false, a[2].str, err, errlen);
 }
 
 /* ---- save.file (addons/save.py) ---------------------------------------------------------- */
@@ -426,8 +489,8 @@ static int cmd_focus_go(void *data, const struct mitm_cmd_arg *a, size_t n, stru
     return 0;
 }
 
-static int cmd_view_length(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
-                           size_t errlen)
+static int cmd_view_length(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,
+                           char *err, size_t errlen)
 {
     (void)a, (void)n, (void)err, (void)errlen;
     char t[32];
@@ -439,12 +502,22 @@ static int cmd_view_length(void *data, const struct mitm_cmd_arg *a, size_t n, s
 /* ---- registration ------------------------------------------------------------------------- */
 
 static const struct mitm_cmd_param p_flows[] = {{"flows", MITM_ARG_FLOWS, NULL}};
-static const struct mitm_cmd_param p_mark[] = {{"flows", MITM_ARG_FLOWS, NULL}, {"marker", MITM_ARG_STR, NULL}};
-static const struct mitm_cmd_param p_comment[] = {{"flow", MITM_ARG_FLOWS, NULL}, {"comment", MITM_ARG_STR, NULL}};
-static const struct mitm_cmd_param p_save[] = {{"flows", MITM_ARG_FLOWS, NULL}, {"path", MITM_ARG_PATH, NULL}};
+static const struct mitm_cmd_param p_mark[] = {{"flows", MITM_ARG_FLOWS, NULL},
+                                               {"marker", MITM_ARG_STR, NULL}};
+static const struct mitm_cmd_param p_comment[] = {{"flow", MITM_ARG_FLOWS, NULL},
+                                                  {"comment", MITM_ARG_STR, NULL}};
+static const struct mitm_cmd_param p_save[] = {{"flows", MITM_ARG_FLOWS, NULL},
+                                               {"path", MITM_ARG_PATH, NULL}};
 static const struct mitm_cmd_param p_set[] = {{"option", MITM_ARG_STR, NULL}, {"value", MITM_ARG_STRS, NULL}};
 static const struct mitm_cmd_param p_filter[] = {{"filter_expr", MITM_ARG_STR, NULL}};
 static const struct mitm_cmd_param p_offset[] = {{"offset", MITM_ARG_INT, NULL}};
+/* is_text is optional (default true) in mitmproxy: the rest of the arguments here */
+static const struct mitm_cmd_param p_inject_ws[] = {{"flow", MITM_ARG_FLOW, NULL},
+                                                    {"to_client", MITM_ARG_BOOL, NULL},
+                                                    {"message", MITM_ARG_STR, NULL},
+                                                    {"is_text", MITM_ARG_STRS, NULL}};
+static const struct mitm_cmd_param p_inject_tcp[] = {
+    {"flow", MITM_ARG_FLOW, NULL}, {"to_client", MITM_ARG_BOOL, NULL}, {"message", MITM_ARG_STR, NULL}};
 
 int mitm_ui_commands_register(struct mitm_master *m, char *err, size_t errlen)
 {
@@ -454,18 +527,23 @@ int mitm_ui_commands_register(struct mitm_master *m, char *err, size_t errlen)
         {"flow.mark", p_mark, 2, NULL, "Mark flows.", cmd_mark, m},
         {"flow.mark.toggle", p_flows, 1, NULL, "Toggle mark for flows.", cmd_mark_toggle, m},
         {"flow.resume", p_flows, 1, NULL, "Resume flows if they are intercepted.", cmd_resume, m},
-        {"replay.client", p_flows, 1, NULL, "Add flows to the replay queue, skipping flows that can't be replayed.",
-         cmd_replay, m},
-        {"replay.client.count", NULL, 0, "int", "Approximate number of flows queued for replay.", cmd_replay_count,
-         m},
+        {"inject.tcp", p_inject_tcp, 3, NULL, "Inject data into a live TCP flow.", cmd_inject_tcp, m},
+        {"inject.websocket", p_inject_ws, 4, NULL, "Inject a WebSocket message into a live flow.",
+         cmd_inject_ws, m},
+        {"replay.client", p_flows, 1, NULL,
+         "Add flows to the replay queue, skipping flows that can't be replayed.", cmd_replay, m},
+        {"replay.client.count", NULL, 0, "int", "Approximate number of flows queued for replay.",
+         cmd_replay_count, m},
         {"replay.client.stop", NULL, 0, NULL, "Clear the replay queue.", cmd_replay_stop, m},
-        {"save.file", p_save, 2, NULL, "Save flows to a file. If the path starts with a +, flows are appended.",
-         cmd_save, m},
+        {"save.file", p_save, 2, NULL,
+         "Save flows to a file. If the path starts with a +, flows are appended.", cmd_save, m},
         {"set", p_set, 2, NULL, "Set an option.", cmd_set, m},
         {"view.clear", NULL, 0, NULL, "Clears both the store and view.", cmd_view_clear, m},
         {"view.filter.set", p_filter, 1, NULL, "Sets the current view filter.", cmd_filter_set, m},
-        {"view.focus.go", p_offset, 1, NULL, "Go to a specified offset. Positive offests are from the beginning of "
-         "the view, negative from the end of the view.", cmd_focus_go, m},
+        {"view.focus.go", p_offset, 1, NULL,
+         "Go to a specified offset. Positive offests are from the beginning of "
+         "the view, negative from the end of the view.",
+         cmd_focus_go, m},
         {"view.focus.next", NULL, 0, NULL, "Set focus to the next flow.", cmd_focus_next, m},
         {"view.focus.prev", NULL, 0, NULL, "Set focus to the previous flow.", cmd_focus_prev, m},
         {"view.properties.length", NULL, 0, "int", "Returns view length.", cmd_view_length, m},

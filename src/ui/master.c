@@ -136,6 +136,16 @@ bool mitm_master_kill(struct mitm_master *m, const char *id)
     return true;
 }
 
+bool mitm_master_inject_message(struct mitm_master *m, const char *id, bool to_client, bool is_text,
+                                const void *data, size_t len)
+{
+    const struct live_entry *e = live_get(m, id);
+    if (!e || !m->proxy)
+        return false;
+    mitm_proxy_inject_message(m->proxy, e->worker, id, to_client, is_text, data, len);
+    return true;
+}
+
 static void inject(void *arg, uint8_t *data, size_t len, const char *id)
 {
     mitm_proxy_inject(arg, data, len, id);
@@ -210,12 +220,11 @@ int mitm_master_update_flow(struct mitm_master *m, size_t index, const struct mi
 static void deliver_loaded(struct mitm_master *m, struct mitm_flow *f)
 {
     enum mitm_hook h = f->type == MITM_FLOW_TCP ? (f->error ? MITM_HOOK_TCP_ERROR : MITM_HOOK_TCP_END)
-                       : f->error                ? MITM_HOOK_ERROR
-                                                 : MITM_HOOK_RESPONSE;
+                       : f->error               ? MITM_HOOK_ERROR
+                                                : MITM_HOOK_RESPONSE;
     struct mitm_pub ev = {.hook = h, .flow = f, .worker = -1};
     deliver(m, &ev, true);
 }
-
 
 /* Read all of fd (from its current position) into memory, at most cap bytes. */
 static uint8_t *slurp(int fd, size_t cap, size_t *len, char *err, size_t errlen)
@@ -393,8 +402,8 @@ static int tls_setup(struct mitm_master *m)
 {
     char err[512];
     char *confdir = mitm_options_confdir(&mitm_options);
-    struct mitm_ca *ca =
-        mitm_ca_load_or_create(confdir, (int)mitm_options.key_size, mitm_options.cert_passphrase, err, sizeof(err));
+    struct mitm_ca *ca = mitm_ca_load_or_create(confdir, (int)mitm_options.key_size,
+                                                mitm_options.cert_passphrase, err, sizeof(err));
     free(confdir);
     if (!ca) {
         mitm_log(MITM_LOG_ERROR, NULL, "Could not load the CA: %s", err);
@@ -450,7 +459,8 @@ static void addons_setup(struct mitm_master *m)
     if (m->addons)
         return;
     m->addons = mitm_addons_new();
-    mitm_addons_add_builtin(m->addons, &m->builtin, m->sp, m->certs ? mitm_cert_store_signer(m->certs) : NULL);
+    mitm_addons_add_builtin(m->addons, &m->builtin, m->sp,
+                            m->certs ? mitm_cert_store_signer(m->certs) : NULL);
     if (m->scripts) /* where mitmproxy's script addon sits in default_addons */
         mitm_addons_insert_before(m->addons, &mitm_addon_serverplayback, &mitm_addon_script, m->scripts);
     if (m->intercept)
@@ -692,7 +702,8 @@ int mitm_master_set_option(struct mitm_master *m, const char *name, const char *
 {
     struct mitm_options next;
     mitm_options_copy(&next, &mitm_options);
-    int rc = value ? mitm_options_set(&next, name, value, err, errlen) : mitm_options_reset(&next, name, err, errlen);
+    int rc = value ? mitm_options_set(&next, name, value, err, errlen)
+                   : mitm_options_reset(&next, name, err, errlen);
     if (rc < 0) {
         mitm_options_free(&next);
         return -1;

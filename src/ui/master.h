@@ -131,6 +131,11 @@ bool mitm_master_resume(struct mitm_master *m, const char *id, struct mitm_flow 
  * a kill was sent. */
 bool mitm_master_kill(struct mitm_master *m, const char *id);
 
+/* Inject a message into live WebSocket or TCP flow id (inject.websocket, inject.tcp).
+ * Returns false (nothing sent) if the flow is not live. */
+bool mitm_master_inject_message(struct mitm_master *m, const char *id, bool to_client, bool is_text,
+                                const void *data, size_t len);
+
 /* Replay flows[0..n) (replay.client): each replayable one is re-sent by a worker and its
  * new response replaces the old in the store (same id). Returns the number queued, or -1
  * without a proxy (err set). */

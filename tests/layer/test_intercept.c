@@ -86,14 +86,8 @@ Test(intercept, response_held_and_edited)
 Test(intercept, kill_while_held)
 {
     static const struct pb_step s[] = {
-        PB_IN(PB_CLIENT, GET1),
-        PB_EXPECT_HOOK(REQUESTHEADERS),
-        PB_EXPECT_HOLD(REQUEST),
-        PB_KILL_HELD,
-        PB_EXPECT_CLOSE(PB_CLIENT),
-        PB_EXPECT_HOOK(ERROR),
-        PB_EXPECT_NOTHING,
-        PB_DONE,
+        PB_IN(PB_CLIENT, GET1),     PB_EXPECT_HOOK(REQUESTHEADERS), PB_EXPECT_HOLD(REQUEST), PB_KILL_HELD,
+        PB_EXPECT_CLOSE(PB_CLIENT), PB_EXPECT_HOOK(ERROR),          PB_EXPECT_NOTHING,       PB_DONE,
     };
     pb_run_all("kill_held", pb_regular, s);
 }
@@ -105,14 +99,10 @@ Test(intercept, kill_while_held)
 Test(intercept, client_leaves_while_held)
 {
     static const struct pb_step s[] = {
-        PB_IN(PB_CLIENT, GET1),
-        PB_EXPECT_HOOK(REQUESTHEADERS),
-        PB_EXPECT_HOLD(REQUEST),
-        PB_RST(PB_CLIENT),
-        PB_EXPECT_NOTHING,
-        PB_DROP_HELD,
-        PB_EXPECT_NOTHING,
-        PB_DONE,
+        PB_IN(PB_CLIENT, GET1),  PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOLD(REQUEST), PB_RST(PB_CLIENT),
+        PB_EXPECT_NOTHING,       PB_DROP_HELD,
+        PB_EXPECT_NOTHING,       PB_DONE,
     };
     pb_run_all("client_leaves", pb_regular, s);
 }

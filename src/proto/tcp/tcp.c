@@ -1,5 +1,6 @@
 /* The raw TCP layer: see tcp.h. Behaviour follows mitmproxy's proxy/layers/tcp.py. */
 #include "proto/tcp/tcp.h"
+#include "proto/inject.h"
 #include "base/alloc.h"
 #include "base/log.h"
 #include "core/options.h"
@@ -108,12 +109,28 @@ static void on_start(struct tcp_layer *t, double now)
     }
     t->flow = mitm_flow_new(MITM_FLOW_TCP, now);
     mitm_flowconn_client(t->flow, t->base.ctx, now);
+    mitm_ctx_register(t->base.ctx, t->flow->id, &t->base); /* inject.tcp finds it */
     if (t->server) {
         free(t->flow->server_conn.address_host);
         t->flow->server_conn.address_host = mitm_strdup(t->server->host);
         t->flow->server_conn.address_port = t->server->port;
     }
     hook(t, MITM_HOOK_TCP_START, W_START);
+}
+
+/* A message from one side (received, or injected by the user as if that side sent it):
+ * recorded, through tcp_message, then forwarded as the hook left it. */
+static void message(struct tcp_layer *t, bool from_client, const uint8_t *p, size_t n, double now)
+{
+    struct mitm_flow *f = t->flow;
+    struct mitm_tcp_message *m = mitm_realloc(f->messages, (f->n_messages + 1) * sizeof(*m));
+    f->messages = m;
+    m = &f->messages[f->n_messages++];
+    m->from_client = from_client;
+    m->content = mitm_memdup(p, n);
+    m->len = n;
+    m->timestamp = now;
+    hook(t, MITM_HOOK_TCP_MESSAGE, W_MESSAGE);
 }
 
 static void on_data(struct tcp_layer *t, const struct mitm_event *ev)
@@ -124,15 +141,19 @@ static void on_data(struct tcp_layer *t, const struct mitm_event *ev)
         forward(t, to, ev->data.base, ev->data.len);
         return;
     }
-    struct mitm_flow *f = t->flow;
-    struct mitm_tcp_message *m = mitm_realloc(f->messages, (f->n_messages + 1) * sizeof(*m));
-    f->messages = m;
-    m = &f->messages[f->n_messages++];
-    m->from_client = ev->conn == t->base.ctx->client;
-    m->content = mitm_memdup(ev->data.base, ev->data.len);
-    m->len = ev->data.len;
-    m->timestamp = ev->now;
-    hook(t, MITM_HOOK_TCP_MESSAGE, W_MESSAGE);
+    message(t, ev->conn == t->base.ctx->client, ev->data.base, ev->data.len, ev->now);
+}
+
+/* inject.tcp (mitmproxy's TcpMessageInjected). */
+static void on_inject(struct tcp_layer *t, const struct mitm_inject *in, double now)
+{
+    struct mitm_conn *to = in->to_client ? t->base.ctx->client : t->server;
+    if (t->ended || !t->flow || !mitm_conn_writable(to)) {
+        mitm_layer_log(&t->base, MITM_LOG_WARN, "Cannot inject a TCP message: the connection has ended.");
+        return;
+    }
+    touch(t, now);
+    message(t, !in->to_client, in->data, in->len, now);
 }
 
 static void after_message(struct tcp_layer *t)
@@ -214,6 +235,14 @@ static void tcp_handle(struct mitm_layer *l, const struct mitm_event *ev)
         if (!t->ended && (ev->conn == l->ctx->client || ev->conn == t->server))
             on_closed(t, ev);
         break;
+    case MITM_EV_MESSAGE: {
+        struct mitm_payload msg = ev->msg; /* ours */
+        const struct mitm_inject *in = mitm_payload_inject(&msg);
+        if (in)
+            on_inject(t, in, ev->now);
+        mitm_payload_free(&msg);
+        break;
+    }
     default:
         break;
     }
@@ -222,6 +251,7 @@ static void tcp_handle(struct mitm_layer *l, const struct mitm_event *ev)
 static void tcp_destroy(struct mitm_layer *l)
 {
     struct tcp_layer *t = (struct tcp_layer *)l;
+    mitm_ctx_unregister(l->ctx, l);
     mitm_flow_unref(t->flow);
     mitm_layer_deinit(l);
     free(t);

@@ -6,6 +6,7 @@
 #include "core/options.h"
 #include "flow/flow.h"
 #include "layer/layer.h"
+#include "proto/inject.h"
 #include "proto/ws/ws.h"
 
 #include <stdio.h>
@@ -35,6 +36,7 @@ struct ws_layer {
     struct ws_dir dir[2]; /* [0] client -> server, [1] server -> client */
     enum wait wait;
     struct ws_dir *paused_dir; /* W_MESSAGE: the direction whose message is in the hook */
+    bool injected;             /* W_MESSAGE: the message in the hook was injected by the user */
     /* input of paused_dir after the message in the hook: parsed on once it is forwarded */
     struct mitm_buf rest;
     size_t rest_off;
@@ -160,8 +162,11 @@ static void forward_message(struct ws_layer *w, struct ws_dir *d, double now)
     const struct mitm_websocket_message *m = &ws->messages[ws->n_messages - 1];
     if (m->dropped)
         return;
+    /* a received message keeps its fragmentation; an injected one goes as one frame */
+    bool injected = w->injected;
+    w->injected = false;
     struct mitm_ws_fragments it;
-    mitm_ws_fragments_init(&it, d->a.frames, d->a.nframes, m->len);
+    mitm_ws_fragments_init(&it, injected ? NULL : d->a.frames, injected ? 0 : d->a.nframes, m->len);
     struct mitm_buf out;
     mitm_buf_init(&out, 0);
     uint64_t off, n;
@@ -169,8 +174,8 @@ static void forward_message(struct ws_layer *w, struct ws_dir *d, double now)
     int rc = 0;
     while (rc == 0 && mitm_ws_fragments_next(&it, &off, &n, &fin)) {
         uint8_t key[4];
-        rc = mitm_ws_writer_data(&d->w, &out, d->a.opcode, m->content + off, (size_t)n, fin,
-                                 mask_for(w, d->dst, key));
+        rc = mitm_ws_writer_data(&d->w, &out, injected ? m->type : d->a.opcode, m->content + off, (size_t)n,
+                                 fin, mask_for(w, d->dst, key));
     }
     if (rc < 0) {
         mitm_buf_free(&out);
@@ -284,6 +289,7 @@ static void on_start(struct ws_layer *w)
     }
     if (have)
         mitm_ws_negotiated_free(&n);
+    mitm_ctx_register(w->base.ctx, w->flow->id, &w->base); /* inject.websocket finds it */
     w->wait = W_START;
     mitm_layer_hook(&w->base, MITM_HOOK_WEBSOCKET_START, mitm_flow_payload(w->flow));
 }
@@ -303,6 +309,33 @@ static void on_reply(struct ws_layer *w, const struct mitm_event *ev)
     w->wait = W_NOTHING;
     if (was == W_MESSAGE && !w->ended)
         resume(w, ev->now);
+}
+
+/* inject.websocket: the message is treated as one from the other side (mitmproxy's
+ * WebSocketMessageInjected): recorded with injected set, through websocket_message, then
+ * sent whole. Events are handled one at a time (the layer is paused while a hook runs), and
+ * a received message is only forwarded once complete, so an injected one never lands between
+ * the fragments of another. */
+static void on_inject(struct ws_layer *w, const struct mitm_inject *in, double now)
+{
+    if (!w->started || w->ended) {
+        mitm_layer_log(&w->base, MITM_LOG_WARN,
+                       "Cannot inject a WebSocket message: the connection has ended.");
+        return;
+    }
+    struct ws_dir *d = in->to_client ? &w->dir[1] : &w->dir[0];
+    if (!mitm_conn_writable(d->dst)) {
+        mitm_layer_log(&w->base, MITM_LOG_WARN, "Cannot inject a WebSocket message: the %s is gone.",
+                       in->to_client ? "client" : "server");
+        return;
+    }
+    struct mitm_websocket_message *m =
+        mitm_websocket_add(w->flow->websocket, in->is_text ? 1 : 2, !in->to_client, in->data, in->len, now);
+    m->injected = true;
+    w->injected = true;
+    w->wait = W_MESSAGE;
+    w->paused_dir = d;
+    mitm_layer_hook(&w->base, MITM_HOOK_WEBSOCKET_MESSAGE, mitm_flow_payload(w->flow));
 }
 
 static void ws_handle(struct mitm_layer *l, const struct mitm_event *ev)
@@ -327,6 +360,14 @@ static void ws_handle(struct mitm_layer *l, const struct mitm_event *ev)
             finish(w, d, MITM_WS_ABNORMAL_CLOSURE, NULL, 0, true, ev->now);
         }
         break;
+    case MITM_EV_MESSAGE: {
+        struct mitm_payload msg = ev->msg; /* ours */
+        const struct mitm_inject *in = mitm_payload_inject(&msg);
+        if (in)
+            on_inject(w, in, ev->now);
+        mitm_payload_free(&msg);
+        break;
+    }
     default:
         break;
     }
@@ -335,6 +376,7 @@ static void ws_handle(struct mitm_layer *l, const struct mitm_event *ev)
 static void ws_destroy(struct mitm_layer *l)
 {
     struct ws_layer *w = (struct ws_layer *)l;
+    mitm_ctx_unregister(l->ctx, l);
     if (w->started) {
         for (int i = 0; i < 2; i++) {
             mitm_ws_parser_free(&w->dir[i].p);

@@ -48,6 +48,25 @@ static void set_timeout(int fd, int sec)
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
+static bool up_echo; /* echo everything back until EOF instead of answering HTTP */
+
+static void echo(int c)
+{
+    char buf[4096];
+    for (;;) {
+        ssize_t r = read(c, buf, sizeof(buf));
+        if (r <= 0)
+            break;
+        pthread_mutex_lock(&up_lock);
+        size_t have = strlen(up_seen);
+        snprintf(up_seen + have, sizeof(up_seen) - have, "%.*s", (int)r, buf);
+        pthread_mutex_unlock(&up_lock);
+        if (write(c, buf, (size_t)r) != r)
+            break;
+    }
+    close(c);
+}
+
 static void *upstream(void *arg)
 {
     (void)arg;
@@ -56,6 +75,10 @@ static void *upstream(void *arg)
         if (c < 0)
             return NULL; /* closed: the test is over */
         set_timeout(c, 5);
+        if (up_echo) {
+            echo(c);
+            continue;
+        }
         char buf[4096];
         size_t n = 0;
         while (n < sizeof(buf) - 1) {
@@ -93,7 +116,8 @@ static void *client_main(void *arg)
 {
     struct client *cl = arg;
     char req[256];
-    snprintf(req, sizeof(req), "GET http://127.0.0.1:%d/x HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", up_port, up_port);
+    snprintf(req, sizeof(req), "GET http://127.0.0.1:%d/x HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", up_port,
+             up_port);
     cr_assert(write(cl->fd, req, strlen(req)) == (ssize_t)strlen(req));
     if (cl->leave_early)
         return NULL;
@@ -115,8 +139,9 @@ static void client_start(struct client *cl, int proxy_port, bool leave_early)
     cl->leave_early = leave_early;
     cl->fd = socket(AF_INET, SOCK_STREAM, 0);
     set_timeout(cl->fd, 10);
-    struct sockaddr_in a = {
-        .sin_family = AF_INET, .sin_port = htons((uint16_t)proxy_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)proxy_port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     cr_assert(connect(cl->fd, (struct sockaddr *)&a, sizeof(a)) == 0);
     pthread_create(&cl->t, NULL, client_main, cl);
 }
@@ -150,8 +175,9 @@ static struct mitm_addons *addons;
 static struct mitm_mode_spec spec;
 static pthread_t up_thread;
 
-static size_t queue_max;   /* 0: the default */
+static size_t queue_max; /* 0: the default */
 static bool with_intercept = true;
+static char mode[64] = "regular";
 
 static void setup(void)
 {
@@ -160,8 +186,10 @@ static void setup(void)
     cr_assert(mitm_options_set(&mitm_options, "listen_host", "127.0.0.1", err, sizeof(err)) == 0);
     cr_assert(mitm_options_set(&mitm_options, "listen_port", "0", err, sizeof(err)) == 0);
     cr_assert(mitm_options_set(&mitm_options, "workers", "1", err, sizeof(err)) == 0);
-    cr_assert(mitm_mode_spec_parse("regular", &spec, err, sizeof(err)) == 0, "%s", err);
     up_fd = listen_any(&up_port);
+    if (strcmp(mode, "regular") != 0)
+        snprintf(mode, sizeof(mode), "reverse:tcp://127.0.0.1:%d", up_port);
+    cr_assert(mitm_mode_spec_parse(mode, &spec, err, sizeof(err)) == 0, "%s", err);
     up_requests = 0;
     up_seen[0] = 0;
     pthread_create(&up_thread, NULL, upstream, NULL);
@@ -312,8 +340,8 @@ Test(backpressure, workers_stop_reading_until_the_main_thread_catches_up)
         stable = now == done ? stable + 1 : 0;
         done = now;
     }
-    cr_assert_lt(done, N, "the worker stopped serving once the backlog passed its bound (%d of %d served)", done,
-                 N);
+    cr_assert_lt(done, N, "the worker stopped serving once the backlog passed its bound (%d of %d served)",
+                 done, N);
     cr_assert_geq(mitm_proxy_backlog(proxy), 3, "the backlog is above the bound");
     /* the main thread catches up: every client is served */
     for (int round = 0; round < 1000 && n_ev < N; round++) {
@@ -326,4 +354,66 @@ Test(backpressure, workers_stop_reading_until_the_main_thread_catches_up)
         close(cl[i].fd);
         cr_assert(strstr(cl[i].got, "\r\n\r\nok"), "client %d got its response", i);
     }
+}
+
+/* ---- inject.tcp: a message from the main thread into a live TCP flow ---- */
+
+static void setup_inject(void)
+{
+    with_intercept = false;
+    up_echo = true;
+    snprintf(mode, sizeof(mode), "reverse:tcp");
+    setup();
+}
+
+TestSuite(inject, .init = setup_inject, .fini = teardown, .timeout = 30);
+
+/* Read from fd until want has arrived (or 5 s). */
+static bool read_until(int fd, char *got, size_t cap, const char *want)
+{
+    size_t n = 0;
+    got[0] = 0;
+    while (!strstr(got, want) && n < cap - 1) {
+        ssize_t r = read(fd, got + n, cap - 1 - n);
+        if (r <= 0)
+            return false;
+        n += (size_t)r;
+        got[n] = 0;
+    }
+    return strstr(got, want) != NULL;
+}
+
+Test(inject, tcp_message_reaches_the_server_and_is_recorded)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    set_timeout(fd, 5);
+    struct sockaddr_in a = {.sin_family = AF_INET,
+                            .sin_port = htons((uint16_t)mitm_proxy_port(proxy)),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    cr_assert(connect(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+    cr_assert(write(fd, "ping", 4) == 4);
+    char got[256];
+    cr_assert(read_until(fd, got, sizeof(got), "ping"), "the echo comes back: %s", got);
+    int i = wait_event(MITM_HOOK_TCP_MESSAGE, false);
+    cr_assert(evs[i].live);
+    char id[MITM_UUID_LEN + 1];
+    snprintf(id, sizeof(id), "%s", evs[i].flow->id);
+    mitm_proxy_inject_message(proxy, evs[i].worker, id, false, false, "INJ", 3);
+    cr_assert(read_until(fd, got, sizeof(got), "INJ"), "the server got it and echoed it: %s", got);
+    pthread_mutex_lock(&up_lock);
+    cr_assert_str_eq(up_seen, "pingINJ");
+    pthread_mutex_unlock(&up_lock);
+    /* a flow that is not live: nothing happens but a log line */
+    mitm_proxy_inject_message(proxy, evs[i].worker, "00000000-0000-0000-0000-000000000000", true, false, "x",
+                              1);
+    close(fd);
+    int e = wait_event(MITM_HOOK_TCP_END, false);
+    const struct mitm_flow *f = evs[e].flow;
+    cr_assert_str_eq(f->id, id);
+    bool found = false;
+    for (size_t k = 0; k < f->n_messages; k++)
+        if (f->messages[k].from_client && f->messages[k].len == 3 &&
+            memcmp(f->messages[k].content, "INJ", 3) == 0)
+            found = true;
+    cr_assert(found, "the injected message is in the flow, as from the client");
 }
