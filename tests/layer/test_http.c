@@ -1,6 +1,7 @@
 /* Playbooks for the HTTP layer in regular (explicit proxy) mode. Each one also runs with
  * its input split at every byte offset (pb_run_all). */
 #include <criterion/criterion.h>
+#include <string.h>
 
 #include "core/options.h"
 #include "playbook.h"
@@ -269,4 +270,49 @@ Test(http, client_disconnect_while_waiting_for_response)
         PB_DONE,
     };
     pb_run_all("client_gone", pb_regular, s);
+}
+
+/* A slow client sends its head one byte at a time (after two empty lines, which RFC 9112
+ * §2.2 lets a server skip): the head is searched only in the bytes that arrived since the
+ * last search, and parsed once it is whole. */
+Test(http, head_arriving_byte_by_byte)
+{
+    static const char head[] = "\r\n\r\n" GET_ABS;
+    enum { N = sizeof(head) - 1 };
+    static struct pb_step s[N + 16];
+    int k = 0;
+    for (int i = 0; i < N; i++)
+        s[k++] = (struct pb_step){.type = PB_DATA, .conn = PB_CLIENT, .data = head + i, .len = 1};
+    const struct pb_step rest[] = {
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), GET_UP),
+        PB_IN(PB_SERVER(1), RESP_CL),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, RESP_CL),
+        PB_EXPECT_NOTHING,
+        PB_DONE,
+    };
+    memcpy(s + k, rest, sizeof(rest));
+    pb_run("byte_by_byte", pb_regular, s, -1, 0);
+}
+
+/* A request line that grows past the line limit is refused while still incomplete, even
+ * when it arrives in pieces (the head search does not wait for a blank line then). */
+Test(http, long_request_line_in_pieces_is_refused_early)
+{
+    cr_assert_eq(mitm_options_set(&mitm_options, "http_max_line_size", "8k", NULL, 0), 0);
+    static char line[12000];
+    memcpy(line, "GET http://example.com/", 23);
+    memset(line + 23, 'a', sizeof(line) - 23);
+    static struct pb_step s[8];
+    s[0] = (struct pb_step){.type = PB_DATA, .conn = PB_CLIENT, .data = line, .len = 4000};
+    s[1] = (struct pb_step){.type = PB_DATA, .conn = PB_CLIENT, .data = line + 4000, .len = 4000};
+    s[2] = (struct pb_step){.type = PB_DATA, .conn = PB_CLIENT, .data = line + 8000, .len = 4000};
+    s[3] = (struct pb_step){.type = PB_SEND, .conn = PB_CLIENT, .data = "HTTP/1.1 414", .len = 12, .prefix = true};
+    s[4] = (struct pb_step){.type = PB_CLOSE, .conn = PB_CLIENT};
+    s[5] = (struct pb_step){.type = PB_END}; /* no flow yet: no error hook */
+    pb_run("long_line", pb_regular, s, -1, 0);
 }

@@ -99,9 +99,41 @@ static void fail(struct mitm_h1conn *c, int status, const char *reason)
     emit(c, mitm_http_event_error(t, c->stream_id, status, reason));
 }
 
+/* Bytes were taken from the front of c->in: the next head search starts over. */
+static void consumed(struct mitm_h1conn *c, size_t n)
+{
+    mitm_buf_consume(&c->in, n);
+    c->head_scanned = 0;
+}
+
+/* Can c->in hold a whole head, or break a limit the parser must report? Searches only the
+ * bytes not searched before for the blank line that ends a head (LF LF or LF CR LF), so a
+ * peer sending a large head in small pieces costs O(n), not a full parse per piece. */
+static bool head_ready(struct mitm_h1conn *c)
+{
+    const uint8_t *b = mitm_buf_data(&c->in);
+    size_t len = c->in.len;
+    size_t from = c->head_scanned > 2 ? c->head_scanned - 2 : 0;
+    c->head_scanned = len;
+    for (const uint8_t *p = from < len ? memchr(b + from, '\n', len - from) : NULL; p;
+         p = (size_t)(p + 1 - b) < len ? memchr(p + 1, '\n', len - (size_t)(p + 1 - b)) : NULL) {
+        size_t i = (size_t)(p - b);
+        if ((i + 1 < len && b[i + 1] == '\n') || (i + 2 < len && b[i + 1] == '\r' && b[i + 2] == '\n'))
+            return true;
+    }
+    size_t max_line = c->lim.max_line ? c->lim.max_line : MITM_H1_DEFAULT_MAX_LINE;
+    size_t max_head = c->lim.max_head ? c->lim.max_head : MITM_H1_DEFAULT_MAX_HEAD;
+    if (len > max_head)
+        return true;
+    /* a start line still open past max_line is a 414 now (bounded: at most max_line + 2 bytes) */
+    return len > max_line && !memchr(b, '\n', max_line + 2 < len ? max_line + 2 : len);
+}
+
 /* Server role: one request head. Returns false when more bytes are needed or on error. */
 static bool parse_request_head(struct mitm_h1conn *c)
 {
+    if (!head_ready(c))
+        return false;
     struct mitm_http_request *req = mitm_http_request_new();
     int status = 400;
     const char *reason = "malformed request";
@@ -116,7 +148,7 @@ static bool parse_request_head(struct mitm_h1conn *c)
         fail(c, status, reason);
         return false;
     }
-    mitm_buf_consume(&c->in, (size_t)n);
+    consumed(c, (size_t)n);
     mitm_h1_body_free(&c->body);
     if (mitm_h1_request_framing(req, &c->lim, &c->body, &reason) < 0) {
         mitm_http_request_free(req);
@@ -151,6 +183,10 @@ static bool parse_response_head(struct mitm_h1conn *c)
 {
     struct mitm_http_response *resp = mitm_http_response_new();
     const char *reason = "malformed response";
+    if (!head_ready(c)) {
+        mitm_http_response_free(resp);
+        return false;
+    }
     ssize_t n = mitm_h1_parse_response_head(mitm_buf_data(&c->in), c->in.len, &c->lim, resp, &reason);
     if (n == MITM_INCOMPLETE) {
         mitm_http_response_free(resp);
@@ -161,7 +197,7 @@ static bool parse_response_head(struct mitm_h1conn *c)
         fail(c, 502, reason);
         return false;
     }
-    mitm_buf_consume(&c->in, (size_t)n);
+    consumed(c, (size_t)n);
     if (is_interim(resp->status_code)) {
         mitm_http_response_free(resp);
         return true;
@@ -216,7 +252,7 @@ static bool parse_body(struct mitm_h1conn *c)
         if (data.len)
             emit(c, mitm_http_event_data(server ? MITM_HTTP_REQUEST_DATA : MITM_HTTP_RESPONSE_DATA,
                                          c->stream_id, data.base, data.len));
-        mitm_buf_consume(&c->in, (size_t)n);
+        consumed(c, (size_t)n);
         if (done) {
             body_done(c);
             return true;
@@ -453,6 +489,7 @@ void mitm_h1conn_take_rest(struct mitm_h1conn *c, uint8_t **data, size_t *len)
 {
     c->tunnel = true;
     *data = mitm_buf_steal(&c->in, len);
+    c->head_scanned = 0;
 }
 
 static void html_escape(struct mitm_buf *b, const char *s)

@@ -27,6 +27,7 @@ struct mitm_h1conn {
     struct mitm_h1_limits lim;
     size_t in_cap; /* bytes we buffer unparsed (pipelining) */
     struct mitm_buf in;
+    size_t head_scanned; /* bytes of in already searched for the end of a head (private) */
     int rstate; /* read side (private) */
     int wstate; /* write side (private) */
     struct mitm_h1_body body;
