@@ -1,13 +1,16 @@
 /* `mitmc dump`: the main thread of mitmdump. Workers run the proxy; finished flows come
- * here (on_flow), as do the flows read with -r (read_rfile): each one is written to the
- * -w file (save_stream_filter), then printed (dumper_filter), then added to the flow
- * store. Writing before printing means every flow reported has reached the kernel, so
- * even SIGKILL loses none of them (docs/internals/flows.md). */
+ * here (on_flow), as do the flows read with -r (read_rfile): each one is printed
+ * (dumper_filter), then added to the flow store. The -w file is not written here: the save
+ * addon (src/addon/save.h) writes each flow on its worker, in the hook that precedes the
+ * response's last byte, so SIGKILL never loses a flow a client saw complete
+ * (docs/internals/flows.md); this thread syncs the file (save_stream_fsync) and stops the
+ * proxy when the addon reports a write error. */
 #include "ui/dump/tool.h"
 #include "addon/addon.h"
 #include "addon/builtin.h"
 #include "addon/clientplayback.h"
 #include "addon/crl.h"
+#include "addon/save.h"
 #include "core/options.h"
 #include "core/modespec.h"
 #include "core/services.h"
@@ -23,7 +26,7 @@
 #include "flow/flow.h"
 #include "flow/flowfile.h"
 #include "flow/har.h"
-#include "flow/savefile.h"
+#include "flow/savefile.h" /* the save addon's file: fsync from the main loop */
 #include "flow/store.h"
 #include "io/io.h"
 #include "proto/http/layer.h"
@@ -45,7 +48,7 @@
 #define SHUTDOWN_GRACE_S 2.0
 /* How often mitmdump checks whether client/server replay is over (keepserving addon). */
 #define REPLAY_POLL_MS 100
-/* How often the -w file is checked for a due fsync (save_stream_fsync). */
+/* How often the -w file is checked for a due fsync (save_stream_fsync) and a write error. */
 #define FSYNC_POLL_MS 250
 /* How often the main thread looks for changed scripts (mitmproxy polls every second). */
 #define SCRIPT_POLL_MS 1000
@@ -57,9 +60,8 @@ struct app {
     struct mitm_proxy *proxy;
     struct mitm_dump_style style;
     struct mitm_filter *filter;      /* dumper_filter (the positional filter) */
-    struct mitm_filter *save_filter; /* save_stream_filter */
+    struct mitm_filter *save_filter; /* save_stream_filter, for hardump (-w: the save addon) */
     struct mitm_filter *read_filter; /* readfile_filter */
-    struct mitm_savefile *save;      /* -w, NULL if not set or after a write error */
     struct mitm_store *store;        /* the session's flows (NULL if its spool failed) */
     uv_signal_t sigint, sigterm;
     uv_timer_t fsync_timer;
@@ -67,6 +69,7 @@ struct app {
     uv_timer_t replay_timer; /* keepserving: quit once client/server replay is done */
     bool replay_timer_on;
     bool stopping;
+    bool save_failed;              /* the save addon's write error was reported */
     int rc;                        /* exit status */
     struct mitm_cert_store *certs; /* HTTPS interception (TLS layer) */
     struct mitm_tls_config *tls;
@@ -126,7 +129,7 @@ static void tls_teardown(struct app *app)
 }
 /* ---- end TLS setup ---- */
 
-/* ---- the flow path: -w, printing, store ---- */
+/* ---- the flow path: printing, store (-w: the save addon, on the workers) ---- */
 
 static void begin_stop(struct app *app);
 
@@ -158,30 +161,34 @@ static void print_flow(struct app *app, const struct mitm_flow *flow, bool loade
     emit(&out);
 }
 
-/* Write, print, store one finished flow (loaded: read with -r, not seen live); takes over the
+/* A write error of the save addon (on a worker, or here for -r): logged once, and the
+ * proxy stops with status 1, as mitmproxy does: better to stop visibly than to let traffic
+ * through unrecorded. The addon writes nothing more after it. */
+static bool check_save(struct app *app)
+{
+    char err[600];
+    if (!app->save_failed && mitm_save_failed(app->builtin.save, err, sizeof(err))) {
+        mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
+        app->save_failed = true;
+        app->rc = 1;
+        begin_stop(app);
+    }
+    return app->save_failed;
+}
+
+/* Print, store one finished flow (loaded: read with -r, not seen live); takes over the
  * caller's reference. ws_end: the end of a live WebSocket flow (websocket_end), whose HTTP
  * lines were printed at response and its messages as they passed: only the close line is
- * printed, and the whole flow is saved now, as mitmproxy's save addon writes a WebSocket
- * flow at websocket_end, not at response. */
+ * printed. */
 static void handle_flow(struct app *app, struct mitm_flow *flow, bool loaded, bool ws_end)
 {
     char err[512];
-    bool save = app->save && (!app->save_filter || mitm_filter_match(app->save_filter, flow));
+    check_save(app);
     struct mitm_buf rec;
     mitm_buf_init(&rec, 0);
-    if ((save || app->store) && mitm_flowfile_encode(flow, &rec, err, sizeof(err)) < 0) {
+    if (app->store && mitm_flowfile_encode(flow, &rec, err, sizeof(err)) < 0) {
         mitm_log(MITM_LOG_WARN, NULL, "cannot record flow: %s", err);
-        save = false;
         mitm_buf_free(&rec);
-    }
-    if (save &&
-        mitm_savefile_write(app->save, mitm_buf_data(&rec), rec.len, mitm_io_now(), err, sizeof(err)) < 0) {
-        /* as mitmproxy: better to stop visibly than to let traffic through unrecorded */
-        mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
-        mitm_savefile_close(app->save);
-        app->save = NULL;
-        app->rc = 1;
-        begin_stop(app);
     }
     if (!app->filter || mitm_filter_match(app->filter, flow)) {
         if (ws_end) {
@@ -249,8 +256,10 @@ static void on_fsync_timer(uv_timer_t *t)
 {
     struct app *app = t->data;
     char err[512];
-    if (app->save && mitm_savefile_tick(app->save, mitm_io_now(), false, err, sizeof(err)) < 0)
+    struct mitm_savefile *sf = mitm_save_file(app->builtin.save);
+    if (sf && mitm_savefile_tick(sf, mitm_io_now(), false, err, sizeof(err)) < 0)
         mitm_log(MITM_LOG_WARN, NULL, "%s", err);
+    check_save(app);
 }
 
 /* ---- -r: flow files (and HAR) through the same path ---- */
@@ -305,8 +314,18 @@ static void run_loaded_hooks(struct app *app, struct mitm_flow *f)
         mitm_addons_run(a, MITM_HOOK_RESPONSEHEADERS, f, env);
         mitm_addons_run(a, MITM_HOOK_RESPONSE, f, env);
     }
-    if (f->error)
+    if (f->websocket) { /* the messages arrive one by one; no error hook then (as mitmproxy) */
+        size_t n = f->websocket->n_messages;
+        f->websocket->n_messages = 0;
+        mitm_addons_run(a, MITM_HOOK_WEBSOCKET_START, f, env);
+        while (f->websocket->n_messages < n) {
+            f->websocket->n_messages++;
+            mitm_addons_run(a, MITM_HOOK_WEBSOCKET_MESSAGE, f, env);
+        }
+        mitm_addons_run(a, MITM_HOOK_WEBSOCKET_END, f, env);
+    } else if (f->error) {
         mitm_addons_run(a, MITM_HOOK_ERROR, f, env);
+    }
 }
 
 /* A HAR document: the whole file (fd rewound to start) goes to the HAR reader. Returns
@@ -527,7 +546,7 @@ static int start_proxy(struct app *app)
     app->svc.tls = app->tls;
     app->svc.next = app->next;
     /* at flow_detail 0 with no -w and no -C nothing on this thread needs the flows */
-    bool need = app->style.flow_detail > 0 || app->save || app->store || mitm_options.client_replay.n;
+    bool need = app->style.flow_detail > 0 || app->store || mitm_options.client_replay.n;
     mitm_flow_sink_fn sink = need ? on_flow : NULL;
     app->proxy =
         mitm_proxy_start(app->loop, &app->svc, app->modes, app->n_modes, sink, app, err, sizeof(err));
@@ -541,13 +560,19 @@ static int start_proxy(struct app *app)
 /* ---- client and server replay (-C, -S) ---- */
 
 /* The addons' options, checked and turned into their states before anything starts (as
- * mitmproxy's configure hooks raise OptionsError at startup). */
+ * mitmproxy's configure hooks raise OptionsError at startup); -w opens its file here. */
 static int builtin_setup(struct app *app)
 {
     char err[2048];
-    if (mitm_builtin_addons_configure(&app->builtin, &mitm_options, err, sizeof(err)) < 0) {
+    if (mitm_builtin_addons_configure(&app->builtin, &mitm_options, mitm_io_now(), err, sizeof(err)) < 0) {
         mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
         return -1;
+    }
+    if (app->builtin.save) { /* fsync and write errors (even with save_stream_fsync 0) */
+        uv_timer_init(app->loop, &app->fsync_timer);
+        app->fsync_timer.data = app;
+        uv_timer_start(&app->fsync_timer, on_fsync_timer, FSYNC_POLL_MS, FSYNC_POLL_MS);
+        app->fsync_timer_on = true;
     }
     return 0;
 }
@@ -690,12 +715,6 @@ static int run(struct app *app)
     app->sigint.data = app->sigterm.data = app;
     uv_signal_start(&app->sigint, on_signal, SIGINT);
     uv_signal_start(&app->sigterm, on_signal, SIGTERM);
-    if (app->save && mitm_options.save_stream_fsync > 0) {
-        uv_timer_init(app->loop, &app->fsync_timer);
-        app->fsync_timer.data = app;
-        uv_timer_start(&app->fsync_timer, on_fsync_timer, FSYNC_POLL_MS, FSYNC_POLL_MS);
-        app->fsync_timer_on = true;
-    }
     /* the workers run for the proxy server and for client replays (which they carry out
      * even with -n, without listening) */
     bool workers = mitm_options.server || mitm_options.client_replay.n;
@@ -706,7 +725,8 @@ static int run(struct app *app)
             fprintf(stderr, "Error logged during startup, exiting...\n");
         app->rc = src ? src : 1;
         begin_stop(app);
-    } else if (mitm_options.rfile && (addons_setup(app), read_rfile(app, mitm_options.rfile) < 0)) {
+    } else if (mitm_options.rfile &&
+               (addons_setup(app), read_rfile(app, mitm_options.rfile) < 0 || check_save(app))) {
         app->rc = 1;
         begin_stop(app);
     } else if (client_replay_setup(app) < 0) {
@@ -719,6 +739,7 @@ static int run(struct app *app)
         begin_stop(app);
     }
     uv_run(app->loop, UV_RUN_DEFAULT);
+    check_save(app);                                  /* a write during the grace period */
     mitm_script_rt_done(app->scripts, main_env(app)); /* the workers are gone */
     if (app->store)
         write_hardump(app);
@@ -751,18 +772,10 @@ static int setup_filters(struct app *app, const struct mitm_cli *cli)
     return 0;
 }
 
-/* -w and the flow store. */
+/* The flow store (-w is the save addon's: builtin_setup). */
 static int setup_outputs(struct app *app)
 {
     char err[512];
-    if (mitm_options.save_stream_file && *mitm_options.save_stream_file) {
-        app->save = mitm_savefile_open(mitm_options.save_stream_file, mitm_options.save_stream_fsync,
-                                       mitm_io_now(), err, sizeof(err));
-        if (!app->save) {
-            mitm_log(MITM_LOG_ERROR, NULL, "Cannot open the save_stream_file %s", err);
-            return -1;
-        }
-    }
     /* mitmdump keeps no flows (no view addon); the store holds them only for hardump */
     if (!mitm_options.hardump || !*mitm_options.hardump)
         return 0;
@@ -794,7 +807,6 @@ int mitm_dump_main(const struct mitm_cli *cli)
     tls_teardown(&app);
     uv_loop_close(app.loop);
 Exit:
-    mitm_savefile_close(app.save);
     mitm_store_free(app.store);
     mitm_filter_free(app.filter);
     mitm_filter_free(app.read_filter);

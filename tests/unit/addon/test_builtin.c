@@ -12,7 +12,7 @@ static struct mitm_addons *registry(struct mitm_builtin_addons *b, struct mitm_o
 {
     opts_with(o, sets);
     memset(b, 0, sizeof(*b));
-    cr_assert_eq(mitm_builtin_addons_configure(b, o, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(mitm_builtin_addons_configure(b, o, 10.0, err, sizeof(err)), 0, "%s", err);
     struct mitm_addons *r = mitm_addons_new();
     mitm_addons_add_builtin(r, b, NULL, NULL);
     return r;
@@ -29,7 +29,7 @@ Test(builtin, first_error_stops_and_frees)
     struct mitm_options o;
     opts_with(&o, HDRS("map_remote=|a|b", "modify_headers=|x", "stickycookie=.*"));
     struct mitm_builtin_addons b = {0};
-    cr_assert_eq(mitm_builtin_addons_configure(&b, &o, err, sizeof(err)), -1);
+    cr_assert_eq(mitm_builtin_addons_configure(&b, &o, 10.0, err, sizeof(err)), -1);
     cr_assert_str_eq(
         err, "Cannot parse modify_headers option |x: Invalid number of parameters (2 or 3 are expected)");
     cr_assert_null(b.mapremote, "what was made is freed");
@@ -37,7 +37,7 @@ Test(builtin, first_error_stops_and_frees)
     mitm_builtin_addons_free(&b);
     mitm_options_free(&o);
     opts_with(&o, NULL);
-    cr_assert_eq(mitm_builtin_addons_configure(&b, &o, err, sizeof(err)), 0);
+    cr_assert_eq(mitm_builtin_addons_configure(&b, &o, 10.0, err, sizeof(err)), 0);
     struct mitm_builtin_addons zero = {0};
     cr_assert(memcmp(&b, &zero, sizeof(b)) == 0, "the defaults turn every one of them off");
     mitm_options_free(&o);
