@@ -108,3 +108,32 @@ Test(builtin, mitmproxys_order)
     mitm_builtin_addons_free(&b);
     mitm_options_free(&o);
 }
+
+/* save sits after modify_body and stickycookie (mitmproxy's default_addons): the -w
+ * record holds what they did to the response in its response hook. */
+Test(builtin, save_writes_after_the_modifying_addons)
+{
+    char file[64] = "/tmp/mitmc-builtin-save-XXXXXX", set[96];
+    int fd = mkstemp(file);
+    cr_assert_geq(fd, 0);
+    snprintf(set, sizeof(set), "save_stream_file=%s", file);
+    struct mitm_options o;
+    struct mitm_builtin_addons b;
+    struct mitm_addons *r =
+        registry(&b, &o, HDRS(set, "modify_body=|~s|ok|changed-by-modify-body", "save_stream_fsync=0"));
+    struct mitm_flow *f = mkflow("GET", "http", "a.test", 80, "/", HDRS("Host", "a.test"), NULL);
+    server_response(f, 200, NULL, "ok");
+    run(r, &o, MITM_HOOK_RESPONSEHEADERS, f);
+    run(r, &o, MITM_HOOK_RESPONSE, f);
+    mitm_flow_unref(f);
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    cr_assert_gt(n, 0, "the flow was written at its response hook");
+    buf[n] = 0;
+    cr_assert_not_null(memmem(buf, (size_t)n, "changed-by-modify-body", 22), "written after modify_body ran");
+    close(fd);
+    unlink(file);
+    mitm_addons_free(r);
+    mitm_builtin_addons_free(&b);
+    mitm_options_free(&o);
+}
