@@ -545,7 +545,8 @@ static int start_proxy(struct app *app)
     app->svc.addons = app->addons;
     app->svc.tls = app->tls;
     app->svc.next = app->next;
-    /* at flow_detail 0 with no -w and no -C nothing on this thread needs the flows */
+    /* at flow_detail 0 with no hardump and no -C nothing on this thread needs the flows (the
+     * workers write -w themselves) */
     bool need = app->style.flow_detail > 0 || app->store || mitm_options.client_replay.n;
     mitm_flow_sink_fn sink = need ? on_flow : NULL;
     app->proxy =
