@@ -20,7 +20,8 @@
  * A mutex covers write, rotation, tick and count, so records never interleave (each is one
  * write(2) under the lock) and a rotation never closes a descriptor in use. The fdatasync
  * itself runs outside the lock on a dup()ed descriptor: a worker never waits for the disk,
- * only for another record's write(2). Open and close are for one thread, with no writer
+ * only for another record's write(2); only a rotation, which syncs the old file before it
+ * closes it, holds the lock for a sync. Open and close are for one thread, with no writer
  * running. */
 #ifndef MITM_FLOW_SAVEFILE_H
 #define MITM_FLOW_SAVEFILE_H
