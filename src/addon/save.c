@@ -86,18 +86,26 @@ static void record_failure(struct mitm_save *s, const char *why)
     pthread_mutex_unlock(&s->lock);
 }
 
-static void save_flow(struct mitm_save *s, const struct mitm_flow *f, const struct mitm_hook_env *env)
+/* Write f if it matches. Returns false when a flow to be written was not (a write error,
+ * now or before). */
+static bool save_flow(struct mitm_save *s, const struct mitm_flow *f, const struct mitm_hook_env *env)
 {
     char err[600];
-    if (atomic_load(&s->failed) || (s->flt && !mitm_filter_match(s->flt, f)))
-        return;
+    if (s->flt && !mitm_filter_match(s->flt, f))
+        return true;
+    if (atomic_load(&s->failed))
+        return false;
     struct mitm_buf rec;
     mitm_buf_init(&rec, 0);
-    if (mitm_flowfile_encode(f, &rec, err, sizeof(err)) < 0)
+    bool ok = true;
+    if (mitm_flowfile_encode(f, &rec, err, sizeof(err)) < 0) {
         mitm_hook_log(env, MITM_LOG_WARN, "cannot record flow: %s", err);
-    else if (mitm_savefile_write(s->file, mitm_buf_data(&rec), rec.len, env->now, err, sizeof(err)) < 0)
+    } else if (mitm_savefile_write(s->file, mitm_buf_data(&rec), rec.len, env->now, err, sizeof(err)) < 0) {
         record_failure(s, err);
+        ok = false;
+    }
     mitm_buf_free(&rec);
+    return ok;
 }
 
 static void save_hook(void *state, enum mitm_hook h, void *arg, const struct mitm_hook_env *env)
@@ -116,8 +124,11 @@ static void save_hook(void *state, enum mitm_hook h, void *arg, const struct mit
         /* fall through */
     case MITM_HOOK_RESPONSE:
         f = arg;
-        if (!f->websocket) /* a WebSocket flow is written whole at websocket_end */
-            save_flow(s, f, env);
+        /* a WebSocket flow is written whole at websocket_end. A live response that could not
+         * be recorded is killed (its client gets none of it), as mitmproxy exits in this
+         * hook before the response goes out: no traffic through unrecorded. */
+        if (!f->websocket && !save_flow(s, f, env) && h == MITM_HOOK_RESPONSE && !f->loaded)
+            f->killed = true;
         return;
     case MITM_HOOK_WEBSOCKET_END:
     case MITM_HOOK_TCP_END:

@@ -18,6 +18,8 @@
  * A write error stops the writing (the first error is kept) and is reported to the owner
  * through mitm_save_failed: a worker cannot stop the proxy, the main thread does (mitmproxy
  * exits with status 1: better to stop visibly than to let traffic through unrecorded).
+ * Until it has, each live flow that should have been written at its response is killed
+ * (flow->killed: the HTTP layer closes the client connection instead of sending it).
  *
  * The state is shared by every worker: the file locks (savefile.h), the filter matcher is
  * re-entrant (filter.h), the error is an atomic flag plus a message under a mutex. */

@@ -355,6 +355,26 @@ def test_sigkill_under_load_loses_no_confirmed_flow(tmp_path):
     assert total > 30, "the clients got too few responses to test anything: %d" % total
 
 
+@u.mitmc_only
+def test_write_error_stops_the_proxy_before_the_response(tmp_path):
+    """A record that cannot be written: the error is logged, the client gets no response
+    (mitmproxy exits in its save hook before the response goes out) and the proxy stops
+    with status 1."""
+    up = u.RawUpstream(reply=echo_reply)
+    confdir = tmp_path / "confdir"
+    confdir.mkdir()
+    p = u.Proxy(argv_dump("-w", "+/dev/full", confdir=confdir), proxy_env())
+    try:
+        with u.connect(p.port) as s:
+            s.sendall(b"GET http://127.0.0.1:%d/full HTTP/1.1\r\nHost: x\r\n\r\n" % up.port)
+            assert u.Reader(s).at_eof(), "the client got a response nobody recorded"
+        assert p.proc.wait(timeout=10) == 1
+        assert "Error while writing to /dev/full: No space left on device" in p.stdout + p.stderr
+    finally:
+        p.stop(check=False)
+        up.stop()
+
+
 # --------------------------------------------------------------------------- mitmdump interop
 
 @u.mitmc_only

@@ -605,6 +605,18 @@ static void after_response(struct http_stream *s)
     finish(s);
 }
 
+/* mitmproxy's check_killed after the response hook: a flow killed there (a script's
+ * flow:kill(), the save addon after a write error) sends nothing more to its client, whose
+ * connection closes. No error hook: the flow is final, the driver published it already. */
+static void kill_after_response(struct http_stream *s)
+{
+    mitm_http_event_free(s->held);
+    s->held = NULL;
+    if (s->hl->base.ctx->client->state != MITM_CONN_CLOSED)
+        mitm_layer_close(&s->base, s->hl->base.ctx->client, false);
+    finish(s);
+}
+
 static void finish(struct http_stream *s)
 {
     if (s->done)
@@ -760,7 +772,10 @@ static void on_reply(struct http_stream *s, struct mitm_cmd *cmd, double now)
             hook(s, MITM_HOOK_RESPONSE, W_RESPONSE);
         break;
     case W_RESPONSE:
-        after_response(s);
+        if (s->flow->killed)
+            kill_after_response(s);
+        else
+            after_response(s);
         break;
     case W_ERROR:
         tell_client(s);

@@ -166,8 +166,17 @@ Test(save, write_error_is_reported_once_and_stops_writing)
     cr_assert(mitm_save_failed(s, err, sizeof(err)));
     cr_assert_str_eq(err, "Error while writing to /dev/full: No space left on device");
     cr_assert_null(mitm_save_file(s), "no fsync of a failed file");
-    hook(s, &o, MITM_HOOK_RESPONSE, a); /* nothing more is tried */
+    cr_assert(a->killed, "a response that could not be recorded does not reach its client");
+    struct mitm_flow *later = answered("/later"), *loaded = answered("/loaded"), *no = answered("/no");
+    loaded->loaded = true;
+    hook(s, &o, MITM_HOOK_RESPONSE, later); /* nothing more is tried, but nothing passes */
+    cr_assert(later->killed);
+    hook(s, &o, MITM_HOOK_RESPONSE, loaded);
+    cr_assert_not(loaded->killed, "-r: nothing to kill");
     mitm_flow_unref(a);
+    mitm_flow_unref(later);
+    mitm_flow_unref(loaded);
+    mitm_flow_unref(no);
     mitm_save_free(s);
     mitm_options_free(&o);
 }
