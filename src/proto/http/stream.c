@@ -612,6 +612,8 @@ static void kill_after_response(struct http_stream *s)
 {
     mitm_http_event_free(s->held);
     s->held = NULL;
+    if (s->srv) /* not reused: it may have switched protocols (a 101) */
+        s->srv->dead = true;
     if (s->hl->base.ctx->client->state != MITM_CONN_CLOSED)
         mitm_layer_close(&s->base, s->hl->base.ctx->client, false);
     finish(s);
