@@ -6,6 +6,7 @@
 #include "addon/maplocal.h"
 #include "addon/modify.h"
 #include "addon/proxyauth.h"
+#include "addon/save.h"
 #include "addon/stickyauth.h"
 #include "addon/stickycookie.h"
 #include "addon/upstreamauth.h"
@@ -93,6 +94,7 @@ void mitm_addons_add_builtin(struct mitm_addons *r, const struct mitm_builtin_ad
     mitm_addons_add(r, &mitm_addon_modifyheaders, b->modifyheaders);
     mitm_addons_add(r, &mitm_addon_stickyauth, b->stickyauth);
     mitm_addons_add(r, &mitm_addon_stickycookie, b->stickycookie);
+    mitm_addons_add(r, &mitm_addon_save, b->save);       /* -w: written in the hook, on the worker */
     mitm_addons_add(r, &mitm_addon_crl, (void *)signer); /* mitmproxy's tlsconfig request hook */
     mitm_addons_add(r, &mitm_addon_upstream_auth, b->upstream_auth);
     mitm_addons_add(r, &mitm_addon_update_alt_svc, NULL);

@@ -56,7 +56,7 @@ void mitm_addons_run(const struct mitm_addons *r, enum mitm_hook h, void *arg,
 
 /* The built-in addons of every tool, in mitmproxy's order: blocklist, anticache,
  * anticomp, disable_h2c, onboarding, proxyauth, server replay with the index sp, mapremote, maplocal,
- * modifybody, modifyheaders, stickyauth, stickycookie, the magic CRL signed by signer
+ * modifybody, modifyheaders, stickyauth, stickycookie, save (-w), the magic CRL signed by signer
  * (mitmproxy's tlsconfig), upstream_auth. b holds the configured states (builtin.h); b,
  * sp and signer may be NULL (those addons are off), are borrowed and must outlive r. */
 void mitm_addons_add_builtin(struct mitm_addons *r, const struct mitm_builtin_addons *b,

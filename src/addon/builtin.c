@@ -5,14 +5,15 @@
 #include "addon/maplocal.h"
 #include "addon/modify.h"
 #include "addon/proxyauth.h"
+#include "addon/save.h"
 #include "addon/stickyauth.h"
 #include "addon/stickycookie.h"
 #include "addon/upstreamauth.h"
 
 #include <string.h>
 
-int mitm_builtin_addons_configure(struct mitm_builtin_addons *b, const struct mitm_options *o, char *err,
-                                  size_t errlen)
+int mitm_builtin_addons_configure(struct mitm_builtin_addons *b, const struct mitm_options *o, double now,
+                                  char *err, size_t errlen)
 {
     /* mitmproxy's addon order, which is also the order its configure hooks report in */
     int rc = mitm_blocklist_configure(o, &b->blocklist, err, errlen);
@@ -31,6 +32,8 @@ int mitm_builtin_addons_configure(struct mitm_builtin_addons *b, const struct mi
     if (rc == 0)
         rc = mitm_stickycookie_configure(o, &b->stickycookie, err, errlen);
     if (rc == 0)
+        rc = mitm_save_configure(o, now, &b->save, err, errlen);
+    if (rc == 0)
         rc = mitm_upstream_auth_configure(o, &b->upstream_auth, err, errlen);
     if (rc < 0)
         mitm_builtin_addons_free(b);
@@ -47,6 +50,7 @@ void mitm_builtin_addons_free(struct mitm_builtin_addons *b)
     mitm_modify_free(b->modifyheaders);
     mitm_stickyauth_free(b->stickyauth);
     mitm_stickycookie_free(b->stickycookie);
+    mitm_save_free(b->save);
     mitm_upstream_auth_free(b->upstream_auth);
     memset(b, 0, sizeof(*b));
 }

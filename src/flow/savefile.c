@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,10 @@
 #include <unistd.h>
 
 struct mitm_savefile {
+    /* Workers write from their hooks while the main thread's timer syncs: every field below
+     * is read and changed under lock, so a record is one write(2) that no other record can
+     * cut into, and a rotation never closes the fd another thread is writing to. */
+    pthread_mutex_t lock;
     char *pattern; /* spec without "+", "~" expanded */
     bool append;
     long fsync_s;
@@ -116,6 +121,7 @@ struct mitm_savefile *mitm_savefile_open(const char *spec, long fsync_s, double 
         return NULL;
     }
     struct mitm_savefile *sf = mitm_calloc(1, sizeof(*sf));
+    pthread_mutex_init(&sf->lock, NULL);
     sf->pattern = expand_home(spec + append);
     sf->append = append;
     sf->fsync_s = fsync_s;
@@ -127,7 +133,8 @@ struct mitm_savefile *mitm_savefile_open(const char *spec, long fsync_s, double 
     return sf;
 }
 
-int mitm_savefile_write(struct mitm_savefile *sf, const uint8_t *rec, size_t len, double now, char *err,
+/* The record at the end of the open file; called with sf->lock held. */
+static int write_locked(struct mitm_savefile *sf, const uint8_t *rec, size_t len, double now, char *err,
                         size_t errlen)
 {
     char why[PATH_MAX + 64];
@@ -155,13 +162,41 @@ int mitm_savefile_write(struct mitm_savefile *sf, const uint8_t *rec, size_t len
     return 0;
 }
 
+int mitm_savefile_write(struct mitm_savefile *sf, const uint8_t *rec, size_t len, double now, char *err,
+                        size_t errlen)
+{
+    pthread_mutex_lock(&sf->lock);
+    int rc = write_locked(sf, rec, len, now, err, errlen);
+    pthread_mutex_unlock(&sf->lock);
+    return rc;
+}
+
 int mitm_savefile_tick(struct mitm_savefile *sf, double now, bool force, char *err, size_t errlen)
 {
-    if (sf->dirty_since == 0)
+    char path[PATH_MAX];
+    pthread_mutex_lock(&sf->lock);
+    bool due = sf->dirty_since != 0 && sf->fd >= 0 &&
+               (force || (sf->fsync_s > 0 && now - sf->dirty_since >= (double)sf->fsync_s));
+    /* The sync runs on a duplicate of the fd, outside the lock: a worker writing a record
+     * (which holds its client's last byte back) never waits for the disk, and a rotation
+     * meanwhile cannot close the descriptor being synced. */
+    int fd = due ? dup(sf->fd) : -1;
+    if (fd >= 0)
+        sf->dirty_since = 0;
+    snprintf(path, sizeof(path), "%s", sf->path);
+    pthread_mutex_unlock(&sf->lock);
+    if (!due)
         return 0;
-    if (!force && (sf->fsync_s <= 0 || now - sf->dirty_since < (double)sf->fsync_s))
-        return 0;
-    return sync_now(sf, err, errlen);
+    int rc = fd < 0 ? -1 : fdatasync(fd);
+    if (rc < 0 && errno != EINVAL) { /* EINVAL: a pipe or a tty, nothing to sync */
+        if (errlen)
+            snprintf(err, errlen, "Error while syncing %s: %s", path, strerror(errno));
+    } else {
+        rc = 0;
+    }
+    if (fd >= 0)
+        close(fd);
+    return rc;
 }
 
 const char *mitm_savefile_path(const struct mitm_savefile *sf)
@@ -169,9 +204,12 @@ const char *mitm_savefile_path(const struct mitm_savefile *sf)
     return sf->path;
 }
 
-uint64_t mitm_savefile_count(const struct mitm_savefile *sf)
+uint64_t mitm_savefile_count(struct mitm_savefile *sf)
 {
-    return sf->count;
+    pthread_mutex_lock(&sf->lock);
+    uint64_t n = sf->count;
+    pthread_mutex_unlock(&sf->lock);
+    return n;
 }
 
 void mitm_savefile_close(struct mitm_savefile *sf)
@@ -179,6 +217,7 @@ void mitm_savefile_close(struct mitm_savefile *sf)
     if (!sf)
         return;
     close_file(sf);
+    pthread_mutex_destroy(&sf->lock);
     free(sf->pattern);
     free(sf);
 }

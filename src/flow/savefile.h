@@ -8,13 +8,21 @@
  * without patterns never changes, so a plain PATH is one file for the whole session.
  *
  * Durability: every record is handed to the kernel with one write(2) before the caller
- * reports the flow, so a killed process (SIGKILL, a crash) loses no flow it reported.
+ * lets the flow go on (the save addon writes in the response hook, before the client gets
+ * the response's last byte), so a killed process (SIGKILL, a crash) loses no flow a client
+ * saw complete: the page cache belongs to the kernel, not to the process.
  * Surviving a power loss also needs the bytes on the disk: with fsync_s > 0 the file is
  * fdatasync'ed at most fsync_s seconds after a record was written (mitm_savefile_tick,
  * called by the owner's timer, and on close or rotation); fsync_s = 0 leaves write-back
  * to the kernel (mitmproxy's behaviour; Linux writes dirty pages back within about 30 s).
  *
- * Used by one thread (the main thread). */
+ * Thread-safe: the worker threads write (their hooks) while the main thread's timer ticks.
+ * A mutex covers write, rotation, tick and count, so records never interleave (each is one
+ * write(2) under the lock) and a rotation never closes a descriptor in use. The fdatasync
+ * itself runs outside the lock on a dup()ed descriptor: a worker never waits for the disk,
+ * only for another record's write(2); only a rotation, which syncs the old file before it
+ * closes it, holds the lock for a sync. Open and close are for one thread, with no writer
+ * running. */
 #ifndef MITM_FLOW_SAVEFILE_H
 #define MITM_FLOW_SAVEFILE_H
 
@@ -42,11 +50,12 @@ int mitm_savefile_write(struct mitm_savefile *sf, const uint8_t *rec, size_t len
  * passed since the first of them (or if force). Returns 0, or -1 with err set. */
 int mitm_savefile_tick(struct mitm_savefile *sf, double now, bool force, char *err, size_t errlen);
 
-/* The path of the file currently open (formatted, "~" expanded). */
+/* The path of the file currently open (formatted, "~" expanded). Not locked: a rotation by
+ * a concurrent write changes it, so read it only while no other thread writes. */
 const char *mitm_savefile_path(const struct mitm_savefile *sf);
 
 /* Records written (over all rotated files). */
-uint64_t mitm_savefile_count(const struct mitm_savefile *sf);
+uint64_t mitm_savefile_count(struct mitm_savefile *sf);
 
 /* Sync (if fsync_s > 0 and records are pending) and close. Accepts NULL. */
 void mitm_savefile_close(struct mitm_savefile *sf);

@@ -530,8 +530,6 @@ static void after_hook(struct session *s, struct mitm_cmd *c)
         publish_snapshot(s, c->hook, flow);
         break;
     case MITM_HOOK_RESPONSE:
-        if (flow && flow->killed) /* the stream fails it next: its error hook publishes it */
-            break;
         if (flow && flow->websocket) {
             /* a WebSocket follows: the flow goes on until websocket_end, the main thread
              * prints a copy now */

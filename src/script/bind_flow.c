@@ -205,7 +205,8 @@ static int f_killable(lua_State *L)
 }
 
 /* flow:kill(): mitmproxy's Flow.kill (error "Connection killed.", the client connection
- * closes without a response). The HTTP layer acts on it after the request hook. */
+ * closes without a response). The HTTP layer acts on it after the request hooks and after
+ * the response hook. */
 static int f_kill(lua_State *L)
 {
     struct mitm_flow *f = bind_check_flow(L, 1);

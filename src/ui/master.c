@@ -274,8 +274,18 @@ static void run_loaded_hooks(struct mitm_master *m, struct mitm_flow *f)
         mitm_addons_run(a, MITM_HOOK_RESPONSEHEADERS, f, env);
         mitm_addons_run(a, MITM_HOOK_RESPONSE, f, env);
     }
-    if (f->error)
+    if (f->websocket) { /* the messages arrive one by one; no error hook then (as mitmproxy) */
+        size_t n = f->websocket->n_messages;
+        f->websocket->n_messages = 0;
+        mitm_addons_run(a, MITM_HOOK_WEBSOCKET_START, f, env);
+        while (f->websocket->n_messages < n) {
+            f->websocket->n_messages++;
+            mitm_addons_run(a, MITM_HOOK_WEBSOCKET_MESSAGE, f, env);
+        }
+        mitm_addons_run(a, MITM_HOOK_WEBSOCKET_END, f, env);
+    } else if (f->error) {
         mitm_addons_run(a, MITM_HOOK_ERROR, f, env);
+    }
 }
 
 /* A HAR document: the whole file (fd rewound to start) goes to the HAR reader. Returns
@@ -607,7 +617,7 @@ int mitm_master_start(struct mitm_master *m)
     int src = scripts_setup(m);
     if (src)
         return src;
-    if (mitm_builtin_addons_configure(&m->builtin, &mitm_options, err, sizeof(err)) < 0) {
+    if (mitm_builtin_addons_configure(&m->builtin, &mitm_options, mitm_io_now(), err, sizeof(err)) < 0) {
         mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
         return 1;
     }

@@ -260,6 +260,16 @@ return { client_connected = function(c) c.error = "go away" end }
     assert up.received() == b""
 
 
+def test_kill_in_response_hook_sends_no_response(mitmc, raw_upstream, curl, tmp_path):
+    """mitmproxy checks a kill after the response hook: the client gets nothing."""
+    up = raw_upstream(reply=ok_reply())
+    script = write(tmp_path / "kr.lua", "return { response = function(f) f:kill() end }\n")
+    proxy = mitmc("-s", script)
+    r = curl(proxy.port, "http://127.0.0.1:%d/killed" % up.port, "-i")
+    assert r.returncode != 0 and r.stdout == b"", r.stdout
+    assert b"/killed" in up.received()
+
+
 def test_two_scripts_run_in_order(mitmc, raw_upstream, curl, tmp_path):
     one = write(tmp_path / "one.lua", "return {request = function(f) f.request.headers['X-Order'] = 'one' end}\n")
     two = write(tmp_path / "two.lua", "return {request = function(f)\n"

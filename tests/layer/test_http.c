@@ -143,9 +143,9 @@ Test(http, connect_error_gives_502_and_error_hook)
         PB_EXPECT_HOOK(REQUESTHEADERS),
         PB_EXPECT_HOOK(REQUEST),
         PB_EXPECT_OPEN("example.com", 80, "connection refused"),
+        PB_EXPECT_HOOK(ERROR), /* before the client has the 502: -w has the flow first */
         PB_EXPECT_SEND_PREFIX(PB_CLIENT, "HTTP/1.1 502 Bad Gateway\r\n"),
         PB_EXPECT_CLOSE(PB_CLIENT),
-        PB_EXPECT_HOOK(ERROR),
         PB_DONE,
     };
     pb_run("connect_error", pb_regular, s, -1, 0);
@@ -208,9 +208,9 @@ Test(http, server_closes_mid_body)
         PB_IN(PB_SERVER(1), "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"),
         PB_EXPECT_HOOK(RESPONSEHEADERS),
         PB_RST(PB_SERVER(1)),
+        PB_EXPECT_HOOK(ERROR), /* before the client has the 502: -w has the flow first */
         PB_EXPECT_SEND_PREFIX(PB_CLIENT, "HTTP/1.1 502 Bad Gateway\r\n"),
         PB_EXPECT_CLOSE(PB_CLIENT),
-        PB_EXPECT_HOOK(ERROR),
         PB_DONE,
     };
     pb_run("server_closes", pb_regular, s, -1, 0);
@@ -270,6 +270,54 @@ Test(http, client_disconnect_while_waiting_for_response)
         PB_DONE,
     };
     pb_run_all("client_gone", pb_regular, s);
+}
+
+/* stream_large_bodies: the head goes at once, each body piece when the next one comes, and
+ * the last piece only after the response hook, where -w writes the flow: no client gets a
+ * streamed response's last byte before its record is in the file. */
+Test(http, streamed_response_holds_its_last_piece)
+{
+    char err[256];
+    cr_assert(mitm_options_set(&mitm_options, "stream_large_bodies", "3", err, sizeof(err)) == 0, "%s", err);
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, GET_ABS),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), GET_UP),
+        PB_IN(PB_SERVER(1), "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n01234"),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n"),
+        PB_IN(PB_SERVER(1), "56789"),
+        PB_EXPECT_SEND(PB_CLIENT, "01234"),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, "56789"),
+        PB_EXPECT_NOTHING,
+        PB_DONE,
+    };
+    pb_run("stream_cl", pb_regular, s, -1, 0);
+}
+
+Test(http, streamed_chunked_response_ends_after_its_hook)
+{
+    char err[256];
+    cr_assert(mitm_options_set(&mitm_options, "stream_large_bodies", "3", err, sizeof(err)) == 0, "%s", err);
+    static const struct pb_step s[] = {
+        PB_IN(PB_CLIENT, GET_ABS),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        PB_EXPECT_OPEN("example.com", 80, NULL),
+        PB_EXPECT_SEND(PB_SERVER(1), GET_UP),
+        PB_IN(PB_SERVER(1), "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n"),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_SEND(PB_CLIENT, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
+        PB_IN(PB_SERVER(1), "0\r\n\r\n"),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, "6\r\nabcdef\r\n0\r\n\r\n"),
+        PB_EXPECT_NOTHING,
+        PB_DONE,
+    };
+    pb_run("stream_chunked", pb_regular, s, -1, 0);
 }
 
 /* A slow client sends its head one byte at a time (after two empty lines, which RFC 9112

@@ -46,6 +46,15 @@ struct http_stream {
     struct mitm_conn *tunnel; /* CONNECT: the server connection of the tunnel */
     int64_t body_limit;       /* body_size_limit, -1 = none */
     int64_t stream_limit;     /* stream above this size */
+    /* A streamed response's newest piece toward the client (its head or a body piece), not
+     * sent until the next one comes or, for the last one, until the response hook returned:
+     * the -w record is written in that hook, and a client must not get the last byte of a
+     * response before its record is in the file (docs/internals/flows.md). */
+    struct mitm_http_event *held;
+    /* A failure's word to the client, told after the error hook (tell_client) */
+    int fail_status; /* the error response's status; 0: none */
+    char *fail_msg;  /* its text */
+    bool fail_close; /* no response: close the client connection */
     struct http_stream *next;
 };
 
@@ -79,6 +88,8 @@ struct http_stream *mitm_http_stream_new(struct http_layer *hl, uint32_t id)
 
 void mitm_http_stream_free(struct http_stream *s)
 {
+    mitm_http_event_free(s->held);
+    free(s->fail_msg);
     mitm_layer_deinit(&s->base);
     mitm_flow_unref(s->flow);
     free(s);
@@ -143,6 +154,23 @@ static struct mitm_http_event *end_event(struct http_stream *s, enum mitm_http_e
         mitm_headers_copy(e->trailers, trailers);
     }
     return e;
+}
+
+/* A piece of a streamed response: the one held before goes out, this one waits. */
+static void stream_to_client(struct http_stream *s, struct mitm_http_event *ev)
+{
+    if (s->held)
+        to_client(s, s->held);
+    s->held = ev;
+}
+
+/* The streamed response's last piece and its end, once the response hook returned. */
+static void release_held(struct http_stream *s, const struct mitm_headers *trailers)
+{
+    if (s->held)
+        to_client(s, s->held);
+    s->held = NULL;
+    to_client(s, end_event(s, MITM_HTTP_RESPONSE_END, trailers));
 }
 
 /* Send a complete response (head, buffered body, end) to the client. The flow keeps its
@@ -495,6 +523,15 @@ static void on_response_headers(struct http_stream *s, struct mitm_http_event *e
     hook(s, MITM_HOOK_RESPONSEHEADERS, W_RESPONSEHEADERS);
 }
 
+/* RFC 9112 §6.3 rules 1 and 2, and Content-Length: 0: the head is the whole response, so
+ * it is its last byte and must wait for the response hook like a body's last piece. */
+static bool head_is_whole(const struct http_stream *s, const struct mitm_http_response *r)
+{
+    int code = r->status_code;
+    return content_length(&r->headers) == 0 || strcmp(s->flow->request->method, "HEAD") == 0 ||
+           (code >= 100 && code < 200) || code == 204 || code == 304;
+}
+
 static void start_streaming_response(struct http_stream *s)
 {
     struct mitm_http_response *r = s->flow->response;
@@ -506,10 +543,14 @@ static void start_streaming_response(struct http_stream *s)
     h->resp->reason = mitm_strdup(r->reason);
     mitm_headers_copy(&h->resp->headers, &r->headers);
     s->resp_sent_head = true;
-    to_client(s, h);
+    /* a head with a body to come goes now (a long poll must see it), else it is held */
+    if (head_is_whole(s, r))
+        stream_to_client(s, h);
+    else
+        to_client(s, h);
     if (r->content.len)
-        to_client(s, mitm_http_event_data(MITM_HTTP_RESPONSE_DATA, s->id, mitm_buf_data(&r->content),
-                                          r->content.len));
+        stream_to_client(s, mitm_http_event_data(MITM_HTTP_RESPONSE_DATA, s->id, mitm_buf_data(&r->content),
+                                                 r->content.len));
     mitm_buf_free(&r->content);
     r->content_missing = true;
 }
@@ -530,7 +571,7 @@ static void on_response_data(struct http_stream *s, struct mitm_http_event *ev, 
 {
     struct mitm_http_response *r = s->flow->response;
     if (r->stream) {
-        to_client(s, mitm_http_event_data(MITM_HTTP_RESPONSE_DATA, s->id, ev->data, ev->len));
+        stream_to_client(s, mitm_http_event_data(MITM_HTTP_RESPONSE_DATA, s->id, ev->data, ev->len));
         return;
     }
     if (buffer_body(s, &r->content, ev, 502, "Response", now) == 1)
@@ -546,8 +587,7 @@ static void on_response_end(struct http_stream *s, struct mitm_http_event *ev, d
         r->trailers = ev->trailers;
         ev->trailers = NULL;
     }
-    if (r->stream)
-        to_client(s, end_event(s, MITM_HTTP_RESPONSE_END, r->trailers));
+    /* streamed: the held last piece and the end go after the response hook (after_response) */
     /* set before the response hook, as mitmproxy does, so addons know a WebSocket follows */
     const struct mitm_options *o = s->base.ctx->opts;
     if ((!o || o->websocket) && !s->flow->websocket &&
@@ -558,8 +598,24 @@ static void on_response_end(struct http_stream *s, struct mitm_http_event *ev, d
 
 static void after_response(struct http_stream *s)
 {
-    if (!s->flow->response->stream)
+    if (s->flow->response->stream && s->resp_sent_head)
+        release_held(s, s->flow->response->trailers);
+    else /* buffered, or made by an addon (which streams nothing, even when marked so) */
         send_response(s, s->flow->response);
+    finish(s);
+}
+
+/* mitmproxy's check_killed after the response hook: a flow killed there (a script's
+ * flow:kill(), the save addon after a write error) sends nothing more to its client, whose
+ * connection closes. No error hook: the flow is final, the driver published it already. */
+static void kill_after_response(struct http_stream *s)
+{
+    mitm_http_event_free(s->held);
+    s->held = NULL;
+    if (s->srv) /* not reused: it may have switched protocols (a 101) */
+        s->srv->dead = true;
+    if (s->hl->base.ctx->client->state != MITM_CONN_CLOSED)
+        mitm_layer_close(&s->base, s->hl->base.ctx->client, false);
     finish(s);
 }
 
@@ -597,6 +653,22 @@ static void finish(struct http_stream *s)
     }
 }
 
+/* The client learns of the failure after the error hook, as in mitmproxy (the hook, then
+ * the error toward the client): -w writes the flow in that hook, before the client has the
+ * last byte of the error response. */
+static void tell_client(struct http_stream *s)
+{
+    if (s->fail_status) {
+        struct mitm_http_response *r = mitm_http_error_response(s->fail_status, s->fail_msg);
+        send_response(s, r);
+        mitm_http_response_free(r);
+    } else if (s->fail_close && s->hl->base.ctx->client->state != MITM_CONN_CLOSED) {
+        mitm_layer_close(&s->base, s->hl->base.ctx->client, false);
+    }
+    s->fail_status = 0;
+    s->fail_close = false;
+}
+
 static void fail(struct http_stream *s, int status, const char *msg, double now)
 {
     fail_logged(s, status, msg, now, true);
@@ -611,16 +683,17 @@ static void fail_logged(struct http_stream *s, int status, const char *msg, doub
         flow_from_client(s, now);
     }
     mitm_flow_set_error(s->flow, msg, now);
+    mitm_http_event_free(s->held); /* a cut response: its client gets no more of it */
+    s->held = NULL;
     if (log)
         mitm_layer_log(&s->base, MITM_LOG_INFO, "%s", msg);
     if (status && !s->resp_sent_head) {
-        struct mitm_http_response *r = mitm_http_error_response(status, msg);
-        send_response(s, r);
-        mitm_http_response_free(r);
-    } else if (!s->resp_complete || s->resp_sent_head || s->flow->killed) {
+        s->fail_status = status;
+        free(s->fail_msg);
+        s->fail_msg = mitm_strdup(msg);
+    } else {
         /* a killed flow's client never gets the response that was waiting for it */
-        if (s->hl->base.ctx->client->state != MITM_CONN_CLOSED)
-            mitm_layer_close(&s->base, s->hl->base.ctx->client, false);
+        s->fail_close = !s->resp_complete || s->resp_sent_head || s->flow->killed;
     }
     if (s->srv) {
         s->srv->dead = true;
@@ -628,10 +701,12 @@ static void fail_logged(struct http_stream *s, int status, const char *msg, doub
             mitm_layer_close(&s->base, s->srv->conn, false);
     }
     s->resp_complete = s->req_complete = true; /* nothing more will happen */
-    if (s->flow->request)
+    if (s->flow->request) {
         hook(s, MITM_HOOK_ERROR, W_ERROR);
-    else
-        finish(s);
+        return;
+    }
+    tell_client(s);
+    finish(s);
 }
 
 static void on_http(struct http_stream *s, struct mitm_http_event *ev, double now)
@@ -703,12 +778,13 @@ static void on_reply(struct http_stream *s, struct mitm_cmd *cmd, double now)
             hook(s, MITM_HOOK_RESPONSE, W_RESPONSE);
         break;
     case W_RESPONSE:
-        if (s->flow->killed && !s->resp_sent_head) /* nothing of the response went out yet */
-            fail(s, 0, "Connection killed.", now);
+        if (s->flow->killed)
+            kill_after_response(s);
         else
             after_response(s);
         break;
     case W_ERROR:
+        tell_client(s);
         finish(s);
         break;
     case W_NOTHING:

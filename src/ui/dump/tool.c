@@ -1,10 +1,13 @@
 /* `mitmc dump`: mitmdump's front end on the shared main thread (ui/master.h). Workers run
  * the proxy; finished flows come here (on_flow), as do the flows read with -r: each one is
- * written to the -w file (save_stream_filter), then printed (dumper_filter), then added to
- * the flow store. Writing before printing means every flow reported has reached the
- * kernel, so even SIGKILL loses none of them (docs/internals/flows.md). */
+ * printed (dumper_filter), then added to the flow store. The -w file is not written here:
+ * the save addon (src/addon/save.h) writes each flow on its worker, in the hook that
+ * precedes the response's last byte, so SIGKILL never loses a flow a client saw complete
+ * (docs/internals/flows.md); this thread syncs the file (save_stream_fsync) and stops the
+ * proxy when the addon reports a write error. */
 #include "ui/dump/tool.h"
 #include "addon/clientplayback.h"
+#include "addon/save.h"
 #include "addon/serverplayback.h"
 #include "base/alloc.h"
 #include "base/buf.h"
@@ -14,7 +17,7 @@
 #include "flow/flow.h"
 #include "flow/flowfile.h"
 #include "flow/har.h"
-#include "flow/savefile.h"
+#include "flow/savefile.h" /* the save addon's file: fsync from the main loop */
 #include "flow/store.h"
 #include "io/io.h"
 #include "ui/cli.h"
@@ -31,7 +34,7 @@
 #define SHUTDOWN_GRACE_S 2.0
 /* How often mitmdump checks whether client/server replay is over (keepserving addon). */
 #define REPLAY_POLL_MS 100
-/* How often the -w file is checked for a due fsync (save_stream_fsync). */
+/* How often the -w file is checked for a due fsync (save_stream_fsync) and a write error. */
 #define FSYNC_POLL_MS 250
 
 struct app {
@@ -39,8 +42,7 @@ struct app {
     struct mitm_master m;
     struct mitm_dump_style style;
     struct mitm_filter *filter;      /* dumper_filter (the positional filter) */
-    struct mitm_filter *save_filter; /* save_stream_filter */
-    struct mitm_savefile *save;      /* -w, NULL if not set or after a write error */
+    struct mitm_filter *save_filter; /* save_stream_filter, for hardump (-w: the save addon) */
     struct mitm_store *store;        /* the session's flows for hardump (NULL: none) */
     uv_signal_t sigint, sigterm;
     uv_timer_t fsync_timer;
@@ -48,10 +50,11 @@ struct app {
     uv_timer_t replay_timer; /* keepserving: quit once client/server replay is done */
     bool replay_timer_on;
     bool stopping;
-    int rc; /* exit status */
+    bool save_failed; /* the save addon's write error was reported */
+    int rc;           /* exit status */
 };
 
-/* ---- the flow path: -w, printing, store ---- */
+/* ---- the flow path: printing, store (-w: the save addon, on the workers) ---- */
 
 static void begin_stop(struct app *app);
 
@@ -83,30 +86,34 @@ static void print_flow(struct app *app, const struct mitm_flow *flow, bool loade
     emit(&out);
 }
 
-/* Write, print, store one finished flow (loaded: read with -r, not seen live); takes over the
+/* A write error of the save addon (on a worker, or here for -r): logged once, and the
+ * proxy stops with status 1, as mitmproxy does: better to stop visibly than to let traffic
+ * through unrecorded. The addon writes nothing more after it. */
+static bool check_save(struct app *app)
+{
+    char err[600];
+    if (!app->save_failed && mitm_save_failed(app->m.builtin.save, err, sizeof(err))) {
+        mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
+        app->save_failed = true;
+        app->rc = 1;
+        begin_stop(app);
+    }
+    return app->save_failed;
+}
+
+/* Print, store one finished flow (loaded: read with -r, not seen live); takes over the
  * caller's reference. ws_end: the end of a live WebSocket flow (websocket_end), whose HTTP
  * lines were printed at response and its messages as they passed: only the close line is
- * printed, and the whole flow is saved now, as mitmproxy's save addon writes a WebSocket
- * flow at websocket_end, not at response. */
+ * printed. */
 static void handle_flow(struct app *app, struct mitm_flow *flow, bool loaded, bool ws_end)
 {
     char err[512];
-    bool save = app->save && (!app->save_filter || mitm_filter_match(app->save_filter, flow));
+    check_save(app);
     struct mitm_buf rec;
     mitm_buf_init(&rec, 0);
-    if ((save || app->store) && mitm_flowfile_encode(flow, &rec, err, sizeof(err)) < 0) {
+    if (app->store && mitm_flowfile_encode(flow, &rec, err, sizeof(err)) < 0) {
         mitm_log(MITM_LOG_WARN, NULL, "cannot record flow: %s", err);
-        save = false;
         mitm_buf_free(&rec);
-    }
-    if (save &&
-        mitm_savefile_write(app->save, mitm_buf_data(&rec), rec.len, mitm_io_now(), err, sizeof(err)) < 0) {
-        /* as mitmproxy: better to stop visibly than to let traffic through unrecorded */
-        mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
-        mitm_savefile_close(app->save);
-        app->save = NULL;
-        app->rc = 1;
-        begin_stop(app);
     }
     if (!app->filter || mitm_filter_match(app->filter, flow)) {
         if (ws_end) {
@@ -176,8 +183,10 @@ static void on_fsync_timer(uv_timer_t *t)
 {
     struct app *app = t->data;
     char err[512];
-    if (app->save && mitm_savefile_tick(app->save, mitm_io_now(), false, err, sizeof(err)) < 0)
+    struct mitm_savefile *sf = mitm_save_file(app->m.builtin.save);
+    if (sf && mitm_savefile_tick(sf, mitm_io_now(), false, err, sizeof(err)) < 0)
         mitm_log(MITM_LOG_WARN, NULL, "%s", err);
+    check_save(app);
 }
 
 /* ---- lifecycle ---- */
@@ -266,23 +275,23 @@ static int run(struct app *app, const struct mitm_cli *cli)
     app->sigint.data = app->sigterm.data = app;
     uv_signal_start(&app->sigint, on_signal, SIGINT);
     uv_signal_start(&app->sigterm, on_signal, SIGTERM);
-    if (app->save && mitm_options.save_stream_fsync > 0) {
+    /* at flow_detail 0 with no hardump nothing on this thread needs the flows (the workers
+     * write -w themselves) */
+    struct mitm_frontend fe = {.arg = app, .flow = on_flow, .wants_flows = app->style.flow_detail > 0 || app->store};
+    mitm_master_init(&app->m, app->loop, cli, &fe);
+    int src = mitm_master_start(&app->m);
+    if (app->m.builtin.save) { /* fsync and write errors (even with save_stream_fsync 0) */
         uv_timer_init(app->loop, &app->fsync_timer);
         app->fsync_timer.data = app;
         uv_timer_start(&app->fsync_timer, on_fsync_timer, FSYNC_POLL_MS, FSYNC_POLL_MS);
         app->fsync_timer_on = true;
     }
-    /* at flow_detail 0 with no -w and no hardump nothing on this thread needs the flows */
-    struct mitm_frontend fe = {
-        .arg = app, .flow = on_flow, .wants_flows = app->style.flow_detail > 0 || app->save || app->store};
-    mitm_master_init(&app->m, app->loop, cli, &fe);
-    int src = mitm_master_start(&app->m);
     if (src) {
         if (src == 1) /* mitmproxy's errorcheck addon */
             fprintf(stderr, "Error logged during startup, exiting...\n");
         app->rc = src;
         begin_stop(app);
-    } else if (mitm_options.rfile && mitm_master_read_file(&app->m, mitm_options.rfile) < 0) {
+    } else if (mitm_options.rfile && (mitm_master_read_file(&app->m, mitm_options.rfile) < 0 || check_save(app))) {
         app->rc = 1;
         begin_stop(app);
     } else if (mitm_master_client_replay(&app->m) < 0) {
@@ -295,6 +304,7 @@ static int run(struct app *app, const struct mitm_cli *cli)
         begin_stop(app);
     }
     uv_run(app->loop, UV_RUN_DEFAULT);
+    check_save(app); /* a write during the grace period */
     if (app->m.rc && !app->rc)
         app->rc = app->m.rc;
     mitm_master_deinit(&app->m);
@@ -327,18 +337,10 @@ static int setup_filters(struct app *app, const struct mitm_cli *cli)
     return 0;
 }
 
-/* -w and the flow store. */
+/* The flow store (-w is the save addon's: the master configures it). */
 static int setup_outputs(struct app *app)
 {
     char err[512];
-    if (mitm_options.save_stream_file && *mitm_options.save_stream_file) {
-        app->save = mitm_savefile_open(mitm_options.save_stream_file, mitm_options.save_stream_fsync,
-                                       mitm_io_now(), err, sizeof(err));
-        if (!app->save) {
-            mitm_log(MITM_LOG_ERROR, NULL, "Cannot open the save_stream_file %s", err);
-            return -1;
-        }
-    }
     /* mitmdump keeps no flows (no view addon); the store holds them only for hardump */
     if (!mitm_options.hardump || !*mitm_options.hardump)
         return 0;
@@ -360,7 +362,6 @@ int mitm_dump_main(const struct mitm_cli *cli)
     rc = run(&app, cli);
     uv_loop_close(app.loop);
 Exit:
-    mitm_savefile_close(app.save);
     mitm_store_free(app.store);
     mitm_filter_free(app.filter);
     mitm_filter_free(app.save_filter);

@@ -12,7 +12,7 @@ static struct mitm_addons *registry(struct mitm_builtin_addons *b, struct mitm_o
 {
     opts_with(o, sets);
     memset(b, 0, sizeof(*b));
-    cr_assert_eq(mitm_builtin_addons_configure(b, o, err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(mitm_builtin_addons_configure(b, o, 10.0, err, sizeof(err)), 0, "%s", err);
     struct mitm_addons *r = mitm_addons_new();
     mitm_addons_add_builtin(r, b, NULL, NULL);
     return r;
@@ -29,7 +29,7 @@ Test(builtin, first_error_stops_and_frees)
     struct mitm_options o;
     opts_with(&o, HDRS("map_remote=|a|b", "modify_headers=|x", "stickycookie=.*"));
     struct mitm_builtin_addons b = {0};
-    cr_assert_eq(mitm_builtin_addons_configure(&b, &o, err, sizeof(err)), -1);
+    cr_assert_eq(mitm_builtin_addons_configure(&b, &o, 10.0, err, sizeof(err)), -1);
     cr_assert_str_eq(
         err, "Cannot parse modify_headers option |x: Invalid number of parameters (2 or 3 are expected)");
     cr_assert_null(b.mapremote, "what was made is freed");
@@ -37,7 +37,7 @@ Test(builtin, first_error_stops_and_frees)
     mitm_builtin_addons_free(&b);
     mitm_options_free(&o);
     opts_with(&o, NULL);
-    cr_assert_eq(mitm_builtin_addons_configure(&b, &o, err, sizeof(err)), 0);
+    cr_assert_eq(mitm_builtin_addons_configure(&b, &o, 10.0, err, sizeof(err)), 0);
     struct mitm_builtin_addons zero = {0};
     cr_assert(memcmp(&b, &zero, sizeof(b)) == 0, "the defaults turn every one of them off");
     mitm_options_free(&o);
@@ -104,6 +104,35 @@ Test(builtin, mitmproxys_order)
     cr_assert_eq(f->response->status_code, 407);
     cr_assert_str_eq(hdrtext(&f->request->headers), "Host: blocked.test\n");
     mitm_flow_unref(f);
+    mitm_addons_free(r);
+    mitm_builtin_addons_free(&b);
+    mitm_options_free(&o);
+}
+
+/* save sits after modify_body and stickycookie (mitmproxy's default_addons): the -w
+ * record holds what they did to the response in its response hook. */
+Test(builtin, save_writes_after_the_modifying_addons)
+{
+    char file[64] = "/tmp/mitmc-builtin-save-XXXXXX", set[96];
+    int fd = mkstemp(file);
+    cr_assert_geq(fd, 0);
+    snprintf(set, sizeof(set), "save_stream_file=%s", file);
+    struct mitm_options o;
+    struct mitm_builtin_addons b;
+    struct mitm_addons *r =
+        registry(&b, &o, HDRS(set, "modify_body=|~s|ok|changed-by-modify-body", "save_stream_fsync=0"));
+    struct mitm_flow *f = mkflow("GET", "http", "a.test", 80, "/", HDRS("Host", "a.test"), NULL);
+    server_response(f, 200, NULL, "ok");
+    run(r, &o, MITM_HOOK_RESPONSEHEADERS, f);
+    run(r, &o, MITM_HOOK_RESPONSE, f);
+    mitm_flow_unref(f);
+    char buf[4096];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    cr_assert_gt(n, 0, "the flow was written at its response hook");
+    buf[n] = 0;
+    cr_assert_not_null(memmem(buf, (size_t)n, "changed-by-modify-body", 22), "written after modify_body ran");
+    close(fd);
+    unlink(file);
     mitm_addons_free(r);
     mitm_builtin_addons_free(&b);
     mitm_options_free(&o);
