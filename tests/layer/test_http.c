@@ -359,7 +359,8 @@ Test(http, long_request_line_in_pieces_is_refused_early)
     s[0] = (struct pb_step){.type = PB_DATA, .conn = PB_CLIENT, .data = line, .len = 4000};
     s[1] = (struct pb_step){.type = PB_DATA, .conn = PB_CLIENT, .data = line + 4000, .len = 4000};
     s[2] = (struct pb_step){.type = PB_DATA, .conn = PB_CLIENT, .data = line + 8000, .len = 4000};
-    s[3] = (struct pb_step){.type = PB_SEND, .conn = PB_CLIENT, .data = "HTTP/1.1 414", .len = 12, .prefix = true};
+    s[3] = (struct pb_step){
+        .type = PB_SEND, .conn = PB_CLIENT, .data = "HTTP/1.1 414", .len = 12, .prefix = true};
     s[4] = (struct pb_step){.type = PB_CLOSE, .conn = PB_CLIENT};
     s[5] = (struct pb_step){.type = PB_END}; /* no flow yet: no error hook */
     pb_run("long_line", pb_regular, s, -1, 0);

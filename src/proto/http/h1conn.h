@@ -28,8 +28,8 @@ struct mitm_h1conn {
     size_t in_cap; /* bytes we buffer unparsed (pipelining) */
     struct mitm_buf in;
     size_t head_scanned; /* bytes of in already searched for the end of a head (private) */
-    int rstate; /* read side (private) */
-    int wstate; /* write side (private) */
+    int rstate;          /* read side (private) */
+    int wstate;          /* write side (private) */
     struct mitm_h1_body body;
     uint32_t stream_id; /* stream of the current exchange; 0 = none */
     uint32_t next_stream_id;

@@ -277,7 +277,8 @@ static int run(struct app *app, const struct mitm_cli *cli)
     uv_signal_start(&app->sigterm, on_signal, SIGTERM);
     /* at flow_detail 0 with no hardump nothing on this thread needs the flows (the workers
      * write -w themselves) */
-    struct mitm_frontend fe = {.arg = app, .flow = on_flow, .wants_flows = app->style.flow_detail > 0 || app->store};
+    struct mitm_frontend fe = {
+        .arg = app, .flow = on_flow, .wants_flows = app->style.flow_detail > 0 || app->store};
     mitm_master_init(&app->m, app->loop, cli, &fe);
     int src = mitm_master_start(&app->m);
     if (app->m.builtin.save) { /* fsync and write errors (even with save_stream_fsync 0) */
@@ -291,7 +292,8 @@ static int run(struct app *app, const struct mitm_cli *cli)
             fprintf(stderr, "Error logged during startup, exiting...\n");
         app->rc = src;
         begin_stop(app);
-    } else if (mitm_options.rfile && (mitm_master_read_file(&app->m, mitm_options.rfile) < 0 || check_save(app))) {
+    } else if (mitm_options.rfile &&
+               (mitm_master_read_file(&app->m, mitm_options.rfile) < 0 || check_save(app))) {
         app->rc = 1;
         begin_stop(app);
     } else if (mitm_master_client_replay(&app->m) < 0) {
