@@ -79,15 +79,19 @@ static int resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *
                strcmp(spec, "@unmarked") == 0) {
         for (size_t i = 0; i < n; i++) {
             const struct mitm_store_summary *s = mitm_store_summary(m->store, i);
+            if (!s)
+                continue; /* removed */
             bool keep = spec[1] == 'a' || (spec[1] == 'h' && mitm_store_view_pos(m->view, i) < 0) ||
                         (spec[1] == 'm' && s->marked) || (spec[1] == 'u' && !s->marked);
             if (keep)
                 pick_index(m, &p, i);
         }
     } else if (spec[0] == '@' && strlen(spec) >= 37 && strspn(spec + 1, "0123456789abcdef-,") == strlen(spec + 1)) {
-        for (size_t i = 0; i < n; i++)
-            if (in_ids(spec + 1, mitm_store_summary(m->store, i)->id))
+        for (size_t i = 0; i < n; i++) {
+            const struct mitm_store_summary *s = mitm_store_summary(m->store, i);
+            if (s && in_ids(spec + 1, s->id))
                 pick_index(m, &p, i);
+        }
     } else {
         char why[400];
         struct mitm_filter *flt = mitm_filter_parse(spec, why, sizeof(why));
@@ -97,6 +101,8 @@ static int resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *
         }
         char lerr[512];
         for (size_t i = 0; i < n; i++) {
+            if (!mitm_store_summary(m->store, i))
+                continue; /* removed */
             struct mitm_flow *f = mitm_store_get(m->store, i, lerr, sizeof(lerr));
             if (f && mitm_filter_match(flt, f))
                 pick(&p, f);

@@ -157,6 +157,8 @@ static ssize_t store_flow(struct mitm_master *m, const struct mitm_flow *f)
 {
     char err[512];
     ssize_t i = mitm_store_add(m->store, f, err, sizeof(err));
+    if (i == MITM_STORE_REMOVED)
+        return -1; /* the user removed it: its worker's later updates are dropped */
     if (i < 0)
         mitm_log(MITM_LOG_WARN, NULL, "flow store: %s", err);
     return i;
@@ -210,12 +212,11 @@ int mitm_master_update_flow(struct mitm_master *m, size_t index, const struct mi
 static void deliver_loaded(struct mitm_master *m, struct mitm_flow *f)
 {
     enum mitm_hook h = f->type == MITM_FLOW_TCP ? (f->error ? MITM_HOOK_TCP_ERROR : MITM_HOOK_TCP_END)
-                       : f->error                ? MITM_HOOK_ERROR
-                                                 : MITM_HOOK_RESPONSE;
+                       : f->error               ? MITM_HOOK_ERROR
+                                                : MITM_HOOK_RESPONSE;
     struct mitm_pub ev = {.hook = h, .flow = f, .worker = -1};
     deliver(m, &ev, true);
 }
-
 
 /* Read all of fd (from its current position) into memory, at most cap bytes. */
 static uint8_t *slurp(int fd, size_t cap, size_t *len, char *err, size_t errlen)
@@ -393,8 +394,8 @@ static int tls_setup(struct mitm_master *m)
 {
     char err[512];
     char *confdir = mitm_options_confdir(&mitm_options);
-    struct mitm_ca *ca =
-        mitm_ca_load_or_create(confdir, (int)mitm_options.key_size, mitm_options.cert_passphrase, err, sizeof(err));
+    struct mitm_ca *ca = mitm_ca_load_or_create(confdir, (int)mitm_options.key_size,
+                                                mitm_options.cert_passphrase, err, sizeof(err));
     free(confdir);
     if (!ca) {
         mitm_log(MITM_LOG_ERROR, NULL, "Could not load the CA: %s", err);
@@ -450,7 +451,8 @@ static void addons_setup(struct mitm_master *m)
     if (m->addons)
         return;
     m->addons = mitm_addons_new();
-    mitm_addons_add_builtin(m->addons, &m->builtin, m->sp, m->certs ? mitm_cert_store_signer(m->certs) : NULL);
+    mitm_addons_add_builtin(m->addons, &m->builtin, m->sp,
+                            m->certs ? mitm_cert_store_signer(m->certs) : NULL);
     if (m->scripts) /* where mitmproxy's script addon sits in default_addons */
         mitm_addons_insert_before(m->addons, &mitm_addon_serverplayback, &mitm_addon_script, m->scripts);
     if (m->intercept)
@@ -561,6 +563,9 @@ static int interactive_setup(struct mitm_master *m)
     }
     m->view = mitm_store_view_new(m->store);
     mitm_store_view_set_follow(m->view, mitm_options.console_focus_follow);
+    mitm_store_view_set_order(m->view,
+                              (enum mitm_store_order)mitm_store_order_parse(mitm_options.view_order));
+    mitm_store_view_set_reversed(m->view, mitm_options.view_order_reversed);
     if (mitm_options.view_filter && *mitm_options.view_filter &&
         mitm_store_view_set_filter(m->view, mitm_options.view_filter, err, sizeof(err)) < 0) {
         mitm_log(MITM_LOG_ERROR, NULL, "Invalid view filter: %s", err);
@@ -692,7 +697,8 @@ int mitm_master_set_option(struct mitm_master *m, const char *name, const char *
 {
     struct mitm_options next;
     mitm_options_copy(&next, &mitm_options);
-    int rc = value ? mitm_options_set(&next, name, value, err, errlen) : mitm_options_reset(&next, name, err, errlen);
+    int rc = value ? mitm_options_set(&next, name, value, err, errlen)
+                   : mitm_options_reset(&next, name, err, errlen);
     if (rc < 0) {
         mitm_options_free(&next);
         return -1;
@@ -714,13 +720,18 @@ int mitm_master_set_option(struct mitm_master *m, const char *name, const char *
         mitm_intercept_set_active(m->intercept, next.intercept_active);
     if (m->view && strcmp(name, "console_focus_follow") == 0)
         mitm_store_view_set_follow(m->view, next.console_focus_follow);
+    bool reorder = strcmp(name, "view_order") == 0 || strcmp(name, "view_order_reversed") == 0;
+    if (m->view && reorder) { /* the option's choices are exactly the store's order names */
+        mitm_store_view_set_order(m->view, (enum mitm_store_order)mitm_store_order_parse(next.view_order));
+        mitm_store_view_set_reversed(m->view, next.view_order_reversed);
+    }
     mitm_options_free(&mitm_options);
     mitm_options = next;
     if (m->svc_on)
         mitm_services_set_options(&m->svc, &mitm_options);
     if (m->fe.option)
         m->fe.option(m->fe.arg, name);
-    if (m->view && strcmp(name, "view_filter") == 0 && m->fe.changed)
+    if (m->view && (reorder || strcmp(name, "view_filter") == 0) && m->fe.changed)
         m->fe.changed(m->fe.arg, -1);
     return 0;
 }
