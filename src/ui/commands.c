@@ -63,7 +63,8 @@ static bool in_ids(const char *list, const char *id)
     return false;
 }
 
-static int resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *nout, char *err, size_t errlen)
+int mitm_ui_resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *nout, char *err,
+                    size_t errlen)
 {
     struct mitm_master *m = ud;
     struct picked p = {0};
@@ -86,7 +87,8 @@ static int resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *
             if (keep)
                 pick_index(m, &p, i);
         }
-    } else if (spec[0] == '@' && strlen(spec) >= 37 && strspn(spec + 1, "0123456789abcdef-,") == strlen(spec + 1)) {
+    } else if (spec[0] == '@' && strlen(spec) >= 37 &&
+               strspn(spec + 1, "0123456789abcdef-,") == strlen(spec + 1)) {
         for (size_t i = 0; i < n; i++) {
             const struct mitm_store_summary *s = mitm_store_summary(m->store, i);
             if (s && in_ids(spec + 1, s->id))
@@ -116,12 +118,33 @@ static int resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *
     return 0;
 }
 
-/* Write a command's change of f back to the store. */
-static void update(struct mitm_master *m, const struct mitm_flow *f)
+void mitm_ui_update(struct mitm_master *m, const struct mitm_flow *f)
 {
     ssize_t i = mitm_store_find(m->store, f->id);
     if (i >= 0)
         mitm_master_update_flow(m, (size_t)i, f);
+}
+
+void mitm_ui_backup(struct mitm_master *m, const struct mitm_flow *f)
+{
+    ssize_t i = mitm_store_find(m->store, f->id);
+    if (i >= 0)
+        mitm_store_backup(m->store, (size_t)i);
+}
+
+void mitm_ui_changed(struct mitm_master *m, ssize_t index)
+{
+    if (m->fe.changed)
+        m->fe.changed(m->fe.arg, index);
+}
+
+int mitm_ui_register_defs(struct mitm_master *m, const struct mitm_cmd_def *defs, size_t n, char *err,
+                          size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (mitm_cmd_register(m->commands, &defs[i], err, errlen) < 0)
+            return -1;
+    return 0;
 }
 
 static void set_str(char **dst, const char *v)
@@ -143,7 +166,7 @@ static int cmd_resume(void *data, const struct mitm_cmd_arg *a, size_t n, struct
             continue;
         /* the stored flow carries what the user edited while it waited */
         f->intercepted = false;
-        update(m, f);
+        mitm_ui_update(m, f);
         mitm_master_resume(m, f->id, mitm_flowfile_snapshot(f, false));
     }
     return 0;
@@ -161,7 +184,7 @@ static int cmd_kill(void *data, const struct mitm_cmd_arg *a, size_t n, struct m
         if (f->error || !mitm_master_kill(m, f->id))
             continue;
         f->intercepted = false;
-        update(m, f);
+        mitm_ui_update(m, f);
         killed++;
     }
     mitm_log(MITM_LOG_ALERT, NULL, "Killed %zu flows.", killed);
@@ -189,27 +212,29 @@ static int cmd_mark(void *data, const struct mitm_cmd_arg *a, size_t n, struct m
     (void)n, (void)out;
     struct mitm_master *m = data;
     /* the key bindings pass booleans (U: flow.mark @all false), as mitmproxy 8 did */
-    const char *v = strcmp(a[1].str, "false") == 0 ? "" : strcmp(a[1].str, "true") == 0 ? ":default:" : a[1].str;
+    const char *v = strcmp(a[1].str, "false") == 0  ? ""
+                    : strcmp(a[1].str, "true") == 0 ? ":default:"
+                                                    : a[1].str;
     if (!valid_marker(v)) {
         snprintf(err, errlen, "invalid marker value");
         return -1;
     }
     for (size_t i = 0; i < a[0].nflows; i++) {
         set_str(&a[0].flows[i]->marked, v);
-        update(m, a[0].flows[i]);
+        mitm_ui_update(m, a[0].flows[i]);
     }
     return 0;
 }
 
-static int cmd_mark_toggle(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
-                           size_t errlen)
+static int cmd_mark_toggle(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,
+                           char *err, size_t errlen)
 {
     (void)n, (void)out, (void)err, (void)errlen;
     struct mitm_master *m = data;
     for (size_t i = 0; i < a[0].nflows; i++) {
         struct mitm_flow *f = a[0].flows[i];
         set_str(&f->marked, f->marked[0] ? "" : ":default:");
-        update(m, f);
+        mitm_ui_update(m, f);
     }
     return 0;
 }
@@ -221,7 +246,7 @@ static int cmd_comment(void *data, const struct mitm_cmd_arg *a, size_t n, struc
     struct mitm_master *m = data;
     for (size_t i = 0; i < a[0].nflows; i++) {
         set_str(&a[0].flows[i]->comment, a[1].str);
-        update(m, a[0].flows[i]);
+        mitm_ui_update(m, a[0].flows[i]);
     }
     return 0;
 }
@@ -250,6 +275,7 @@ static int cmd_replay(void *data, const struct mitm_cmd_arg *a, size_t n, struct
             struct mitm_flow *f = ok[i];
             if (f->type != MITM_FLOW_HTTP)
                 continue;
+            mitm_ui_backup(m, f); /* mitmproxy backs a flow up before replaying it */
             set_str(&f->is_replay, "request");
             mitm_http_response_free(f->response);
             f->response = NULL;
@@ -258,15 +284,15 @@ static int cmd_replay(void *data, const struct mitm_cmd_arg *a, size_t n, struct
                 free(f->error);
                 f->error = NULL;
             }
-            update(m, f);
+            mitm_ui_update(m, f);
         }
     }
     free(ok);
     return queued < 0 ? -1 : 0;
 }
 
-static int cmd_replay_count(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
-                            size_t errlen)
+static int cmd_replay_count(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,
+                            char *err, size_t errlen)
 {
     (void)data, (void)a, (void)n, (void)err, (void)errlen;
     char t[32];
@@ -275,8 +301,8 @@ static int cmd_replay_count(void *data, const struct mitm_cmd_arg *a, size_t n, 
     return 0;
 }
 
-static int cmd_replay_stop(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
-                           size_t errlen)
+static int cmd_replay_stop(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,
+                           char *err, size_t errlen)
 {
     (void)data, (void)a, (void)n, (void)out, (void)err, (void)errlen;
     mitm_clientplayback_stop();
@@ -379,8 +405,8 @@ static int cmd_view_clear(void *data, const struct mitm_cmd_arg *a, size_t n, st
     (void)a, (void)n, (void)out, (void)err, (void)errlen;
     struct mitm_master *m = data;
     mitm_store_clear(m->store);
-    if (m->fe.changed)
-        m->fe.changed(m->fe.arg, -1);
+    mitm_ui_settings_prune(m);
+    mitm_ui_changed(m, -1);
     return 0;
 }
 
@@ -432,8 +458,8 @@ static int cmd_focus_go(void *data, const struct mitm_cmd_arg *a, size_t n, stru
     return 0;
 }
 
-static int cmd_view_length(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
-                           size_t errlen)
+static int cmd_view_length(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,
+                           char *err, size_t errlen)
 {
     (void)a, (void)n, (void)err, (void)errlen;
     char t[32];
@@ -445,9 +471,12 @@ static int cmd_view_length(void *data, const struct mitm_cmd_arg *a, size_t n, s
 /* ---- registration ------------------------------------------------------------------------- */
 
 static const struct mitm_cmd_param p_flows[] = {{"flows", MITM_ARG_FLOWS, NULL}};
-static const struct mitm_cmd_param p_mark[] = {{"flows", MITM_ARG_FLOWS, NULL}, {"marker", MITM_ARG_STR, NULL}};
-static const struct mitm_cmd_param p_comment[] = {{"flow", MITM_ARG_FLOWS, NULL}, {"comment", MITM_ARG_STR, NULL}};
-static const struct mitm_cmd_param p_save[] = {{"flows", MITM_ARG_FLOWS, NULL}, {"path", MITM_ARG_PATH, NULL}};
+static const struct mitm_cmd_param p_mark[] = {{"flows", MITM_ARG_FLOWS, NULL},
+                                               {"marker", MITM_ARG_STR, NULL}};
+static const struct mitm_cmd_param p_comment[] = {{"flow", MITM_ARG_FLOWS, NULL},
+                                                  {"comment", MITM_ARG_STR, NULL}};
+static const struct mitm_cmd_param p_save[] = {{"flows", MITM_ARG_FLOWS, NULL},
+                                               {"path", MITM_ARG_PATH, NULL}};
 static const struct mitm_cmd_param p_set[] = {{"option", MITM_ARG_STR, NULL}, {"value", MITM_ARG_STRS, NULL}};
 static const struct mitm_cmd_param p_filter[] = {{"filter_expr", MITM_ARG_STR, NULL}};
 static const struct mitm_cmd_param p_offset[] = {{"offset", MITM_ARG_INT, NULL}};
@@ -460,28 +489,30 @@ int mitm_ui_commands_register(struct mitm_master *m, char *err, size_t errlen)
         {"flow.mark", p_mark, 2, NULL, "Mark flows.", cmd_mark, m},
         {"flow.mark.toggle", p_flows, 1, NULL, "Toggle mark for flows.", cmd_mark_toggle, m},
         {"flow.resume", p_flows, 1, NULL, "Resume flows if they are intercepted.", cmd_resume, m},
-        {"replay.client", p_flows, 1, NULL, "Add flows to the replay queue, skipping flows that can't be replayed.",
-         cmd_replay, m},
-        {"replay.client.count", NULL, 0, "int", "Approximate number of flows queued for replay.", cmd_replay_count,
-         m},
+        {"replay.client", p_flows, 1, NULL,
+         "Add flows to the replay queue, skipping flows that can't be replayed.", cmd_replay, m},
+        {"replay.client.count", NULL, 0, "int", "Approximate number of flows queued for replay.",
+         cmd_replay_count, m},
         {"replay.client.stop", NULL, 0, NULL, "Clear the replay queue.", cmd_replay_stop, m},
-        {"save.file", p_save, 2, NULL, "Save flows to a file. If the path starts with a +, flows are appended.",
-         cmd_save, m},
+        {"save.file", p_save, 2, NULL,
+         "Save flows to a file. If the path starts with a +, flows are appended.", cmd_save, m},
         {"set", p_set, 2, NULL, "Set an option.", cmd_set, m},
         {"view.clear", NULL, 0, NULL, "Clears both the store and view.", cmd_view_clear, m},
         {"view.filter.set", p_filter, 1, NULL, "Sets the current view filter.", cmd_filter_set, m},
-        {"view.focus.go", p_offset, 1, NULL, "Go to a specified offset. Positive offests are from the beginning of "
-         "the view, negative from the end of the view.", cmd_focus_go, m},
+        {"view.focus.go", p_offset, 1, NULL,
+         "Go to a specified offset. Positive offests are from the beginning of "
+         "the view, negative from the end of the view.",
+         cmd_focus_go, m},
         {"view.focus.next", NULL, 0, NULL, "Set focus to the next flow.", cmd_focus_next, m},
         {"view.focus.prev", NULL, 0, NULL, "Set focus to the previous flow.", cmd_focus_prev, m},
         {"view.properties.length", NULL, 0, "int", "Returns view length.", cmd_view_length, m},
     };
-    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
-        if (mitm_cmd_register(m->commands, &defs[i], err, errlen) < 0)
-            return -1;
-    if (mitm_export_register_commands(m->commands, err, errlen) < 0 ||
+    if (mitm_ui_register_defs(m, defs, sizeof(defs) / sizeof(defs[0]), err, errlen) < 0 ||
+        mitm_ui_viewcmds_register(m, err, errlen) < 0 || mitm_ui_flowcmds_register(m, err, errlen) < 0 ||
+        mitm_ui_cut_register(m, err, errlen) < 0 ||
+        mitm_export_register_commands(m->commands, err, errlen) < 0 ||
         mitm_har_register_commands(m->commands, err, errlen) < 0)
         return -1;
-    mitm_cmd_set_resolver(m->commands, resolve, m);
+    mitm_cmd_set_resolver(m->commands, mitm_ui_resolve, m);
     return 0;
 }

@@ -610,6 +610,8 @@ int mitm_master_start(struct mitm_master *m)
         mitm_log(MITM_LOG_ERROR, NULL, "Cannot load server replay flows: %s", err);
         return 1;
     }
+    if (!m->sp && m->fe.interactive) /* replay.server* fill it at run time */
+        m->sp = mitm_serverplayback_new(&mitm_options);
     /* the workers run for the proxy server and for client replays (which they carry out
      * even with -n, without listening); an interactive master always has them, for
      * replay.client */
@@ -673,6 +675,7 @@ void mitm_master_deinit(struct mitm_master *m)
         mitm_services_deinit(&m->svc);
     m->svc_on = false;
     mitm_addons_free(m->addons);
+    mitm_ui_commands_free(m);
     mitm_cmd_registry_free(m->commands);
     mitm_script_rt_free(m->scripts);
     mitm_builtin_addons_free(&m->builtin);
