@@ -711,7 +711,8 @@ struct mitm_store_view *mitm_store_view_new(struct mitm_store *s)
     v->members = mitm_alloc(v->cap * sizeof(*v->members));
     for (size_t i = 0; i < s->n; i++)
         if (!s->sum[i].removed)
-            v->members[v->n++] = (uint32_t)i; /* arrival order = time order */
+            v->members[v->n++] = (uint32_t)i;
+    sort_members(v); /* flows read from files may have arrived out of time order */
     v->focus = v->n ? (ssize_t)v->members[0] : -1;
     v->next = s->views;
     s->views = v;

@@ -552,6 +552,16 @@ void mitm_master_init(struct mitm_master *m, uv_loop_t *loop, const struct mitm_
     m->commands = mitm_cmd_registry_new();
 }
 
+/* view_order and view_order_reversed onto the view (the option's choices are the store's
+ * order names). */
+static void apply_order(struct mitm_master *m, const struct mitm_options *o)
+{
+    int order = mitm_store_order_parse(o->view_order ? o->view_order : "");
+    if (order >= 0)
+        mitm_store_view_set_order(m->view, (enum mitm_store_order)order);
+    mitm_store_view_set_reversed(m->view, o->view_order_reversed);
+}
+
 /* The interactive parts: store, view, live table, intercept, commands. */
 static int interactive_setup(struct mitm_master *m)
 {
@@ -724,10 +734,8 @@ int mitm_master_set_option(struct mitm_master *m, const char *name, const char *
     if (m->view && strcmp(name, "console_focus_follow") == 0)
         mitm_store_view_set_follow(m->view, next.console_focus_follow);
     bool reorder = strcmp(name, "view_order") == 0 || strcmp(name, "view_order_reversed") == 0;
-    if (m->view && reorder) { /* the option's choices are exactly the store's order names */
-        mitm_store_view_set_order(m->view, (enum mitm_store_order)mitm_store_order_parse(next.view_order));
-        mitm_store_view_set_reversed(m->view, next.view_order_reversed);
-    }
+    if (m->view && reorder)
+        apply_order(m, &next);
     mitm_options_free(&mitm_options);
     mitm_options = next;
     if (m->svc_on)

@@ -697,3 +697,19 @@ Test(store, marked_only_view)
     cr_assert_eq(mitm_store_view_count(v), 2);
     mitm_store_free(s);
 }
+
+Test(store, new_view_sorts_out_of_order_arrivals)
+{
+    char err[256];
+    struct mitm_store *s = new_store();
+    for (size_t k = 5; k-- > 0;) { /* newest first, as a file read with -r may hold them */
+        struct mitm_flow *f = make_flow(k);
+        cr_assert_geq(mitm_store_add(s, f, err, sizeof(err)), 0, "%s", err);
+        mitm_flow_unref(f);
+    }
+    struct mitm_store_view *v = mitm_store_view_new(s);
+    cr_assert_eq(mitm_store_view_at(v, 0), 4, "the oldest flow (added last) first");
+    cr_assert_eq(mitm_store_view_focus(v), 4);
+    assert_sorted(s, v, MITM_STORE_ORDER_TIME);
+    mitm_store_free(s);
+}
