@@ -436,3 +436,23 @@ Test(cmds, replay_server)
     ok("replay.server.count");
     cr_assert_str_eq(out, "3", "a failed load keeps the index");
 }
+
+Test(cmds, removed_flow_stays_removed)
+{
+    add_flows(2);
+    struct mitm_flow *f = stored(0);
+    ok("view.flows.remove @all");
+    cr_assert_eq(mitm_store_live_count(M.store), 0);
+    cr_assert_eq(focus(), -1);
+    /* a worker's later update of the removed flow (same id) is dropped */
+    cr_assert_eq(mitm_master_add_flow(&M, f), -1);
+    mitm_flow_unref(f);
+    cr_assert_eq(mitm_store_live_count(M.store), 0);
+    ok("view.flows.resolve @all");
+    cr_assert_str_eq(out, "");
+    ok("flow.mark @all true"); /* nothing to resolve: nothing happens */
+    add_flows(1);
+    cr_assert_eq(focus(), 2, "the next flow takes the focus of an empty view");
+    ok("view.clear");
+    cr_assert_eq(mitm_store_count(M.store), 0, "clear drops the tombstones");
+}
