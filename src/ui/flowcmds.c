@@ -55,9 +55,10 @@ static int set_request(struct mitm_http_request *r, const char *attr, const char
 {
     if (strcmp(attr, "method") == 0)
         mitm_str_set(&r->method, val, strlen(val));
-    else if (strcmp(attr, "host") == 0)
+    else if (strcmp(attr, "host") == 0) {
         mitm_str_set(&r->host, val, strlen(val));
-    else if (strcmp(attr, "path") == 0)
+        mitm_addon_update_host_and_authority(r); /* the Host header follows, as in mitmproxy */
+    } else if (strcmp(attr, "path") == 0)
         mitm_str_set(&r->path, val, strlen(val));
     else if (strcmp(attr, "url") == 0) {
         char why[256];
