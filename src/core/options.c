@@ -1175,15 +1175,18 @@ char *mitm_options_value_text(const struct mitm_opt_info *in, const struct mitm_
     return NULL;
 }
 
-void mitm_options_save_changed(const struct mitm_options *o, FILE *out)
+void mitm_options_save_changed(const struct mitm_options *o, const struct mitm_options *kept, FILE *out)
 {
     struct mitm_options d = {0};
     mitm_options_init(&d);
     for (size_t i = 0; i < NOPT; i++) {
+        const struct mitm_options *from = o;
         if (mitm_options_equal(&table[i], o, &d))
+            from = kept; /* not changed here: what the file said, if anything */
+        if (!from || mitm_options_equal(&table[i], from, &d))
             continue;
         fprintf(out, "%s:", table[i].name);
-        write_value(out, &table[i], cfield(o, &table[i]));
+        write_value(out, &table[i], cfield(from, &table[i]));
     }
     mitm_options_free(&d);
 }

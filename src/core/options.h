@@ -127,8 +127,11 @@ bool mitm_options_equal(const struct mitm_opt_info *in, const struct mitm_option
 char *mitm_options_value_text(const struct mitm_opt_info *in, const struct mitm_options *o);
 
 /* mitmproxy's options.save: the options of o that differ from their defaults, as YAML
- * ("name: value", lists as "- item" lines), in table order. */
-void mitm_options_save_changed(const struct mitm_options *o, FILE *out);
+ * ("name: value", lists as "- item" lines), in table order. kept (NULL: none) is what the
+ * file being replaced held (loaded over the defaults): an option at its default in o keeps
+ * kept's value, as mitmproxy updates an existing file in place (unknown keys are dropped,
+ * and so are keys the file set to their default, which changes nothing). */
+void mitm_options_save_changed(const struct mitm_options *o, const struct mitm_options *kept, FILE *out);
 
 /* choices is "a|b|c" (the table's format, also used by command arguments): is v exactly
  * one of them? */

@@ -300,23 +300,30 @@ static int cmd_options_load(void *data, const struct mitm_cmd_arg *a, size_t n, 
     return rc;
 }
 
+/* The file is opened again after reading it: an existing one is updated, not replaced. */
+static int save_error(const char *path, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "Could not save options - [Errno %d] %s: '%s'", errno, strerror(errno), path);
+    return -1;
+}
+
 static int cmd_options_save(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,
                             char *err, size_t errlen)
 {
     (void)data, (void)n, (void)out;
-    FILE *fp = fopen(a[0].str, "w");
-    if (!fp) {
-        snprintf(err, errlen, "Could not save options - [Errno %d] %s: '%s'", errno, strerror(errno),
-                 a[0].str);
-        return -1;
+    struct mitm_options kept = {0};
+    mitm_options_init(&kept);
+    int rc = mitm_options_load_yaml(&kept, a[0].str, err, errlen);
+    FILE *fp = rc == 0 ? fopen(a[0].str, "w") : NULL;
+    if (rc == 0 && !fp)
+        rc = save_error(a[0].str, err, errlen);
+    if (fp) {
+        mitm_options_save_changed(&mitm_options, &kept, fp);
+        if (fclose(fp) != 0)
+            rc = save_error(a[0].str, err, errlen);
     }
-    mitm_options_save_changed(&mitm_options, fp);
-    if (fclose(fp) != 0) {
-        snprintf(err, errlen, "Could not save options - [Errno %d] %s: '%s'", errno, strerror(errno),
-                 a[0].str);
-        return -1;
-    }
-    return 0;
+    mitm_options_free(&kept);
+    return rc;
 }
 
 static int cmd_options_reset(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,

@@ -394,6 +394,15 @@ Test(cmds, options)
     cr_assert(strstr(data, "anticache: true\n"), "%s", data);
     cr_assert(strstr(data, "view_order: size\n"), "%s", data);
     cr_assert_null(strstr(data, "showhost"), "only changed options");
+    cr_assert_null(strstr(data, "anticomp"));
+    free(data);
+    /* an existing file keeps what it set, unless changed here */
+    FILE *keep = fopen(path, "w");
+    fputs("showhost: true\nanticache: false\n", keep);
+    fclose(keep);
+    ok(line);
+    data = t_read_file(path, &len);
+    cr_assert(strstr(data, "anticache: true\n") && strstr(data, "showhost: true\n"), "%s", data);
     free(data);
     fails("options.save /nonexistent/dir/o.yaml",
           "Could not save options - [Errno 2] No such file or directory");
