@@ -215,9 +215,28 @@ static void flow_attr(const struct mitm_flow *f, const char *a, struct value *v)
         v_float(v, f->timestamp_created);
 }
 
+/* A WebSocket flow's request.content / response.content: its messages, one a line, each
+ * "[OUTGOING] " or "[INCOMING] " + content (mitmproxy does this so "save body" works on
+ * WebSocket flows). */
+static void ws_messages(const struct mitm_websocket_data *ws, struct value *v)
+{
+    v->kind = V_BYTES;
+    for (size_t i = 0; i < ws->n_messages; i++) {
+        const struct mitm_websocket_message *msg = &ws->messages[i];
+        if (i)
+            mitm_buf_append(&v->text, "\n", 1);
+        mitm_buf_append(&v->text, msg->from_client ? "[OUTGOING] " : "[INCOMING] ", 11);
+        mitm_buf_append(&v->text, msg->content, msg->len);
+    }
+}
+
 /* Walk cut over f into v. Returns 0, or -1 with mitmproxy's message in err. */
 static int extract(const char *cut, const struct mitm_flow *f, struct value *v, char *err, size_t errlen)
 {
+    if (f->websocket && (strcmp(cut, "request.content") == 0 || strcmp(cut, "response.content") == 0)) {
+        ws_messages(f->websocket, v);
+        return 0;
+    }
     char *path = mitm_strdup(cut), *parts[8];
     size_t n = 0;
     for (char *save = NULL, *p = strtok_r(path, ".", &save); p; p = strtok_r(NULL, ".", &save))

@@ -376,6 +376,14 @@ Test(cmds, cut)
     ok("cut.save @focus request.method /nonexistent/dir/x"); /* logged, as mitmproxy does */
     cr_assert_neq(access("/nonexistent/dir/x", F_OK), 0);
     fails("cut.save @focus _x /tmp/never", "Can't access internal attribute _x");
+    struct mitm_flow *ws = stored(1);
+    ws->websocket = mitm_websocket_new();
+    mitm_websocket_add(ws->websocket, 1, true, (const uint8_t *)"hi", 2, 1.0);
+    mitm_websocket_add(ws->websocket, 1, false, (const uint8_t *)"ho", 2, 2.0);
+    mitm_ui_update(&M, ws);
+    mitm_flow_unref(ws);
+    ok("cut @focus response.content");
+    cr_assert_str_eq(out, "b'[OUTGOING] hi\\n[INCOMING] ho'", "WebSocket messages, as mitmproxy");
     fails("cut.clip @focus request.method", "clipboard");
     fails("export.clip curl @focus", "clipboard");
 }
