@@ -32,6 +32,7 @@ struct value {
     struct mitm_buf text;
     long i; /* INT; BOOL; ADDR: the port */
     double d;
+    bool zero_shown; /* an address's port: str(port), where other values print str(v or "") */
 };
 
 static void v_str(struct value *v, const char *s, size_t n)
@@ -274,9 +275,10 @@ static int extract(const char *cut, const struct mitm_flow *f, struct value *v, 
         bool server = parts[0][0] == 's';
         conn_attr(server ? &f->server_conn : &f->client_conn, server, parts[1], v);
         if (v->kind == V_ADDR && n == 3) { /* .host / .port of an address tuple */
-            if (strcmp(parts[2], "port") == 0)
+            if (strcmp(parts[2], "port") == 0) {
                 v->kind = V_INT;
-            else if (strcmp(parts[2], "host") == 0)
+                v->zero_shown = true;
+            } else if (strcmp(parts[2], "host") == 0)
                 v->kind = V_STR;
             else
                 v->kind = V_NONE;
@@ -355,7 +357,7 @@ static void render(const struct value *v, bool raw, struct mitm_buf *out)
         mitm_buf_printf(out, "%s", v->i ? "true" : "false");
         break;
     case V_INT:
-        if (v->i) /* str(0 or "") is "" */
+        if (v->i || v->zero_shown) /* str(0 or "") is "" */
             mitm_buf_printf(out, "%ld", v->i);
         break;
     case V_FLOAT:

@@ -351,6 +351,13 @@ Test(cmds, cut)
     cr_assert_str_eq(out, "text/plain,,OK");
     ok("cut @focus request.port,server_conn.address.port,intercepted,error.msg,request.bogus,comment");
     cr_assert_str_eq(out, "80,,false,,,");
+    struct mitm_flow *c = stored(1);
+    mitm_str_set(&c->client_conn.peer_host, "10.0.0.1", 8);
+    c->client_conn.peer_port = 0;
+    mitm_ui_update(&M, c);
+    mitm_flow_unref(c);
+    ok("cut @focus client_conn.peername.host,client_conn.address.port,client_conn.peername");
+    cr_assert_str_eq(out, "10.0.0.1,0,\"('10.0.0.1', 0)\"", "an address's port 0 still prints");
     fails("cut @focus request._secret", "Can't access internal attribute _secret");
     fails("cut @focus request.header[host", "Invalid header spec: header[host");
 
