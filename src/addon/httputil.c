@@ -413,6 +413,18 @@ Exit:
     return rc;
 }
 
+void mitm_addon_update_host_and_authority(struct mitm_http_request *r)
+{
+    struct mitm_buf hp;
+    mitm_buf_init(&hp, 0);
+    mitm_addon_hostport(r->scheme, r->host, r->port, &hp);
+    if (mitm_headers_find(&r->headers, "host", 0) >= 0)
+        mitm_headers_set(&r->headers, "Host", (const char *)mitm_buf_data(&hp), hp.len);
+    if (r->authority && *r->authority)
+        mitm_str_set(&r->authority, (const char *)mitm_buf_data(&hp), hp.len);
+    mitm_buf_free(&hp);
+}
+
 int mitm_addon_set_url(struct mitm_http_request *r, const char *url, size_t n, char *err, size_t errlen)
 {
     struct parsed_url u = {0};
@@ -422,14 +434,7 @@ int mitm_addon_set_url(struct mitm_http_request *r, const char *url, size_t n, c
         mitm_str_set(&r->host, u.host, strlen(u.host));
         r->port = (uint16_t)u.port;
         mitm_str_set(&r->path, u.path, strlen(u.path));
-        struct mitm_buf hp;
-        mitm_buf_init(&hp, 0);
-        mitm_addon_hostport(r->scheme, r->host, r->port, &hp);
-        if (mitm_headers_find(&r->headers, "host", 0) >= 0)
-            mitm_headers_set(&r->headers, "Host", (const char *)mitm_buf_data(&hp), hp.len);
-        if (r->authority && *r->authority)
-            mitm_str_set(&r->authority, (const char *)mitm_buf_data(&hp), hp.len);
-        mitm_buf_free(&hp);
+        mitm_addon_update_host_and_authority(r);
     }
     free(u.scheme);
     free(u.host);

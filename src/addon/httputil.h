@@ -42,6 +42,11 @@ void mitm_addon_hostport(const char *scheme, const char *host, unsigned port, st
  * the request's host and port; a CONNECT's authority. Appended to out (no NUL). */
 void mitm_addon_pretty_url(const struct mitm_http_request *r, struct mitm_buf *out);
 
+/* After the host, port or scheme changed (request.host = ...): a Host header present becomes
+ * hostport(scheme, host, port) (its position and spelling kept), as does a non-empty
+ * authority (mitmproxy's _update_host_and_authority). */
+void mitm_addon_update_host_and_authority(struct mitm_http_request *r);
+
 /* request.url = url (url[0..n)): parse it as mitmproxy's url.parse (urllib's urlparse:
  * the scheme lower-cased, the host lower-cased, a missing or zero port the scheme's
  * default, the path with its params, query and fragment, "/" prefixed), then set scheme,

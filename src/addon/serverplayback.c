@@ -497,6 +497,20 @@ void mitm_serverplayback_free(struct mitm_serverplayback *sp)
     free(sp);
 }
 
+void mitm_serverplayback_clear(struct mitm_serverplayback *sp)
+{
+    pthread_mutex_lock(&sp->lock);
+    for (size_t b = 0; b < sp->nbuckets; b++) {
+        for (struct entry *e = sp->buckets[b], *n; e; e = n) {
+            n = e->next;
+            entry_free(e); /* a worker holding an answer keeps its own reference */
+        }
+        sp->buckets[b] = NULL;
+    }
+    sp->nkeys = sp->nflows = 0;
+    pthread_mutex_unlock(&sp->lock);
+}
+
 static struct entry **find(struct mitm_serverplayback *sp, const uint8_t *key, size_t len, uint64_t h)
 {
     struct entry **pp = &sp->buckets[h % sp->nbuckets];

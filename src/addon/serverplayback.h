@@ -18,9 +18,13 @@
  * response body was streamed and not stored (mitmc: replaying them would send a
  * Content-Length with no body).
  *
- * Thread safety: the index is built on the main thread before the workers start; lookups
- * (mitm_serverplayback_next, the request hook) run on any worker and take the object's
- * mutex. The front end owns the index the addon uses (its state). */
+ * Thread safety: the index is built on the main thread; lookups (mitm_serverplayback_next,
+ * the request hook) run on any worker. Every change and lookup of the index takes the
+ * object's mutex, so the main thread may add flows or clear the index while the workers
+ * run (the replay.server* commands): the addon's state pointer never changes, only what
+ * the index holds, and a worker that took an answer holds its own reference to it. The
+ * front end owns the index the addon uses (its state); an interactive one always has one,
+ * empty (inactive) until replay.server fills it. */
 #ifndef MITM_ADDON_SERVERPLAYBACK_H
 #define MITM_ADDON_SERVERPLAYBACK_H
 
@@ -57,9 +61,11 @@ struct mitm_serverplayback *mitm_serverplayback_new(const struct mitm_options *o
 void mitm_serverplayback_free(struct mitm_serverplayback *sp);
 
 /* Add HTTP flows (others are ignored) to the index, after those already there; the index
- * takes its own reference. Startup only (not thread-safe against lookups). Returns the
- * number of flows added. */
+ * takes its own reference. Thread-safe. Returns the number of flows added. */
 size_t mitm_serverplayback_add(struct mitm_serverplayback *sp, struct mitm_flow *const *flows, size_t n);
+
+/* Empty the index (replay.server.stop): lookups find nothing until flows are added. Thread-safe. */
+void mitm_serverplayback_clear(struct mitm_serverplayback *sp);
 
 /* Flows left in the index (mitmproxy's replay.server.count; flows without a response
  * count too, as there). Thread-safe. */

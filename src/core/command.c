@@ -139,9 +139,7 @@ void mitm_cmd_signature(const struct mitm_cmd_def *def, struct mitm_buf *out)
         mitm_buf_printf(out, " -> %s", def->ret);
 }
 
-/* Python int(): optional surrounding whitespace, optional sign, digits (underscores between
- * digits allowed); range limited to long here. */
-static int parse_int(const char *s, long *out)
+int mitm_cmd_parse_int(const char *s, long *out)
 {
     while (isspace((unsigned char)*s))
         s++;
@@ -186,7 +184,7 @@ static int parse_arg(struct mitm_cmd_registry *reg, const struct mitm_cmd_param 
     case MITM_ARG_STRS:
         return 0;
     case MITM_ARG_INT:
-        if (parse_int(s, &a->i) == 0)
+        if (mitm_cmd_parse_int(s, &a->i) == 0)
             return 0;
         snprintf(err, errlen, "Not an integer: %s", s);
         return -1;

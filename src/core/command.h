@@ -123,6 +123,11 @@ int mitm_cmd_call_line(struct mitm_cmd_registry *reg, const char *line, struct m
  * as "*name:str"). Appended to out. */
 void mitm_cmd_signature(const struct mitm_cmd_def *def, struct mitm_buf *out);
 
+/* Python's int() as the "int" type reads it: optional surrounding whitespace, optional sign,
+ * digits (single underscores between digits allowed); range limited to long. Returns 0 with
+ * *out set, or -1. */
+int mitm_cmd_parse_int(const char *s, long *out);
+
 /* Display name of a type ("str", "int", "bool", "flow", "flow[]", "path", "choice", "str"). */
 const char *mitm_arg_type_name(enum mitm_arg_type t);
 

@@ -262,7 +262,7 @@ int mitm_options_reset(struct mitm_options *o, const char *name, char *err, size
         snprintf(err, errlen, "Unknown option: %s", name);
         return -1;
     }
-    struct mitm_options d, c;
+    struct mitm_options d = {0}, c; /* init frees what it finds: start from nothing */
     mitm_options_init(&d);
     mitm_options_copy(&c, &d); /* c: the defaults, with the field of name to take over */
     size_t sz = in->type == MITM_OPT_TYPE_BOOL                                       ? sizeof(bool)
@@ -1111,4 +1111,82 @@ char *mitm_options_expanduser(const char *path)
 char *mitm_options_confdir(const struct mitm_options *o)
 {
     return expand_user(o->confdir);
+}
+
+/* ---- options.load / options.save (the ui commands) ---- */
+
+bool mitm_options_equal(const struct mitm_opt_info *in, const struct mitm_options *a,
+                        const struct mitm_options *b)
+{
+    const void *x = cfield(a, in), *y = cfield(b, in);
+    switch (in->type) {
+    case MITM_OPT_TYPE_BOOL:
+        return *(const bool *)x == *(const bool *)y;
+    case MITM_OPT_TYPE_INT:
+    case MITM_OPT_TYPE_OPT_INT:
+        return *(const long *)x == *(const long *)y;
+    case MITM_OPT_TYPE_STR:
+    case MITM_OPT_TYPE_OPT_STR:
+    case MITM_OPT_TYPE_SIZE: {
+        const char *s = *(char *const *)x, *t = *(char *const *)y;
+        return s == t || (s && t && strcmp(s, t) == 0);
+    }
+    case MITM_OPT_TYPE_STRLIST: {
+        const struct mitm_strvec *v = x, *w = y;
+        if (v->n != w->n)
+            return false;
+        for (size_t i = 0; i < v->n; i++)
+            if (strcmp(v->v[i], w->v[i]) != 0)
+                return false;
+        return true;
+    }
+    }
+    return false;
+}
+
+char *mitm_options_value_text(const struct mitm_opt_info *in, const struct mitm_options *o)
+{
+    const void *f = cfield(o, in);
+    char num[32];
+    switch (in->type) {
+    case MITM_OPT_TYPE_BOOL:
+        return mitm_strdup(*(const bool *)f ? "true" : "false");
+    case MITM_OPT_TYPE_INT:
+    case MITM_OPT_TYPE_OPT_INT:
+        if (*(const long *)f == MITM_OPT_NONE)
+            return NULL;
+        snprintf(num, sizeof(num), "%ld", *(const long *)f);
+        return mitm_strdup(num);
+    case MITM_OPT_TYPE_STR:
+    case MITM_OPT_TYPE_OPT_STR:
+    case MITM_OPT_TYPE_SIZE:
+        return *(char *const *)f ? mitm_strdup(*(char *const *)f) : NULL;
+    case MITM_OPT_TYPE_STRLIST: {
+        const struct mitm_strvec *v = f;
+        struct mitm_buf b;
+        mitm_buf_init(&b, 0);
+        for (size_t i = 0; i < v->n; i++)
+            mitm_buf_printf(&b, "%s%s", i ? "\n" : "", v->v[i]);
+        char *s = mitm_strndup((const char *)mitm_buf_data(&b), b.len);
+        mitm_buf_free(&b);
+        return s;
+    }
+    }
+    return NULL;
+}
+
+void mitm_options_save_changed(const struct mitm_options *o, const struct mitm_options *kept, FILE *out)
+{
+    struct mitm_options d = {0};
+    mitm_options_init(&d);
+    for (size_t i = 0; i < NOPT; i++) {
+        const struct mitm_options *from = o;
+        if (mitm_options_equal(&table[i], o, &d))
+            from = kept; /* not changed here: what the file said, if anything */
+        if (!from || mitm_options_equal(&table[i], from, &d))
+            continue;
+        fprintf(out, "%s:", table[i].name);
+        write_value(out, &table[i], cfield(from, &table[i]));
+    }
+    mitm_options_free(&d);
 }

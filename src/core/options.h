@@ -118,6 +118,21 @@ void mitm_options_copy(struct mitm_options *dst, const struct mitm_options *src)
 int mitm_options_load_yaml_string(struct mitm_options *o, const char *data, size_t len, const char *name,
                                   char *err, size_t errlen);
 
+/* Is option in's value the same in a and b? */
+bool mitm_options_equal(const struct mitm_opt_info *in, const struct mitm_options *a,
+                        const struct mitm_options *b);
+
+/* Option in's value in o as text for mitm_options_set-style setters: "true"/"false", a
+ * number, the string, a list one item per line; NULL for None. Caller frees. */
+char *mitm_options_value_text(const struct mitm_opt_info *in, const struct mitm_options *o);
+
+/* mitmproxy's options.save: the options of o that differ from their defaults, as YAML
+ * ("name: value", lists as "- item" lines), in table order. kept (NULL: none) is what the
+ * file being replaced held (loaded over the defaults): an option at its default in o keeps
+ * kept's value, as mitmproxy updates an existing file in place (unknown keys are dropped,
+ * and so are keys the file set to their default, which changes nothing). */
+void mitm_options_save_changed(const struct mitm_options *o, const struct mitm_options *kept, FILE *out);
+
 /* choices is "a|b|c" (the table's format, also used by command arguments): is v exactly
  * one of them? */
 bool mitm_options_in_choices(const char *choices, const char *v);

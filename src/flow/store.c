@@ -17,10 +17,14 @@ struct mitm_store_view {
     struct mitm_store *s;
     struct mitm_store_view *next;
     struct mitm_filter *filter; /* NULL = every flow */
-    uint32_t *members;          /* store indices, ascending (= arrival order) */
+    uint32_t *members;          /* store indices, ascending by (order key, index) */
     size_t n, cap;
-    ssize_t focus; /* position in members, -1 = none */
+    ssize_t focus; /* store index of the focused flow, -1 = none */
+    enum mitm_store_order order;
+    bool reversed;    /* shown positions mirror members[] */
+    bool marked_only; /* view.properties.marked.toggle */
     bool follow;
+    ssize_t detached_at; /* views_detach .. views_attach: where the flow was shown, -1 */
     size_t load_errors;
 };
 
@@ -47,6 +51,7 @@ struct mitm_store {
     char **names;   /* interned strings, open addressing */
     size_t names_n, names_cap;
     size_t names_bytes;
+    size_t n_removed; /* tombstones among sum[0..n) */
     struct mitm_store_view *views;
 };
 
@@ -165,7 +170,9 @@ static void ids_insert(struct mitm_store *s, size_t idx)
     s->ids[j] = (uint32_t)(idx + 1);
 }
 
-ssize_t mitm_store_find(const struct mitm_store *s, const char *id)
+/* The slot of id, removed or not (ids are unique until mitm_store_clear: a removed flow's
+ * id cannot be added again). */
+static ssize_t find_slot(const struct mitm_store *s, const char *id)
 {
     if (!s->ids_cap)
         return -1;
@@ -175,6 +182,12 @@ ssize_t mitm_store_find(const struct mitm_store *s, const char *id)
             return (ssize_t)s->ids[j] - 1;
     }
     return -1;
+}
+
+ssize_t mitm_store_find(const struct mitm_store *s, const char *id)
+{
+    ssize_t i = find_slot(s, id);
+    return i >= 0 && !s->sum[i].removed ? i : -1;
 }
 
 /* ================= summaries ================= */
@@ -240,15 +253,60 @@ static void summarize(struct mitm_store *s, struct mitm_store_summary *sm, const
     sm->path = page_strndup(s, path, plen);
 }
 
-/* ================= views: membership ================= */
+/* ================= views: order and membership ================= */
 
-/* First position whose member is >= i. */
+/* Sort keys come from the summaries only, so ordering a million flows never touches the
+ * spool. Ties fall back to the store index (arrival order), which makes the order total:
+ * a member is found again by binary search, and equal keys keep arrival order as
+ * mitmproxy's sorted list does for flows added one by one. */
+static const char *method_key(const struct mitm_store_summary *a)
+{
+    if (a->type == MITM_FLOW_TCP)
+        return "TCP"; /* mitmproxy sorts non-HTTP flows by their type's name */
+    return a->method;
+}
+
+static int cmp3(int c, size_t ia, size_t ib)
+{
+    if (c)
+        return c;
+    return ia < ib ? -1 : ia > ib;
+}
+
+static int cmp_flows(const struct mitm_store *s, enum mitm_store_order o, size_t ia, size_t ib)
+{
+    const struct mitm_store_summary *a = &s->sum[ia], *b = &s->sum[ib];
+    int c = 0;
+    switch (o) {
+    case MITM_STORE_ORDER_TIME:
+        c = (a->timestamp_created > b->timestamp_created) - (a->timestamp_created < b->timestamp_created);
+        break;
+    case MITM_STORE_ORDER_METHOD:
+        c = strcmp(method_key(a), method_key(b));
+        break;
+    case MITM_STORE_ORDER_URL:
+        /* piecewise scheme, host, port, path: the order of the URL strings except where a
+         * default port would be left out of one of them */
+        if (!(c = strcmp(a->scheme, b->scheme)) && !(c = strcmp(a->host, b->host)) &&
+            !(c = (a->port > b->port) - (a->port < b->port)))
+            c = strcmp(a->path, b->path);
+        break;
+    case MITM_STORE_ORDER_SIZE: {
+        uint64_t x = a->request_size + a->response_size, y = b->request_size + b->response_size;
+        c = (x > y) - (x < y);
+        break;
+    }
+    }
+    return cmp3(c, ia, ib);
+}
+
+/* First internal position whose member sorts at or after store index i. */
 static size_t lower_bound(const struct mitm_store_view *v, size_t i)
 {
     size_t lo = 0, hi = v->n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (v->members[mid] < i)
+        if (cmp_flows(v->s, v->order, v->members[mid], i) < 0)
             lo = mid + 1;
         else
             hi = mid;
@@ -256,9 +314,23 @@ static size_t lower_bound(const struct mitm_store_view *v, size_t i)
     return lo;
 }
 
-static void member_insert(struct mitm_store_view *v, size_t i)
+/* Internal position of member i, or -1. Uses i's current summary (its sort key). */
+static ssize_t member_find(const struct mitm_store_view *v, size_t i)
 {
     size_t pos = lower_bound(v, i);
+    return pos < v->n && v->members[pos] == i ? (ssize_t)pos : -1;
+}
+
+/* Internal position <-> the position a front end sees (reversed order mirrors it). */
+static size_t shown(const struct mitm_store_view *v, size_t pos)
+{
+    return v->reversed ? v->n - 1 - pos : pos;
+}
+
+static void member_insert(struct mitm_store_view *v, size_t i)
+{
+    /* the common case, a new flow in time order, goes at the end without a search */
+    size_t pos = v->n && cmp_flows(v->s, v->order, v->members[v->n - 1], i) < 0 ? v->n : lower_bound(v, i);
     if (pos < v->n && v->members[pos] == i)
         return;
     if (v->n == v->cap) {
@@ -268,33 +340,88 @@ static void member_insert(struct mitm_store_view *v, size_t i)
     memmove(v->members + pos + 1, v->members + pos, (v->n - pos) * sizeof(*v->members));
     v->members[pos] = (uint32_t)i;
     v->n++;
-    if (v->focus < 0 || (v->follow && pos == v->n - 1))
-        v->focus = (ssize_t)pos; /* the first flow, or a new arrival with focus following */
-    else if ((size_t)v->focus >= pos)
-        v->focus++; /* an earlier flow re-entered the view: keep the same flow focused */
 }
 
-static void member_remove(struct mitm_store_view *v, size_t i)
+/* Drop member i; returns the position it was shown at, or -1 if it was not a member. */
+static ssize_t member_remove(struct mitm_store_view *v, size_t i)
 {
-    size_t pos = lower_bound(v, i);
-    if (pos >= v->n || v->members[pos] != i)
-        return;
-    memmove(v->members + pos, v->members + pos + 1, (v->n - pos - 1) * sizeof(*v->members));
+    ssize_t pos = member_find(v, i);
+    if (pos < 0)
+        return -1;
+    size_t at = shown(v, (size_t)pos);
+    memmove(v->members + pos, v->members + pos + 1, (v->n - (size_t)pos - 1) * sizeof(*v->members));
     v->n--;
-    /* mitmproxy's Focus: stay at the same position (the next flow), or the last one */
-    if (v->focus > (ssize_t)pos || v->focus >= (ssize_t)v->n)
-        v->focus--;
+    return (ssize_t)at;
 }
 
-/* Evaluate flow i (in memory as f) for every view. */
-static void views_update(struct mitm_store *s, size_t i, const struct mitm_flow *f)
+/* The focused flow left the view from shown position at: mitmproxy's Focus moves to the
+ * flow now at that position (the next one), or the last one. */
+static void focus_after_removal(struct mitm_store_view *v, size_t at)
+{
+    if (v->n == 0)
+        v->focus = -1;
+    else
+        v->focus = mitm_store_view_at(v, at < v->n ? at : v->n - 1);
+}
+
+static bool view_wants(const struct mitm_store_view *v, size_t i, const struct mitm_flow *f)
+{
+    if (v->marked_only && !v->s->sum[i].marked)
+        return false;
+    return !v->filter || mitm_filter_match(v->filter, f);
+}
+
+/* Before flow i's summary changes (its sort key may move): take it out of every view,
+ * remembering where it was shown. */
+static void views_detach(struct mitm_store *s, size_t i)
+{
+    for (struct mitm_store_view *v = s->views; v; v = v->next)
+        v->detached_at = member_remove(v, i);
+}
+
+/* After flow i (in memory as f, or NULL: removed) got its new summary: put it back where
+ * its filter wants it, and move the focus as mitmproxy's view does. */
+static void views_attach(struct mitm_store *s, size_t i, const struct mitm_flow *f)
 {
     for (struct mitm_store_view *v = s->views; v; v = v->next) {
-        if (!v->filter || mitm_filter_match(v->filter, f))
+        bool was = v->detached_at >= 0;
+        if (f && view_wants(v, i, f)) {
             member_insert(v, i);
-        else
-            member_remove(v, i);
+            if (v->focus < 0 || (v->follow && !was))
+                v->focus = (ssize_t)i; /* the first flow, or a new member with focus following */
+        } else if (was && v->focus == (ssize_t)i) {
+            focus_after_removal(v, (size_t)v->detached_at);
+        }
+        v->detached_at = -1;
     }
+}
+
+/* Stable merge sort of members by the view's order (the standard library has no qsort
+ * with a context argument). */
+static void sort_members(struct mitm_store_view *v)
+{
+    if (v->n < 2)
+        return;
+    uint32_t *tmp = mitm_alloc(v->n * sizeof(*tmp));
+    uint32_t *src = v->members, *dst = tmp;
+    for (size_t w = 1; w < v->n; w *= 2) {
+        for (size_t lo = 0; lo < v->n; lo += 2 * w) {
+            size_t mid = lo + w < v->n ? lo + w : v->n, hi = lo + 2 * w < v->n ? lo + 2 * w : v->n;
+            size_t a = lo, b = mid, k = lo;
+            while (a < mid && b < hi)
+                dst[k++] = cmp_flows(v->s, v->order, src[b], src[a]) < 0 ? src[b++] : src[a++];
+            while (a < mid)
+                dst[k++] = src[a++];
+            while (b < hi)
+                dst[k++] = src[b++];
+        }
+        uint32_t *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != v->members)
+        memcpy(v->members, src, v->n * sizeof(*src));
+    free(tmp);
 }
 
 /* ================= the store ================= */
@@ -328,6 +455,7 @@ static void free_summaries(struct mitm_store *s)
     free(s->names);
     s->names = NULL;
     s->names_n = s->names_cap = s->names_bytes = 0;
+    s->n_removed = 0;
 }
 
 void mitm_store_free(struct mitm_store *s)
@@ -353,6 +481,36 @@ void mitm_store_clear(struct mitm_store *s)
     }
 }
 
+static bool slot_ok(const struct mitm_store *s, size_t i, char *err, size_t errlen)
+{
+    if (i < s->n && !s->sum[i].removed)
+        return true;
+    if (errlen && i < s->n)
+        snprintf(err, errlen, "flow %s was removed", s->sum[i].id);
+    else if (errlen)
+        snprintf(err, errlen, "no flow at index %zu", i);
+    return false;
+}
+
+/* Point slot i at the record [off, off + len) holding f, keeping its backup unless
+ * drop_backup, and re-place it in every view. */
+static void repoint(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flow *f, uint64_t off,
+                    uint32_t len, bool drop_backup)
+{
+    struct mitm_store_summary *sm = &s->sum[i];
+    uint64_t boff = drop_backup ? 0 : sm->backup_off;
+    uint32_t blen = drop_backup ? 0 : sm->backup_len;
+    if (!fresh) /* a fresh slot has no sort key yet and is in no view */
+        views_detach(s, i);
+    memset(sm, 0, sizeof(*sm));
+    summarize(s, sm, f);
+    sm->spool_off = off;
+    sm->spool_len = len;
+    sm->backup_off = boff;
+    sm->backup_len = blen;
+    views_attach(s, i, f);
+}
+
 static int put(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flow *f, const uint8_t *rec,
                size_t len, char *err, size_t errlen)
 {
@@ -370,16 +528,11 @@ static int put(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flo
             s->sum = mitm_realloc(s->sum, s->cap * sizeof(*s->sum));
         }
         memset(&s->sum[i], 0, sizeof(s->sum[i]));
+        snprintf(s->sum[i].id, sizeof(s->sum[i].id), "%s", f->id);
         s->n++;
-    } else {
-        memset(&s->sum[i], 0, sizeof(s->sum[i]));
-    }
-    summarize(s, &s->sum[i], f);
-    s->sum[i].spool_off = off;
-    s->sum[i].spool_len = (uint32_t)len;
-    if (fresh)
         ids_insert(s, i);
-    views_update(s, i, f);
+    }
+    repoint(s, i, fresh, f, off, (uint32_t)len, false);
     return 0;
 }
 
@@ -391,7 +544,12 @@ ssize_t mitm_store_add_record(struct mitm_store *s, const struct mitm_flow *f, c
             snprintf(err, errlen, "the flow store is full (%zu flows)", s->n);
         return -1;
     }
-    ssize_t old = mitm_store_find(s, f->id);
+    ssize_t old = find_slot(s, f->id);
+    if (old >= 0 && s->sum[old].removed) {
+        if (errlen)
+            snprintf(err, errlen, "flow %s was removed", f->id);
+        return MITM_STORE_REMOVED;
+    }
     size_t i = old >= 0 ? (size_t)old : s->n;
     if (put(s, i, old < 0, f, rec, len, err, errlen) < 0)
         return -1;
@@ -419,12 +577,25 @@ ssize_t mitm_store_add(struct mitm_store *s, const struct mitm_flow *f, char *er
 
 int mitm_store_update(struct mitm_store *s, size_t i, const struct mitm_flow *f, char *err, size_t errlen)
 {
-    if (i >= s->n || strcmp(s->sum[i].id, f->id) != 0) {
+    if (!slot_ok(s, i, err, errlen))
+        return -1;
+    if (strcmp(s->sum[i].id, f->id) != 0) {
         if (errlen)
-            snprintf(err, errlen, i >= s->n ? "no flow at index %zu" : "flow %zu is not flow %s", i, f->id);
+            snprintf(err, errlen, "flow %zu is not flow %s", i, f->id);
         return -1;
     }
     return encode_and(s, (ssize_t)i, f, err, errlen) < 0 ? -1 : 0;
+}
+
+int mitm_store_remove(struct mitm_store *s, size_t i)
+{
+    if (!slot_ok(s, i, NULL, 0))
+        return -1;
+    views_detach(s, i);
+    s->sum[i].removed = true;
+    s->n_removed++;
+    views_attach(s, i, NULL);
+    return 0;
 }
 
 size_t mitm_store_count(const struct mitm_store *s)
@@ -432,47 +603,87 @@ size_t mitm_store_count(const struct mitm_store *s)
     return s->n;
 }
 
-const struct mitm_store_summary *mitm_store_summary(const struct mitm_store *s, size_t i)
+size_t mitm_store_live_count(const struct mitm_store *s)
 {
-    return i < s->n ? &s->sum[i] : NULL;
+    return s->n - s->n_removed;
 }
 
-struct mitm_flow *mitm_store_get(struct mitm_store *s, size_t i, char *err, size_t errlen)
+const struct mitm_store_summary *mitm_store_summary(const struct mitm_store *s, size_t i)
 {
-    if (i >= s->n) {
-        if (errlen)
-            snprintf(err, errlen, "no flow at index %zu", i);
-        return NULL;
-    }
-    const struct mitm_store_summary *sm = &s->sum[i];
-    uint8_t *buf = mitm_try_alloc(sm->spool_len);
+    return i < s->n && !s->sum[i].removed ? &s->sum[i] : NULL;
+}
+
+/* Load the flow recorded at [off, off + len) of the spool. */
+static struct mitm_flow *load(struct mitm_store *s, const char *id, uint64_t off, uint32_t len, char *err,
+                              size_t errlen)
+{
+    uint8_t *buf = mitm_try_alloc(len);
     if (!buf) {
         if (errlen)
-            snprintf(err, errlen, "flow %s: out of memory for %u bytes", sm->id, sm->spool_len);
+            snprintf(err, errlen, "flow %s: out of memory for %u bytes", id, len);
         return NULL;
     }
     size_t got = 0;
-    while (got < sm->spool_len) {
-        ssize_t r = pread(s->spool, buf + got, sm->spool_len - got, (off_t)(sm->spool_off + got));
+    while (got < len) {
+        ssize_t r = pread(s->spool, buf + got, len - got, (off_t)(off + got));
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0) {
             if (errlen)
-                snprintf(err, errlen, "flow %s: reading the spool: %s", sm->id,
-                         r < 0 ? strerror(errno) : "EOF");
+                snprintf(err, errlen, "flow %s: reading the spool: %s", id, r < 0 ? strerror(errno) : "EOF");
             free(buf);
             return NULL;
         }
         got += (size_t)r;
     }
-    struct mitm_flowfile_reader *rd = mitm_flowfile_open_mem(buf, sm->spool_len);
+    struct mitm_flowfile_reader *rd = mitm_flowfile_open_mem(buf, len);
     struct mitm_flow *f = NULL;
     char msg[256];
     if (mitm_flowfile_next(rd, &f, msg, sizeof(msg)) != MITM_FLOWFILE_FLOW && errlen)
-        snprintf(err, errlen, "flow %s: spool record unreadable: %s", sm->id, msg);
+        snprintf(err, errlen, "flow %s: spool record unreadable: %s", id, msg);
     mitm_flowfile_close(rd);
     free(buf);
     return f;
+}
+
+struct mitm_flow *mitm_store_get(struct mitm_store *s, size_t i, char *err, size_t errlen)
+{
+    if (!slot_ok(s, i, err, errlen))
+        return NULL;
+    const struct mitm_store_summary *sm = &s->sum[i];
+    return load(s, sm->id, sm->spool_off, sm->spool_len, err, errlen);
+}
+
+int mitm_store_backup(struct mitm_store *s, size_t i)
+{
+    if (!slot_ok(s, i, NULL, 0))
+        return -1;
+    struct mitm_store_summary *sm = &s->sum[i];
+    if (!sm->backup_len) { /* the record stays in the spool: keeping it costs no copy */
+        sm->backup_off = sm->spool_off;
+        sm->backup_len = sm->spool_len;
+    }
+    return 0;
+}
+
+bool mitm_store_has_backup(const struct mitm_store *s, size_t i)
+{
+    return i < s->n && !s->sum[i].removed && s->sum[i].backup_len;
+}
+
+int mitm_store_revert(struct mitm_store *s, size_t i, char *err, size_t errlen)
+{
+    if (!slot_ok(s, i, err, errlen))
+        return -1;
+    struct mitm_store_summary *sm = &s->sum[i];
+    if (!sm->backup_len)
+        return 0;
+    struct mitm_flow *f = load(s, sm->id, sm->backup_off, sm->backup_len, err, errlen);
+    if (!f)
+        return -1;
+    repoint(s, i, false, f, sm->backup_off, sm->backup_len, true);
+    mitm_flow_unref(f);
+    return 1;
 }
 
 uint64_t mitm_store_spool_bytes(const struct mitm_store *s)
@@ -495,13 +706,14 @@ struct mitm_store_view *mitm_store_view_new(struct mitm_store *s)
 {
     struct mitm_store_view *v = mitm_calloc(1, sizeof(*v));
     v->s = s;
-    v->focus = -1;
+    v->detached_at = -1;
     v->cap = s->n > 256 ? s->n : 256;
     v->members = mitm_alloc(v->cap * sizeof(*v->members));
     for (size_t i = 0; i < s->n; i++)
-        v->members[i] = (uint32_t)i;
-    v->n = s->n;
-    v->focus = v->n ? 0 : -1;
+        if (!s->sum[i].removed)
+            v->members[v->n++] = (uint32_t)i;
+    sort_members(v); /* flows read from files may have arrived out of time order */
+    v->focus = v->n ? (ssize_t)v->members[0] : -1;
     v->next = s->views;
     s->views = v;
     return v;
@@ -522,51 +734,111 @@ void mitm_store_view_free(struct mitm_store_view *v)
     free(v);
 }
 
-int mitm_store_view_set_filter(struct mitm_store_view *v, const char *expr, char *err, size_t errlen)
+/* Rebuild the members from every stored flow (filter and marked mode), sort them, and
+ * keep the focus on the same flow, else the nearest in order (mitmproxy's refresh). */
+static void refilter(struct mitm_store_view *v)
 {
-    struct mitm_filter *nf = NULL;
-    if (expr && *expr && !(nf = mitm_filter_parse(expr, err, errlen)))
-        return -1;
     struct mitm_store *s = v->s;
-    ssize_t focused = mitm_store_view_focus(v);
-    mitm_filter_free(v->filter);
-    v->filter = nf;
+    ssize_t focused = v->focus;
     v->n = 0;
     v->load_errors = 0;
     for (size_t i = 0; i < s->n; i++) {
-        bool in = true;
-        if (nf) {
+        if (s->sum[i].removed || (v->marked_only && !s->sum[i].marked))
+            continue;
+        if (v->filter) {
             char msg[256];
             struct mitm_flow *f = mitm_store_get(s, i, msg, sizeof(msg));
             if (!f) {
                 mitm_log(MITM_LOG_WARN, NULL, "flow store: %s", msg);
                 v->load_errors++;
             }
-            in = f && mitm_filter_match(nf, f);
+            bool in = f && mitm_filter_match(v->filter, f);
             mitm_flow_unref(f);
+            if (!in)
+                continue;
         }
-        if (!in)
-            continue;
         if (v->n == v->cap) {
             v->cap = v->cap ? 2 * v->cap : 256;
             v->members = mitm_realloc(v->members, v->cap * sizeof(*v->members));
         }
         v->members[v->n++] = (uint32_t)i;
     }
+    sort_members(v);
     if (v->n == 0)
         v->focus = -1;
     else if (focused < 0)
-        v->focus = 0;
-    else {
+        v->focus = mitm_store_view_at(v, 0);
+    else if (member_find(v, (size_t)focused) < 0) {
         size_t pos = lower_bound(v, (size_t)focused);
-        v->focus = (ssize_t)(pos < v->n ? pos : v->n - 1);
+        v->focus = (ssize_t)v->members[pos < v->n ? pos : v->n - 1];
     }
+}
+
+int mitm_store_view_set_filter(struct mitm_store_view *v, const char *expr, char *err, size_t errlen)
+{
+    struct mitm_filter *nf = NULL;
+    if (expr && *expr && !(nf = mitm_filter_parse(expr, err, errlen)))
+        return -1;
+    mitm_filter_free(v->filter);
+    v->filter = nf;
+    refilter(v);
     return 0;
 }
 
 const char *mitm_store_view_filter(const struct mitm_store_view *v)
 {
     return v->filter ? mitm_filter_pattern(v->filter) : NULL;
+}
+
+void mitm_store_view_set_marked_only(struct mitm_store_view *v, bool on)
+{
+    if (v->marked_only == on)
+        return;
+    v->marked_only = on;
+    refilter(v);
+}
+
+bool mitm_store_view_marked_only(const struct mitm_store_view *v)
+{
+    return v->marked_only;
+}
+
+static const char *const order_names[] = {"time", "method", "url", "size"};
+
+int mitm_store_order_parse(const char *name)
+{
+    for (size_t k = 0; k < sizeof(order_names) / sizeof(order_names[0]); k++)
+        if (strcmp(name, order_names[k]) == 0)
+            return (int)k;
+    return -1;
+}
+
+const char *mitm_store_order_name(enum mitm_store_order o)
+{
+    return order_names[o];
+}
+
+void mitm_store_view_set_order(struct mitm_store_view *v, enum mitm_store_order o)
+{
+    if (v->order == o)
+        return;
+    v->order = o;
+    sort_members(v);
+}
+
+enum mitm_store_order mitm_store_view_order(const struct mitm_store_view *v)
+{
+    return v->order;
+}
+
+void mitm_store_view_set_reversed(struct mitm_store_view *v, bool on)
+{
+    v->reversed = on;
+}
+
+bool mitm_store_view_reversed(const struct mitm_store_view *v)
+{
+    return v->reversed;
 }
 
 size_t mitm_store_view_load_errors(const struct mitm_store_view *v)
@@ -581,46 +853,53 @@ size_t mitm_store_view_count(const struct mitm_store_view *v)
 
 ssize_t mitm_store_view_at(const struct mitm_store_view *v, size_t pos)
 {
-    return pos < v->n ? (ssize_t)v->members[pos] : -1;
+    return pos < v->n ? (ssize_t)v->members[shown(v, pos)] : -1;
 }
 
 ssize_t mitm_store_view_pos(const struct mitm_store_view *v, size_t i)
 {
-    size_t pos = lower_bound(v, i);
-    return pos < v->n && v->members[pos] == i ? (ssize_t)pos : -1;
+    if (i >= v->s->n || v->s->sum[i].removed)
+        return -1;
+    ssize_t pos = member_find(v, i);
+    return pos < 0 ? -1 : (ssize_t)shown(v, (size_t)pos);
 }
 
 ssize_t mitm_store_view_focus(const struct mitm_store_view *v)
 {
-    return v->focus >= 0 ? (ssize_t)v->members[v->focus] : -1;
+    return v->focus;
 }
 
 int mitm_store_view_set_focus(struct mitm_store_view *v, size_t i)
 {
-    ssize_t pos = mitm_store_view_pos(v, i);
-    if (pos < 0)
+    if (mitm_store_view_pos(v, i) < 0)
         return -1;
-    v->focus = pos;
+    v->focus = (ssize_t)i;
     return 0;
 }
 
 ssize_t mitm_store_view_focus_next(struct mitm_store_view *v)
 {
-    if (v->focus >= 0 && (size_t)v->focus + 1 < v->n)
-        v->focus++;
-    return mitm_store_view_focus(v);
+    if (v->focus >= 0) {
+        size_t pos = (size_t)mitm_store_view_pos(v, (size_t)v->focus);
+        if (pos + 1 < v->n)
+            v->focus = mitm_store_view_at(v, pos + 1);
+    }
+    return v->focus;
 }
 
 ssize_t mitm_store_view_focus_prev(struct mitm_store_view *v)
 {
-    if (v->focus > 0)
-        v->focus--;
-    return mitm_store_view_focus(v);
+    if (v->focus >= 0) {
+        size_t pos = (size_t)mitm_store_view_pos(v, (size_t)v->focus);
+        if (pos > 0)
+            v->focus = mitm_store_view_at(v, pos - 1);
+    }
+    return v->focus;
 }
 
 void mitm_store_view_set_follow(struct mitm_store_view *v, bool on)
 {
     v->follow = on;
     if (on && v->n)
-        v->focus = (ssize_t)(v->n - 1);
+        v->focus = mitm_store_view_at(v, v->n - 1);
 }

@@ -64,8 +64,8 @@ static bool in_ids(const char *list, const char *id)
     return false;
 }
 
-static int resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *nout, char *err,
-                   size_t errlen)
+int mitm_ui_resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *nout, char *err,
+                    size_t errlen)
 {
     struct mitm_master *m = ud;
     struct picked p = {0};
@@ -81,6 +81,8 @@ static int resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *
                strcmp(spec, "@unmarked") == 0) {
         for (size_t i = 0; i < n; i++) {
             const struct mitm_store_summary *s = mitm_store_summary(m->store, i);
+            if (!s)
+                continue; /* removed */
             bool keep = spec[1] == 'a' || (spec[1] == 'h' && mitm_store_view_pos(m->view, i) < 0) ||
                         (spec[1] == 'm' && s->marked) || (spec[1] == 'u' && !s->marked);
             if (keep)
@@ -88,9 +90,11 @@ static int resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *
         }
     } else if (spec[0] == '@' && strlen(spec) >= 37 &&
                strspn(spec + 1, "0123456789abcdef-,") == strlen(spec + 1)) {
-        for (size_t i = 0; i < n; i++)
-            if (in_ids(spec + 1, mitm_store_summary(m->store, i)->id))
+        for (size_t i = 0; i < n; i++) {
+            const struct mitm_store_summary *s = mitm_store_summary(m->store, i);
+            if (s && in_ids(spec + 1, s->id))
                 pick_index(m, &p, i);
+        }
     } else {
         char why[400];
         struct mitm_filter *flt = mitm_filter_parse(spec, why, sizeof(why));
@@ -100,6 +104,8 @@ static int resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *
         }
         char lerr[512];
         for (size_t i = 0; i < n; i++) {
+            if (!mitm_store_summary(m->store, i))
+                continue; /* removed */
             struct mitm_flow *f = mitm_store_get(m->store, i, lerr, sizeof(lerr));
             if (f && mitm_filter_match(flt, f))
                 pick(&p, f);
@@ -113,12 +119,33 @@ static int resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t *
     return 0;
 }
 
-/* Write a command's change of f back to the store. */
-static void update(struct mitm_master *m, const struct mitm_flow *f)
+void mitm_ui_update(struct mitm_master *m, const struct mitm_flow *f)
 {
     ssize_t i = mitm_store_find(m->store, f->id);
     if (i >= 0)
         mitm_master_update_flow(m, (size_t)i, f);
+}
+
+void mitm_ui_backup(struct mitm_master *m, const struct mitm_flow *f)
+{
+    ssize_t i = mitm_store_find(m->store, f->id);
+    if (i >= 0)
+        mitm_store_backup(m->store, (size_t)i);
+}
+
+void mitm_ui_changed(struct mitm_master *m, ssize_t index)
+{
+    if (m->fe.changed)
+        m->fe.changed(m->fe.arg, index);
+}
+
+int mitm_ui_register_defs(struct mitm_master *m, const struct mitm_cmd_def *defs, size_t n, char *err,
+                          size_t errlen)
+{
+    for (size_t i = 0; i < n; i++)
+        if (mitm_cmd_register(m->commands, &defs[i], err, errlen) < 0)
+            return -1;
+    return 0;
 }
 
 static void set_str(char **dst, const char *v)
@@ -140,7 +167,7 @@ static int cmd_resume(void *data, const struct mitm_cmd_arg *a, size_t n, struct
             continue;
         /* the stored flow carries what the user edited while it waited */
         f->intercepted = false;
-        update(m, f);
+        mitm_ui_update(m, f);
         mitm_master_resume(m, f->id, mitm_flowfile_snapshot(f, false));
     }
     return 0;
@@ -158,7 +185,7 @@ static int cmd_kill(void *data, const struct mitm_cmd_arg *a, size_t n, struct m
         if (f->error || !mitm_master_kill(m, f->id))
             continue;
         f->intercepted = false;
-        update(m, f);
+        mitm_ui_update(m, f);
         killed++;
     }
     mitm_log(MITM_LOG_ALERT, NULL, "Killed %zu flows.", killed);
@@ -195,7 +222,7 @@ static int cmd_mark(void *data, const struct mitm_cmd_arg *a, size_t n, struct m
     }
     for (size_t i = 0; i < a[0].nflows; i++) {
         set_str(&a[0].flows[i]->marked, v);
-        update(m, a[0].flows[i]);
+        mitm_ui_update(m, a[0].flows[i]);
     }
     return 0;
 }
@@ -208,7 +235,7 @@ static int cmd_mark_toggle(void *data, const struct mitm_cmd_arg *a, size_t n, s
     for (size_t i = 0; i < a[0].nflows; i++) {
         struct mitm_flow *f = a[0].flows[i];
         set_str(&f->marked, f->marked[0] ? "" : ":default:");
-        update(m, f);
+        mitm_ui_update(m, f);
     }
     return 0;
 }
@@ -220,7 +247,7 @@ static int cmd_comment(void *data, const struct mitm_cmd_arg *a, size_t n, struc
     struct mitm_master *m = data;
     for (size_t i = 0; i < a[0].nflows; i++) {
         set_str(&a[0].flows[i]->comment, a[1].str);
-        update(m, a[0].flows[i]);
+        mitm_ui_update(m, a[0].flows[i]);
     }
     return 0;
 }
@@ -249,6 +276,7 @@ static int cmd_replay(void *data, const struct mitm_cmd_arg *a, size_t n, struct
             struct mitm_flow *f = ok[i];
             if (f->type != MITM_FLOW_HTTP)
                 continue;
+            mitm_ui_backup(m, f); /* mitmproxy backs a flow up before replaying it */
             set_str(&f->is_replay, "request");
             mitm_http_response_free(f->response);
             f->response = NULL;
@@ -257,7 +285,7 @@ static int cmd_replay(void *data, const struct mitm_cmd_arg *a, size_t n, struct
                 free(f->error);
                 f->error = NULL;
             }
-            update(m, f);
+            mitm_ui_update(m, f);
         }
     }
     free(ok);
@@ -436,8 +464,8 @@ static int cmd_view_clear(void *data, const struct mitm_cmd_arg *a, size_t n, st
     (void)a, (void)n, (void)out, (void)err, (void)errlen;
     struct mitm_master *m = data;
     mitm_store_clear(m->store);
-    if (m->fe.changed)
-        m->fe.changed(m->fe.arg, -1);
+    mitm_ui_settings_prune(m);
+    mitm_ui_changed(m, -1);
     return 0;
 }
 
@@ -548,12 +576,12 @@ int mitm_ui_commands_register(struct mitm_master *m, char *err, size_t errlen)
         {"view.focus.prev", NULL, 0, NULL, "Set focus to the previous flow.", cmd_focus_prev, m},
         {"view.properties.length", NULL, 0, "int", "Returns view length.", cmd_view_length, m},
     };
-    for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
-        if (mitm_cmd_register(m->commands, &defs[i], err, errlen) < 0)
-            return -1;
-    if (mitm_export_register_commands(m->commands, err, errlen) < 0 ||
+    if (mitm_ui_register_defs(m, defs, sizeof(defs) / sizeof(defs[0]), err, errlen) < 0 ||
+        mitm_ui_viewcmds_register(m, err, errlen) < 0 || mitm_ui_flowcmds_register(m, err, errlen) < 0 ||
+        mitm_ui_cut_register(m, err, errlen) < 0 ||
+        mitm_export_register_commands(m->commands, err, errlen) < 0 ||
         mitm_har_register_commands(m->commands, err, errlen) < 0)
         return -1;
-    mitm_cmd_set_resolver(m->commands, resolve, m);
+    mitm_cmd_set_resolver(m->commands, mitm_ui_resolve, m);
     return 0;
 }

@@ -167,6 +167,8 @@ static ssize_t store_flow(struct mitm_master *m, const struct mitm_flow *f)
 {
     char err[512];
     ssize_t i = mitm_store_add(m->store, f, err, sizeof(err));
+    if (i == MITM_STORE_REMOVED)
+        return -1; /* the user removed it: its worker's later updates are dropped */
     if (i < 0)
         mitm_log(MITM_LOG_WARN, NULL, "flow store: %s", err);
     return i;
@@ -570,6 +572,16 @@ void mitm_master_init(struct mitm_master *m, uv_loop_t *loop, const struct mitm_
     m->commands = mitm_cmd_registry_new();
 }
 
+/* view_order and view_order_reversed onto the view (the option's choices are the store's
+ * order names). */
+static void apply_order(struct mitm_master *m, const struct mitm_options *o)
+{
+    int order = mitm_store_order_parse(o->view_order ? o->view_order : "");
+    if (order >= 0)
+        mitm_store_view_set_order(m->view, (enum mitm_store_order)order);
+    mitm_store_view_set_reversed(m->view, o->view_order_reversed);
+}
+
 /* The interactive parts: store, view, live table, intercept, commands. */
 static int interactive_setup(struct mitm_master *m)
 {
@@ -581,6 +593,9 @@ static int interactive_setup(struct mitm_master *m)
     }
     m->view = mitm_store_view_new(m->store);
     mitm_store_view_set_follow(m->view, mitm_options.console_focus_follow);
+    mitm_store_view_set_order(m->view,
+                              (enum mitm_store_order)mitm_store_order_parse(mitm_options.view_order));
+    mitm_store_view_set_reversed(m->view, mitm_options.view_order_reversed);
     if (mitm_options.view_filter && *mitm_options.view_filter &&
         mitm_store_view_set_filter(m->view, mitm_options.view_filter, err, sizeof(err)) < 0) {
         mitm_log(MITM_LOG_ERROR, NULL, "Invalid view filter: %s", err);
@@ -625,6 +640,8 @@ int mitm_master_start(struct mitm_master *m)
         mitm_log(MITM_LOG_ERROR, NULL, "Cannot load server replay flows: %s", err);
         return 1;
     }
+    if (!m->sp && m->fe.interactive) /* replay.server* fill it at run time */
+        m->sp = mitm_serverplayback_new(&mitm_options);
     /* the workers run for the proxy server and for client replays (which they carry out
      * even with -n, without listening); an interactive master always has them, for
      * replay.client */
@@ -688,6 +705,7 @@ void mitm_master_deinit(struct mitm_master *m)
         mitm_services_deinit(&m->svc);
     m->svc_on = false;
     mitm_addons_free(m->addons);
+    mitm_ui_commands_free(m);
     mitm_cmd_registry_free(m->commands);
     mitm_script_rt_free(m->scripts);
     mitm_builtin_addons_free(&m->builtin);
@@ -735,13 +753,16 @@ int mitm_master_set_option(struct mitm_master *m, const char *name, const char *
         mitm_intercept_set_active(m->intercept, next.intercept_active);
     if (m->view && strcmp(name, "console_focus_follow") == 0)
         mitm_store_view_set_follow(m->view, next.console_focus_follow);
+    bool reorder = strcmp(name, "view_order") == 0 || strcmp(name, "view_order_reversed") == 0;
+    if (m->view && reorder)
+        apply_order(m, &next);
     mitm_options_free(&mitm_options);
     mitm_options = next;
     if (m->svc_on)
         mitm_services_set_options(&m->svc, &mitm_options);
     if (m->fe.option)
         m->fe.option(m->fe.arg, name);
-    if (m->view && strcmp(name, "view_filter") == 0 && m->fe.changed)
+    if (m->view && (reorder || strcmp(name, "view_filter") == 0) && m->fe.changed)
         m->fe.changed(m->fe.arg, -1);
     return 0;
 }

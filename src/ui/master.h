@@ -32,6 +32,7 @@
 
 struct mitm_cli;
 struct mitm_master;
+struct mitm_ui_settings;
 
 /* What a front end plugs in. */
 struct mitm_frontend {
@@ -82,6 +83,7 @@ struct mitm_master {
     struct mitm_store *store;
     struct mitm_store_view *view;
     struct mitm_live *live;
+    struct mitm_ui_settings *settings; /* view.settings.*: owned by ui/viewcmds.c */
     bool stopping;
     int rc; /* exit status so far */
 };

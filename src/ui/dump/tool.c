@@ -249,6 +249,8 @@ static void write_hardump(struct app *app)
     size_t n = mitm_store_count(app->store), k = 0;
     struct mitm_flow **flows = mitm_calloc(n ? n : 1, sizeof(*flows));
     for (size_t i = 0; i < n; i++) {
+        if (!mitm_store_summary(app->store, i))
+            continue; /* removed */
         struct mitm_flow *f = mitm_store_get(app->store, i, err, sizeof(err));
         if (!f) {
             mitm_log(MITM_LOG_WARN, NULL, "hardump: %s", err);

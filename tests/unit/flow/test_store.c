@@ -484,3 +484,232 @@ Test(savefile, errors)
     cr_assert_str_eq(err, "Error while writing to /dev/full: No space left on device");
     mitm_savefile_close(sf);
 }
+
+/* ---- removal, order, backups, marked-only ---- */
+
+static void set_comment(struct mitm_store *s, size_t i, const char *c)
+{
+    char err[256];
+    struct mitm_flow *f = mitm_store_get(s, i, err, sizeof(err));
+    cr_assert(f, "%s", err);
+    free(f->comment);
+    f->comment = strdup(c);
+    cr_assert_eq(mitm_store_update(s, i, f, err, sizeof(err)), 0, "%s", err);
+    mitm_flow_unref(f);
+}
+
+static void set_marked(struct mitm_store *s, size_t i, bool on)
+{
+    char err[256];
+    struct mitm_flow *f = mitm_store_get(s, i, err, sizeof(err));
+    cr_assert(f, "%s", err);
+    free(f->marked);
+    f->marked = strdup(on ? ":default:" : "");
+    cr_assert_eq(mitm_store_update(s, i, f, err, sizeof(err)), 0, "%s", err);
+    mitm_flow_unref(f);
+}
+
+Test(store, remove_leaves_a_tombstone)
+{
+    char err[256];
+    struct mitm_store *s = new_store();
+    fill(s, 10);
+    struct mitm_store_view *v = mitm_store_view_new(s);
+    struct mitm_store_view *posts = mitm_store_view_new(s);
+    cr_assert_eq(mitm_store_view_set_filter(posts, "~m POST", err, sizeof(err)), 0, "%s", err);
+    cr_assert_eq(mitm_store_view_count(posts), 3); /* 1, 5, 9 */
+    char id[MITM_UUID_LEN + 1];
+    snprintf(id, sizeof(id), "%s", mitm_store_summary(s, 5)->id);
+    cr_assert_eq(mitm_store_view_set_focus(v, 5), 0);
+    cr_assert_eq(mitm_store_view_set_focus(posts, 5), 0);
+
+    cr_assert_eq(mitm_store_remove(s, 5), 0);
+    cr_assert_eq(mitm_store_count(s), 10);
+    cr_assert_eq(mitm_store_live_count(s), 9);
+    cr_assert_null(mitm_store_summary(s, 5));
+    cr_assert_null(mitm_store_get(s, 5, err, sizeof(err)));
+    cr_assert(strstr(err, "was removed"), "%s", err);
+    cr_assert_eq(mitm_store_find(s, id), -1);
+    cr_assert_eq(mitm_store_remove(s, 5), -1);
+    cr_assert_eq(mitm_store_view_count(v), 9);
+    cr_assert_eq(mitm_store_view_pos(v, 5), -1);
+    cr_assert_eq(mitm_store_view_focus(v), 6, "focus moves to the next flow");
+    cr_assert_eq(mitm_store_view_count(posts), 2);
+    cr_assert_eq(mitm_store_view_focus(posts), 9);
+    /* indexes of the others are stable; the removed id cannot come back */
+    cr_assert_eq(mitm_store_find(s, mitm_store_summary(s, 6)->id), 6);
+    struct mitm_flow *f = make_flow(5);
+    snprintf(f->id, sizeof(f->id), "%s", id);
+    cr_assert_eq(mitm_store_add(s, f, err, sizeof(err)), MITM_STORE_REMOVED);
+    cr_assert_eq(mitm_store_update(s, 5, f, err, sizeof(err)), -1);
+    mitm_flow_unref(f);
+    cr_assert_eq(mitm_store_live_count(s), 9);
+
+    /* removing the last shown flow while focused: focus on the new last */
+    cr_assert_eq(mitm_store_remove(s, 9), 0);
+    cr_assert_eq(mitm_store_view_focus(posts), 1);
+    cr_assert_eq(mitm_store_view_set_focus(v, 8), 0);
+    cr_assert_eq(mitm_store_remove(s, 8), 0);
+    cr_assert_eq(mitm_store_view_focus(v), 7);
+    /* a refilter skips tombstones; a new view too */
+    cr_assert_eq(mitm_store_view_set_filter(v, "~m GET", err, sizeof(err)), 0);
+    cr_assert_eq(mitm_store_view_count(v), 2); /* 0, 4 (8 removed) */
+    struct mitm_store_view *all = mitm_store_view_new(s);
+    cr_assert_eq(mitm_store_view_count(all), 7);
+    for (size_t i = 0; i < 10; i++)
+        if (i != 5 && i != 8 && i != 9)
+            cr_assert_eq(mitm_store_remove(s, i), 0);
+    cr_assert_eq(mitm_store_view_count(all), 0);
+    cr_assert_eq(mitm_store_view_focus(all), -1);
+    mitm_store_clear(s);
+    cr_assert_eq(mitm_store_live_count(s), 0);
+    fill(s, 2);
+    cr_assert_eq(mitm_store_view_focus(all), 0);
+    mitm_store_free(s);
+}
+
+static uint64_t size_of(struct mitm_store *s, ssize_t i)
+{
+    const struct mitm_store_summary *sm = mitm_store_summary(s, (size_t)i);
+    return sm->request_size + sm->response_size;
+}
+
+static void assert_sorted(struct mitm_store *s, struct mitm_store_view *v, enum mitm_store_order o)
+{
+    for (size_t p = 1; p < mitm_store_view_count(v); p++) {
+        ssize_t a = mitm_store_view_at(v, p - 1), b = mitm_store_view_at(v, p);
+        const struct mitm_store_summary *x = mitm_store_summary(s, (size_t)a),
+                                        *y = mitm_store_summary(s, (size_t)b);
+        int c = 0;
+        if (o == MITM_STORE_ORDER_SIZE)
+            c = (size_of(s, a) > size_of(s, b)) - (size_of(s, a) < size_of(s, b));
+        else if (o == MITM_STORE_ORDER_METHOD)
+            c = strcmp(x->method, y->method);
+        else if (o == MITM_STORE_ORDER_TIME)
+            c = (x->timestamp_created > y->timestamp_created) - (x->timestamp_created < y->timestamp_created);
+        else if (!(c = strcmp(x->host, y->host)) && !(c = (x->port > y->port) - (x->port < y->port)))
+            c = strcmp(x->path, y->path);
+        cr_assert(c < 0 || (c == 0 && a < b), "position %zu: %zd after %zd", p, b, a);
+        cr_assert_eq(mitm_store_view_pos(v, (size_t)b), (ssize_t)p);
+    }
+}
+
+Test(store, view_orders)
+{
+    char err[256];
+    struct mitm_store *s = new_store();
+    fill(s, 60);
+    struct mitm_store_view *v = mitm_store_view_new(s);
+    cr_assert_eq(mitm_store_order_parse("size"), MITM_STORE_ORDER_SIZE);
+    cr_assert_eq(mitm_store_order_parse("bogus"), -1);
+    cr_assert_str_eq(mitm_store_order_name(MITM_STORE_ORDER_URL), "url");
+    cr_assert_eq(mitm_store_view_set_focus(v, 17), 0);
+    for (int o = MITM_STORE_ORDER_TIME; o <= MITM_STORE_ORDER_SIZE; o++) {
+        mitm_store_view_set_order(v, (enum mitm_store_order)o);
+        cr_assert_eq(mitm_store_view_order(v), (enum mitm_store_order)o);
+        assert_sorted(s, v, (enum mitm_store_order)o);
+        cr_assert_eq(mitm_store_view_focus(v), 17, "focus stays on the flow");
+    }
+    /* new and updated flows keep their place in the order without a re-sort */
+    for (size_t k = 60; k < 90; k++) {
+        struct mitm_flow *f = make_flow(k * 7 % 53);
+        cr_assert_geq(mitm_store_add(s, f, err, sizeof(err)), 0, "%s", err);
+        mitm_flow_unref(f);
+    }
+    struct mitm_flow *f = mitm_store_get(s, 3, err, sizeof(err));
+    mitm_buf_append(&f->response->content, "grown", 5);
+    cr_assert_eq(mitm_store_update(s, 3, f, err, sizeof(err)), 0);
+    mitm_flow_unref(f);
+    cr_assert_eq(mitm_store_view_count(v), 90);
+    assert_sorted(s, v, MITM_STORE_ORDER_SIZE);
+    /* reversed: the same order shown bottom up, focus moves as shown */
+    ssize_t first = mitm_store_view_at(v, 0), last = mitm_store_view_at(v, 89);
+    mitm_store_view_set_reversed(v, true);
+    cr_assert(mitm_store_view_reversed(v));
+    cr_assert_eq(mitm_store_view_at(v, 0), last);
+    cr_assert_eq(mitm_store_view_at(v, 89), first);
+    cr_assert_eq(mitm_store_view_pos(v, (size_t)first), 89);
+    ssize_t pos = mitm_store_view_pos(v, 17);
+    cr_assert_eq(mitm_store_view_focus_next(v), mitm_store_view_at(v, (size_t)pos + 1));
+    mitm_store_view_set_focus(v, (size_t)first);
+    cr_assert_eq(mitm_store_remove(s, (size_t)first), 0);
+    cr_assert_eq(mitm_store_view_focus(v), mitm_store_view_at(v, 88), "focus on the new bottom");
+    mitm_store_free(s);
+}
+
+Test(store, backup_and_revert)
+{
+    char err[256];
+    struct mitm_store *s = new_store();
+    fill(s, 3);
+    cr_assert_not(mitm_store_has_backup(s, 1));
+    cr_assert_eq(mitm_store_revert(s, 1, err, sizeof(err)), 0, "no backup: nothing to do");
+    struct mitm_flow *orig = mitm_store_get(s, 1, err, sizeof(err));
+    cr_assert_eq(mitm_store_backup(s, 1), 0);
+    set_comment(s, 1, "first");
+    cr_assert_eq(mitm_store_backup(s, 1), 0, "a second backup keeps the first");
+    set_comment(s, 1, "second");
+    set_marked(s, 1, true);
+    cr_assert(mitm_store_has_backup(s, 1));
+    cr_assert_not(mitm_store_has_backup(s, 0));
+    cr_assert(mitm_store_summary(s, 1)->marked);
+    cr_assert_eq(mitm_store_revert(s, 1, err, sizeof(err)), 1, "%s", err);
+    cr_assert_not(mitm_store_has_backup(s, 1));
+    cr_assert_not(mitm_store_summary(s, 1)->marked);
+    struct mitm_flow *g = mitm_store_get(s, 1, err, sizeof(err));
+    cr_assert_str_eq(g->comment, "");
+    assert_same(g, orig);
+    mitm_flow_unref(g);
+    mitm_flow_unref(orig);
+    cr_assert_eq(mitm_store_revert(s, 1, err, sizeof(err)), 0);
+    /* a live update (add with the same id) keeps the backup */
+    cr_assert_eq(mitm_store_backup(s, 2), 0);
+    g = mitm_store_get(s, 2, err, sizeof(err));
+    cr_assert_eq(mitm_store_add(s, g, err, sizeof(err)), 2);
+    mitm_flow_unref(g);
+    cr_assert(mitm_store_has_backup(s, 2));
+    cr_assert_eq(mitm_store_backup(s, 9), -1);
+    cr_assert_eq(mitm_store_revert(s, 9, err, sizeof(err)), -1);
+    mitm_store_free(s);
+}
+
+Test(store, marked_only_view)
+{
+    char err[256];
+    struct mitm_store *s = new_store();
+    fill(s, 10);
+    struct mitm_store_view *v = mitm_store_view_new(s);
+    set_marked(s, 2, true);
+    set_marked(s, 7, true);
+    cr_assert_eq(mitm_store_view_set_focus(v, 4), 0);
+    mitm_store_view_set_marked_only(v, true);
+    cr_assert(mitm_store_view_marked_only(v));
+    cr_assert_eq(mitm_store_view_count(v), 2);
+    cr_assert_eq(mitm_store_view_focus(v), 7, "the nearest later marked flow");
+    set_marked(s, 5, true);
+    cr_assert_eq(mitm_store_view_count(v), 3);
+    set_marked(s, 7, false);
+    cr_assert_eq(mitm_store_view_count(v), 2);
+    cr_assert_eq(mitm_store_view_focus(v), 5, "7 left: focus on the flow now at its place, the last");
+    cr_assert_eq(mitm_store_view_set_filter(v, "~m PUT", err, sizeof(err)), 0); /* 2, 6 */
+    cr_assert_eq(mitm_store_view_count(v), 1);
+    mitm_store_view_set_marked_only(v, false);
+    cr_assert_eq(mitm_store_view_count(v), 2);
+    mitm_store_free(s);
+}
+
+Test(store, new_view_sorts_out_of_order_arrivals)
+{
+    char err[256];
+    struct mitm_store *s = new_store();
+    for (size_t k = 5; k-- > 0;) { /* newest first, as a file read with -r may hold them */
+        struct mitm_flow *f = make_flow(k);
+        cr_assert_geq(mitm_store_add(s, f, err, sizeof(err)), 0, "%s", err);
+        mitm_flow_unref(f);
+    }
+    struct mitm_store_view *v = mitm_store_view_new(s);
+    cr_assert_eq(mitm_store_view_at(v, 0), 4, "the oldest flow (added last) first");
+    cr_assert_eq(mitm_store_view_focus(v), 4);
+    assert_sorted(s, v, MITM_STORE_ORDER_TIME);
+    mitm_store_free(s);
+}
