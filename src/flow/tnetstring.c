@@ -323,12 +323,21 @@ size_t mitm_tns_format_float(double f, char *out, size_t cap)
         return (size_t)snprintf(out, cap, f < 0 ? "-inf" : "inf");
     char e[40];
     locale_t old = uselocale(numeric_locale());
-    /* Shortest %e precision that reads back exactly: Python repr's digits. */
-    for (int p = 0; p < 17; p++) {
-        snprintf(e, sizeof(e), "%.*e", p, f);
+    /* Shortest %e precision that reads back exactly: Python repr's digits. Reading back is
+     * monotone in the precision (the nearest decimal with one more digit is at least as close
+     * to f), and 16 always works for a double, so a binary search needs 4 or 5 tries where a
+     * scan from 0 needed up to 17: flow timestamps need 15 or 16 digits, and the UIs encode
+     * every flow several times (snapshots, the store). */
+    int lo = 0, hi = 16;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(e, sizeof(e), "%.*e", mid, f);
         if (strtod(e, NULL) == f)
-            break;
+            hi = mid;
+        else
+            lo = mid + 1;
     }
+    snprintf(e, sizeof(e), "%.*e", lo, f);
     uselocale(old);
     /* e is "[-]d[.ddd]e[+-]XX": collect the digits and the decimal exponent. */
     char digits[24];

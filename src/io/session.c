@@ -506,10 +506,11 @@ static void publish_copy(struct session *s, enum mitm_hook hook, struct mitm_flo
         mitm_worker_publish(s->w, hook, copy, true, intercepted);
 }
 
+/* A UI sees the flow as it goes: one snapshot per loop turn (mitm_worker_touch_live). */
 static void publish_snapshot(struct session *s, enum mitm_hook hook, struct mitm_flow *flow)
 {
     if (flow && mitm_worker_wants_live(s->w))
-        publish_copy(s, hook, mitm_flowfile_snapshot(flow, false), false);
+        mitm_worker_touch_live(s->w, hook, flow);
 }
 
 /* A flow hook was answered: count live exchanges, publish what the main thread takes at
@@ -549,15 +550,18 @@ static void after_hook(struct session *s, struct mitm_cmd *c)
         if (flow)
             mitm_worker_publish(s->w, c->hook, mitm_flow_ref(flow), false, false);
         break;
-    case MITM_HOOK_TCP_MESSAGE: /* the flow goes on: the main thread gets a copy (a UI: all of it) */
-        if (flow && mitm_worker_wants_flows(s->w))
-            publish_copy(s, c->hook,
-                         live ? mitm_flowfile_snapshot(flow, false) : mitm_flow_message_snapshot(flow),
-                         false);
+    case MITM_HOOK_TCP_MESSAGE: /* the flow goes on: the main thread gets a copy (a UI: all of it,
+                                 * once per loop turn) */
+        if (live)
+            publish_snapshot(s, c->hook, flow);
+        else if (flow && mitm_worker_wants_flows(s->w))
+            publish_copy(s, c->hook, mitm_flow_message_snapshot(flow), false);
         break;
     case MITM_HOOK_WEBSOCKET_MESSAGE:
-        if (flow && mitm_worker_wants_flows(s->w))
-            publish_copy(s, c->hook, mitm_flowfile_snapshot(flow, !live), false);
+        if (live)
+            publish_snapshot(s, c->hook, flow);
+        else if (flow && mitm_worker_wants_flows(s->w))
+            publish_copy(s, c->hook, mitm_flowfile_snapshot(flow, true), false);
         break;
     default:
         break;

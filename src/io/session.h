@@ -81,6 +81,10 @@ struct worker {
     uv_check_t flush; /* hands published flows to the main thread once per loop turn */
     struct published *pub_head, **pub_tail;
     size_t n_pub; /* events in pub_head */
+    /* live flows that changed in this loop turn: one snapshot each at the end of the turn
+     * (a small request's requestheaders and request, or a burst of messages, cost one copy) */
+    struct live_dirty *dirty;
+    size_t n_dirty, cap_dirty;
     struct session *sessions;
     int n_sessions;
     bool stopping;
@@ -94,6 +98,9 @@ void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow
 const struct mitm_services *mitm_worker_services(struct worker *w);
 /* Does the main thread take published flows (a sink is set)? */
 bool mitm_worker_wants_flows(const struct worker *w);
+/* A live flow changed at hook (a UI wants to see it): a snapshot of it is published at the
+ * end of the loop turn unless the flow is published final or held before. */
+void mitm_worker_touch_live(struct worker *w, enum mitm_hook hook, struct mitm_flow *flow);
 /* Does it want a snapshot at every hook (a UI)? */
 bool mitm_worker_wants_live(const struct worker *w);
 /* Are the worker's reads paused because the main thread is behind? */

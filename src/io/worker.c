@@ -15,6 +15,7 @@
 #include "base/alloc.h"
 #include "base/log.h"
 #include "flow/flow.h"
+#include "flow/flowfile.h"
 #include "io/session.h"
 
 #include <arpa/inet.h>
@@ -29,6 +30,11 @@
 struct published {
     struct mitm_pub ev;
     struct published *next;
+};
+
+struct live_dirty {
+    struct mitm_flow *flow; /* a reference */
+    enum mitm_hook hook;    /* the latest hook it changed at */
 };
 
 enum mail_type {
@@ -97,6 +103,33 @@ const struct mitm_services *mitm_worker_services(struct worker *w)
     return w->p->svc;
 }
 
+void mitm_worker_touch_live(struct worker *w, enum mitm_hook hook, struct mitm_flow *flow)
+{
+    for (size_t i = 0; i < w->n_dirty; i++) {
+        if (w->dirty[i].flow == flow) {
+            w->dirty[i].hook = hook;
+            return;
+        }
+    }
+    if (w->n_dirty == w->cap_dirty) {
+        w->cap_dirty = w->cap_dirty ? w->cap_dirty * 2 : 16;
+        w->dirty = mitm_realloc(w->dirty, w->cap_dirty * sizeof(*w->dirty));
+    }
+    w->dirty[w->n_dirty++] = (struct live_dirty){mitm_flow_ref(flow), hook};
+}
+
+/* flow (by id: a held flow is published as a copy) needs no snapshot this turn any more. */
+static void untouch(struct worker *w, const struct mitm_flow *flow)
+{
+    for (size_t i = 0; i < w->n_dirty; i++) {
+        if (w->dirty[i].flow == flow || strcmp(w->dirty[i].flow->id, flow->id) == 0) {
+            mitm_flow_unref(w->dirty[i].flow);
+            w->dirty[i] = w->dirty[--w->n_dirty];
+            return;
+        }
+    }
+}
+
 void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow *flow, bool live,
                          bool intercepted)
 {
@@ -104,6 +137,8 @@ void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow
         mitm_flow_unref(flow);
         return;
     }
+    if (w->n_dirty && (!live || intercepted)) /* this event says more than a snapshot would */
+        untouch(w, flow);
     struct published *e = mitm_alloc(sizeof(*e));
     e->ev = (struct mitm_pub){
         .hook = hook, .flow = flow, .worker = w->index, .live = live, .intercepted = intercepted};
@@ -118,6 +153,21 @@ void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow
 static void on_flush(uv_check_t *h)
 {
     struct worker *w = h->data;
+    for (size_t i = 0; i < w->n_dirty; i++) { /* the turn's live flows, as they are now */
+        struct mitm_flow *snap = mitm_flowfile_snapshot(w->dirty[i].flow, false);
+        enum mitm_hook hook = w->dirty[i].hook;
+        mitm_flow_unref(w->dirty[i].flow);
+        w->dirty[i].flow = NULL;
+        if (snap) {
+            struct published *e = mitm_alloc(sizeof(*e));
+            e->ev = (struct mitm_pub){.hook = hook, .flow = snap, .worker = w->index, .live = true};
+            e->next = NULL;
+            *w->pub_tail = e;
+            w->pub_tail = &e->next;
+            w->n_pub++;
+        }
+    }
+    w->n_dirty = 0;
     if (!w->pub_head)
         return;
     struct mitm_proxy *p = w->p;
@@ -421,6 +471,8 @@ static void worker_main(void *arg)
     free(w->kills);
     w->kills = NULL;
     w->n_kills = 0;
+    free(w->dirty); /* on_flush above took them */
+    w->dirty = NULL;
     /* stopped: close what is left (wake, grace timer) and let the close callbacks run */
     uv_walk(&w->loop, walk_close, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
