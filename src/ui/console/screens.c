@@ -545,7 +545,7 @@ static void options_draw(struct console *c, struct con_screen *s, int top, int h
     (void)c;
     size_t n;
     const struct mitm_opt_info *all = mitm_options_all(&n);
-    struct mitm_options defaults;
+    struct mitm_options defaults = {0};
     mitm_options_init(&defaults);
     size_t h = (size_t)(height > 4 ? height - 3 : height);
     if (s->cursor < s->top)
