@@ -349,3 +349,37 @@ def test_help_options_keybindings_commands(console):
     c.wait_for(r"console\.command\.set option_name:str")
     c.keys("q")
     c.wait_for(r"(?m)^Flows")
+
+
+def test_edit_body_in_editor_then_resume(console, raw_upstream, tmp_path):
+    up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    fail = tmp_path / "fail"
+    fail.write_text("")
+    editor = tmp_path / "editor.sh"
+    # fails (after scribbling on the file) while the flag file exists, else edits the body
+    editor.write_text("#!/bin/sh\nif [ -e '%s' ]; then echo junk > \"$1\"; exit 3; fi\n"
+                      "sed -i 's/hello/HELLO, edited/' \"$1\"\n" % fail)
+    editor.chmod(0o755)
+    c = console("--set", "intercept=~q", env={"EDITOR": str(editor)})
+    c.wait_for(r"\[i:~q\]")
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        r=fetch(c, "http://127.0.0.1:%d/post" % up.port, "--data-binary", "hello")))
+    t.start()
+    c.wait_for(r"POST\s+127\.0\.0\.1\s+/post")
+    c.keys("e")
+    c.wait_for(r"request-body")
+    c.keys("Down", "Down", "Down", "Enter")
+    c.wait_for(r"editor exited with status 3: nothing changed")
+    fail.unlink()
+    c.keys(":", "console.edit.focus request-body", "Enter")
+    c.keys("Enter")
+    s = c.wait_for(r"HELLO, edited")
+    assert "Request intercepted" in s
+    assert up.received() == b""
+    c.keys("a")
+    t.join(30)
+    assert result["r"].returncode == 0 and result["r"].stdout == b"ok"
+    got = up.received()
+    assert got.endswith(b"\r\n\r\nHELLO, edited"), got
+    assert b"Content-Length: 13\r\n" in got or b"content-length: 13\r\n" in got, got

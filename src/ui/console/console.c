@@ -411,8 +411,21 @@ static void restore_terminal(void)
     }
 }
 
+/* A crash must not leave the user's terminal raw and without echo: put it back, then die
+ * of the same signal (SA_RESETHAND restored the default action). */
+static void on_fatal(int sig)
+{
+    restore_terminal();
+    raise(sig);
+}
+
 static void terminal_on(struct console *c)
 {
+    struct sigaction sa = {.sa_handler = on_fatal, .sa_flags = (int)SA_RESETHAND};
+    sigemptyset(&sa.sa_mask);
+    int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
+    for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+        sigaction(fatal[i], &sa, NULL);
     initscr();
     raw();
     noecho();
