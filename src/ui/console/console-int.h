@@ -199,6 +199,8 @@ int flowview_tabs(struct console *c);
 const char *options_focus(struct console *c);
 const struct mitm_key_binding *keybindings_focus(struct console *c);
 void flowlist_draw(struct console *c, int top, int height);
+/* Screen lines per flow in the flow list (2 in the list layout). */
+size_t flowlist_row_height(void);
 size_t help_build(struct console *c, struct con_doc *d);
 
 /* prompt.c */

@@ -419,14 +419,18 @@ static void on_fatal(int sig)
     raise(sig);
 }
 
-static void terminal_on(struct console *c)
+/* Returns 0, or -1 if the terminal cannot be used (unknown TERM). */
+static int terminal_on(struct console *c)
 {
+    SCREEN *scr = newterm(NULL, stdout, stdin);
+    if (!scr)
+        return -1;
+    set_term(scr);
     struct sigaction sa = {.sa_handler = on_fatal, .sa_flags = (int)SA_RESETHAND};
     sigemptyset(&sa.sa_mask);
     int fatal[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL};
     for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
         sigaction(fatal[i], &sa, NULL);
-    initscr();
     raw();
     noecho();
     nonl();
@@ -443,6 +447,7 @@ static void terminal_on(struct console *c)
         mousemask(BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON4_PRESSED | BUTTON5_PRESSED, NULL);
     c->curses_on = true;
     getmaxyx(stdscr, c->rows, c->cols);
+    return 0;
 }
 
 void con_suspend(struct console *c)
@@ -943,7 +948,7 @@ static void on_mouse(struct console *c)
     int top = mitm_options.console_layout_headers ? 1 : 0;
     if (s->kind != SCR_FLOWLIST || ev.y < top || !c->m.view)
         return;
-    size_t pos = s->top + (size_t)(ev.y - top);
+    size_t pos = s->top + (size_t)(ev.y - top) / flowlist_row_height();
     ssize_t idx = mitm_store_view_at(c->m.view, pos);
     if (idx >= 0) {
         mitm_store_view_set_focus(c->m.view, (size_t)idx);
@@ -1145,7 +1150,13 @@ int mitm_console_main(const struct mitm_cli *cli)
     c->depth = 0;
     con_push(c, SCR_FLOWLIST);
     char err[512];
-    int rc = mitm_master_start(&c->m);
+    int rc = 0;
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        mitm_log(MITM_LOG_ERROR, NULL, "The console needs a terminal (use `mitmc dump` without one).");
+        rc = 1;
+    }
+    if (rc == 0)
+        rc = mitm_master_start(&c->m);
     if (rc == 0 && con_commands_register(c, err, sizeof(err)) < 0) {
         mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
         rc = 1;
@@ -1155,6 +1166,7 @@ int mitm_console_main(const struct mitm_cli *cli)
     if (rc == 0 && mitm_master_client_replay(&c->m) < 0)
         rc = 1;
     if (rc) {
+    Fail:
         /* as mitmproxy's errorcheck: startup errors end the program before the UI */
         mitm_log_set_tap(NULL, NULL);
         print_events(c);
@@ -1169,7 +1181,12 @@ int mitm_console_main(const struct mitm_cli *cli)
         return rc;
     }
     load_keys(c);
-    terminal_on(c);
+    if (terminal_on(c) < 0) {
+        mitm_log(MITM_LOG_ERROR, NULL, "Cannot use the terminal (TERM=%s).",
+                 getenv("TERM") ? getenv("TERM") : "");
+        rc = 1;
+        goto Fail;
+    }
     start_handles(c);
     draw(c);
     uv_run(c->loop, UV_RUN_DEFAULT);

@@ -337,3 +337,75 @@ void mitm_row_format(const struct mitm_store_summary *sm, const struct mitm_row_
     size_duration(r, sm, sm->has_response ? sm->response_size : 0, sm->has_response, rs);
     right_indicators(r, sm);
 }
+
+bool mitm_row_list_layout(const char *layout, size_t width)
+{
+    return layout && (strcmp(layout, "list") == 0 || (strcmp(layout, "default") == 0 && width < 100));
+}
+
+void mitm_row_format_list(const struct mitm_store_summary *sm, const struct mitm_row_opts *o, size_t width,
+                          struct mitm_row *a, struct mitm_row *b)
+{
+    a->len = b->len = a->nsegs = b->nsegs = 0;
+    a->text[0] = b->text[0] = 0;
+    if (width < 15)
+        width = 15;
+    mitm_row_add(a, o->focused ? ">>" : "  ", 2, MITM_ST_FOCUS);
+    sep(a);
+    char url[MITM_STORE_PATH_MAX + MITM_STORE_NAME_MAX * 2 + 32];
+    int n;
+    const char *method = sm->method;
+    if (sm->type != 0) {
+        method = "TCP";
+        n = snprintf(url, sizeof(url), "%s:%u", sm->host, sm->port);
+    } else {
+        bool dflt = (strcmp(sm->scheme, "http") == 0 && sm->port == 80) ||
+                    (strcmp(sm->scheme, "https") == 0 && sm->port == 443) || sm->port == 0;
+        bool v6 = strchr(sm->host, ':') != NULL;
+        n = dflt ? snprintf(url, sizeof(url), "%s://%s%s%s%s", sm->scheme, v6 ? "[" : "", sm->host,
+                            v6 ? "]" : "", sm->path)
+                 : snprintf(url, sizeof(url), "%s://%s%s%s:%u%s", sm->scheme, v6 ? "[" : "", sm->host,
+                            v6 ? "]" : "", sm->port, sm->path);
+    }
+    size_t ml = strlen(method);
+    mitm_row_add(a, method, ml, sm->type != 0 ? MITM_ST_SCHEME_TCP : method_style(method));
+    sep(a);
+    enum mitm_con_style us = o->intercepted && !sm->has_response ? MITM_ST_INTERCEPT
+                             : sm->has_response || sm->error     ? MITM_ST_TEXT
+                                                                 : MITM_ST_TITLE;
+    size_t used = 2 + 1 + ml + 1, rest = width > used + 4 ? width - used - 4 : 1;
+    mitm_row_add_fixed(a, url, n < 0 ? 0 : (size_t)n, rest, false, false, us);
+    sep(a);
+    right_indicators(a, sm);
+    /* the response line starts under the URL */
+    spaces(b, used, MITM_ST_TEXT);
+    enum mitm_con_style over = o->intercepted && sm->has_response ? MITM_ST_INTERCEPT : 0;
+    char t[64];
+    if (sm->has_response) {
+        enum mitm_con_style st = over ? over : code_style(sm->status);
+        mitm_row_add(b, "\xe2\x86\x90 ", 4, st); /* U+2190 */
+        snprintf(t, sizeof(t), "%u", sm->status);
+        mitm_row_add(b, t, strlen(t), st);
+        if (sm->content_type[0]) {
+            sep(b);
+            mitm_row_add(b, sm->content_type, strlen(sm->content_type),
+                         over ? over : mitm_content_type_style(sm->content_type));
+        }
+        sep(b);
+        if (sm->response_size) {
+            mitm_pretty_size(sm->response_size, t);
+            mitm_row_add(b, t, strlen(t),
+                         over ? over : gradient((double)sm->response_size, 64 * 1024, 1024 * 1024));
+        } else {
+            mitm_row_add(b, "[no content]", 12, MITM_ST_TEXT);
+        }
+        double d = sm->timestamp_end - sm->timestamp_start;
+        if (sm->timestamp_end && sm->timestamp_start && d > 0) {
+            sep(b);
+            mitm_pretty_duration(d, t);
+            mitm_row_add(b, t, strlen(t), over ? over : gradient(d, 0.2, 1.0));
+        }
+    } else if (sm->error) {
+        mitm_row_add(b, "\xe2\x86\x90 error", 10, MITM_ST_ERROR);
+    }
+}

@@ -51,6 +51,15 @@ struct mitm_row_opts {
 void mitm_row_format(const struct mitm_store_summary *sm, const struct mitm_row_opts *o, size_t width,
                      struct mitm_row *out);
 
+/* The list layout (format_http_flow_list: terminals under 100 columns, or
+ * console_flowlist_layout=list): two lines, the request (">>", method, URL, indicators)
+ * and under it the response ("<- 200 text/html 2.4k 8ms") or the error. */
+void mitm_row_format_list(const struct mitm_store_summary *sm, const struct mitm_row_opts *o, size_t width,
+                          struct mitm_row *line1, struct mitm_row *line2);
+
+/* Does the flow list use the two-line list layout at this width (the option's value)? */
+bool mitm_row_list_layout(const char *layout, size_t width);
+
 /* mitmproxy's human.pretty_duration: "123ms", "1.23s", "12.3s", "123s". out: 16 bytes. */
 void mitm_pretty_duration(double secs, char out[16]);
 

@@ -39,35 +39,54 @@ void screens_free(struct con_screen *s)
 
 /* ---- the flow list ---- */
 
+static void draw_row(int y, const struct mitm_row *row)
+{
+    struct con_seg segs[MITM_ROW_SEGS_MAX];
+    for (size_t k = 0; k < row->nsegs; k++)
+        segs[k] = (struct con_seg){row->segs[k].off, row->segs[k].len, row->segs[k].style};
+    struct con_line l = {(char *)row->text, row->len, segs, row->nsegs};
+    con_put_line(y, 0, COLS, &l, false);
+}
+
+size_t flowlist_row_height(void)
+{
+    return mitm_row_list_layout(mitm_options.console_flowlist_layout, (size_t)COLS) ? 2 : 1;
+}
+
 void flowlist_draw(struct console *c, int top, int height)
 {
     struct con_screen *s = &c->stack[0];
     struct mitm_store_view *v = c->m.view;
     if (!v)
         return;
-    size_t count = mitm_store_view_count(v);
+    size_t count = mitm_store_view_count(v), rh = flowlist_row_height();
     ssize_t f = mitm_store_view_focus(v);
     size_t fpos = f >= 0 ? (size_t)mitm_store_view_pos(v, (size_t)f) : 0;
-    size_t h = (size_t)height;
+    size_t h = (size_t)height / rh;
+    if (!h)
+        h = 1;
     if (fpos < s->top)
         s->top = fpos;
     if (fpos >= s->top + h)
         s->top = fpos - h + 1;
     if (s->top + h > count)
         s->top = count > h ? count - h : 0;
-    struct mitm_row row;
+    struct mitm_row row, row2;
     for (size_t i = 0; i < h && s->top + i < count; i++) {
         ssize_t idx = mitm_store_view_at(v, s->top + i);
         const struct mitm_store_summary *sm = mitm_store_summary(c->m.store, (size_t)idx);
         if (!sm)
             continue;
         struct mitm_row_opts o = {.focused = idx == f, .intercepted = sm->intercepted};
-        mitm_row_format(sm, &o, (size_t)COLS, &row);
-        struct con_seg segs[MITM_ROW_SEGS_MAX];
-        for (size_t k = 0; k < row.nsegs; k++)
-            segs[k] = (struct con_seg){row.segs[k].off, row.segs[k].len, row.segs[k].style};
-        struct con_line l = {row.text, row.len, segs, row.nsegs};
-        con_put_line(top + (int)i, 0, COLS, &l, false);
+        if (rh == 2) {
+            mitm_row_format_list(sm, &o, (size_t)COLS, &row, &row2);
+            draw_row(top + 2 * (int)i, &row);
+            if (2 * (int)i + 1 < height)
+                draw_row(top + 2 * (int)i + 1, &row2);
+        } else {
+            mitm_row_format(sm, &o, (size_t)COLS, &row);
+            draw_row(top + (int)i, &row);
+        }
     }
 }
 
@@ -379,11 +398,7 @@ static void flowview_draw(struct console *c, struct con_screen *s, int top, int 
         struct mitm_row row;
         struct mitm_row_opts o = {.focused = false, .intercepted = sm->intercepted};
         mitm_row_format(sm, &o, (size_t)COLS, &row);
-        struct con_seg segs[MITM_ROW_SEGS_MAX];
-        for (size_t k = 0; k < row.nsegs; k++)
-            segs[k] = (struct con_seg){row.segs[k].off, row.segs[k].len, row.segs[k].style};
-        struct con_line l = {row.text, row.len, segs, row.nsegs};
-        con_put_line(top, 0, COLS, &l, false);
+        draw_row(top, &row);
         top++;
         height--;
     }
@@ -532,19 +547,41 @@ static size_t options_count(void)
     return n;
 }
 
+static int cmp_opt(const void *a, const void *b)
+{
+    return strcmp((*(const struct mitm_opt_info *const *)a)->name,
+                  (*(const struct mitm_opt_info *const *)b)->name);
+}
+
+/* The options sorted by name, as mitmproxy's options editor lists them. */
+static const struct mitm_opt_info *const *sorted_options(size_t *n)
+{
+    static const struct mitm_opt_info **v;
+    static size_t count;
+    if (!v) {
+        const struct mitm_opt_info *all = mitm_options_all(&count);
+        v = mitm_calloc(count + 1, sizeof(*v));
+        for (size_t i = 0; i < count; i++)
+            v[i] = &all[i];
+        qsort(v, count, sizeof(*v), cmp_opt);
+    }
+    *n = count;
+    return v;
+}
+
 const char *options_focus(struct console *c)
 {
     struct con_screen *s = con_top(c);
     size_t n;
-    const struct mitm_opt_info *all = mitm_options_all(&n);
-    return s->kind == SCR_OPTIONS && s->cursor < n ? all[s->cursor].name : NULL;
+    const struct mitm_opt_info *const *all = sorted_options(&n);
+    return s->kind == SCR_OPTIONS && s->cursor < n ? all[s->cursor]->name : NULL;
 }
 
 static void options_draw(struct console *c, struct con_screen *s, int top, int height)
 {
     (void)c;
     size_t n;
-    const struct mitm_opt_info *all = mitm_options_all(&n);
+    const struct mitm_opt_info *const *all = sorted_options(&n);
     struct mitm_options defaults = {0};
     mitm_options_init(&defaults);
     size_t h = (size_t)(height > 4 ? height - 3 : height);
@@ -553,7 +590,7 @@ static void options_draw(struct console *c, struct con_screen *s, int top, int h
     if (s->cursor >= s->top + h)
         s->top = s->cursor - h + 1;
     for (size_t i = 0; i < h && s->top + i < n; i++) {
-        const struct mitm_opt_info *in = &all[s->top + i];
+        const struct mitm_opt_info *in = all[s->top + i];
         char val[1024], def[1024];
         option_value(in, val, sizeof(val));
         struct mitm_options cur = mitm_options;
@@ -568,7 +605,7 @@ static void options_draw(struct console *c, struct con_screen *s, int top, int h
     }
     mitm_options_free(&defaults);
     if (s->cursor < n && height > 4) {
-        const struct mitm_opt_info *in = &all[s->cursor];
+        const struct mitm_opt_info *in = all[s->cursor];
         con_fill(top + height - 3, MITM_ST_HEADING_INACTIVE);
         char t[256];
         snprintf(t, sizeof(t), "%s (%s%s%s)", in->name, mitm_options_type_name(in->type),

@@ -158,3 +158,26 @@ Test(row, durations)
     mitm_pretty_duration(123.4, t);
     cr_assert_str_eq(t, "123s");
 }
+
+Test(row, list_layout)
+{
+    cr_assert(mitm_row_list_layout("default", 99));
+    cr_assert_not(mitm_row_list_layout("default", 100));
+    cr_assert(mitm_row_list_layout("list", 200));
+    cr_assert_not(mitm_row_list_layout("table", 50));
+    struct mitm_store_summary sm = summary();
+    sm.port = 443;
+    struct mitm_row a, b;
+    struct mitm_row_opts o = {.focused = true};
+    mitm_row_format_list(&sm, &o, 80, &a, &b);
+    cr_assert(strncmp(a.text, ">> GET https://example.com/index.html", 37) == 0, "[%s]", a.text);
+    cr_assert_eq(mitm_text_width(a.text, a.len), 80, "[%s]", a.text);
+    cr_assert(strncmp(b.text, "       \xe2\x86\x90 200 text/html 2.3k 250ms", 33) == 0, "[%s]", b.text);
+    cr_assert_eq(style_at(&b, "200"), MITM_ST_CODE_200);
+    sm.port = 8080;
+    sm.has_response = false;
+    sm.error = true;
+    mitm_row_format_list(&sm, &o, 80, &a, &b);
+    cr_assert_not_null(strstr(a.text, "https://example.com:8080/index.html"));
+    cr_assert_eq(style_at(&b, "error"), MITM_ST_ERROR);
+}
