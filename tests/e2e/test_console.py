@@ -383,3 +383,73 @@ def test_edit_body_in_editor_then_resume(console, raw_upstream, tmp_path):
     got = up.received()
     assert got.endswith(b"\r\n\r\nHELLO, edited"), got
     assert b"Content-Length: 13\r\n" in got or b"content-length: 13\r\n" in got, got
+
+
+def test_kill_intercepted_flow(console, raw_upstream):
+    up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    c = console("--set", "intercept=~q")
+    c.wait_for(r"\[i:~q\]")
+    result = {}
+    t = threading.Thread(target=lambda: result.update(r=fetch(c, "http://127.0.0.1:%d/doomed" % up.port)))
+    t.start()
+    c.wait_for(r"/doomed")
+    c.keys("X")
+    t.join(30)
+    assert result["r"].returncode != 0  # the client got no response
+    assert up.received() == b""
+    c.wait_for(r"/doomed\s+err")
+
+
+def test_edit_path_of_intercepted_request(console, raw_upstream):
+    up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    c = console("--set", "intercept=~q")
+    c.wait_for(r"\[i:~q\]")
+    result = {}
+    t = threading.Thread(target=lambda: result.update(r=fetch(c, "http://127.0.0.1:%d/old" % up.port)))
+    t.start()
+    c.wait_for(r"/old")
+    c.keys(":", "console.edit.focus path", "Enter")
+    c.wait_for(r"(?m)^path: /old")
+    for _ in range(3):
+        c.keys("BSpace")
+    c.keys("new?x=1", "Enter")
+    c.wait_for(r"/new\?x=1")
+    c.keys("a")
+    t.join(30)
+    assert result["r"].returncode == 0
+    assert up.received().startswith(b"GET /new?x=1 HTTP/1.1\r\n")
+
+
+def test_full_contents_toggle(console, raw_upstream):
+    body = b"".join(b"line %d\n" % i for i in range(600))
+    up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n\r\n%s"
+                      % (len(body), body))
+    c = console()
+    assert fetch(c, "http://127.0.0.1:%d/long" % up.port).returncode == 0
+    c.wait_for(r"/long\s+200")
+    c.keys("Enter", "Tab", "G")
+    c.wait_for(r"Stopped displaying after 512 lines")
+    c.keys("f", "G")
+    s = c.wait_for(r"line 599")
+    assert "Stopped displaying" not in s
+
+
+def test_grid_save_and_command_history(console, http_upstream, tmp_path):
+    c = console()
+    fetch(c, http_upstream.url + "/grid")
+    c.wait_for(r"/grid")
+    c.keys(":", "console.edit.focus request-headers", "Enter")
+    c.wait_for(r"Edit Request Headers")
+    out = tmp_path / "headers.csv"
+    c.keys("w")
+    c.wait_for(r":console\.grideditor\.save")
+    c.keys(str(out), "Enter")
+    c.wait_for(r"Saved \d+ rows")
+    assert out.read_text().startswith("Host,127.0.0.1:")
+    c.keys("q")
+    # the command history survives a restart (confdir/command_history)
+    c.keys("Q")
+    c.wait_exit()
+    c2 = console()
+    c2.keys(":", "Up")
+    c2.wait_for(r":console\.grideditor\.save %s" % re.escape(str(out)))

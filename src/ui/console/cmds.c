@@ -384,6 +384,27 @@ GRID_CMD(cmd_grid_insert, "insert")
 GRID_CMD(cmd_grid_delete, "delete")
 GRID_CMD(cmd_grid_editor, "editor")
 
+static int cmd_grid_load(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
+                         size_t errlen)
+{
+    (void)n, (void)out;
+    return grid_load(data, a[0].str, false, err, errlen);
+}
+
+static int cmd_grid_load_escaped(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,
+                                 char *err, size_t errlen)
+{
+    (void)n, (void)out;
+    return grid_load(data, a[0].str, true, err, errlen);
+}
+
+static int cmd_grid_save(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
+                         size_t errlen)
+{
+    (void)n, (void)out;
+    return grid_save(data, a[0].str, err, errlen);
+}
+
 /* ---- key bindings ---- */
 
 static int parse_ctxs(const char *s, unsigned *mask, char *err, size_t errlen)
@@ -714,6 +735,11 @@ int con_commands_register(struct console *c, char *err, size_t errlen)
         {"console.grideditor.editor", NULL, 0, NULL, "Spawn an external editor on the current cell.",
          cmd_grid_editor, c},
         {"console.grideditor.insert", NULL, 0, NULL, "Insert a row before the cursor.", cmd_grid_insert, c},
+        {"console.grideditor.load", p_path, 1, NULL, "Read a file into the current cell.", cmd_grid_load, c},
+        {"console.grideditor.load_escaped", p_path, 1, NULL,
+         "Read a file containing a Python-style escaped string into the current cell.", cmd_grid_load_escaped,
+         c},
+        {"console.grideditor.save", p_path, 1, NULL, "Save data to file as a CSV.", cmd_grid_save, c},
         {"console.key.bind", p_bind, 4, NULL, "Bind a shortcut key.", cmd_key_bind, c},
         {"console.key.contexts", NULL, 0, "str[]", "The available contexts for key binding.",
          cmd_key_contexts, c},

@@ -219,6 +219,10 @@ void chooser_close(struct console *c);
 void chooser_key(struct console *c, const char *name);
 void chooser_draw(struct console *c, int top, int height);
 
+/* prompt.c: the command history in confdir/command_history (as mitmproxy's
+ * command_history addon): read at start, each command appended. */
+void history_load(struct console *c);
+
 /* cmds.c */
 int con_commands_register(struct console *c, char *err, size_t errlen);
 
@@ -229,6 +233,9 @@ int edit_focus(struct console *c, const char *part, char *err, size_t errlen);
 /* The grid editor is left: write its rows back into the flow. */
 void grid_commit(struct console *c, struct con_grid *g);
 void grid_key(struct console *c, const char *what);
+/* console.grideditor.load(_escaped) and .save on the grid on top. Return 0 or -1 (err). */
+int grid_load(struct console *c, const char *path, bool escaped, char *err, size_t errlen);
+int grid_save(struct console *c, const char *path, char *err, size_t errlen);
 
 /* drawing helpers (console.c) */
 void con_put(int row, int col, int width, const char *s, size_t n, enum mitm_con_style st);

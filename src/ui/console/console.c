@@ -1181,6 +1181,7 @@ int mitm_console_main(const struct mitm_cli *cli)
         return rc;
     }
     load_keys(c);
+    history_load(c);
     if (terminal_on(c) < 0) {
         mitm_log(MITM_LOG_ERROR, NULL, "Cannot use the terminal (TERM=%s).",
                  getenv("TERM") ? getenv("TERM") : "");

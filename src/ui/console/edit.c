@@ -453,6 +453,106 @@ void grid_key(struct console *c, const char *what)
     con_dirty(c);
 }
 
+/* Python-style escapes (\\n, \\t, \\xNN, \\\\, \\', \\") decoded in place; others kept. */
+static void unescape(char *s)
+{
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        if (*p != '\\' || !p[1]) {
+            *o++ = *p;
+            continue;
+        }
+        char e = *++p;
+        if (e == 'n')
+            *o++ = '\n';
+        else if (e == 'r')
+            *o++ = '\r';
+        else if (e == 't')
+            *o++ = '\t';
+        else if (e == '\\' || e == '\'' || e == '"')
+            *o++ = e;
+        else if (e == 'x' && p[1] && p[2] && strchr("0123456789abcdefABCDEF", p[1]) &&
+                 strchr("0123456789abcdefABCDEF", p[2])) {
+            char hex[3] = {p[1], p[2], 0};
+            *o++ = (char)strtol(hex, NULL, 16);
+            p += 2;
+        } else {
+            *o++ = '\\';
+            *o++ = e;
+        }
+    }
+    *o = 0;
+}
+
+int grid_load(struct console *c, const char *path, bool escaped, char *err, size_t errlen)
+{
+    struct con_screen *s = con_top(c);
+    struct con_grid *g = &s->grid;
+    if (s->kind != SCR_GRID || !g->n) {
+        snprintf(err, errlen, "No cell to load into.");
+        return -1;
+    }
+    struct mitm_buf b;
+    mitm_buf_init(&b, 0);
+    if (read_file(path, &b) < 0) {
+        snprintf(err, errlen, "Could not read %s: %s", path, strerror(errno));
+        mitm_buf_free(&b);
+        return -1;
+    }
+    while (b.len && (mitm_buf_data(&b)[b.len - 1] == '\n' || mitm_buf_data(&b)[b.len - 1] == '\r'))
+        b.len--;
+    char *text = mitm_strndup((const char *)mitm_buf_data(&b), b.len);
+    mitm_buf_free(&b);
+    if (escaped)
+        unescape(text);
+    struct cell_edit ce = {s->cursor, g->col};
+    cell_done(c, text, &ce);
+    free(text);
+    return 0;
+}
+
+/* One CSV field (RFC 4180 quoting when needed). */
+static void csv_field(FILE *fp, const char *v)
+{
+    if (!strpbrk(v, ",\"\r\n")) {
+        fputs(v, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"')
+            fputc('"', fp);
+        fputc(*p, fp);
+    }
+    fputc('"', fp);
+}
+
+int grid_save(struct console *c, const char *path, char *err, size_t errlen)
+{
+    struct con_screen *s = con_top(c);
+    if (s->kind != SCR_GRID) {
+        snprintf(err, errlen, "Not in a grid editor.");
+        return -1;
+    }
+    FILE *fp = fopen(path, "w");
+    if (!fp) {
+        snprintf(err, errlen, "Could not write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < s->grid.n; i++) {
+        csv_field(fp, s->grid.cells[i][0]);
+        fputc(',', fp);
+        csv_field(fp, s->grid.cells[i][1]);
+        fputs("\r\n", fp);
+    }
+    if (fclose(fp) != 0) {
+        snprintf(err, errlen, "Could not write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    con_message(c, MITM_ST_TEXT, "Saved %zu rows to %s", s->grid.n, path);
+    return 0;
+}
+
 /* ---- console.edit.focus ---- */
 
 int edit_focus(struct console *c, const char *part, char *err, size_t errlen)

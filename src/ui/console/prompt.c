@@ -4,6 +4,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "core/command.h"
+#include "core/options.h"
 #include "ui/console/console-int.h"
 #include "ui/console/row.h"
 
@@ -100,16 +101,66 @@ void prompt_text(struct console *c, const char *label, const char *initial, con_
 
 /* ---- history ---- */
 
-static void history_add(struct console *c, const char *line)
+static char *history_path(void)
 {
-    if (!*line || (c->nhistory && strcmp(c->history[c->nhistory - 1], line) == 0))
-        return;
+    char *confdir = mitm_options_confdir(&mitm_options);
+    size_t n = strlen(confdir) + 32;
+    char *p = mitm_alloc(n);
+    snprintf(p, n, "%s/command_history", confdir);
+    free(confdir);
+    return p;
+}
+
+static void history_push(struct console *c, const char *line)
+{
     if (c->nhistory == HISTORY_MAX) {
         free(c->history[0]);
         memmove(c->history, c->history + 1, (HISTORY_MAX - 1) * sizeof(c->history[0]));
         c->nhistory--;
     }
     c->history[c->nhistory++] = mitm_strdup(line);
+}
+
+void history_load(struct console *c)
+{
+    char *path = history_path();
+    FILE *fp = fopen(path, "r");
+    free(path);
+    if (!fp)
+        return;
+    char line[PROMPT_MAX];
+    size_t lines = 0;
+    while (fgets(line, sizeof(line), fp)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (*line)
+            history_push(c, line);
+        lines++;
+    }
+    fclose(fp);
+    /* keep the file from growing without end: rewrite it with what was kept */
+    if (lines > 4 * HISTORY_MAX) {
+        char *p = history_path();
+        if ((fp = fopen(p, "w"))) {
+            for (size_t i = 0; i < c->nhistory; i++)
+                fprintf(fp, "%s\n", c->history[i]);
+            fclose(fp);
+        }
+        free(p);
+    }
+}
+
+static void history_add(struct console *c, const char *line)
+{
+    if (!*line || (c->nhistory && strcmp(c->history[c->nhistory - 1], line) == 0))
+        return;
+    char *path = history_path();
+    FILE *fp = fopen(path, "a");
+    free(path);
+    if (fp) { /* best effort: a read-only confdir only loses the history */
+        fprintf(fp, "%s\n", line);
+        fclose(fp);
+    }
+    history_push(c, line);
 }
 
 static void history_move(struct console *c, int dir)
