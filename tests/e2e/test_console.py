@@ -453,3 +453,35 @@ def test_grid_save_and_command_history(console, http_upstream, tmp_path):
     c2 = console()
     c2.keys(":", "Up")
     c2.wait_for(r":console\.grideditor\.save %s" % re.escape(str(out)))
+
+
+def test_resize_redraws_and_narrow_list_layout(console, http_upstream):
+    c = console()
+    fetch(c, http_upstream.url + "/resized")
+    c.wait_for(r"GET\s+127\.0\.0\.1\s+/resized\s+404")
+    c.tmux("resize-window", "-x", "90", "-y", "30")
+    # under 100 columns mitmproxy's default layout is the two-line list
+    c.wait_for(r">> GET http://127\.0\.0\.1:\d+/resized")
+    c.wait_for(r"\u2190 404")
+    c.tmux("resize-window", "-x", "160", "-y", "48")
+    c.wait_for(r"GET\s+127\.0\.0\.1\s+/resized\s+404")
+
+
+def test_many_flows_and_palettes(console, http_upstream):
+    c = console()
+    urls = [http_upstream.url + "/many/%d" % i for i in range(200)]
+    r = subprocess.run(["curl", "-q", "-sS", "--max-time", "60", "-x", "http://127.0.0.1:%d" % c.port,
+                        "-o", "/dev/null"] + sum([[u2, "-o", "/dev/null"] for u2 in urls[1:]], [urls[0]]),
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=90)
+    assert r.returncode == 0, r.stderr
+    c.wait_for(r"\[1/200\]", timeout=20)
+    c.keys("G")
+    c.wait_for(r"\[200/200\]")
+    c.wait_for(r">>.*/many/199")
+    for palette in ("light", "dark", "solarized_light", "lowdark", "solarized_dark"):
+        c.keys(":", "set console_palette %s" % palette, "Enter")
+        c.wait_for(r"(?m)^Flows")
+    c.keys("g")
+    c.wait_for(r">>.*/many/0\s")
+    c.keys(":", "set console_palette nosuch", "Enter")
+    c.wait_for(r"(?i)invalid|choice|must be one of")
