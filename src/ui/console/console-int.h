@@ -155,6 +155,10 @@ struct console {
     enum mitm_con_style message_style;
     char *history[HISTORY_MAX];
     size_t nhistory;
+    /* tab completion: the word typed before the first tab, and which match is next */
+    char complete_prefix[256];
+    size_t complete_next;
+    bool completing;
     /* event log */
     pthread_mutex_t log_mu;
     struct con_event events[EVENTLOG_MAX];

@@ -630,10 +630,8 @@ static const char *screen_title(struct console *c)
 }
 
 /* One "[name:value]" item with the key letter highlighted as mitmproxy's status bar. */
-static void status_item(struct con_line *l, struct con_doc *d, const char *pre, const char *key,
-                        const char *rest)
+static void status_item(struct con_doc *d, const char *pre, const char *key, const char *rest)
 {
-    (void)l;
     doc_add(d, "[", 1, MITM_ST_HEADING);
     if (pre)
         doc_add(d, pre, strlen(pre), MITM_ST_HEADING);
@@ -658,7 +656,7 @@ static void status_line(struct console *c, int row)
     for (; w < 11; w++)
         doc_add(&d, " ", 1, MITM_ST_HEADING);
     if (mitm_options.modify_headers.n)
-        status_item(NULL, &d, NULL, "H", "eaders");
+        status_item(&d, NULL, "H", "eaders");
     if (mitm_options.modify_body.n) {
         snprintf(t, sizeof(t), "[%zu body modifications]", mitm_options.modify_body.n);
         doc_add(&d, t, strlen(t), MITM_ST_HEADING);
@@ -669,36 +667,36 @@ static void status_line(struct console *c, int row)
     if (mitm_cmd_call(c->m.commands, "replay.client.count", NULL, 0, &out, err, sizeof(err)) == 0 &&
         out.len && strncmp((const char *)mitm_buf_data(&out), "0", out.len) != 0) {
         snprintf(t, sizeof(t), ":%.*s", (int)out.len, (const char *)mitm_buf_data(&out));
-        status_item(NULL, &d, NULL, "cplayback", t);
+        status_item(&d, NULL, "cplayback", t);
     }
     mitm_buf_free(&out);
     if (mitm_options.ignore_hosts.n) {
         snprintf(t, sizeof(t), "gnore:%zu", mitm_options.ignore_hosts.n);
-        status_item(NULL, &d, NULL, "I", t);
+        status_item(&d, NULL, "I", t);
     }
     if (mitm_options.allow_hosts.n) {
         snprintf(t, sizeof(t), "llow:%zu", mitm_options.allow_hosts.n);
-        status_item(NULL, &d, NULL, "A", t);
+        status_item(&d, NULL, "A", t);
     }
     if (mitm_options.tcp_hosts.n) {
         snprintf(t, sizeof(t), "CP:%zu", mitm_options.tcp_hosts.n);
-        status_item(NULL, &d, NULL, "T", t);
+        status_item(&d, NULL, "T", t);
     }
     if (mitm_options.intercept && *mitm_options.intercept) {
         snprintf(t, sizeof(t), ":%s", mitm_options.intercept);
-        status_item(NULL, &d, mitm_options.intercept_active ? NULL : "X", "i", t);
+        status_item(&d, mitm_options.intercept_active ? NULL : "X", "i", t);
     }
     if (mitm_options.view_filter && *mitm_options.view_filter) {
         snprintf(t, sizeof(t), ":%s", mitm_options.view_filter);
-        status_item(NULL, &d, NULL, "f", t);
+        status_item(&d, NULL, "f", t);
     }
     if (mitm_options.stickycookie && *mitm_options.stickycookie) {
         snprintf(t, sizeof(t), ":%s", mitm_options.stickycookie);
-        status_item(NULL, &d, NULL, "t", t);
+        status_item(&d, NULL, "t", t);
     }
     if (mitm_options.stickyauth && *mitm_options.stickyauth) {
         snprintf(t, sizeof(t), ":%s", mitm_options.stickyauth);
-        status_item(NULL, &d, NULL, "u", t);
+        status_item(&d, NULL, "u", t);
     }
     const char *cv = c->flowview_mode ? c->flowview_mode : mitm_options.console_default_contentview;
     if (cv && strcmp(cv, "auto") != 0) {
@@ -731,7 +729,7 @@ static void status_line(struct console *c, int row)
     }
     if (mitm_options.save_stream_file && *mitm_options.save_stream_file) {
         snprintf(t, sizeof(t), ":%s", mitm_options.save_stream_file);
-        status_item(NULL, &d, NULL, "W", t);
+        status_item(&d, NULL, "W", t);
     }
     con_fill(row, MITM_ST_HEADING);
     con_put_line(row, 0, COLS, &d.v[0], false);
@@ -1126,6 +1124,61 @@ static void stopped_early(void *arg)
     uv_close((uv_handle_t *)&c->log_wake, NULL);
 }
 
+/* As mitmproxy's errorcheck: a startup error ends the program before the UI, with what was
+ * logged printed to the terminal. Returns rc. */
+static int startup_failed(struct console *c, int rc)
+{
+    mitm_log_set_tap(NULL, NULL);
+    print_events(c);
+    if (rc == 1)
+        fprintf(stderr, "Error logged during startup, exiting...\n");
+    mitm_master_stop(&c->m, 0, stopped_early, c);
+    uv_run(c->loop, UV_RUN_DEFAULT);
+    mitm_master_deinit(&c->m);
+    uv_loop_close(c->loop);
+    the_console = NULL;
+    console_free(c);
+    return rc;
+}
+
+/* Everything before the screen: the master and its proxy, the commands, -r and -C, the
+ * key bindings and the history, the terminal. Returns 0 or the exit status. */
+static int start(struct console *c, const struct mitm_cli *cli)
+{
+    struct mitm_frontend fe = {.arg = c,
+                               .flow = on_flow,
+                               .changed = on_changed,
+                               .option = on_option,
+                               .wants_flows = true,
+                               .interactive = true};
+    mitm_master_init(&c->m, c->loop, cli, &fe);
+    c->keys = mitm_keymap_new();
+    con_push(c, SCR_FLOWLIST);
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        mitm_log(MITM_LOG_ERROR, NULL, "The console needs a terminal (use `mitmc dump` without one).");
+        return 1;
+    }
+    char err[512];
+    int rc = mitm_master_start(&c->m);
+    if (rc)
+        return rc;
+    if (con_commands_register(c, err, sizeof(err)) < 0) {
+        mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
+        return 1;
+    }
+    if ((mitm_options.rfile && mitm_master_read_file(&c->m, mitm_options.rfile) < 0) ||
+        mitm_master_client_replay(&c->m) < 0)
+        return 1;
+    load_keys(c);
+    history_load(c);
+    if (terminal_on(c) < 0) {
+        mitm_log(MITM_LOG_ERROR, NULL, "Cannot use the terminal (TERM=%s).",
+                 getenv("TERM") ? getenv("TERM") : "");
+        return 1;
+    }
+    return 0;
+}
+
 int mitm_console_main(const struct mitm_cli *cli)
 {
     setlocale(LC_ALL, "");
@@ -1138,56 +1191,11 @@ int mitm_console_main(const struct mitm_cli *cli)
     c->log_wake.data = c;
     int lvl = mitm_log_level_parse(mitm_options.console_eventlog_verbosity);
     mitm_log_set_level(lvl < 0 ? MITM_LOG_INFO : (enum mitm_log_level)lvl);
+    /* from here every log line goes to the event log, startup errors included */
     mitm_log_set_tap(log_tap, c);
-    struct mitm_frontend fe = {.arg = c,
-                               .flow = on_flow,
-                               .changed = on_changed,
-                               .option = on_option,
-                               .wants_flows = true,
-                               .interactive = true};
-    mitm_master_init(&c->m, c->loop, cli, &fe);
-    c->keys = mitm_keymap_new();
-    c->depth = 0;
-    con_push(c, SCR_FLOWLIST);
-    char err[512];
-    int rc = 0;
-    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-        mitm_log(MITM_LOG_ERROR, NULL, "The console needs a terminal (use `mitmc dump` without one).");
-        rc = 1;
-    }
-    if (rc == 0)
-        rc = mitm_master_start(&c->m);
-    if (rc == 0 && con_commands_register(c, err, sizeof(err)) < 0) {
-        mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
-        rc = 1;
-    }
-    if (rc == 0 && mitm_options.rfile && mitm_master_read_file(&c->m, mitm_options.rfile) < 0)
-        rc = 1;
-    if (rc == 0 && mitm_master_client_replay(&c->m) < 0)
-        rc = 1;
-    if (rc) {
-    Fail:
-        /* as mitmproxy's errorcheck: startup errors end the program before the UI */
-        mitm_log_set_tap(NULL, NULL);
-        print_events(c);
-        if (rc == 1)
-            fprintf(stderr, "Error logged during startup, exiting...\n");
-        mitm_master_stop(&c->m, 0, stopped_early, c);
-        uv_run(c->loop, UV_RUN_DEFAULT);
-        mitm_master_deinit(&c->m);
-        uv_loop_close(c->loop);
-        the_console = NULL;
-        console_free(c);
-        return rc;
-    }
-    load_keys(c);
-    history_load(c);
-    if (terminal_on(c) < 0) {
-        mitm_log(MITM_LOG_ERROR, NULL, "Cannot use the terminal (TERM=%s).",
-                 getenv("TERM") ? getenv("TERM") : "");
-        rc = 1;
-        goto Fail;
-    }
+    int rc = start(c, cli);
+    if (rc)
+        return startup_failed(c, rc);
     start_handles(c);
     draw(c);
     uv_run(c->loop, UV_RUN_DEFAULT);

@@ -183,10 +183,6 @@ static void history_move(struct console *c, int dir)
 
 /* ---- completion: command names for the first word ---- */
 
-static char complete_prefix[256];
-static size_t complete_next;
-static bool completing;
-
 static void complete(struct console *c)
 {
     struct con_prompt *p = &c->prompt;
@@ -195,22 +191,22 @@ static void complete(struct console *c)
         first_end++;
     if (p->cur > first_end)
         return; /* arguments: no completion of typed values yet */
-    if (!completing) {
+    if (!c->completing) {
         char *w = to_utf8(p->buf, first_end);
-        snprintf(complete_prefix, sizeof(complete_prefix), "%s", w);
+        snprintf(c->complete_prefix, sizeof(c->complete_prefix), "%s", w);
         free(w);
-        complete_next = 0;
-        completing = true;
+        c->complete_next = 0;
+        c->completing = true;
     }
-    size_t n, plen = strlen(complete_prefix), nmatch = 0;
+    size_t n, plen = strlen(c->complete_prefix), nmatch = 0;
     const struct mitm_cmd_def *const *defs = mitm_cmd_list(c->m.commands, &n);
     for (size_t i = 0; i < n; i++)
-        nmatch += strncmp(defs[i]->name, complete_prefix, plen) == 0;
+        nmatch += strncmp(defs[i]->name, c->complete_prefix, plen) == 0;
     if (!nmatch)
         return;
-    size_t want = complete_next++ % nmatch, k = 0;
+    size_t want = c->complete_next++ % nmatch, k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (strncmp(defs[i]->name, complete_prefix, plen) != 0 || k++ != want)
+        if (strncmp(defs[i]->name, c->complete_prefix, plen) != 0 || k++ != want)
             continue;
         wchar_t name[256];
         size_t wl = to_wide(defs[i]->name, name, 256);
@@ -222,7 +218,7 @@ static void complete(struct console *c)
         p->len = wl + rest;
         if (rest == 0 && nmatch == 1) {
             p->buf[p->len++] = ' ';
-            completing = false;
+            c->completing = false;
         }
         p->cur = p->len - rest + (rest == 0 && nmatch == 1 ? 0 : 0);
         if (p->cur > p->len)
@@ -274,8 +270,8 @@ static void submit(struct console *c)
 void prompt_key(struct console *c, const char *name, wint_t wc)
 {
     struct con_prompt *p = &c->prompt;
-    bool was_completing = completing;
-    completing = false;
+    bool was_completing = c->completing;
+    c->completing = false;
     if (p->kind == PROMPT_ONEKEY) {
         if (strlen(name) == 1 && strchr(p->keys, name[0])) {
             con_key_cb cb = p->on_key;
@@ -327,7 +323,7 @@ void prompt_key(struct console *c, const char *name, wint_t wc)
     else if (p->kind == PROMPT_COMMAND && strcmp(name, "down") == 0)
         history_move(c, 1);
     else if (p->kind == PROMPT_COMMAND && strcmp(name, "tab") == 0) {
-        completing = was_completing;
+        c->completing = was_completing;
         complete(c);
     } else if (wc >= 32 && wc != 127)
         insert(p, (wchar_t)wc);

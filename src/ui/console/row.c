@@ -283,7 +283,7 @@ void mitm_row_format(const struct mitm_store_summary *sm, const struct mitm_row_
     r->text[0] = 0;
     if (width < 15)
         width = 15;
-    if (sm->type != 0) { /* MITM_FLOW_HTTP is 0 */
+    if (sm->type != MITM_FLOW_HTTP) {
         tcp_row(sm, o, width, r);
         return;
     }
@@ -355,7 +355,7 @@ void mitm_row_format_list(const struct mitm_store_summary *sm, const struct mitm
     char url[MITM_STORE_PATH_MAX + MITM_STORE_NAME_MAX * 2 + 32];
     int n;
     const char *method = sm->method;
-    if (sm->type != 0) {
+    if (sm->type != MITM_FLOW_HTTP) {
         method = "TCP";
         n = snprintf(url, sizeof(url), "%s:%u", sm->host, sm->port);
     } else {
@@ -368,7 +368,7 @@ void mitm_row_format_list(const struct mitm_store_summary *sm, const struct mitm
                             v6 ? "]" : "", sm->port, sm->path);
     }
     size_t ml = strlen(method);
-    mitm_row_add(a, method, ml, sm->type != 0 ? MITM_ST_SCHEME_TCP : method_style(method));
+    mitm_row_add(a, method, ml, sm->type != MITM_FLOW_HTTP ? MITM_ST_SCHEME_TCP : method_style(method));
     sep(a);
     enum mitm_con_style us = o->intercepted && !sm->has_response ? MITM_ST_INTERCEPT
                              : sm->has_response || sm->error     ? MITM_ST_TEXT

@@ -43,8 +43,6 @@ void mitm_row_add_fixed(struct mitm_row *r, const char *s, size_t n, size_t cols
 struct mitm_row_opts {
     bool focused;
     bool intercepted; /* waiting in the intercept (highlighted) */
-    bool showhost;    /* unused for now: summaries keep the host, not the Host header */
-    int tz_offset;    /* unused: local time comes from localtime_r */
 };
 
 /* The table layout row for flow sm, width columns wide (at least 15). */
