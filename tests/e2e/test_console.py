@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 import e2e_util as u
+from conftest import proxy_env
 
 pytestmark = pytest.mark.skipif(u.IS_MITMDUMP, reason="the console is mitmc's (mitmdump has none)")
 
@@ -31,7 +32,8 @@ class Console:
         argv = [binary, "--listen-host", "127.0.0.1", "-p", "0", "--set", "confdir=%s" % confdir]
         argv += list(args)
         cmd = " ".join("'%s'" % a.replace("'", "'\\''") for a in argv)
-        full_env = dict(os.environ)
+        full_env = proxy_env()  # sanitizer builds: findings are fatal (a non-zero exit)
+        full_env["LINES"] = "60"  # mitmc follows the terminal, not COLUMNS (200) and LINES
         full_env.update(env or {})
         full_env["TERM"] = "xterm-256color"
         # a shell runs mitmc and then says how it ended: the pane shows the shell's line
@@ -89,11 +91,10 @@ class Console:
 
     def alive(self):
         try:
-            os.kill(self.pid, 0)
-        except ProcessLookupError:
+            with open("/proc/%d/stat" % self.pid) as f:
+                return f.read().split(") ")[1][0] != "Z"
+        except OSError:
             return False
-        with open("/proc/%d/stat" % self.pid) as f:
-            return f.read().split(") ")[1][0] != "Z"
 
     def wait_exit(self, timeout=WAIT):
         """Wait for mitmc to end; returns its exit status as the shell reported it."""
@@ -101,16 +102,24 @@ class Console:
         return int(re.search(r"mitmc exited with (\d+)", s).group(1))
 
     def close(self):
-        self.tmux("kill-server")
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:
-            try:
-                os.kill(self.pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        os.kill(self.pid, signal.SIGKILL)
-        pytest.fail("mitmc (pid %d) survived its tmux server" % self.pid)
+        """Stop mitmc with SIGTERM if it still runs (it must exit 0: under ASan that also
+        means no leak), then the tmux server; the PID must be gone."""
+        status, screen = None, ""
+        try:
+            if self.alive():
+                os.kill(self.pid, signal.SIGTERM)
+                status = self.wait_exit()
+                screen = self.screen()
+        finally:
+            self.tmux("kill-server")
+            deadline = time.monotonic() + 5
+            while self.alive() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if self.alive():
+                os.kill(self.pid, signal.SIGKILL)
+                pytest.fail("mitmc (pid %d) survived its tmux server" % self.pid)
+        if status not in (None, 0):
+            pytest.fail("mitmc exited with status %d at SIGTERM:\n%s" % (status, screen))
 
 
 @pytest.fixture
@@ -127,8 +136,14 @@ def console(binary, tmp_path, seed_confdir):
         return c
 
     yield start
+    errors = []
     for c in started:
-        c.close()
+        try:
+            c.close()
+        except BaseException as e:  # close every console, then report
+            errors.append(str(e))
+    if errors:
+        pytest.fail("\n".join(errors), pytrace=False)
 
 
 def fetch(c, url, *args):
@@ -485,3 +500,26 @@ def test_many_flows_and_palettes(console, http_upstream):
     c.wait_for(r">>.*/many/0\s")
     c.keys(":", "set console_palette nosuch", "Enter")
     c.wait_for(r"(?i)invalid|choice|must be one of")
+
+
+def test_intercepted_response_edited_status_reaches_client(console, raw_upstream):
+    up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    c = console("--set", "intercept=~s")
+    c.wait_for(r"\[i:~s\]")
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        r=fetch(c, "http://127.0.0.1:%d/resp" % up.port, "-o", "/dev/null", "-w", "%{http_code}")))
+    t.start()
+    c.wait_for(r"/resp\s+200")
+    c.keys("Enter")
+    c.wait_for(r"Response intercepted")
+    assert "r" not in result
+    c.keys(":", "console.edit.focus status_code", "Enter")
+    c.wait_for(r"(?m)^status_code: 200")
+    c.keys("BSpace", "BSpace", "BSpace", "418", "Enter")
+    c.wait_for(r"/resp\s+418")
+    c.keys("Tab")
+    c.wait_for(r"HTTP/1\.1 418")
+    c.keys("a")
+    t.join(30)
+    assert result["r"].stdout == b"418"

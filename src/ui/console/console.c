@@ -422,6 +422,10 @@ static void on_fatal(int sig)
 /* Returns 0, or -1 if the terminal cannot be used (unknown TERM). */
 static int terminal_on(struct console *c)
 {
+    /* the terminal's own size, also after a resize: curses would believe COLUMNS and LINES
+     * from the environment over it (make test sets COLUMNS for mitmc dump) */
+    unsetenv("COLUMNS");
+    unsetenv("LINES");
     SCREEN *scr = newterm(NULL, stdout, stdin);
     if (!scr)
         return -1;
