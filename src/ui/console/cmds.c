@@ -582,9 +582,8 @@ static int cmd_eventstore_clear(void *data, const struct mitm_cmd_arg *a, size_t
 static int cmd_bodyview(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
                         size_t errlen)
 {
-    UNUSED_ARGS, (void)data;
-    snprintf(err, errlen, "External viewers are not supported yet.");
-    return -1;
+    (void)n, (void)out;
+    return edit_bodyview(data, a[0].flows[0], a[1].str, err, errlen);
 }
 
 static int cmd_bodyview_options(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,

@@ -234,6 +234,8 @@ int con_commands_register(struct console *c, char *err, size_t errlen);
 /* The parts console.edit.focus takes for the focused flow, one per line. */
 void edit_options(struct console *c, struct mitm_buf *out);
 int edit_focus(struct console *c, const char *part, char *err, size_t errlen);
+/* console.bodyview: the decoded body of f's part ("request", "response") in $PAGER. */
+int edit_bodyview(struct console *c, const struct mitm_flow *f, const char *part, char *err, size_t errlen);
 /* The grid editor is left: write its rows back into the flow. */
 void grid_commit(struct console *c, struct con_grid *g);
 void grid_key(struct console *c, const char *what);

@@ -212,15 +212,10 @@ static void prompt_field(struct console *c, const struct mitm_flow *f, const cha
 
 /* ---- bodies in $EDITOR ---- */
 
-/* Run the user's editor on path with the terminal handed over. Returns its exit status, or
- * -1 if it could not run. */
-static int run_editor(struct console *c, const char *path)
+/* Run prog (a command line: the shell splits it) on path with the terminal handed over.
+ * Returns its exit status, or -1 if it could not run. */
+static int run_on_file(struct console *c, const char *ed, const char *path)
 {
-    const char *ed = getenv("MITMPROXY_EDITOR");
-    if (!ed || !*ed)
-        ed = getenv("EDITOR");
-    if (!ed || !*ed)
-        ed = "vi";
     con_suspend(c);
     pid_t pid = fork();
     if (pid == 0) {
@@ -320,7 +315,10 @@ static void edit_body(struct console *c, struct mitm_flow *f, ssize_t idx, bool 
     }
     close(fd);
     fd = -1;
-    int rc = run_editor(c, path);
+    const char *ed = getenv("MITMPROXY_EDITOR");
+    if (!ed || !*ed)
+        ed = getenv("EDITOR");
+    int rc = run_on_file(c, ed && *ed ? ed : "vi", path);
     if (rc != 0) {
         con_message(c, MITM_ST_ERROR, "The editor exited with status %d: nothing changed.", rc);
         goto Exit;
@@ -344,6 +342,43 @@ Exit:
     unlink(path);
     mitm_buf_free(&storage);
     mitm_buf_free(&edited);
+}
+
+int edit_bodyview(struct console *c, const struct mitm_flow *f, const char *part, char *err, size_t errlen)
+{
+    bool resp = strcmp(part, "response") == 0;
+    if (!resp && strcmp(part, "request") != 0) {
+        snprintf(err, errlen, "Invalid part: %s (request or response)", part);
+        return -1;
+    }
+    if (f->type != MITM_FLOW_HTTP || !f->request || (resp && !f->response)) {
+        snprintf(err, errlen, "The flow has no %s.", part);
+        return -1;
+    }
+    const struct mitm_headers *h = resp ? &f->response->headers : &f->request->headers;
+    const struct mitm_buf *content = resp ? &f->response->content : &f->request->content;
+    bool missing = resp ? f->response->content_missing : f->request->content_missing;
+    struct mitm_buf storage;
+    mitm_buf_init(&storage, 0);
+    struct mitm_slice body = {0};
+    mitm_encoding_message_content(h, content, missing, EDIT_MAX, &storage, &body);
+    char path[] = "/tmp/mitmc-view-XXXXXX";
+    int fd = mkstemp(path);
+    int rc = 0;
+    if (fd < 0 || write_all(fd, body.base, body.len) < 0) {
+        snprintf(err, errlen, "Cannot write a temporary file: %s", strerror(errno));
+        rc = -1;
+    } else {
+        /* mitmproxy asks mailcap for a viewer by MIME type; a pager shows any body */
+        const char *pager = getenv("PAGER");
+        run_on_file(c, pager && *pager ? pager : "less", path);
+    }
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
+    }
+    mitm_buf_free(&storage);
+    return rc;
 }
 
 /* ---- headers in the grid editor ---- */

@@ -349,6 +349,28 @@ static void draw_onekey(struct console *c, int row)
     doc_clear(&d);
 }
 
+/* The signature of the command being typed, right-aligned in the hint style, as
+ * mitmproxy's commander shows what the arguments are. */
+static void draw_hint(struct console *c, int row, int used)
+{
+    struct con_prompt *p = &c->prompt;
+    size_t end = 0;
+    while (end < p->len && p->buf[end] != ' ')
+        end++;
+    char *name = to_utf8(p->buf, end);
+    const struct mitm_cmd_def *def = mitm_cmd_lookup(c->m.commands, name);
+    free(name);
+    if (!def)
+        return;
+    struct mitm_buf sig;
+    mitm_buf_init(&sig, 0);
+    mitm_cmd_signature(def, &sig);
+    int w = (int)mitm_text_width((const char *)mitm_buf_data(&sig), sig.len);
+    if (used + 2 + w <= COLS)
+        con_put(row, COLS - w, w, (const char *)mitm_buf_data(&sig), sig.len, MITM_ST_COMMANDER_HINT);
+    mitm_buf_free(&sig);
+}
+
 void prompt_draw(struct console *c, int row)
 {
     struct con_prompt *p = &c->prompt;
@@ -374,6 +396,8 @@ void prompt_draw(struct console *c, int row)
     con_put(row, 0, (int)lw, p->label, strlen(p->label), MITM_ST_TEXT);
     con_put(row, (int)lw, COLS - (int)lw, text, strlen(text),
             p->kind == PROMPT_COMMAND ? MITM_ST_COMMANDER_COMMAND : MITM_ST_EDITFIELD);
+    if (p->kind == PROMPT_COMMAND)
+        draw_hint(c, row, (int)(lw + mitm_text_width(text, strlen(text))));
     free(text);
     move(row, (int)(lw + wcur));
 }
