@@ -1,4 +1,4 @@
-/* mitmc: `mitmc dump` (mitmdump); the console UI (`mitmc`) and `mitmc web` come later. */
+/* mitmc: the console UI (`mitmc`, mitmproxy) and `mitmc dump` (mitmdump); `mitmc web` comes later. */
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -7,6 +7,7 @@
 #include "base/log.h"
 #include "script/script.h"
 #include "ui/cli.h"
+#include "ui/console/console.h"
 #include "ui/dump/tool.h"
 
 /* --options: the defaults, with the options of the scripts given (mitmproxy loads them for
@@ -60,9 +61,10 @@ int main(int argc, char **argv)
         mitm_cli_version(stdout);
     } else if (cli.show_options) {
         rc = show_options();
+    } else if (cli.tool == MITM_TOOL_CONSOLE) {
+        rc = mitm_console_main(&cli);
     } else if (cli.tool != MITM_TOOL_DUMP) {
-        fprintf(stderr,
-                "mitmc: the console UI and the web UI are not built yet; run `mitmc dump` (mitmdump)\n");
+        fprintf(stderr, "mitmc: the web UI is not built yet; run `mitmc` (the console) or `mitmc dump`\n");
         rc = 2;
     } else {
         int lvl = mitm_log_level_parse(mitm_options.termlog_verbosity);

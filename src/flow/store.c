@@ -5,6 +5,7 @@
 #include "filter/filter.h"
 #include "flow/flow.h"
 #include "flow/flowfile.h"
+#include "proto/http/http.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -210,6 +211,19 @@ static char *page_strndup(struct mitm_store *s, const char *p, size_t n)
     return out;
 }
 
+/* The flow list shows the media type only (mitmproxy splits the header at ';'). */
+static void content_type(struct mitm_store *s, struct mitm_store_summary *sm, const struct mitm_headers *h)
+{
+    size_t len = 0;
+    const char *v = mitm_headers_get(h, "content-type", &len);
+    if (!v)
+        return;
+    const char *semi = memchr(v, ';', len);
+    char t[MITM_STORE_NAME_MAX + 1];
+    snprintf(t, sizeof(t), "%.*s", (int)(semi ? (size_t)(semi - v) : len), v);
+    sm->content_type = intern(s, t);
+}
+
 static void summarize(struct mitm_store *s, struct mitm_store_summary *sm, const struct mitm_flow *f)
 {
     snprintf(sm->id, sizeof(sm->id), "%s", f->id);
@@ -217,6 +231,9 @@ static void summarize(struct mitm_store *s, struct mitm_store_summary *sm, const
     sm->error = f->error != NULL;
     sm->marked = f->marked && f->marked[0];
     sm->replay = f->is_replay != NULL;
+    sm->intercepted = f->intercepted;
+    sm->websocket = f->type == MITM_FLOW_HTTP && f->websocket;
+    sm->content_type = intern(s, "");
     sm->timestamp_created = f->timestamp_created;
     sm->timestamp_end = f->error ? f->error->timestamp : 0;
     const char *path = "";
@@ -243,6 +260,7 @@ static void summarize(struct mitm_store *s, struct mitm_store_summary *sm, const
         sm->has_response = true;
         sm->status = (uint16_t)f->response->status_code;
         sm->response_size = f->response->content_missing ? 0 : f->response->content.len;
+        content_type(s, sm, &f->response->headers);
         if (f->response->timestamp_end)
             sm->timestamp_end = f->response->timestamp_end;
     }

@@ -50,21 +50,24 @@ struct mitm_store_summary {
     bool replay;         /* is_replay is set */
     bool path_truncated; /* path holds only the first MITM_STORE_PATH_MAX bytes */
     bool removed;        /* a tombstone (mitm_store_remove) */
+    bool intercepted;    /* flow.intercepted: held by its worker (the console highlights it) */
+    bool websocket;      /* an HTTP flow that upgraded to WebSocket */
     uint16_t port;       /* request port (TCP: server address port) */
     uint16_t status;     /* response status code, 0 without a response */
     double timestamp_created;
-    double timestamp_start; /* request start (TCP: client connection start); 0 = unknown */
-    double timestamp_end;   /* response end, else error time; 0 = unknown */
-    uint64_t request_size;  /* raw request body bytes */
-    uint64_t response_size; /* raw response body bytes (TCP: all message bytes) */
-    const char *method;     /* interned; "" for TCP */
-    const char *scheme;     /* interned; "" for TCP */
-    const char *host;       /* interned (TCP: server address host) */
-    const char *path;       /* HTTP path (+query), at most MITM_STORE_PATH_MAX bytes */
-    uint64_t spool_off;     /* where the flow's newest record starts in the spool */
-    uint32_t spool_len;     /* and its length */
-    uint32_t backup_len;    /* length of the backup record, 0 = no backup */
-    uint64_t backup_off;    /* where the backup record starts in the spool */
+    double timestamp_start;   /* request start (TCP: client connection start); 0 = unknown */
+    double timestamp_end;     /* response end, else error time; 0 = unknown */
+    uint64_t request_size;    /* raw request body bytes */
+    uint64_t response_size;   /* raw response body bytes (TCP: all message bytes) */
+    const char *method;       /* interned; "" for TCP */
+    const char *scheme;       /* interned; "" for TCP */
+    const char *host;         /* interned (TCP: server address host) */
+    const char *path;         /* HTTP path (+query), at most MITM_STORE_PATH_MAX bytes */
+    const char *content_type; /* interned response Content-Type up to its ';' ("" if none) */
+    uint64_t spool_off;       /* where the flow's newest record starts in the spool */
+    uint32_t spool_len;       /* and its length */
+    uint32_t backup_len;      /* length of the backup record, 0 = no backup */
+    uint64_t backup_off;      /* where the backup record starts in the spool */
 };
 
 /* mitm_store_add's return for a flow whose id was removed: nothing was stored. */

@@ -1,0 +1,626 @@
+/* Editing the focused flow (mitmproxy's console.edit.focus): single values through a prompt,
+ * headers in the grid editor, bodies in $EDITOR. Every edit loads the stored flow, changes
+ * it and writes it back with mitm_master_update_flow, so an intercepted flow resumes with
+ * what the user changed (flow.resume sends the stored flow). */
+#include "base/alloc.h"
+#include "base/buf.h"
+#include "core/options.h"
+#include "flow/encoding.h"
+#include "flow/flow.h"
+#include "flow/store.h"
+#include "proto/http/http.h"
+#include "ui/console/console-int.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Bodies handed to the editor: at most this many bytes decoded. */
+#define EDIT_MAX ((size_t)64 << 20)
+
+/* The stored flow with this id (a new reference), or NULL with a message shown. */
+static struct mitm_flow *load(struct console *c, const char *id, ssize_t *index)
+{
+    char err[256];
+    *index = mitm_store_find(c->m.store, id);
+    struct mitm_flow *f = *index >= 0 ? mitm_store_get(c->m.store, (size_t)*index, err, sizeof(err)) : NULL;
+    if (!f)
+        con_message(c, MITM_ST_ERROR, "The flow is gone.");
+    return f;
+}
+
+static void store(struct console *c, ssize_t index, struct mitm_flow *f)
+{
+    mitm_master_update_flow(&c->m, (size_t)index, f);
+    mitm_flow_unref(f);
+    con_dirty(c);
+}
+
+void edit_options(struct console *c, struct mitm_buf *out)
+{
+    ssize_t i = mitm_store_view_focus(c->m.view);
+    const struct mitm_store_summary *sm = i >= 0 ? mitm_store_summary(c->m.store, (size_t)i) : NULL;
+    const char *http_req[] = {"path", "method", "request-headers", "request-body", "url"};
+    const char *http_resp[] = {"reason", "response-headers", "response-body", "status_code"};
+    /* mitmproxy's order: the request's parts, then the response's, comment last */
+    struct mitm_buf *b = out;
+    bool first = true;
+#define ADD(s)                                                                                               \
+    do {                                                                                                     \
+        if (!first)                                                                                          \
+            mitm_buf_append(b, "\n", 1);                                                                     \
+        mitm_buf_append(b, s, strlen(s));                                                                    \
+        first = false;                                                                                       \
+    } while (0)
+    if (sm && sm->type == MITM_FLOW_HTTP) {
+        ADD(http_req[0]);
+        ADD(http_req[1]);
+        if (sm->has_response)
+            ADD(http_resp[0]);
+        ADD(http_req[2]);
+        if (sm->has_response)
+            ADD(http_resp[1]);
+        ADD(http_req[3]);
+        if (sm->has_response) {
+            ADD(http_resp[2]);
+            ADD(http_resp[3]);
+        }
+        ADD(http_req[4]);
+    }
+    ADD("comment");
+#undef ADD
+}
+
+/* ---- one value through the prompt ---- */
+
+struct field_edit {
+    char id[MITM_UUID_LEN + 1];
+    char part[32];
+};
+
+/* mitmproxy's url setter: scheme://host[:port]path. Returns 0 or -1. */
+static int set_url(struct mitm_http_request *rq, const char *url)
+{
+    const char *sep = strstr(url, "://");
+    if (!sep || sep == url)
+        return -1;
+    char scheme[16];
+    if ((size_t)(sep - url) >= sizeof(scheme))
+        return -1;
+    snprintf(scheme, sizeof(scheme), "%.*s", (int)(sep - url), url);
+    if (strcmp(scheme, "http") && strcmp(scheme, "https"))
+        return -1;
+    const char *auth = sep + 3, *path = strchr(auth, '/');
+    size_t alen = path ? (size_t)(path - auth) : strlen(auth);
+    char host[256];
+    long port = strcmp(scheme, "https") == 0 ? 443 : 80;
+    const char *colon = NULL;
+    if (alen && auth[0] == '[') {
+        const char *close = memchr(auth, ']', alen);
+        if (!close)
+            return -1;
+        snprintf(host, sizeof(host), "%.*s", (int)(close - auth - 1), auth + 1);
+        colon = close + 1 < auth + alen && close[1] == ':' ? close + 1 : NULL;
+    } else {
+        colon = memchr(auth, ':', alen);
+        size_t hl = colon ? (size_t)(colon - auth) : alen;
+        if (hl >= sizeof(host))
+            return -1;
+        snprintf(host, sizeof(host), "%.*s", (int)hl, auth);
+    }
+    if (!host[0])
+        return -1;
+    if (colon) {
+        char *end;
+        port = strtol(colon + 1, &end, 10);
+        if (end != auth + alen || port < 1 || port > 65535)
+            return -1;
+    }
+    mitm_str_set(&rq->scheme, scheme, strlen(scheme));
+    mitm_str_set(&rq->host, host, strlen(host));
+    rq->port = (uint16_t)port;
+    mitm_str_set(&rq->path, path ? path : "/", strlen(path ? path : "/"));
+    if (rq->authority && *rq->authority) {
+        char a[300];
+        snprintf(a, sizeof(a), "%s:%ld", host, port);
+        mitm_str_set(&rq->authority, a, strlen(a));
+    }
+    if (mitm_headers_get(&rq->headers, "host", NULL)) {
+        char h[300];
+        bool dflt = port == (strcmp(scheme, "https") == 0 ? 443 : 80);
+        if (dflt)
+            snprintf(h, sizeof(h), "%s", host);
+        else
+            snprintf(h, sizeof(h), "%s:%ld", host, port);
+        mitm_headers_set(&rq->headers, "Host", h, strlen(h));
+    }
+    return 0;
+}
+
+static void field_done(struct console *c, const char *text, void *arg)
+{
+    struct field_edit *fe = arg;
+    ssize_t idx;
+    struct mitm_flow *f = load(c, fe->id, &idx);
+    if (!f)
+        return;
+    const char *p = fe->part;
+    struct mitm_http_request *rq = f->request;
+    struct mitm_http_response *rs = f->response;
+    bool ok = true;
+    if (strcmp(p, "comment") == 0) {
+        free(f->comment);
+        f->comment = mitm_strdup(text);
+    } else if (!rq) {
+        ok = false;
+    } else if (strcmp(p, "method") == 0) {
+        ok = *text && !strpbrk(text, " \t");
+        if (ok)
+            mitm_str_set(&rq->method, text, strlen(text));
+    } else if (strcmp(p, "path") == 0) {
+        ok = !strpbrk(text, " \t");
+        if (ok)
+            mitm_str_set(&rq->path, text, strlen(text));
+    } else if (strcmp(p, "url") == 0) {
+        ok = set_url(rq, text) == 0;
+    } else if (strcmp(p, "status_code") == 0 && rs) {
+        char *end;
+        long v = strtol(text, &end, 10);
+        ok = *text && !*end && v >= 100 && v <= 999;
+        if (ok)
+            rs->status_code = (int)v;
+    } else if (strcmp(p, "reason") == 0 && rs) {
+        mitm_str_set(&rs->reason, text, strlen(text));
+    } else {
+        ok = false;
+    }
+    if (!ok) {
+        con_message(c, MITM_ST_ERROR, "Invalid %s: %s (nothing changed)", p, text);
+        mitm_flow_unref(f);
+        return;
+    }
+    store(c, idx, f);
+}
+
+static void prompt_field(struct console *c, const struct mitm_flow *f, const char *part)
+{
+    char cur[4096] = "";
+    const struct mitm_http_request *rq = f->request;
+    const struct mitm_http_response *rs = f->response;
+    if (strcmp(part, "comment") == 0)
+        snprintf(cur, sizeof(cur), "%s", f->comment);
+    else if (strcmp(part, "method") == 0 && rq)
+        snprintf(cur, sizeof(cur), "%s", rq->method);
+    else if (strcmp(part, "path") == 0 && rq)
+        snprintf(cur, sizeof(cur), "%s", rq->path);
+    else if (strcmp(part, "url") == 0 && rq)
+        mitm_http_request_url(rq, false, cur, sizeof(cur));
+    else if (strcmp(part, "status_code") == 0 && rs)
+        snprintf(cur, sizeof(cur), "%d", rs->status_code);
+    else if (strcmp(part, "reason") == 0 && rs)
+        snprintf(cur, sizeof(cur), "%s", rs->reason);
+    struct field_edit *fe = mitm_calloc(1, sizeof(*fe));
+    snprintf(fe->id, sizeof(fe->id), "%s", f->id);
+    snprintf(fe->part, sizeof(fe->part), "%s", part);
+    char label[64];
+    snprintf(label, sizeof(label), "%s: ", part);
+    prompt_text(c, label, cur, field_done, fe, free);
+}
+
+/* ---- bodies in $EDITOR ---- */
+
+/* Run prog (a command line: the shell splits it) on path with the terminal handed over.
+ * Returns its exit status, or -1 if it could not run. */
+static int run_on_file(struct console *c, const char *ed, const char *path)
+{
+    con_suspend(c);
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* the editor may be a command line ("code -w"): the shell splits it */
+        execl("/bin/sh", "sh", "-c", "exec $0 \"$1\"", ed, path, (char *)NULL);
+        _exit(127);
+    }
+    int status = -1;
+    if (pid > 0)
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    con_resume(c);
+    if (pid < 0)
+        return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+static int read_file(const char *path, struct mitm_buf *out)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return -1;
+    uint8_t chunk[65536];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof(chunk), fp)) > 0)
+        if (mitm_buf_append(out, chunk, r) < 0) {
+            fclose(fp);
+            return -1;
+        }
+    int bad = ferror(fp);
+    fclose(fp);
+    return bad ? -1 : 0;
+}
+
+/* Set a message's body from the edited (decoded) bytes: encoded again per its
+ * Content-Encoding, Content-Length updated unless the message is chunked. */
+static int set_body(struct mitm_headers *h, struct mitm_buf *content, bool *missing,
+                    const struct mitm_buf *edited, char *err, size_t errlen)
+{
+    size_t celen = 0;
+    const char *ce = mitm_headers_get(h, "content-encoding", &celen);
+    struct mitm_buf enc;
+    mitm_buf_init(&enc, 0);
+    const uint8_t *p = mitm_buf_data(edited);
+    size_t n = edited->len;
+    if (ce && celen && !(celen == 8 && strncmp(ce, "identity", 8) == 0)) {
+        char coding[64];
+        snprintf(coding, sizeof(coding), "%.*s", (int)celen, ce);
+        if (mitm_encode(coding, p, n, EDIT_MAX * 2, &enc, err, errlen) < 0)
+            return -1;
+        p = mitm_buf_data(&enc);
+        n = enc.len;
+    }
+    mitm_buf_free(content);
+    mitm_buf_init(content, 0);
+    mitm_buf_append(content, p, n);
+    mitm_buf_free(&enc);
+    *missing = false;
+    if (!mitm_headers_get(h, "transfer-encoding", NULL)) {
+        char cl[32];
+        snprintf(cl, sizeof(cl), "%zu", n);
+        mitm_headers_set(h, "content-length", cl, strlen(cl));
+    }
+    return 0;
+}
+
+static void edit_body(struct console *c, struct mitm_flow *f, ssize_t idx, bool response)
+{
+    struct mitm_headers *h = response ? &f->response->headers : &f->request->headers;
+    struct mitm_buf *content = response ? &f->response->content : &f->request->content;
+    bool *missing = response ? &f->response->content_missing : &f->request->content_missing;
+    struct mitm_buf storage, edited;
+    mitm_buf_init(&storage, 0);
+    mitm_buf_init(&edited, 0);
+    struct mitm_slice body = {0};
+    mitm_encoding_message_content(h, content, *missing, EDIT_MAX, &storage, &body);
+    char path[] = "/tmp/mitmc-edit-XXXXXX";
+    int fd = mkstemp(path);
+    char err[256];
+    if (fd < 0 || write_all(fd, body.base, body.len) < 0) {
+        con_message(c, MITM_ST_ERROR, "Cannot write a temporary file: %s", strerror(errno));
+        goto Exit;
+    }
+    close(fd);
+    fd = -1;
+    const char *ed = getenv("MITMPROXY_EDITOR");
+    if (!ed || !*ed)
+        ed = getenv("EDITOR");
+    int rc = run_on_file(c, ed && *ed ? ed : "vi", path);
+    if (rc != 0) {
+        con_message(c, MITM_ST_ERROR, "The editor exited with status %d: nothing changed.", rc);
+        goto Exit;
+    }
+    if (read_file(path, &edited) < 0) {
+        con_message(c, MITM_ST_ERROR, "Cannot read the edited file: nothing changed.");
+        goto Exit;
+    }
+    if (mitm_options.console_strip_trailing_newlines)
+        while (edited.len && (mitm_buf_data(&edited)[edited.len - 1] == '\n' ||
+                              mitm_buf_data(&edited)[edited.len - 1] == '\r'))
+            edited.len--;
+    if (set_body(h, content, missing, &edited, err, sizeof(err)) < 0) {
+        con_message(c, MITM_ST_ERROR, "%s: nothing changed.", err);
+        goto Exit;
+    }
+    mitm_master_update_flow(&c->m, (size_t)idx, f);
+Exit:
+    if (fd >= 0)
+        close(fd);
+    unlink(path);
+    mitm_buf_free(&storage);
+    mitm_buf_free(&edited);
+}
+
+int edit_bodyview(struct console *c, const struct mitm_flow *f, const char *part, char *err, size_t errlen)
+{
+    bool resp = strcmp(part, "response") == 0;
+    if (!resp && strcmp(part, "request") != 0) {
+        snprintf(err, errlen, "Invalid part: %s (request or response)", part);
+        return -1;
+    }
+    if (f->type != MITM_FLOW_HTTP || !f->request || (resp && !f->response)) {
+        snprintf(err, errlen, "The flow has no %s.", part);
+        return -1;
+    }
+    const struct mitm_headers *h = resp ? &f->response->headers : &f->request->headers;
+    const struct mitm_buf *content = resp ? &f->response->content : &f->request->content;
+    bool missing = resp ? f->response->content_missing : f->request->content_missing;
+    struct mitm_buf storage;
+    mitm_buf_init(&storage, 0);
+    struct mitm_slice body = {0};
+    mitm_encoding_message_content(h, content, missing, EDIT_MAX, &storage, &body);
+    char path[] = "/tmp/mitmc-view-XXXXXX";
+    int fd = mkstemp(path);
+    int rc = 0;
+    if (fd < 0 || write_all(fd, body.base, body.len) < 0) {
+        snprintf(err, errlen, "Cannot write a temporary file: %s", strerror(errno));
+        rc = -1;
+    } else {
+        /* mitmproxy asks mailcap for a viewer by MIME type; a pager shows any body */
+        const char *pager = getenv("PAGER");
+        run_on_file(c, pager && *pager ? pager : "less", path);
+    }
+    if (fd >= 0) {
+        close(fd);
+        unlink(path);
+    }
+    mitm_buf_free(&storage);
+    return rc;
+}
+
+/* ---- headers in the grid editor ---- */
+
+static void grid_open(struct console *c, const struct mitm_flow *f, bool response)
+{
+    const struct mitm_headers *h = response ? &f->response->headers : &f->request->headers;
+    struct con_screen *s = con_push(c, SCR_GRID);
+    struct con_grid *g = &s->grid;
+    g->title = mitm_strdup(response ? "Edit Response Headers" : "Edit Request Headers");
+    g->response = response;
+    snprintf(g->flow_id, sizeof(g->flow_id), "%s", f->id);
+    g->cap = h->n + 8;
+    g->cells = mitm_calloc(g->cap, sizeof(*g->cells));
+    for (size_t i = 0; i < h->n; i++) {
+        g->cells[i][0] = mitm_strndup(h->v[i].name, h->v[i].name_len);
+        g->cells[i][1] = mitm_strndup(h->v[i].value, h->v[i].value_len);
+    }
+    g->n = h->n;
+}
+
+void grid_commit(struct console *c, struct con_grid *g)
+{
+    ssize_t idx;
+    struct mitm_flow *f = load(c, g->flow_id, &idx);
+    if (!f)
+        return;
+    struct mitm_headers *h =
+        g->response ? (f->response ? &f->response->headers : NULL) : &f->request->headers;
+    if (!h) {
+        mitm_flow_unref(f);
+        return;
+    }
+    mitm_headers_free(h);
+    mitm_headers_init(h);
+    for (size_t i = 0; i < g->n; i++)
+        if (g->cells[i][0][0]) /* rows without a name are dropped, as mitmproxy's */
+            mitm_headers_add(h, g->cells[i][0], strlen(g->cells[i][0]), g->cells[i][1],
+                             strlen(g->cells[i][1]));
+    store(c, idx, f);
+}
+
+static void grid_row(struct con_grid *g, size_t at)
+{
+    if (g->n == g->cap) {
+        g->cap = g->cap ? g->cap * 2 : 8;
+        g->cells = mitm_realloc(g->cells, g->cap * sizeof(*g->cells));
+    }
+    memmove(&g->cells[at + 1], &g->cells[at], (g->n - at) * sizeof(*g->cells));
+    g->cells[at][0] = mitm_strdup("");
+    g->cells[at][1] = mitm_strdup("");
+    g->n++;
+}
+
+struct cell_edit {
+    size_t row, col;
+};
+
+static void cell_done(struct console *c, const char *text, void *arg)
+{
+    struct cell_edit *ce = arg;
+    struct con_screen *s = con_top(c);
+    if (s->kind != SCR_GRID || ce->row >= s->grid.n)
+        return;
+    if (ce->col == 0 && strpbrk(text, ": \t\r\n")) {
+        con_message(c, MITM_ST_ERROR, "Invalid header name: %s", text);
+        return;
+    }
+    if (strpbrk(text, "\r\n")) {
+        con_message(c, MITM_ST_ERROR, "Header values cannot hold line breaks.");
+        return;
+    }
+    free(s->grid.cells[ce->row][ce->col]);
+    s->grid.cells[ce->row][ce->col] = mitm_strdup(text);
+}
+
+void grid_key(struct console *c, const char *what)
+{
+    struct con_screen *s = con_top(c);
+    struct con_grid *g = &s->grid;
+    if (strcmp(what, "add") == 0) {
+        size_t at = g->n ? s->cursor + 1 : 0;
+        grid_row(g, at);
+        s->cursor = at;
+        g->col = 0;
+    } else if (strcmp(what, "insert") == 0) {
+        grid_row(g, g->n ? s->cursor : 0);
+        g->col = 0;
+    } else if (strcmp(what, "delete") == 0 && g->n) {
+        free(g->cells[s->cursor][0]);
+        free(g->cells[s->cursor][1]);
+        memmove(&g->cells[s->cursor], &g->cells[s->cursor + 1], (g->n - s->cursor - 1) * sizeof(*g->cells));
+        g->n--;
+        if (s->cursor >= g->n && g->n)
+            s->cursor = g->n - 1;
+    } else if (strcmp(what, "left") == 0) {
+        g->col = 0;
+    } else if (strcmp(what, "right") == 0 || strcmp(what, "tab") == 0 || strcmp(what, "next") == 0) {
+        g->col = 1 - g->col;
+    } else if ((strcmp(what, "enter") == 0 || strcmp(what, "select") == 0 || strcmp(what, "editor") == 0) &&
+               g->n) {
+        struct cell_edit *ce = mitm_calloc(1, sizeof(*ce));
+        ce->row = s->cursor;
+        ce->col = g->col;
+        prompt_text(c, g->col ? "value: " : "name: ", g->cells[s->cursor][g->col], cell_done, ce, free);
+    }
+    con_dirty(c);
+}
+
+/* Python-style escapes (\\n, \\t, \\xNN, \\\\, \\', \\") decoded in place; others kept. */
+static void unescape(char *s)
+{
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        if (*p != '\\' || !p[1]) {
+            *o++ = *p;
+            continue;
+        }
+        char e = *++p;
+        if (e == 'n')
+            *o++ = '\n';
+        else if (e == 'r')
+            *o++ = '\r';
+        else if (e == 't')
+            *o++ = '\t';
+        else if (e == '\\' || e == '\'' || e == '"')
+            *o++ = e;
+        else if (e == 'x' && p[1] && p[2] && strchr("0123456789abcdefABCDEF", p[1]) &&
+                 strchr("0123456789abcdefABCDEF", p[2])) {
+            char hex[3] = {p[1], p[2], 0};
+            *o++ = (char)strtol(hex, NULL, 16);
+            p += 2;
+        } else {
+            *o++ = '\\';
+            *o++ = e;
+        }
+    }
+    *o = 0;
+}
+
+int grid_load(struct console *c, const char *path, bool escaped, char *err, size_t errlen)
+{
+    struct con_screen *s = con_top(c);
+    struct con_grid *g = &s->grid;
+    if (s->kind != SCR_GRID || !g->n) {
+        snprintf(err, errlen, "No cell to load into.");
+        return -1;
+    }
+    struct mitm_buf b;
+    mitm_buf_init(&b, 0);
+    if (read_file(path, &b) < 0) {
+        snprintf(err, errlen, "Could not read %s: %s", path, strerror(errno));
+        mitm_buf_free(&b);
+        return -1;
+    }
+    while (b.len && (mitm_buf_data(&b)[b.len - 1] == '\n' || mitm_buf_data(&b)[b.len - 1] == '\r'))
+        b.len--;
+    char *text = mitm_strndup((const char *)mitm_buf_data(&b), b.len);
+    mitm_buf_free(&b);
+    if (escaped)
+        unescape(text);
+    struct cell_edit ce = {s->cursor, g->col};
+    cell_done(c, text, &ce);
+    free(text);
+    return 0;
+}
+
+/* One CSV field (RFC 4180 quoting when needed). */
+static void csv_field(FILE *fp, const char *v)
+{
+    if (!strpbrk(v, ",\"\r\n")) {
+        fputs(v, fp);
+        return;
+    }
+    fputc('"', fp);
+    for (const char *p = v; *p; p++) {
+        if (*p == '"')
+            fputc('"', fp);
+        fputc(*p, fp);
+    }
+    fputc('"', fp);
+}
+
+int grid_save(struct console *c, const char *path, char *err, size_t errlen)
+{
+    struct con_screen *s = con_top(c);
+    if (s->kind != SCR_GRID) {
+        snprintf(err, errlen, "Not in a grid editor.");
+        return -1;
+    }
+    FILE *fp = fopen(path, "w");
+    if (!fp) {
+        snprintf(err, errlen, "Could not write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    for (size_t i = 0; i < s->grid.n; i++) {
+        csv_field(fp, s->grid.cells[i][0]);
+        fputc(',', fp);
+        csv_field(fp, s->grid.cells[i][1]);
+        fputs("\r\n", fp);
+    }
+    if (fclose(fp) != 0) {
+        snprintf(err, errlen, "Could not write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    con_message(c, MITM_ST_TEXT, "Saved %zu rows to %s", s->grid.n, path);
+    return 0;
+}
+
+/* ---- console.edit.focus ---- */
+
+int edit_focus(struct console *c, const char *part, char *err, size_t errlen)
+{
+    ssize_t idx = mitm_store_view_focus(c->m.view);
+    char lerr[256];
+    struct mitm_flow *f = idx >= 0 ? mitm_store_get(c->m.store, (size_t)idx, lerr, sizeof(lerr)) : NULL;
+    if (!f) {
+        snprintf(err, errlen, "No flow selected.");
+        return -1;
+    }
+    int rc = 0;
+    bool http = f->type == MITM_FLOW_HTTP && f->request;
+    bool need_resp = strcmp(part, "response-headers") == 0 || strcmp(part, "response-body") == 0 ||
+                     strcmp(part, "status_code") == 0 || strcmp(part, "reason") == 0;
+    if (need_resp && (!http || !f->response)) {
+        snprintf(err, errlen, "The flow has no response.");
+        rc = -1;
+    } else if (strcmp(part, "comment") == 0 ||
+               (http &&
+                (strcmp(part, "method") == 0 || strcmp(part, "path") == 0 || strcmp(part, "url") == 0 ||
+                 strcmp(part, "status_code") == 0 || strcmp(part, "reason") == 0))) {
+        prompt_field(c, f, part);
+    } else if (http && strcmp(part, "request-headers") == 0) {
+        grid_open(c, f, false);
+    } else if (http && strcmp(part, "response-headers") == 0) {
+        grid_open(c, f, true);
+    } else if (http && (strcmp(part, "request-body") == 0 || strcmp(part, "response-body") == 0)) {
+        edit_body(c, f, idx, part[2] == 's');
+    } else {
+        snprintf(err, errlen, "Cannot edit %s here.", part);
+        rc = -1;
+    }
+    mitm_flow_unref(f);
+    return rc;
+}
