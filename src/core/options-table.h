@@ -33,6 +33,10 @@
       "python strftime() formating, missing directories are created as needed. A new file is opened " \
       "every time the formatted string changes.") \
     X(OPT_STR, save_stream_filter, NULL, NULL, "Filter which flows are written to file.") \
+    X(STR, save_flow_format, "21", "17|21", \
+      "mitmc: the flow-file format version that save_stream_file (-w) and save.file write: 21, as mitmproxy 10 " \
+      "and later write, or 17, as mitmproxy 8 and 9 write and read (Debian 12's mitmproxy 8.1.1); later " \
+      "versions read 17 too.") \
     X(INT, save_stream_fsync, 1, NULL, \
       "mitmc: power-loss safety of save_stream_file. Every flow reaches the kernel (one write per flow) before " \
       "it is printed, so a crash or kill loses no reported flow; the file is also fsync'ed at most this many " \

@@ -1183,6 +1183,62 @@ struct mitm_tns *mitm_flowfile_to_tns(const struct mitm_flow *f, char *err, size
     return d;
 }
 
+/* Version 21 connection dicts as version 17 wants them (mitmproxy's convert_17_18 ..
+ * convert_20_21 backwards). mitmproxy 8's Client and Server read their keys by name and
+ * ignore the others, so what 17 lacks is left out only to keep the record clean. */
+static void downgrade_conn(struct mitm_tns *c, bool server)
+{
+    if (!c || c->type != MITM_TNS_DICT)
+        return;
+    struct mitm_tns *tv = mitm_tns_get(c, "tls_version");
+    bool tls_done = tv && tv->type != MITM_TNS_NULL;
+    if (tv && mitm_tns_is_text(tv) && tv->v.s.len == 6 && memcmp(tv->v.s.base, "QUICv1", 6) == 0)
+        mitm_tns_dict_set(c, "tls_version", mitm_tns_new_cstr("QUIC"));
+    mitm_tns_dict_set(c, "state", mitm_tns_new_int(0));
+    mitm_tns_free(mitm_tns_dict_pop(c, "transport_protocol"));
+    mitm_tns_dict_rename(c, "cipher", "cipher_name", mitm_tns_new_null());
+    mitm_tns_dict_set(c, "tls_established", mitm_tns_new_bool(tls_done));
+    if (server) {
+        mitm_tns_dict_rename(c, "peername", "ip_address", mitm_tns_new_null());
+        mitm_tns_dict_rename(c, "sockname", "source_address", mitm_tns_new_null());
+        mitm_tns_dict_rename(c, "via", "via2", mitm_tns_new_null());
+        mitm_tns_dict_set(c, "via", mitm_tns_new_null());
+    } else {
+        mitm_tns_dict_rename(c, "peername", "address", mitm_tns_new_null());
+        mitm_tns_dict_set(c, "tls_extensions", mitm_tns_new_list());
+        mitm_tns_free(mitm_tns_dict_pop(c, "proxy_mode"));
+    }
+}
+
+int mitm_flowfile_encode_version(const struct mitm_flow *f, int version, struct mitm_buf *out, char *err,
+                                 size_t errlen)
+{
+    if (version == MITM_FLOWFILE_VERSION)
+        return mitm_flowfile_encode(f, out, err, errlen);
+    if (version != MITM_FLOWFILE_VERSION_OLD) {
+        if (errlen)
+            snprintf(err, errlen, "cannot write flow format version %d (only %d and %d)", version,
+                     MITM_FLOWFILE_VERSION_OLD, MITM_FLOWFILE_VERSION);
+        return -1;
+    }
+    if (f->type == MITM_FLOW_HTTP && !f->request) {
+        if (errlen)
+            snprintf(err, errlen, "flow %s has no request", f->id);
+        return -1;
+    }
+    struct mitm_tns *d = mitm_flowfile_to_tns(f, err, errlen);
+    if (!d)
+        return -1;
+    mitm_tns_dict_set(d, "version", mitm_tns_new_int(MITM_FLOWFILE_VERSION_OLD));
+    downgrade_conn(mitm_tns_get(d, "client_conn"), false);
+    downgrade_conn(mitm_tns_get(d, "server_conn"), true);
+    int rc = mitm_tns_write(out, d);
+    mitm_tns_free(d);
+    if (rc < 0 && errlen)
+        snprintf(err, errlen, "flow %s: record larger than the buffer cap", f->id);
+    return rc;
+}
+
 int mitm_flowfile_encode(const struct mitm_flow *f, struct mitm_buf *out, char *err, size_t errlen)
 {
     if (f->type == MITM_FLOW_HTTP && !f->request) {

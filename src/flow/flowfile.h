@@ -90,6 +90,19 @@ int mitm_flowfile_from_tns(struct mitm_tns *rec, struct mitm_flow **out, char *e
  * valid tnetstring. */
 struct mitm_tns *mitm_flowfile_to_tns(const struct mitm_flow *f, char *err, size_t errlen);
 
+/* The flow-file versions mitmc writes: 21 (mitmproxy 10 and later, the default) and 17 (what
+ * mitmproxy 8 and 9 write and read, Debian 12's mitmproxy 8.1.1 among them; later versions
+ * read it too, migrating it). 17 differs in the connections only: the old key names
+ * (address, ip_address, source_address, cipher_name, via2), a "state" (0, closed), no
+ * proxy_mode or transport_protocol: a flow written as 17 reads back with proxy_mode
+ * "regular", as mitmproxy's own migration says. */
+#define MITM_FLOWFILE_VERSION_OLD 17
+
+/* mitm_flowfile_encode in a given version (MITM_FLOWFILE_VERSION or _OLD; anything else is
+ * an error). */
+int mitm_flowfile_encode_version(const struct mitm_flow *f, int version, struct mitm_buf *out, char *err,
+                                 size_t errlen);
+
 /* Append the version-21 record of f to out. Returns 0, or -1 (err set; out may hold a
  * partial record the caller drops) if out's cap is hit or metadata is invalid. */
 int mitm_flowfile_encode(const struct mitm_flow *f, struct mitm_buf *out, char *err, size_t errlen);

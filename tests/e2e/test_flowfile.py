@@ -414,3 +414,27 @@ def test_reads_mitmdump_files(tmp_path, http_upstream):
         for k in keys_rs:
             assert text(x["response"][k]) == text(y["response"][k]), k
     assert a[1]["request"]["content"] == b"posted body \x00\xff"
+
+
+@u.mitmc_only
+@pytest.mark.skipif(not os.access(MITMDUMP, os.X_OK), reason="Debian's mitmdump is not installed")
+def test_format_17_is_read_by_mitmdump(tmp_path, capture):
+    """save_flow_format=17: -w writes what mitmproxy 8 writes, so Debian's mitmdump 8.1.1 reads
+    mitmc's flows (it refuses version 21), with the same lines as mitmc prints; mitmc reads the
+    file back to the same flows it wrote as 21."""
+    old, new = str(tmp_path / "v17.mitm"), str(tmp_path / "v21.mitm")
+    path, live = capture
+    p = run_dump("-r", path, "-w", old, "--set", "save_flow_format=17")
+    assert p.returncode == 0, p.err
+    assert run_dump("-r", old, "-w", new).returncode == 0
+    a, b = read_records(old), read_records(new)
+    assert len(a) == len(b) == len(read_records(path)) >= 2
+    for x, y in zip(a, b):
+        assert x["version"] == 17 and y["version"] == 21
+        assert "proxy_mode" not in x["client_conn"] and "address" in x["client_conn"]
+        assert "ip_address" in x["server_conn"] and "via2" in x["server_conn"]
+        assert x["id"] == y["id"] and x["request"] == y["request"] and x["response"] == y["response"]
+    r = subprocess.run([MITMDUMP, "-n", "-r", old], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60,
+                       stdin=subprocess.DEVNULL, cwd=str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert flow_lines(r.stdout.decode()) == live
