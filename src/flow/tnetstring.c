@@ -315,7 +315,43 @@ static bool parse_int(struct mitm_slice s, int64_t *out)
     return true;
 }
 
+/* The repr of a double costs several printf/strtod pairs, and the same timestamps are
+ * formatted again and again: a flow is encoded at each of its snapshots, then by the store,
+ * -w, save.file. A small per-thread cache of recent results keeps that to once per thread. */
+#define FLOAT_CACHE 256
+
+struct float_memo {
+    uint64_t bits;
+    uint8_t len; /* 0: empty */
+    char text[31];
+};
+
+static _Thread_local struct float_memo float_cache[FLOAT_CACHE];
+
+static size_t format_float_uncached(double f, char *out, size_t cap);
+
 size_t mitm_tns_format_float(double f, char *out, size_t cap)
+{
+    uint64_t bits;
+    memcpy(&bits, &f, sizeof(bits));
+    struct float_memo *m = &float_cache[(bits ^ (bits >> 29) ^ (bits >> 47)) % FLOAT_CACHE];
+    if (m->len && m->bits == bits) {
+        if (cap > m->len) {
+            memcpy(out, m->text, m->len);
+            out[m->len] = 0;
+        }
+        return m->len;
+    }
+    size_t n = format_float_uncached(f, out, cap);
+    if (n < sizeof(m->text) && n < cap) {
+        m->bits = bits;
+        m->len = (uint8_t)n;
+        memcpy(m->text, out, n);
+    }
+    return n;
+}
+
+static size_t format_float_uncached(double f, char *out, size_t cap)
 {
     if (isnan(f))
         return (size_t)snprintf(out, cap, "nan");
@@ -537,6 +573,29 @@ static size_t digits_of(size_t n)
     return d;
 }
 
+/* n in decimal into out (at least 21 bytes, no NUL); returns the length. printf costs more
+ * than the rest of an encode: every value has a length prefix. */
+static size_t u64_text(uint64_t n, char *out)
+{
+    char rev[20];
+    size_t k = 0;
+    do {
+        rev[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    for (size_t i = 0; i < k; i++)
+        out[i] = rev[k - 1 - i];
+    return k;
+}
+
+static size_t i64_text(int64_t i, char *out)
+{
+    if (i >= 0)
+        return u64_text((uint64_t)i, out);
+    out[0] = '-';
+    return 1 + u64_text(0 - (uint64_t)i, out + 1);
+}
+
 /* Payload bytes of a scalar, formatted into tmp when it is a number. */
 static struct mitm_slice scalar(const struct mitm_tns *v, char *tmp, size_t cap)
 {
@@ -545,7 +604,7 @@ static struct mitm_slice scalar(const struct mitm_tns *v, char *tmp, size_t cap)
     case MITM_TNS_STR:
         return v->v.s;
     case MITM_TNS_INT:
-        return mitm_slice(tmp, (size_t)snprintf(tmp, cap, "%" PRId64, v->v.i));
+        return mitm_slice(tmp, i64_text(v->v.i, tmp));
     case MITM_TNS_FLOAT:
         return mitm_slice(tmp, mitm_tns_format_float(v->v.f, tmp, cap));
     case MITM_TNS_BOOL:
@@ -578,21 +637,44 @@ static const char tags[] = {
     [MITM_TNS_BOOL] = '!',  [MITM_TNS_NULL] = '~', [MITM_TNS_LIST] = ']', [MITM_TNS_DICT] = '}',
 };
 
-static int write_value(struct mitm_buf *b, const struct mitm_tns *v, unsigned depth)
+/* The sizes of every payload, bottom up, into the nodes' wsize (one pass: computing a
+ * container's size at each level again would cost O(values x depth), formatting every number
+ * each time). Returns v's whole encoded size, or SIZE_MAX past MAX_WRITE_DEPTH. */
+static size_t measure(struct mitm_tns *v, unsigned depth)
 {
     if (depth > MAX_WRITE_DEPTH)
-        return -1;
-    char tmp[64];
+        return SIZE_MAX;
     if (v->type == MITM_TNS_LIST || v->type == MITM_TNS_DICT) {
-        if (mitm_buf_printf(b, "%zu:", payload_size(v)) < 0)
-            return -1;
+        size_t slots = v->type == MITM_TNS_DICT ? 2 * v->n : v->n, sum = 0;
+        for (size_t i = 0; i < slots; i++) {
+            size_t n = measure(v->items[i], depth + 1);
+            if (n == SIZE_MAX)
+                return SIZE_MAX;
+            sum += n;
+        }
+        v->wsize = sum;
+    } else {
+        char tmp[64];
+        v->wsize = scalar(v, tmp, sizeof(tmp)).len;
+    }
+    return digits_of(v->wsize) + v->wsize + 2;
+}
+
+static int write_value(struct mitm_buf *b, const struct mitm_tns *v)
+{
+    char tmp[64], len[24];
+    size_t n = u64_text(v->wsize, len);
+    len[n++] = ':';
+    if (mitm_buf_append(b, len, n) < 0)
+        return -1;
+    if (v->type == MITM_TNS_LIST || v->type == MITM_TNS_DICT) {
         size_t slots = v->type == MITM_TNS_DICT ? 2 * v->n : v->n;
         for (size_t i = 0; i < slots; i++)
-            if (write_value(b, v->items[i], depth + 1) < 0)
+            if (write_value(b, v->items[i]) < 0)
                 return -1;
     } else {
         struct mitm_slice s = scalar(v, tmp, sizeof(tmp));
-        if (mitm_buf_printf(b, "%zu:", s.len) < 0 || mitm_buf_append(b, s.base, s.len) < 0)
+        if (mitm_buf_append(b, s.base, s.len) < 0)
             return -1;
     }
     return mitm_buf_append(b, &tags[v->type], 1);
@@ -600,5 +682,9 @@ static int write_value(struct mitm_buf *b, const struct mitm_tns *v, unsigned de
 
 int mitm_tns_write(struct mitm_buf *b, const struct mitm_tns *v)
 {
-    return write_value(b, v, 0);
+    /* wsize is scratch for this call: the tree is otherwise only read */
+    size_t total = measure((struct mitm_tns *)v, 0);
+    if (total == SIZE_MAX)
+        return -1;
+    return write_value(b, v);
 }

@@ -41,6 +41,7 @@ struct mitm_tns {
     size_t n;                /* LIST: number of values; DICT: number of entries */
     size_t cap;              /* allocated slots in items */
     uint8_t *own;            /* if non-NULL, the bytes v.s points to; freed with the node */
+    size_t wsize;            /* scratch of mitm_tns_write: the payload's encoded size */
 };
 
 /* Caps of one parse. A value whose declared length exceeds max_size is refused at once
