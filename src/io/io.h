@@ -39,6 +39,11 @@ struct mitm_proxy_sink {
     size_t queue_max;
 };
 #define MITM_PUB_QUEUE_MAX 4096
+/* live: a flow that changed is published at most this long after (one snapshot for all its
+ * changes meanwhile; none if it ended first, when its final version goes instead). A UI
+ * drawing at 20 frames a second shows it as soon; at 10,000 small requests a second almost
+ * none needs a snapshot of its own. Held (intercepted) flows are published at once. */
+#define MITM_LIVE_DELAY_MS 50
 
 struct mitm_mode_spec;
 /* Bind one server per mode spec (modes[0..n_modes), borrowed: they must outlive the proxy)

@@ -81,10 +81,13 @@ struct worker {
     uv_check_t flush; /* hands published flows to the main thread once per loop turn */
     struct published *pub_head, **pub_tail;
     size_t n_pub; /* events in pub_head */
-    /* live flows that changed in this loop turn: one snapshot each at the end of the turn
-     * (a small request's requestheaders and request, or a burst of messages, cost one copy) */
+    /* live flows that changed since the last snapshots: one snapshot each when live_timer
+     * fires (a small request's hooks, or a burst of messages, cost one copy, and a flow that
+     * ends before the timer costs none) */
     struct live_dirty *dirty;
     size_t n_dirty, cap_dirty;
+    uv_timer_t live_timer;
+    bool live_timer_on;
     struct session *sessions;
     int n_sessions;
     bool stopping;

@@ -150,10 +150,12 @@ void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow
 
 /* Once per loop turn: one lock and one wake-up of the main thread for every flow that
  * finished in this turn. */
-static void on_flush(uv_check_t *h)
+/* The live flows that changed, as they are now, for the UI: published with the next flush. */
+static void on_live_timer(uv_timer_t *t)
 {
-    struct worker *w = h->data;
-    for (size_t i = 0; i < w->n_dirty; i++) { /* the turn's live flows, as they are now */
+    struct worker *w = t->data;
+    w->live_timer_on = false;
+    for (size_t i = 0; i < w->n_dirty; i++) {
         struct mitm_flow *snap = mitm_flowfile_snapshot(w->dirty[i].flow, false);
         enum mitm_hook hook = w->dirty[i].hook;
         mitm_flow_unref(w->dirty[i].flow);
@@ -168,6 +170,15 @@ static void on_flush(uv_check_t *h)
         }
     }
     w->n_dirty = 0;
+}
+
+static void on_flush(uv_check_t *h)
+{
+    struct worker *w = h->data;
+    if (w->n_dirty && !w->live_timer_on && !w->stopping) {
+        w->live_timer_on = true;
+        uv_timer_start(&w->live_timer, on_live_timer, MITM_LIVE_DELAY_MS, 0);
+    }
     if (!w->pub_head)
         return;
     struct mitm_proxy *p = w->p;
@@ -471,8 +482,11 @@ static void worker_main(void *arg)
     free(w->kills);
     w->kills = NULL;
     w->n_kills = 0;
-    free(w->dirty); /* on_flush above took them */
+    for (size_t i = 0; i < w->n_dirty; i++) /* snapshots never taken: the proxy stops */
+        mitm_flow_unref(w->dirty[i].flow);
+    free(w->dirty);
     w->dirty = NULL;
+    w->n_dirty = 0;
     /* stopped: close what is left (wake, grace timer) and let the close callbacks run */
     uv_walk(&w->loop, walk_close, NULL);
     uv_run(&w->loop, UV_RUN_DEFAULT);
@@ -518,6 +532,8 @@ static int worker_init(struct mitm_proxy *p, struct worker *w, int index, const 
     w->mail_tail = &w->mail_head;
     uv_async_init(&w->loop, &w->inject, on_mail);
     w->inject.data = w;
+    uv_timer_init(&w->loop, &w->live_timer);
+    w->live_timer.data = w;
     uv_check_init(&w->loop, &w->flush);
     w->flush.data = w;
     uv_check_start(&w->flush, on_flush);
