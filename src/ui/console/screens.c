@@ -427,18 +427,23 @@ static void flowview_draw(struct console *c, struct con_screen *s, int top, int 
 
 /* ---- documents: event log, help, options, key bindings, commands ---- */
 
-static void build_eventlog(struct console *c, struct con_doc *d)
+/* Only the lines on screen are drawn, straight from the ring: a busy log (debug at
+ * thousands of flows a second) costs a screenful per frame, not the whole ring. */
+static void eventlog_draw(struct console *c, struct con_screen *s, int top, int height)
 {
-    doc_clear(d);
+    size_t h = (size_t)height;
     pthread_mutex_lock(&c->log_mu);
-    for (size_t i = 0; i < c->ev_n; i++) {
-        const struct con_event *e = &c->events[(c->ev_head + i) % EVENTLOG_MAX];
+    size_t n = c->ev_n;
+    if (s->follow || s->top + h > n)
+        s->top = n > h ? n - h : 0;
+    for (size_t i = 0; i < h && s->top + i < n; i++) {
+        const struct con_event *e = &c->events[(c->ev_head + s->top + i) % EVENTLOG_MAX];
         enum mitm_con_style st = e->lvl == MITM_LOG_ERROR   ? MITM_ST_ERROR
                                  : e->lvl == MITM_LOG_WARN  ? MITM_ST_WARN
                                  : e->lvl == MITM_LOG_ALERT ? MITM_ST_ALERT
                                  : e->lvl == MITM_LOG_DEBUG ? MITM_ST_HIGHLIGHT
                                                             : MITM_ST_TEXT;
-        doc_line(d, e->text, strlen(e->text), st);
+        con_put(top + (int)i, 0, COLS, e->text, strlen(e->text), st);
     }
     pthread_mutex_unlock(&c->log_mu);
 }
@@ -721,10 +726,7 @@ void screens_draw(struct console *c, int top, int height)
         flowview_draw(c, s, top, height);
         break;
     case SCR_EVENTLOG:
-        build_eventlog(c, &s->doc);
-        if (s->follow)
-            s->top = s->doc.n;
-        list_draw(s, &s->doc, top, height, false);
+        eventlog_draw(c, s, top, height);
         break;
     case SCR_HELP:
         if (s->stale) {
@@ -767,6 +769,12 @@ size_t screens_lines(struct console *c)
         return mitm_keymap_list(c->keys, 0, NULL, 0);
     case SCR_GRID:
         return s->grid.n;
+    case SCR_EVENTLOG: {
+        pthread_mutex_lock(&c->log_mu);
+        size_t n = c->ev_n;
+        pthread_mutex_unlock(&c->log_mu);
+        return n;
+    }
     default:
         return s->doc.n;
     }
