@@ -40,18 +40,20 @@ struct mitm_store_summary {
     uint16_t port;       /* request port (TCP: server address port) */
     uint16_t status;     /* response status code, 0 without a response */
     double timestamp_created;
-    double timestamp_start;   /* request start (TCP: client connection start); 0 = unknown */
-    double timestamp_end;     /* response end, else error time; 0 = unknown */
-    uint64_t request_size;    /* raw request body bytes */
-    uint64_t response_size;   /* raw response body bytes (TCP: all message bytes) */
-    const char *method;       /* interned; "" for TCP */
-    const char *scheme;       /* interned; "" for TCP */
-    const char *host;         /* interned (TCP: server address host) */
-    const char *path;         /* HTTP path (+query), at most MITM_STORE_PATH_MAX bytes */
-    const char *content_type; /* interned response Content-Type up to its ';' ("" if none) */
+    double timestamp_start; /* request start (TCP: client connection start); 0 = unknown */
+    double timestamp_end;   /* response end, else error time; 0 = unknown */
+    uint64_t request_size;  /* raw request body bytes */
+    uint64_t response_size; /* raw response body bytes (TCP: all message bytes) */
+    const char *method;     /* interned; "" for TCP */
+    const char *scheme;     /* interned; "" for TCP */
+    const char *host;       /* interned (TCP: server address host) */
+    const char *path;       /* HTTP path (+query), at most MITM_STORE_PATH_MAX bytes */
+    uint64_t spool_off;     /* where the flow's newest record starts in the spool */
+    uint32_t spool_len;     /* and its length */
+
+    /* what else the console's flow list shows */
     bool websocket;           /* an HTTP flow that upgraded to WebSocket */
-    uint64_t spool_off;       /* where the flow's newest record starts in the spool */
-    uint32_t spool_len;       /* and its length */
+    const char *content_type; /* interned response Content-Type up to its ';' ("" if none) */
 };
 
 struct mitm_store;      /* opaque */
