@@ -145,6 +145,8 @@ struct console {
     bool dirty, redraw_armed;
     bool curses_on;
     bool exiting;
+    bool loading;       /* reading -r before the loop runs */
+    uint64_t last_draw; /* uv_hrtime of the last frame while loading */
     int rc;
     struct mitm_keymap *keys;
     struct con_screen stack[STACK_MAX];

@@ -390,13 +390,20 @@ static void on_log_wake(uv_async_t *h)
     con_dirty(h->data);
 }
 
-/* Startup failed before the screen was up: show what was logged. */
-static void print_events(struct console *c)
+/* Startup failed: as mitmproxy's console (errorcheck with repeat_errors_on_stderr), the
+ * errors logged are repeated on stderr, since the screen swallowed them. */
+static void print_errors(struct console *c)
 {
     pthread_mutex_lock(&c->log_mu);
+    size_t n = 0;
+    for (size_t i = 0; i < c->ev_n; i++)
+        n += c->events[(c->ev_head + i) % EVENTLOG_MAX].lvl == MITM_LOG_ERROR;
+    if (n)
+        fprintf(stderr, "Error%s logged during startup:\n", n > 1 ? "s" : "");
     for (size_t i = 0; i < c->ev_n; i++) {
         const struct con_event *e = &c->events[(c->ev_head + i) % EVENTLOG_MAX];
-        fprintf(e->lvl <= MITM_LOG_WARN ? stderr : stdout, "%s\n", e->text);
+        if (e->lvl == MITM_LOG_ERROR)
+            fprintf(stderr, "%s\n", e->text);
     }
     pthread_mutex_unlock(&c->log_mu);
 }
@@ -1043,6 +1050,13 @@ static void on_flow(void *arg, const struct mitm_pub *ev, bool loaded, ssize_t i
     if (index >= 0)
         flowview_stale(c, index);
     con_dirty(c);
+    if (c->loading) { /* reading -r: no loop, no timer; draw every REDRAW_MS by hand */
+        uint64_t now = uv_hrtime();
+        if (now - c->last_draw >= (uint64_t)REDRAW_MS * 1000000) {
+            c->last_draw = now;
+            draw(c);
+        }
+    }
 }
 
 static void on_changed(void *arg, ssize_t index)
@@ -1132,10 +1146,9 @@ static void stopped_early(void *arg)
  * logged printed to the terminal. Returns rc. */
 static int startup_failed(struct console *c, int rc)
 {
+    restore_terminal();
     mitm_log_set_tap(NULL, NULL);
-    print_events(c);
-    if (rc == 1)
-        fprintf(stderr, "Error logged during startup, exiting...\n");
+    print_errors(c);
     mitm_master_stop(&c->m, 0, stopped_early, c);
     uv_run(c->loop, UV_RUN_DEFAULT);
     mitm_master_deinit(&c->m);
@@ -1170,9 +1183,6 @@ static int start(struct console *c, const struct mitm_cli *cli)
         mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
         return 1;
     }
-    if ((mitm_options.rfile && mitm_master_read_file(&c->m, mitm_options.rfile) < 0) ||
-        mitm_master_client_replay(&c->m) < 0)
-        return 1;
     load_keys(c);
     history_load(c);
     if (terminal_on(c) < 0) {
@@ -1180,6 +1190,13 @@ static int start(struct console *c, const struct mitm_cli *cli)
                  getenv("TERM") ? getenv("TERM") : "");
         return 1;
     }
+    /* -r is read with the screen up, drawn as it fills (the loop does not run yet) */
+    c->loading = true;
+    draw(c);
+    bool bad = mitm_options.rfile && mitm_master_read_file(&c->m, mitm_options.rfile) < 0;
+    c->loading = false;
+    if (bad || mitm_master_client_replay(&c->m) < 0)
+        return 1;
     return 0;
 }
 
