@@ -25,7 +25,7 @@ WAIT = 10.0
 class Console:
     """One mitmc console in a private tmux server."""
 
-    def __init__(self, binary, confdir, args=(), env=None):
+    def __init__(self, binary, confdir, args=(), env=None, wait_listen=True):
         if not TMUX:
             pytest.fail("tmux is required (scripts/install-deps installs it)")
         self.sock = "mitmc-test-%s" % uuid.uuid4().hex[:12]
@@ -42,8 +42,9 @@ class Console:
         self.tmux("-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "48", shell, env=full_env)
         sh = int(self.tmux("display-message", "-p", "#{pane_pid}").strip())
         self.pid = self._child(sh)
-        s = self.wait_for(r"\[127\.0\.0\.1:(\d+)\]")
-        self.port = int(re.search(r"\[127\.0\.0\.1:(\d+)\]", s).group(1))
+        if wait_listen:  # the status bar shows the bound port (-p 0)
+            s = self.wait_for(r"\[127\.0\.0\.1:(\d+)\]")
+            self.port = int(re.search(r"\[127\.0\.0\.1:(\d+)\]", s).group(1))
 
     @staticmethod
     def _child(pid):
@@ -125,13 +126,13 @@ class Console:
 @pytest.fixture
 def console(binary, tmp_path, seed_confdir):
     started = []
-    confdir = tmp_path / "confdir"
+    confdir = tmp_path / "console-confdir"
     shutil.copytree(seed_confdir, confdir)
 
-    def start(*args, env=None, keys_yaml=None):
+    def start(*args, env=None, keys_yaml=None, wait_listen=True):
         if keys_yaml is not None:
             (confdir / "keys.yaml").write_text(keys_yaml)
-        c = Console(binary, confdir, args, env)
+        c = Console(binary, confdir, args, env, wait_listen)
         started.append(c)
         return c
 
@@ -523,3 +524,20 @@ def test_intercepted_response_edited_status_reaches_client(console, raw_upstream
     c.keys("a")
     t.join(30)
     assert result["r"].stdout == b"418"
+
+
+def test_read_file_and_startup_error(console, mitmc, http_upstream, tmp_path, curl):
+    path = tmp_path / "in.flows"
+    p = mitmc("-w", str(path))
+    for i in range(3):
+        assert curl(p.port, http_upstream.url + "/rfile/%d" % i).returncode == 0
+    p.stop()
+    c = console("-r", str(path))
+    c.wait_for(r"\[1/3\]")
+    c.wait_for(r"/rfile/2\s+404")
+    bad = tmp_path / "bad.flows"
+    bad.write_bytes(b"garbage\n")
+    c2 = console("-r", str(bad), wait_listen=False)
+    assert c2.wait_exit() == 1
+    s = c2.screen()
+    assert "Error logged during startup:" in s and "Flow file corrupted" in s
