@@ -222,6 +222,8 @@ void prompt_draw(struct console *c, int row);
 void chooser_open(struct console *c, const char *title, char **items, size_t n, const char *cmd,
                   const char *const *args, size_t nargs);
 void chooser_close(struct console *c);
+/* The data viewer: text (one item per line) in the overlay, closed by enter, esc or q. */
+void chooser_view(struct console *c, const char *title, const char *text, size_t len);
 void chooser_key(struct console *c, const char *name);
 void chooser_draw(struct console *c, int top, int height);
 

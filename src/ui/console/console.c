@@ -571,9 +571,8 @@ int con_run(struct console *c, const char *line)
     int rc = mitm_cmd_call_line(c->m.commands, line, &out, err, sizeof(err));
     if (rc < 0)
         con_message(c, MITM_ST_ERROR, "%s", err);
-    else if (out.len)
-        con_message(c, MITM_ST_TEXT, "%.*s", (int)(out.len > 1000 ? 1000 : out.len),
-                    (const char *)mitm_buf_data(&out));
+    else if (out.len) /* as mitmproxy: a result opens in a data viewer over the screen */
+        chooser_view(c, "Command result", (const char *)mitm_buf_data(&out), out.len);
     mitm_buf_free(&out);
     con_dirty(c);
     return rc;
