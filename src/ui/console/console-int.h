@@ -165,7 +165,7 @@ struct console {
     pthread_mutex_t log_mu;
     struct con_event events[EVENTLOG_MAX];
     size_t ev_head, ev_n; /* oldest at ev_head */
-    uint64_t ev_seq;      /* lines ever added (the screen redraws when it moves) */
+    bool wake_on;         /* log_wake may be sent (not closed yet) */
     /* flow view */
     char *flowview_mode; /* console.flowview.mode.set; NULL: console_default_contentview */
     /* fallback view.settings store, when the core has none: "id key=value" lines */

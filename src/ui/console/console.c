@@ -380,9 +380,20 @@ static void log_tap(void *arg, enum mitm_log_level lvl, const char *line, unsign
     c->events[slot].lvl = lvl;
     c->events[slot].text = mitm_strndup(line, len);
     c->ev_n++;
-    c->ev_seq++;
+    bool wake = c->wake_on;
     pthread_mutex_unlock(&c->log_mu);
-    uv_async_send(&c->log_wake);
+    if (wake)
+        uv_async_send(&c->log_wake);
+}
+
+/* The wake-up handle is about to close: later lines (the master's teardown) only go to
+ * the ring. */
+static void log_wake_close(struct console *c)
+{
+    pthread_mutex_lock(&c->log_mu);
+    c->wake_on = false;
+    pthread_mutex_unlock(&c->log_mu);
+    uv_close((uv_handle_t *)&c->log_wake, NULL);
 }
 
 static void on_log_wake(uv_async_t *h)
@@ -590,7 +601,7 @@ static void on_stopped(void *arg)
     uv_close((uv_handle_t *)&c->sigint, NULL);
     uv_close((uv_handle_t *)&c->sigterm, NULL);
     uv_close((uv_handle_t *)&c->redraw, NULL);
-    uv_close((uv_handle_t *)&c->log_wake, NULL);
+    log_wake_close(c);
 }
 
 void con_exit(struct console *c)
@@ -1137,8 +1148,7 @@ static void console_free(struct console *c)
 
 static void stopped_early(void *arg)
 {
-    struct console *c = arg;
-    uv_close((uv_handle_t *)&c->log_wake, NULL);
+    log_wake_close(arg);
 }
 
 /* As mitmproxy's errorcheck: a startup error ends the program before the UI, with what was
@@ -1209,6 +1219,7 @@ int mitm_console_main(const struct mitm_cli *cli)
     pthread_mutex_init(&c->log_mu, NULL);
     uv_async_init(c->loop, &c->log_wake, on_log_wake);
     c->log_wake.data = c;
+    c->wake_on = true;
     int lvl = mitm_log_level_parse(mitm_options.console_eventlog_verbosity);
     mitm_log_set_level(lvl < 0 ? MITM_LOG_INFO : (enum mitm_log_level)lvl);
     /* from here every log line goes to the event log, startup errors included */
