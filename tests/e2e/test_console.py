@@ -364,6 +364,10 @@ def test_help_options_keybindings_commands(console):
     c.keys("O")
     c.wait_for(r"(?m)^Options")
     c.wait_for(r"anticache\s+false")
+    # enter flips a boolean, offers the choices of an option that has them
+    c.keys("j", "j", "Enter")
+    c.wait_for(r"anticache\s+true")
+    c.wait_for(r"\[anticache\]")
     c.keys("q")
     c.keys("K")
     c.wait_for(r"Key Bindings")

@@ -786,6 +786,40 @@ static size_t page(struct console *c)
     return h > 1 ? (size_t)h : 1;
 }
 
+/* Enter in the options editor, as mitmproxy's: a boolean flips, an option with choices
+ * offers them, anything else goes to the prompt as "set NAME 'value'". */
+static void options_select(struct console *c)
+{
+    const char *name = options_focus(c);
+    const struct mitm_opt_info *in = name ? mitm_options_info(name) : NULL;
+    if (!in)
+        return;
+    char line[256];
+    if (in->type == MITM_OPT_TYPE_BOOL) {
+        snprintf(line, sizeof(line), "set %s toggle", name);
+        con_run(c, line);
+    } else if (in->choices) {
+        size_t n = 0;
+        char **items = NULL;
+        for (const char *p = in->choices; *p;) {
+            size_t k = strcspn(p, "|");
+            items = mitm_realloc(items, (n + 1) * sizeof(*items));
+            items[n++] = mitm_strndup(p, k);
+            p += k + (p[k] ? 1 : 0);
+        }
+        const char *args[] = {name, "{choice}"};
+        chooser_open(c, name, items, n, "set", args, 2);
+        bool str = in->type == MITM_OPT_TYPE_STR || in->type == MITM_OPT_TYPE_OPT_STR;
+        const char *cur = str ? *(char *const *)((const char *)&mitm_options + in->offset) : NULL;
+        for (size_t i = 0; cur && i < n; i++) /* the chooser starts on the current value */
+            if (strcmp(items[i], cur) == 0)
+                c->chooser.cursor = i;
+    } else {
+        snprintf(line, sizeof(line), "console.command.set %s", name);
+        con_run(c, line);
+    }
+}
+
 static void flowlist_nav(struct console *c, const char *what)
 {
     struct mitm_store_view *v = c->m.view;
@@ -837,12 +871,7 @@ void screens_nav(struct console *c, const char *what)
         return;
     }
     if (s->kind == SCR_OPTIONS && strcmp(what, "select") == 0) {
-        const char *name = options_focus(c);
-        if (name) {
-            char line[256];
-            snprintf(line, sizeof(line), "console.command.set %s", name);
-            con_run(c, line);
-        }
+        options_select(c);
         return;
     }
     if (s->kind == SCR_KEYBINDINGS && strcmp(what, "select") == 0) {
