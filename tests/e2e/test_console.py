@@ -552,3 +552,15 @@ def test_read_file_and_startup_error(console, mitmc, http_upstream, tmp_path, cu
     assert c2.wait_exit() == 1
     s = c2.screen()
     assert "Error logged during startup:" in s and "Flow file corrupted" in s
+
+
+def test_mouse_click_selects_a_row(console, http_upstream):
+    c = console()
+    for p in ("/m1", "/m2", "/m3"):
+        fetch(c, http_upstream.url + p)
+    c.wait_for(r"/m3")
+    c.wait_for(r"\[1/3\]")
+    # an SGR mouse press and release (xterm's kmous) on the screen's 3rd line: the 2nd flow
+    c.keys("\x1b[<0;5;3M", "\x1b[<0;5;3m")
+    c.wait_for(r"\[2/3\]")
+    c.wait_for(r">>.*/m2")
