@@ -35,10 +35,10 @@ class Console:
         full_env = proxy_env()  # sanitizer builds: findings are fatal (a non-zero exit)
         full_env["LINES"] = "60"  # mitmc follows the terminal, not COLUMNS (200) and LINES
         full_env.update(env or {})
-        full_env["TERM"] = "xterm-256color"
         # a shell runs mitmc and then says how it ended: the pane shows the shell's line
         # once the terminal is restored
-        shell = "%s; echo \"mitmc exited with $?\"; exec sleep 600" % cmd
+        # TERM is set in the pane: tmux would give it its default-terminal (screen)
+        shell = "TERM=xterm-256color %s; echo \"mitmc exited with $?\"; exec sleep 600" % cmd
         self.tmux("-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "48", shell, env=full_env)
         sh = int(self.tmux("display-message", "-p", "#{pane_pid}").strip())
         self.pid = self._child(sh)
@@ -561,6 +561,6 @@ def test_mouse_click_selects_a_row(console, http_upstream):
     c.wait_for(r"/m3")
     c.wait_for(r"\[1/3\]")
     # an SGR mouse press and release (xterm's kmous) on the screen's 3rd line: the 2nd flow
-    c.keys("\x1b[<0;5;3M", "\x1b[<0;5;3m")
+    c.tmux("send-keys", "-l", "\x1b[<0;5;3M\x1b[<0;5;3m")
     c.wait_for(r"\[2/3\]")
     c.wait_for(r">>.*/m2")
