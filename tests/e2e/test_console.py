@@ -25,7 +25,7 @@ WAIT = 10.0
 class Console:
     """One mitmc console in a private tmux server."""
 
-    def __init__(self, binary, confdir, args=(), env=None):
+    def __init__(self, binary, confdir, args=(), env=None, wait_listen=True):
         if not TMUX:
             pytest.fail("tmux is required (scripts/install-deps installs it)")
         self.sock = "mitmc-test-%s" % uuid.uuid4().hex[:12]
@@ -35,15 +35,16 @@ class Console:
         full_env = proxy_env()  # sanitizer builds: findings are fatal (a non-zero exit)
         full_env["LINES"] = "60"  # mitmc follows the terminal, not COLUMNS (200) and LINES
         full_env.update(env or {})
-        full_env["TERM"] = "xterm-256color"
         # a shell runs mitmc and then says how it ended: the pane shows the shell's line
         # once the terminal is restored
-        shell = "%s; echo \"mitmc exited with $?\"; exec sleep 600" % cmd
+        # TERM is set in the pane: tmux would give it its default-terminal (screen)
+        shell = "TERM=xterm-256color %s; echo \"mitmc exited with $?\"; exec sleep 600" % cmd
         self.tmux("-f", "/dev/null", "new-session", "-d", "-x", "160", "-y", "48", shell, env=full_env)
         sh = int(self.tmux("display-message", "-p", "#{pane_pid}").strip())
         self.pid = self._child(sh)
-        s = self.wait_for(r"\[127\.0\.0\.1:(\d+)\]")
-        self.port = int(re.search(r"\[127\.0\.0\.1:(\d+)\]", s).group(1))
+        if wait_listen:  # the status bar shows the bound port (-p 0)
+            s = self.wait_for(r"\[127\.0\.0\.1:(\d+)\]")
+            self.port = int(re.search(r"\[127\.0\.0\.1:(\d+)\]", s).group(1))
 
     @staticmethod
     def _child(pid):
@@ -125,13 +126,13 @@ class Console:
 @pytest.fixture
 def console(binary, tmp_path, seed_confdir):
     started = []
-    confdir = tmp_path / "confdir"
+    confdir = tmp_path / "console-confdir"
     shutil.copytree(seed_confdir, confdir)
 
-    def start(*args, env=None, keys_yaml=None):
+    def start(*args, env=None, keys_yaml=None, wait_listen=True):
         if keys_yaml is not None:
             (confdir / "keys.yaml").write_text(keys_yaml)
-        c = Console(binary, confdir, args, env)
+        c = Console(binary, confdir, args, env, wait_listen)
         started.append(c)
         return c
 
@@ -251,7 +252,14 @@ def test_command_prompt_runs_a_command(console, http_upstream):
     c.wait_for(r"/two")
     c.keys(":")
     c.keys("view.properties.length", "Enter")
-    c.wait_for(r"(?m)^2\s*$")
+    # the result opens in a data viewer over the list
+    c.wait_for(r"Command result")
+    c.keys("Enter")
+    c.wait_for(r"Command result", absent=True)
+    c.keys(":", "export.formats", "Enter")
+    c.wait_for(r"raw_request")
+    c.keys("q")
+    c.wait_for(r"raw_request", absent=True)
     c.keys(":", "no.such.command", "Enter")
     c.wait_for(r"Unknown command: no\.such\.command")
 
@@ -354,6 +362,10 @@ def test_help_options_keybindings_commands(console):
     c.keys("O")
     c.wait_for(r"(?m)^Options")
     c.wait_for(r"anticache\s+false")
+    # enter flips a boolean, offers the choices of an option that has them
+    c.keys("j", "j", "Enter")
+    c.wait_for(r"anticache\s+true")
+    c.wait_for(r"\[anticache\]")
     c.keys("q")
     c.keys("K")
     c.wait_for(r"Key Bindings")
@@ -521,3 +533,32 @@ def test_intercepted_response_edited_status_reaches_client(console, raw_upstream
     c.keys("a")
     t.join(30)
     assert result["r"].stdout == b"418"
+
+
+def test_read_file_and_startup_error(console, mitmc, http_upstream, tmp_path, curl):
+    path = tmp_path / "in.flows"
+    p = mitmc("-w", str(path))
+    for i in range(3):
+        assert curl(p.port, http_upstream.url + "/rfile/%d" % i).returncode == 0
+    p.stop()
+    c = console("-r", str(path))
+    c.wait_for(r"\[1/3\]")
+    c.wait_for(r"/rfile/2\s+404")
+    bad = tmp_path / "bad.flows"
+    bad.write_bytes(b"garbage\n")
+    c2 = console("-r", str(bad), wait_listen=False)
+    assert c2.wait_exit() == 1
+    s = c2.screen()
+    assert "Error logged during startup:" in s and "Flow file corrupted" in s
+
+
+def test_mouse_click_selects_a_row(console, http_upstream):
+    c = console()
+    for p in ("/m1", "/m2", "/m3"):
+        fetch(c, http_upstream.url + p)
+    c.wait_for(r"/m3")
+    c.wait_for(r"\[1/3\]")
+    # an SGR mouse press and release (xterm's kmous) on the screen's 3rd line: the 2nd flow
+    c.tmux("send-keys", "-l", "\x1b[<0;5;3M\x1b[<0;5;3m")
+    c.wait_for(r"\[2/3\]")
+    c.wait_for(r">>.*/m2")

@@ -145,6 +145,8 @@ struct console {
     bool dirty, redraw_armed;
     bool curses_on;
     bool exiting;
+    bool loading;       /* reading -r before the loop runs */
+    uint64_t last_draw; /* uv_hrtime of the last frame while loading */
     int rc;
     struct mitm_keymap *keys;
     struct con_screen stack[STACK_MAX];
@@ -163,7 +165,7 @@ struct console {
     pthread_mutex_t log_mu;
     struct con_event events[EVENTLOG_MAX];
     size_t ev_head, ev_n; /* oldest at ev_head */
-    uint64_t ev_seq;      /* lines ever added (the screen redraws when it moves) */
+    bool wake_on;         /* log_wake may be sent (not closed yet) */
     /* flow view */
     char *flowview_mode; /* console.flowview.mode.set; NULL: console_default_contentview */
     /* fallback view.settings store, when the core has none: "id key=value" lines */
@@ -220,6 +222,8 @@ void prompt_draw(struct console *c, int row);
 void chooser_open(struct console *c, const char *title, char **items, size_t n, const char *cmd,
                   const char *const *args, size_t nargs);
 void chooser_close(struct console *c);
+/* The data viewer: text (one item per line) in the overlay, closed by enter, esc or q. */
+void chooser_view(struct console *c, const char *title, const char *text, size_t len);
 void chooser_key(struct console *c, const char *name);
 void chooser_draw(struct console *c, int top, int height);
 

@@ -380,9 +380,20 @@ static void log_tap(void *arg, enum mitm_log_level lvl, const char *line, unsign
     c->events[slot].lvl = lvl;
     c->events[slot].text = mitm_strndup(line, len);
     c->ev_n++;
-    c->ev_seq++;
+    bool wake = c->wake_on;
     pthread_mutex_unlock(&c->log_mu);
-    uv_async_send(&c->log_wake);
+    if (wake)
+        uv_async_send(&c->log_wake);
+}
+
+/* The wake-up handle is about to close: later lines (the master's teardown) only go to
+ * the ring. */
+static void log_wake_close(struct console *c)
+{
+    pthread_mutex_lock(&c->log_mu);
+    c->wake_on = false;
+    pthread_mutex_unlock(&c->log_mu);
+    uv_close((uv_handle_t *)&c->log_wake, NULL);
 }
 
 static void on_log_wake(uv_async_t *h)
@@ -390,13 +401,20 @@ static void on_log_wake(uv_async_t *h)
     con_dirty(h->data);
 }
 
-/* Startup failed before the screen was up: show what was logged. */
-static void print_events(struct console *c)
+/* Startup failed: as mitmproxy's console (errorcheck with repeat_errors_on_stderr), the
+ * errors logged are repeated on stderr, since the screen swallowed them. */
+static void print_errors(struct console *c)
 {
     pthread_mutex_lock(&c->log_mu);
+    size_t n = 0;
+    for (size_t i = 0; i < c->ev_n; i++)
+        n += c->events[(c->ev_head + i) % EVENTLOG_MAX].lvl == MITM_LOG_ERROR;
+    if (n)
+        fprintf(stderr, "Error%s logged during startup:\n", n > 1 ? "s" : "");
     for (size_t i = 0; i < c->ev_n; i++) {
         const struct con_event *e = &c->events[(c->ev_head + i) % EVENTLOG_MAX];
-        fprintf(e->lvl <= MITM_LOG_WARN ? stderr : stdout, "%s\n", e->text);
+        if (e->lvl == MITM_LOG_ERROR)
+            fprintf(stderr, "%s\n", e->text);
     }
     pthread_mutex_unlock(&c->log_mu);
 }
@@ -564,9 +582,8 @@ int con_run(struct console *c, const char *line)
     int rc = mitm_cmd_call_line(c->m.commands, line, &out, err, sizeof(err));
     if (rc < 0)
         con_message(c, MITM_ST_ERROR, "%s", err);
-    else if (out.len)
-        con_message(c, MITM_ST_TEXT, "%.*s", (int)(out.len > 1000 ? 1000 : out.len),
-                    (const char *)mitm_buf_data(&out));
+    else if (out.len) /* as mitmproxy: a result opens in a data viewer over the screen */
+        chooser_view(c, "Command result", (const char *)mitm_buf_data(&out), out.len);
     mitm_buf_free(&out);
     con_dirty(c);
     return rc;
@@ -584,7 +601,7 @@ static void on_stopped(void *arg)
     uv_close((uv_handle_t *)&c->sigint, NULL);
     uv_close((uv_handle_t *)&c->sigterm, NULL);
     uv_close((uv_handle_t *)&c->redraw, NULL);
-    uv_close((uv_handle_t *)&c->log_wake, NULL);
+    log_wake_close(c);
 }
 
 void con_exit(struct console *c)
@@ -1043,6 +1060,13 @@ static void on_flow(void *arg, const struct mitm_pub *ev, bool loaded, ssize_t i
     if (index >= 0)
         flowview_stale(c, index);
     con_dirty(c);
+    if (c->loading) { /* reading -r: no loop, no timer; draw every REDRAW_MS by hand */
+        uint64_t now = uv_hrtime();
+        if (now - c->last_draw >= (uint64_t)REDRAW_MS * 1000000) {
+            c->last_draw = now;
+            draw(c);
+        }
+    }
 }
 
 static void on_changed(void *arg, ssize_t index)
@@ -1124,18 +1148,16 @@ static void console_free(struct console *c)
 
 static void stopped_early(void *arg)
 {
-    struct console *c = arg;
-    uv_close((uv_handle_t *)&c->log_wake, NULL);
+    log_wake_close(arg);
 }
 
 /* As mitmproxy's errorcheck: a startup error ends the program before the UI, with what was
  * logged printed to the terminal. Returns rc. */
 static int startup_failed(struct console *c, int rc)
 {
+    restore_terminal();
     mitm_log_set_tap(NULL, NULL);
-    print_events(c);
-    if (rc == 1)
-        fprintf(stderr, "Error logged during startup, exiting...\n");
+    print_errors(c);
     mitm_master_stop(&c->m, 0, stopped_early, c);
     uv_run(c->loop, UV_RUN_DEFAULT);
     mitm_master_deinit(&c->m);
@@ -1170,9 +1192,6 @@ static int start(struct console *c, const struct mitm_cli *cli)
         mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
         return 1;
     }
-    if ((mitm_options.rfile && mitm_master_read_file(&c->m, mitm_options.rfile) < 0) ||
-        mitm_master_client_replay(&c->m) < 0)
-        return 1;
     load_keys(c);
     history_load(c);
     if (terminal_on(c) < 0) {
@@ -1180,6 +1199,13 @@ static int start(struct console *c, const struct mitm_cli *cli)
                  getenv("TERM") ? getenv("TERM") : "");
         return 1;
     }
+    /* -r is read with the screen up, drawn as it fills (the loop does not run yet) */
+    c->loading = true;
+    draw(c);
+    bool bad = mitm_options.rfile && mitm_master_read_file(&c->m, mitm_options.rfile) < 0;
+    c->loading = false;
+    if (bad || mitm_master_client_replay(&c->m) < 0)
+        return 1;
     return 0;
 }
 
@@ -1193,6 +1219,7 @@ int mitm_console_main(const struct mitm_cli *cli)
     pthread_mutex_init(&c->log_mu, NULL);
     uv_async_init(c->loop, &c->log_wake, on_log_wake);
     c->log_wake.data = c;
+    c->wake_on = true;
     int lvl = mitm_log_level_parse(mitm_options.console_eventlog_verbosity);
     mitm_log_set_level(lvl < 0 ? MITM_LOG_INFO : (enum mitm_log_level)lvl);
     /* from here every log line goes to the event log, startup errors included */

@@ -427,7 +427,7 @@ void chooser_open(struct console *c, const char *title, char **items, size_t n, 
     snprintf(ch->title, sizeof(ch->title), "%s", title);
     ch->items = items;
     ch->n = n;
-    ch->cmd = mitm_strdup(cmd);
+    ch->cmd = cmd ? mitm_strdup(cmd) : NULL;
     ch->args = mitm_calloc(nargs + 1, sizeof(*ch->args));
     for (size_t i = 0; i < nargs; i++)
         ch->args[i] = mitm_strdup(args[i]);
@@ -453,9 +453,27 @@ static char *replace_choice(const char *s, const char *choice)
     return (char *)mitm_buf_steal(&b, &len);
 }
 
+void chooser_view(struct console *c, const char *title, const char *text, size_t len)
+{
+    char **items = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i <= len;) {
+        const char *e = memchr(text + i, '\n', len - i);
+        size_t k = e ? (size_t)(e - (text + i)) : len - i;
+        items = mitm_realloc(items, (n + 1) * sizeof(*items));
+        items[n++] = mitm_strndup(text + i, k);
+        i += k + 1;
+    }
+    chooser_open(c, title, items, n, NULL, NULL, 0);
+}
+
 static void choose(struct console *c)
 {
     struct con_chooser *ch = &c->chooser;
+    if (!ch->cmd) { /* a data viewer: nothing to run */
+        chooser_close(c);
+        return;
+    }
     if (!ch->n)
         return;
     char *choice = mitm_strdup(ch->items[ch->cursor]);

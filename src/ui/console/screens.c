@@ -427,18 +427,23 @@ static void flowview_draw(struct console *c, struct con_screen *s, int top, int 
 
 /* ---- documents: event log, help, options, key bindings, commands ---- */
 
-static void build_eventlog(struct console *c, struct con_doc *d)
+/* Only the lines on screen are drawn, straight from the ring: a busy log (debug at
+ * thousands of flows a second) costs a screenful per frame, not the whole ring. */
+static void eventlog_draw(struct console *c, struct con_screen *s, int top, int height)
 {
-    doc_clear(d);
+    size_t h = (size_t)height;
     pthread_mutex_lock(&c->log_mu);
-    for (size_t i = 0; i < c->ev_n; i++) {
-        const struct con_event *e = &c->events[(c->ev_head + i) % EVENTLOG_MAX];
+    size_t n = c->ev_n;
+    if (s->follow || s->top + h > n)
+        s->top = n > h ? n - h : 0;
+    for (size_t i = 0; i < h && s->top + i < n; i++) {
+        const struct con_event *e = &c->events[(c->ev_head + s->top + i) % EVENTLOG_MAX];
         enum mitm_con_style st = e->lvl == MITM_LOG_ERROR   ? MITM_ST_ERROR
                                  : e->lvl == MITM_LOG_WARN  ? MITM_ST_WARN
                                  : e->lvl == MITM_LOG_ALERT ? MITM_ST_ALERT
                                  : e->lvl == MITM_LOG_DEBUG ? MITM_ST_HIGHLIGHT
                                                             : MITM_ST_TEXT;
-        doc_line(d, e->text, strlen(e->text), st);
+        con_put(top + (int)i, 0, COLS, e->text, strlen(e->text), st);
     }
     pthread_mutex_unlock(&c->log_mu);
 }
@@ -721,10 +726,7 @@ void screens_draw(struct console *c, int top, int height)
         flowview_draw(c, s, top, height);
         break;
     case SCR_EVENTLOG:
-        build_eventlog(c, &s->doc);
-        if (s->follow)
-            s->top = s->doc.n;
-        list_draw(s, &s->doc, top, height, false);
+        eventlog_draw(c, s, top, height);
         break;
     case SCR_HELP:
         if (s->stale) {
@@ -767,6 +769,12 @@ size_t screens_lines(struct console *c)
         return mitm_keymap_list(c->keys, 0, NULL, 0);
     case SCR_GRID:
         return s->grid.n;
+    case SCR_EVENTLOG: {
+        pthread_mutex_lock(&c->log_mu);
+        size_t n = c->ev_n;
+        pthread_mutex_unlock(&c->log_mu);
+        return n;
+    }
     default:
         return s->doc.n;
     }
@@ -776,6 +784,40 @@ static size_t page(struct console *c)
 {
     int h = c->rows - 4 - (mitm_options.console_quickhelp_visible ? 1 : 0);
     return h > 1 ? (size_t)h : 1;
+}
+
+/* Enter in the options editor, as mitmproxy's: a boolean flips, an option with choices
+ * offers them, anything else goes to the prompt as "set NAME 'value'". */
+static void options_select(struct console *c)
+{
+    const char *name = options_focus(c);
+    const struct mitm_opt_info *in = name ? mitm_options_info(name) : NULL;
+    if (!in)
+        return;
+    char line[256];
+    if (in->type == MITM_OPT_TYPE_BOOL) {
+        snprintf(line, sizeof(line), "set %s toggle", name);
+        con_run(c, line);
+    } else if (in->choices) {
+        size_t n = 0;
+        char **items = NULL;
+        for (const char *p = in->choices; *p;) {
+            size_t k = strcspn(p, "|");
+            items = mitm_realloc(items, (n + 1) * sizeof(*items));
+            items[n++] = mitm_strndup(p, k);
+            p += k + (p[k] ? 1 : 0);
+        }
+        const char *args[] = {name, "{choice}"};
+        chooser_open(c, name, items, n, "set", args, 2);
+        bool str = in->type == MITM_OPT_TYPE_STR || in->type == MITM_OPT_TYPE_OPT_STR;
+        const char *cur = str ? *(char *const *)((const char *)&mitm_options + in->offset) : NULL;
+        for (size_t i = 0; cur && i < n; i++) /* the chooser starts on the current value */
+            if (strcmp(items[i], cur) == 0)
+                c->chooser.cursor = i;
+    } else {
+        snprintf(line, sizeof(line), "console.command.set %s", name);
+        con_run(c, line);
+    }
 }
 
 static void flowlist_nav(struct console *c, const char *what)
@@ -829,12 +871,7 @@ void screens_nav(struct console *c, const char *what)
         return;
     }
     if (s->kind == SCR_OPTIONS && strcmp(what, "select") == 0) {
-        const char *name = options_focus(c);
-        if (name) {
-            char line[256];
-            snprintf(line, sizeof(line), "console.command.set %s", name);
-            con_run(c, line);
-        }
+        options_select(c);
         return;
     }
     if (s->kind == SCR_KEYBINDINGS && strcmp(what, "select") == 0) {
