@@ -1239,23 +1239,6 @@ int mitm_flowfile_encode_version(const struct mitm_flow *f, int version, struct 
     return rc;
 }
 
-int mitm_flowfile_encode(const struct mitm_flow *f, struct mitm_buf *out, char *err, size_t errlen)
-{
-    if (f->type == MITM_FLOW_HTTP && !f->request) {
-        if (errlen)
-            snprintf(err, errlen, "flow %s has no request", f->id);
-        return -1;
-    }
-    struct mitm_tns *d = mitm_flowfile_to_tns(f, err, errlen);
-    if (!d)
-        return -1;
-    int rc = mitm_tns_write(out, d);
-    mitm_tns_free(d);
-    if (rc < 0 && errlen)
-        snprintf(err, errlen, "flow %s: record larger than the buffer cap", f->id);
-    return rc;
-}
-
 int mitm_flowfile_write(int fd, const struct mitm_flow *f, char *err, size_t errlen)
 {
     struct mitm_buf b;

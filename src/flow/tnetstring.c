@@ -565,35 +565,12 @@ ssize_t mitm_tns_parse(const uint8_t *p, size_t len, const struct mitm_tns_limit
 
 /* ---- writer ---- */
 
-static size_t digits_of(size_t n)
-{
-    size_t d = 1;
-    while (n >= 10)
-        n /= 10, d++;
-    return d;
-}
-
-/* n in decimal into out (at least 21 bytes, no NUL); returns the length. printf costs more
- * than the rest of an encode: every value has a length prefix. */
-static size_t u64_text(uint64_t n, char *out)
-{
-    char rev[20];
-    size_t k = 0;
-    do {
-        rev[k++] = (char)('0' + n % 10);
-        n /= 10;
-    } while (n);
-    for (size_t i = 0; i < k; i++)
-        out[i] = rev[k - 1 - i];
-    return k;
-}
-
 static size_t i64_text(int64_t i, char *out)
 {
     if (i >= 0)
-        return u64_text((uint64_t)i, out);
+        return mitm_tns_u64_text((uint64_t)i, out);
     out[0] = '-';
-    return 1 + u64_text(0 - (uint64_t)i, out + 1);
+    return 1 + mitm_tns_u64_text(0 - (uint64_t)i, out + 1);
 }
 
 /* Payload bytes of a scalar, formatted into tmp when it is a number. */
@@ -629,7 +606,7 @@ static size_t payload_size(const struct mitm_tns *v)
 size_t mitm_tns_encoded_size(const struct mitm_tns *v)
 {
     size_t n = payload_size(v);
-    return digits_of(n) + n + 2;
+    return mitm_tns_digits(n) + n + 2;
 }
 
 static const char tags[] = {
@@ -657,13 +634,13 @@ static size_t measure(struct mitm_tns *v, unsigned depth)
         char tmp[64];
         v->wsize = scalar(v, tmp, sizeof(tmp)).len;
     }
-    return digits_of(v->wsize) + v->wsize + 2;
+    return mitm_tns_digits(v->wsize) + v->wsize + 2;
 }
 
 static int write_value(struct mitm_buf *b, const struct mitm_tns *v)
 {
     char tmp[64], len[24];
-    size_t n = u64_text(v->wsize, len);
+    size_t n = mitm_tns_u64_text(v->wsize, len);
     len[n++] = ':';
     if (mitm_buf_append(b, len, n) < 0)
         return -1;

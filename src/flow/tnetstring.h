@@ -13,6 +13,7 @@
 #define MITM_FLOW_TNETSTRING_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/buf.h"
@@ -139,5 +140,29 @@ size_t mitm_tns_encoded_size(const struct mitm_tns *v);
 
 /* Format f like Python's repr(float) into out (at least 32 bytes); returns the length. */
 size_t mitm_tns_format_float(double f, char *out, size_t cap);
+
+/* Decimal digits of n: the length prefix's size. */
+static inline size_t mitm_tns_digits(size_t n)
+{
+    size_t d = 1;
+    while (n >= 10)
+        n /= 10, d++;
+    return d;
+}
+
+/* n in decimal into out (at least 20 bytes, no NUL); returns the length. printf costs more than
+ * the rest of an encode: every value has a length prefix. */
+static inline size_t mitm_tns_u64_text(uint64_t n, char *out)
+{
+    char rev[20];
+    size_t k = 0;
+    do {
+        rev[k++] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    for (size_t i = 0; i < k; i++)
+        out[i] = rev[k - 1 - i];
+    return k;
+}
 
 #endif
