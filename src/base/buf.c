@@ -52,6 +52,17 @@ int mitm_buf_append(struct mitm_buf *b, const void *p, size_t n)
     return 0;
 }
 
+uint8_t *mitm_buf_extend(struct mitm_buf *b, size_t n)
+{
+    if (b->limit && (n > b->limit || b->len > b->limit - n))
+        return NULL;
+    if (reserve(b, n) < 0)
+        return NULL;
+    uint8_t *p = b->mem + b->off + b->len;
+    b->len += n;
+    return p;
+}
+
 int mitm_buf_printf(struct mitm_buf *b, const char *fmt, ...)
 {
     char small[512];

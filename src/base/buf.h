@@ -24,6 +24,11 @@ void mitm_buf_free(struct mitm_buf *b);
  * the allocation failed. */
 int mitm_buf_append(struct mitm_buf *b, const void *p, size_t n);
 
+/* Append n bytes the caller fills in: returns where they start (valid until the buffer next
+ * changes), or NULL (nothing appended) if the cap would be exceeded or the allocation failed.
+ * For writers that know a record's size before writing it (one cap check, one growth). */
+uint8_t *mitm_buf_extend(struct mitm_buf *b, size_t n);
+
 /* Append a formatted string (no NUL kept). Same returns as mitm_buf_append. */
 int mitm_buf_printf(struct mitm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -12,6 +12,7 @@
 #include "flow/flow.h"
 #include "proto/http/http.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,21 +21,21 @@
 #define ENC_INLINE    128
 
 struct enc {
-    struct mitm_buf *b; /* NULL in the size pass */
-    size_t n;           /* size pass: bytes so far */
-    size_t *sizes;      /* payload size of each container, in opening order */
+    uint8_t *b;    /* write pass: where the next byte goes; NULL in the size pass */
+    size_t n;      /* size pass: bytes so far */
+    size_t *sizes; /* payload size of each container, in opening order */
     size_t n_sizes, cap_sizes;
     size_t next; /* write pass: next entry of sizes */
     size_t open_slot[ENC_MAX_DEPTH], open_start[ENC_MAX_DEPTH];
     unsigned depth;
-    bool fail; /* write pass: the buffer's cap was hit */
     size_t inline_sizes[ENC_INLINE];
 };
 
 static void put(struct enc *e, const void *p, size_t n)
 {
-    if (!e->fail && n && mitm_buf_append(e->b, p, n) < 0)
-        e->fail = true;
+    if (n) /* p may be NULL for an empty value */
+        memcpy(e->b, p, n);
+    e->b += n;
 }
 
 static void prefix(struct enc *e, size_t len)
@@ -437,13 +438,13 @@ int mitm_flowfile_encode(const struct mitm_flow *f, struct mitm_buf *out, char *
     struct enc e = {.cap_sizes = ENC_INLINE};
     e.sizes = e.inline_sizes;
     record(&e, f);
-    int rc = 0;
-    if (out->limit && (e.n > out->limit || out->len > out->limit - e.n)) {
-        rc = -1;
-    } else {
-        e.b = out;
+    /* the size pass knows the record's length: one cap check and one growth, then plain copies */
+    uint8_t *start = mitm_buf_extend(out, e.n);
+    int rc = start ? 0 : -1;
+    if (start) {
+        e.b = start;
         record(&e, f);
-        rc = e.fail ? -1 : 0;
+        assert((size_t)(e.b - start) == e.n);
     }
     if (e.sizes != e.inline_sizes)
         free(e.sizes);
