@@ -66,11 +66,24 @@ enum con_screen_kind {
     SCR_GRID,
 };
 
+/* What a grid edits, so the rows go back into the right part of the flow. */
+enum con_grid_kind {
+    GRID_HEADERS,    /* request or response headers (response says which) */
+    GRID_QUERY,      /* the request path's query, URL-encoded pairs */
+    GRID_FORM,       /* an application/x-www-form-urlencoded request body */
+    GRID_COOKIES,    /* the request's Cookie header */
+    GRID_SETCOOKIES, /* the response's Set-Cookie headers: name, value, attributes */
+};
+
+#define GRID_COLS 3
+
 struct con_grid {
+    enum con_grid_kind kind;
     char *title;
-    char *(*cells)[2]; /* rows of name, value (owned strings) */
+    char *(*cells)[GRID_COLS]; /* rows of ncols owned strings (unused columns NULL) */
     size_t n, cap;
-    size_t col;
+    size_t col, ncols;
+    const char *heads[GRID_COLS]; /* column titles */
     char flow_id[MITM_UUID_LEN + 1];
     bool response; /* the headers of the response (else the request) */
 };

@@ -28,10 +28,9 @@ void screens_free(struct con_screen *s)
 {
     doc_clear(&s->doc);
     struct con_grid *g = &s->grid;
-    for (size_t i = 0; i < g->n; i++) {
-        free(g->cells[i][0]);
-        free(g->cells[i][1]);
-    }
+    for (size_t i = 0; i < g->n; i++)
+        for (size_t k = 0; k < GRID_COLS; k++)
+            free(g->cells[i][k]);
     free(g->cells);
     free(g->title);
     memset(g, 0, sizeof(*g));
@@ -684,18 +683,28 @@ static void build_commands(struct console *c, struct con_doc *d)
     }
 }
 
+/* Column k's width: its widest cell, between 10 and 40 columns; the last takes the rest. */
+static int grid_width(const struct con_grid *g, size_t k, int x)
+{
+    if (k + 1 == g->ncols)
+        return COLS - x;
+    size_t w = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        size_t cw = mitm_text_width(g->cells[i][k], strlen(g->cells[i][k]));
+        if (cw > w)
+            w = cw;
+    }
+    return (int)(w < 10 ? 10 : w > 40 ? 40 : w) + 2;
+}
+
 static void grid_draw(struct con_screen *s, int top, int height)
 {
     struct con_grid *g = &s->grid;
-    size_t w0 = 0;
-    for (size_t i = 0; i < g->n; i++) {
-        size_t w = mitm_text_width(g->cells[i][0], strlen(g->cells[i][0]));
-        if (w > w0)
-            w0 = w;
+    int xs[GRID_COLS + 1] = {0};
+    for (size_t k = 0; k < g->ncols; k++) {
+        xs[k + 1] = xs[k] + grid_width(g, k, xs[k]);
+        con_put(top, xs[k], xs[k + 1] - xs[k], g->heads[k], strlen(g->heads[k]), MITM_ST_HEAD);
     }
-    w0 = w0 < 10 ? 10 : w0 > 40 ? 40 : w0;
-    con_put(top, 0, (int)w0 + 2, "Key", 3, MITM_ST_HEAD);
-    con_put(top, (int)w0 + 2, COLS - (int)w0 - 2, "Value", 5, MITM_ST_HEAD);
     size_t h = height > 1 ? (size_t)height - 1 : 0;
     if (s->cursor < s->top)
         s->top = s->cursor;
@@ -704,11 +713,12 @@ static void grid_draw(struct con_screen *s, int top, int height)
     for (size_t i = 0; i < h && s->top + i < g->n; i++) {
         size_t r = s->top + i;
         bool sel = r == s->cursor;
-        for (int col = 0; col < 2; col++) {
-            const char *v = g->cells[r][col];
-            enum mitm_con_style st = sel && (size_t)col == g->col ? MITM_ST_FOCUSFIELD : MITM_ST_TEXT;
-            int x = col == 0 ? 0 : (int)w0 + 2, w = col == 0 ? (int)w0 + 1 : COLS - (int)w0 - 2;
-            con_put(top + 1 + (int)i, x, w, v, strlen(v), st);
+        for (size_t k = 0; k < g->ncols; k++) {
+            const char *v = g->cells[r][k];
+            enum mitm_con_style st = sel && k == g->col ? MITM_ST_FOCUSFIELD : MITM_ST_TEXT;
+            /* a column's last cell of space stays blank between cells */
+            int w = xs[k + 1] - xs[k] - (k + 1 < g->ncols ? 1 : 0);
+            con_put(top + 1 + (int)i, xs[k], w, v, strlen(v), st);
         }
     }
     if (!g->n)
