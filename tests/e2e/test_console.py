@@ -71,7 +71,7 @@ class Console:
     def keys(self, *keys):
         """Named tmux keys (Enter, Tab, Escape, Down) or literal text."""
         for k in keys:
-            if k in ("Enter", "Tab", "Escape", "Down", "Up", "BSpace"):
+            if k in ("Enter", "Tab", "BTab", "Escape", "Down", "Up", "BSpace"):
                 self.tmux("send-keys", k)
             else:
                 self.tmux("send-keys", "-l", k)
@@ -693,3 +693,34 @@ def test_edit_set_cookies_of_intercepted_response(console, raw_upstream):
     t.join(30)
     assert result["r"].returncode == 0
     assert b'\r\nSet-Cookie: sid="a b"; Path=/\r\n' in result["r"].stdout, result["r"].stdout
+
+
+def test_split_layouts_cycle_and_pane_focus(console, http_upstream):
+    c = console()
+    fetch(c, http_upstream.url + "/split")
+    c.wait_for(r"/split\s+404")
+    assert not re.search(r"(?m)^Events", c.screen())
+    c.keys("-")  # vertical: the flow list above, the event log (mitmproxy's second pane) below
+    s = c.wait_for(r"(?m)^Events")
+    lines = s.splitlines()
+    flows = next(i for i, l in enumerate(lines) if l.startswith("Flows"))
+    events = next(i for i, l in enumerate(lines) if l.startswith("Events"))
+    assert flows < events and any("/split" in l for l in lines[flows:events])
+    # shift tab moves the focus to the event log, where enter opens nothing; once back on
+    # the flow list enter opens the flow in that pane
+    c.keys("BTab")
+    c.keys("Enter")
+    time.sleep(0.5)
+    assert "Flow Details" not in c.screen()
+    c.keys("BTab", "Enter")
+    s = c.wait_for(r"(?m)^Flow Details")
+    assert re.search(r"(?m)^Events", s), "the event log pane stays while pane 0 shows the flow"
+    c.keys("q")
+    c.wait_for(r"(?m)^Flows")
+    c.keys("-")  # horizontal: side by side on the same title line
+    s = c.wait_for(r"(?m)^Flows\s+Events")
+    assert "/split" in s
+    c.keys("-")  # back to single
+    c.wait_for(r"(?m)^Events", absent=True)
+    c.wait_for(r"(?m)^Flows")
+    c.wait_for(r"/split\s+404")

@@ -44,17 +44,18 @@ static void draw_row(int y, const struct mitm_row *row)
     for (size_t k = 0; k < row->nsegs; k++)
         segs[k] = (struct con_seg){row->segs[k].off, row->segs[k].len, row->segs[k].style};
     struct con_line l = {(char *)row->text, row->len, segs, row->nsegs};
-    con_put_line(y, 0, COLS, &l, false);
+    con_put_line(y, 0, con_cols(), &l, false);
 }
 
 size_t flowlist_row_height(void)
 {
-    return mitm_row_list_layout(mitm_options.console_flowlist_layout, (size_t)COLS) ? 2 : 1;
+    return mitm_row_list_layout(mitm_options.console_flowlist_layout, (size_t)con_cols()) ? 2 : 1;
 }
 
 void flowlist_draw(struct console *c, int top, int height)
 {
-    struct con_screen *s = &c->stack[0];
+    /* the list's scroll position lives in its own screen (the base of pane 0) */
+    struct con_screen *s = con_top(c)->kind == SCR_FLOWLIST ? con_top(c) : &c->stack[0];
     struct mitm_store_view *v = c->m.view;
     if (!v)
         return;
@@ -78,12 +79,12 @@ void flowlist_draw(struct console *c, int top, int height)
             continue;
         struct mitm_row_opts o = {.focused = idx == f, .intercepted = sm->intercepted};
         if (rh == 2) {
-            mitm_row_format_list(sm, &o, (size_t)COLS, &row, &row2);
+            mitm_row_format_list(sm, &o, (size_t)con_cols(), &row, &row2);
             draw_row(top + 2 * (int)i, &row);
             if (2 * (int)i + 1 < height)
                 draw_row(top + 2 * (int)i + 1, &row2);
         } else {
-            mitm_row_format(sm, &o, (size_t)COLS, &row);
+            mitm_row_format(sm, &o, (size_t)con_cols(), &row);
             draw_row(top + (int)i, &row);
         }
     }
@@ -91,12 +92,19 @@ void flowlist_draw(struct console *c, int top, int height)
 
 /* ---- the flow view ---- */
 
+static void stale_in(struct console *c, struct con_screen *st, size_t depth, ssize_t index)
+{
+    for (size_t i = 0; i < depth; i++)
+        if (st[i].kind == SCR_FLOWVIEW &&
+            (index < 0 || st[i].doc_index == index || st[i].doc_index != mitm_store_view_focus(c->m.view)))
+            st[i].stale = true;
+}
+
 void flowview_stale(struct console *c, ssize_t index)
 {
-    for (size_t i = 0; i < c->depth; i++)
-        if (c->stack[i].kind == SCR_FLOWVIEW && (index < 0 || c->stack[i].doc_index == index ||
-                                                 c->stack[i].doc_index != mitm_store_view_focus(c->m.view)))
-            c->stack[i].stale = true;
+    /* both panes: the other one may show the same flow */
+    stale_in(c, c->stack, c->depth, index);
+    stale_in(c, c->other, c->other_depth, index);
 }
 
 static struct mitm_flow *focused_flow(struct console *c, ssize_t *index)
@@ -396,7 +404,7 @@ static void flowview_draw(struct console *c, struct con_screen *s, int top, int 
     if (sm && height > 2) {
         struct mitm_row row;
         struct mitm_row_opts o = {.focused = false, .intercepted = sm->intercepted};
-        mitm_row_format(sm, &o, (size_t)COLS, &row);
+        mitm_row_format(sm, &o, (size_t)con_cols(), &row);
         draw_row(top, &row);
         top++;
         height--;
@@ -413,7 +421,7 @@ static void flowview_draw(struct console *c, struct con_screen *s, int top, int 
         doc_add(&bar, " ", 1, st);
         doc_add(&bar, " ", 1, MITM_ST_TEXT);
     }
-    con_put_line(top, 0, COLS, &bar.v[0], false);
+    con_put_line(top, 0, con_cols(), &bar.v[0], false);
     doc_clear(&bar);
     top++;
     height--;
@@ -421,7 +429,7 @@ static void flowview_draw(struct console *c, struct con_screen *s, int top, int 
     if (s->top + h > s->doc.n)
         s->top = s->doc.n > h ? s->doc.n - h : 0;
     for (size_t i = 0; i < h && s->top + i < s->doc.n; i++)
-        con_put_line(top + (int)i, 0, COLS, &s->doc.v[s->top + i], false);
+        con_put_line(top + (int)i, 0, con_cols(), &s->doc.v[s->top + i], false);
 }
 
 /* ---- documents: event log, help, options, key bindings, commands ---- */
@@ -442,7 +450,7 @@ static void eventlog_draw(struct console *c, struct con_screen *s, int top, int 
                                  : e->lvl == MITM_LOG_ALERT ? MITM_ST_ALERT
                                  : e->lvl == MITM_LOG_DEBUG ? MITM_ST_HIGHLIGHT
                                                             : MITM_ST_TEXT;
-        con_put(top + (int)i, 0, COLS, e->text, strlen(e->text), st);
+        con_put(top + (int)i, 0, con_cols(), e->text, strlen(e->text), st);
     }
     pthread_mutex_unlock(&c->log_mu);
 }
@@ -604,7 +612,7 @@ static void options_draw(struct console *c, struct con_screen *s, int top, int h
         bool changed = strcmp(val, def) != 0, sel = s->top + i == s->cursor;
         int row = top + (int)i;
         con_put(row, 0, 40, in->name, strlen(in->name), sel ? MITM_ST_OPTION_SELECTED : MITM_ST_TEXT);
-        con_put(row, 40, COLS - 40, val, strlen(val),
+        con_put(row, 40, con_cols() - 40, val, strlen(val),
                 changed ? MITM_ST_OPTION_ACTIVE : (sel ? MITM_ST_OPTION_SELECTED : MITM_ST_TEXT));
     }
     mitm_options_free(&defaults);
@@ -614,8 +622,8 @@ static void options_draw(struct console *c, struct con_screen *s, int top, int h
         char t[256];
         snprintf(t, sizeof(t), "%s (%s%s%s)", in->name, mitm_options_type_name(in->type),
                  in->choices ? ": " : "", in->choices ? in->choices : "");
-        con_put(top + height - 3, 0, COLS, t, strlen(t), MITM_ST_HEADING_INACTIVE);
-        con_put(top + height - 2, 0, COLS, in->help, strlen(in->help), MITM_ST_TEXT);
+        con_put(top + height - 3, 0, con_cols(), t, strlen(t), MITM_ST_HEADING_INACTIVE);
+        con_put(top + height - 2, 0, con_cols(), in->help, strlen(in->help), MITM_ST_TEXT);
     }
 }
 
@@ -646,7 +654,7 @@ static void list_draw(struct con_screen *s, struct con_doc *d, int top, int heig
         s->top = d->n > h ? d->n - h : 0;
     }
     for (size_t i = 0; i < h && s->top + i < d->n; i++)
-        con_put_line(top + (int)i, 0, COLS, &d->v[s->top + i], cursor && s->top + i == s->cursor);
+        con_put_line(top + (int)i, 0, con_cols(), &d->v[s->top + i], cursor && s->top + i == s->cursor);
 }
 
 static void build_keybindings(struct console *c, struct con_doc *d)
@@ -687,7 +695,7 @@ static void build_commands(struct console *c, struct con_doc *d)
 static int grid_width(const struct con_grid *g, size_t k, int x)
 {
     if (k + 1 == g->ncols)
-        return COLS - x;
+        return con_cols() - x;
     size_t w = 0;
     for (size_t i = 0; i < g->n; i++) {
         size_t cw = mitm_text_width(g->cells[i][k], strlen(g->cells[i][k]));
@@ -722,7 +730,7 @@ static void grid_draw(struct con_screen *s, int top, int height)
         }
     }
     if (!g->n)
-        con_put(top + 1, 0, COLS, "[no rows: a adds one]", 21, MITM_ST_HIGHLIGHT);
+        con_put(top + 1, 0, con_cols(), "[no rows: a adds one]", 21, MITM_ST_HIGHLIGHT);
 }
 
 void screens_draw(struct console *c, int top, int height)
