@@ -724,3 +724,22 @@ def test_split_layouts_cycle_and_pane_focus(console, http_upstream):
     c.wait_for(r"(?m)^Events", absent=True)
     c.wait_for(r"(?m)^Flows")
     c.wait_for(r"/split\s+404")
+
+
+def test_commands_flag_lists_the_registry(binary, tmp_path):
+    # no terminal: the console's commands are listed without starting it
+    env = proxy_env()
+    r = subprocess.run([binary, "--commands", "--set", "confdir=%s" % tmp_path], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=30, env=env)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert "\n# Resume flows if they are intercepted.\nflow.resume flows:flow[]\n\n" in out
+    assert "\n# View a flow.\nconsole.view.flow flow:flow\n\n" in out
+    sigs = [b.splitlines()[-1] for b in out.strip("\n").split("\n\n")]
+    assert sigs == sorted(sigs), "sorted by signature, as mitmproxy's CommandManager.dump"
+    assert all(l.startswith("# ") for b in out.strip("\n").split("\n\n") for l in b.splitlines()[:-1])
+    d = subprocess.run([binary, "dump", "--commands"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL, timeout=30, env=env)
+    assert d.returncode == 0, d.stderr
+    assert "\nscript.run flows:flow[] path:path\n" in d.stdout.decode()
+    assert "console." not in d.stdout.decode()

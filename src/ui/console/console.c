@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "core/command.h"
+#include "ui/commands.h"
 #include "core/options.h"
 #include "flow/flow.h"
 #include "flow/store.h"
@@ -1312,6 +1313,32 @@ static int start(struct console *c, const struct mitm_cli *cli)
     if (bad || mitm_master_client_replay(&c->m) < 0)
         return 1;
     return 0;
+}
+
+int mitm_console_dump_commands(const struct mitm_cli *cli, FILE *out)
+{
+    /* the commands only register themselves (they reach the store and the terminal when
+     * called), so a console that never starts can list them */
+    struct console *c = mitm_calloc(1, sizeof(*c));
+    struct mitm_frontend fe = {.wants_flows = true, .interactive = true};
+    mitm_master_init(&c->m, NULL, cli, &fe);
+    char err[512];
+    int rc = 0;
+    if (mitm_ui_commands_register(&c->m, err, sizeof(err)) < 0 ||
+        con_commands_register(c, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mitmc: error: %s\n", err);
+        rc = 1;
+    } else {
+        struct mitm_buf b;
+        mitm_buf_init(&b, 0);
+        mitm_cmd_dump(c->m.commands, &b);
+        fwrite(mitm_buf_data(&b), 1, b.len, out);
+        mitm_buf_free(&b);
+    }
+    mitm_ui_commands_free(&c->m);
+    mitm_cmd_registry_free(c->m.commands);
+    free(c);
+    return rc;
 }
 
 int mitm_console_main(const struct mitm_cli *cli)
