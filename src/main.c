@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 
+#include "core/command.h"
 #include "core/options.h"
 #include "base/log.h"
 #include "script/script.h"
@@ -36,6 +37,37 @@ static int show_options(void)
     return rc;
 }
 
+/* --commands for mitmc dump: what its master registers, script.run and the commands of the
+ * scripts given (loaded as for --options). Returns the exit status. */
+static int show_dump_commands(void)
+{
+    int lvl = mitm_log_level_parse(mitm_options.termlog_verbosity);
+    mitm_log_set_level(lvl < 0 ? MITM_LOG_ERROR : (enum mitm_log_level)lvl);
+    struct mitm_cmd_registry *reg = mitm_cmd_registry_new();
+    struct mitm_script_config cfg = {&mitm_options, NULL};
+    struct mitm_script_rt *rt = mitm_script_rt_new(&cfg);
+    struct mitm_hook_env env = {.opts = &mitm_options, .worker = -1};
+    char err[512];
+    int rc = 0;
+    if (mitm_script_rt_commands(rt, reg, &env, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mitmc: error: %s\n", err);
+        rc = 1;
+    }
+    for (size_t i = 0; i < mitm_options.scripts.n && rc == 0; i++)
+        if (mitm_script_rt_load(rt, mitm_options.scripts.v[i], &env) < 0)
+            rc = 1;
+    if (rc == 0) {
+        struct mitm_buf b;
+        mitm_buf_init(&b, 0);
+        mitm_cmd_dump(reg, &b);
+        fwrite(mitm_buf_data(&b), 1, b.len, stdout);
+        mitm_buf_free(&b);
+    }
+    mitm_script_rt_free(rt);
+    mitm_cmd_registry_free(reg);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     /* glibc raises its mmap threshold each time a large (mmapped) block is freed, up to
@@ -61,6 +93,8 @@ int main(int argc, char **argv)
         mitm_cli_version(stdout);
     } else if (cli.show_options) {
         rc = show_options();
+    } else if (cli.show_commands) {
+        rc = cli.tool == MITM_TOOL_CONSOLE ? mitm_console_dump_commands(&cli, stdout) : show_dump_commands();
     } else if (cli.tool == MITM_TOOL_CONSOLE) {
         rc = mitm_console_main(&cli);
     } else if (cli.tool != MITM_TOOL_DUMP) {

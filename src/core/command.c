@@ -343,3 +343,40 @@ int mitm_cmd_call_line(struct mitm_cmd_registry *reg, const char *line, struct m
     mitm_cmd_argv_free(argv);
     return rc;
 }
+
+struct sig_entry {
+    char *sig;
+    const struct mitm_cmd_def *def;
+};
+
+static int sig_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct sig_entry *)a)->sig, ((const struct sig_entry *)b)->sig);
+}
+
+void mitm_cmd_dump(struct mitm_cmd_registry *reg, struct mitm_buf *out)
+{
+    size_t n;
+    const struct mitm_cmd_def *const *defs = mitm_cmd_list(reg, &n);
+    struct sig_entry *v = mitm_calloc(n ? n : 1, sizeof(*v));
+    for (size_t i = 0; i < n; i++) {
+        struct mitm_buf b;
+        mitm_buf_init(&b, 0);
+        mitm_cmd_signature(defs[i], &b);
+        size_t len;
+        v[i] = (struct sig_entry){(char *)mitm_buf_steal(&b, &len), defs[i]};
+    }
+    /* by signature, not name, as mitmproxy sorts */
+    qsort(v, n, sizeof(*v), sig_cmp);
+    for (size_t i = 0; i < n; i++) {
+        const char *h = v[i].def->help ? v[i].def->help : "";
+        while (*h) {
+            size_t l = strcspn(h, "\n");
+            mitm_buf_printf(out, "# %.*s\n", (int)l, h);
+            h += l + (h[l] == '\n');
+        }
+        mitm_buf_printf(out, "%s\n\n", v[i].sig);
+        free(v[i].sig);
+    }
+    free(v);
+}

@@ -123,6 +123,10 @@ int mitm_cmd_call_line(struct mitm_cmd_registry *reg, const char *line, struct m
  * as "*name:str"). Appended to out. */
 void mitm_cmd_signature(const struct mitm_cmd_def *def, struct mitm_buf *out);
 
+/* mitmproxy's CommandManager.dump (--commands): for each command sorted by its signature,
+ * its help lines as "# line", the signature, a blank line. Appended to out. */
+void mitm_cmd_dump(struct mitm_cmd_registry *reg, struct mitm_buf *out);
+
 /* Python's int() as the "int" type reads it: optional surrounding whitespace, optional sign,
  * digits (single underscores between digits allowed); range limited to long. Returns 0 with
  * *out set, or -1. */

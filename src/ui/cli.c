@@ -16,6 +16,7 @@ enum kind {
     K_HELP,
     K_VERSION,
     K_OPTIONS,
+    K_COMMANDS,
     K_SET,
     K_QUIET,
     K_VERBOSE,
@@ -42,6 +43,7 @@ static const struct flagdef flags[] = {
     {'h', "help", K_HELP, NULL, NULL, T_ALL, "options", "show this help message and exit"},
     {0, "version", K_VERSION, NULL, NULL, T_ALL, NULL, "show version number and exit"},
     {0, "options", K_OPTIONS, NULL, NULL, T_ALL, NULL, "Show all options and their default values"},
+    {0, "commands", K_COMMANDS, NULL, NULL, T_ALL, NULL, "Show all commands and their signatures"},
     {0, "set", K_SET, NULL, "option[=value]", T_ALL, NULL,
      "Set any option (see --options). Without a value a boolean becomes true, an optional string or "
      "integer becomes None, and a sequence is emptied; booleans also take true, false and toggle. Repeat "
@@ -412,6 +414,9 @@ static int apply_flags(const struct parsed *p, struct mitm_options *o, struct mi
         case K_OPTIONS:
             cli->show_options = true;
             break;
+        case K_COMMANDS:
+            cli->show_commands = true;
+            break;
         case K_ON:
         case K_OFF:
             rc = mitm_options_set(o, f->option, f->kind == K_ON ? "true" : "false", err, errlen);
@@ -427,8 +432,9 @@ static int apply_flags(const struct parsed *p, struct mitm_options *o, struct mi
             break;
         }
     }
-    /* tools/main.py process_options(): -q (and --options) first, -v wins over both. */
-    if (rc == 0 && (quiet || cli->show_options)) {
+    /* tools/main.py process_options(): -q (and --options, --commands) first, -v wins over
+     * both. */
+    if (rc == 0 && (quiet || cli->show_options || cli->show_commands)) {
         mitm_options_set(o, "termlog_verbosity", "error", NULL, 0);
         mitm_options_set(o, "flow_detail", "0", NULL, 0);
     }

@@ -22,6 +22,7 @@ struct mitm_cli {
                             looked at) */
     bool show_version;   /* --version: print mitm_cli_version() and exit 0 */
     bool show_options;   /* --options: print mitm_options_dump() and exit 0 */
+    bool show_commands;  /* --commands: print the tool's commands (mitm_cmd_dump) and exit 0 */
     bool show_help;      /* -h/--help: print mitm_cli_usage() and exit 1 (as mitmproxy does) */
     char *filter;        /* dump: positional filter words joined by spaces, or NULL (owned) */
     /* --set specs naming no option of the table, in order, kept for the options scripts

@@ -71,7 +71,7 @@ class Console:
     def keys(self, *keys):
         """Named tmux keys (Enter, Tab, Escape, Down) or literal text."""
         for k in keys:
-            if k in ("Enter", "Tab", "Escape", "Down", "Up", "BSpace"):
+            if k in ("Enter", "Tab", "BTab", "Escape", "Down", "Up", "BSpace"):
                 self.tmux("send-keys", k)
             else:
                 self.tmux("send-keys", "-l", k)
@@ -191,10 +191,11 @@ def test_intercept_edit_header_and_resume(console, raw_upstream):
     c.keys("e")
     c.wait_for(r"Edit\.\.\.")
     c.wait_for(r"request-headers")
-    c.keys("Down", "Down", "Enter")
+    # cookies, urlencoded form, path, method, query, request-headers (mitmproxy's order)
+    c.keys("Down", "Down", "Down", "Down", "Down", "Enter")
     c.wait_for(r"Edit Request Headers")
     c.keys("a", "Enter")
-    c.wait_for(r"(?m)^name:")
+    c.wait_for(r"(?m)^key:")
     c.keys("X-Edited", "Enter")
     c.keys("Tab", "Enter")
     c.wait_for(r"(?m)^value:")
@@ -394,7 +395,8 @@ def test_edit_body_in_editor_then_resume(console, raw_upstream, tmp_path):
     c.wait_for(r"POST\s+127\.0\.0\.1\s+/post")
     c.keys("e")
     c.wait_for(r"request-body")
-    c.keys("Down", "Down", "Down", "Enter")
+    # after cookies, urlencoded form, path, method, query, request-headers
+    c.keys(*["Down"] * 6, "Enter")
     c.wait_for(r"editor exited with status 3: nothing changed")
     fail.unlink()
     c.keys(":", "console.edit.focus request-body", "Enter")
@@ -423,6 +425,106 @@ def test_kill_intercepted_flow(console, raw_upstream):
     assert result["r"].returncode != 0  # the client got no response
     assert up.received() == b""
     c.wait_for(r"/doomed\s+err")
+
+
+def held(console, raw_upstream, path, *curl_args):
+    """A console intercepting requests, with one (to path) held; returns the console, the
+    upstream, and the thread and result dict of the client."""
+    up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    c = console("--set", "intercept=~q")
+    c.wait_for(r"\[i:~q\]")
+    result = {}
+    url = "http://127.0.0.1:%d%s" % (up.port, path)
+    t = threading.Thread(target=lambda: result.update(r=fetch(c, url, *curl_args)))
+    t.start()
+    c.wait_for(re.escape(path.split("?")[0]))
+    return c, up, t, result
+
+
+def test_edit_query_in_grid_then_resume(console, raw_upstream):
+    c, up, t, result = held(console, raw_upstream, "/q?a=1&b=two")
+    c.keys("e")
+    c.wait_for(r"Edit\.\.\.")
+    c.wait_for(r"query")
+    c.keys("Down", "Down", "Down", "Down", "Enter")
+    c.wait_for(r"Edit Query")
+    c.wait_for(r"(?m)^a\s+1\s*$")
+    c.wait_for(r"(?m)^b\s+two\s*$")
+    c.keys("Down", "Tab", "Enter")
+    c.wait_for(r"(?m)^value: two")
+    for _ in range(3):
+        c.keys("BSpace")
+    c.keys("x y&z", "Enter")
+    c.wait_for(r"(?m)^b\s+x y&z\s*$")
+    c.keys("q")
+    c.wait_for(r"Edit Query", absent=True)
+    c.wait_for(r"/q\?a=1&b=x\+y%26z")
+    assert up.received() == b""
+    c.keys("a")
+    t.join(30)
+    assert result["r"].returncode == 0 and result["r"].stdout == b"ok"
+    assert up.received().startswith(b"GET /q?a=1&b=x+y%26z HTTP/1.1\r\n")
+
+
+def test_edit_urlencoded_form_then_resume(console, raw_upstream):
+    c, up, t, result = held(console, raw_upstream, "/form", "-d", "name=joe&age=3")
+    c.keys(":", "console.edit.focus 'urlencoded form'", "Enter")
+    c.wait_for(r"Edit URL-encoded Form")
+    c.wait_for(r"(?m)^name\s+joe\s*$")
+    c.keys("Tab", "Enter")
+    c.wait_for(r"(?m)^value: joe")
+    for _ in range(3):
+        c.keys("BSpace")
+    c.keys("ann lee", "Enter")
+    c.wait_for(r"(?m)^name\s+ann lee\s*$")
+    c.keys("q")
+    c.wait_for(r"Edit URL-encoded Form", absent=True)
+    c.keys("a")
+    t.join(30)
+    assert result["r"].returncode == 0
+    got = up.received()
+    assert got.endswith(b"\r\n\r\nname=ann+lee&age=3"), got
+    assert b"Content-Length: 18\r\n" in got or b"content-length: 18\r\n" in got
+    assert b"application/x-www-form-urlencoded" in got
+
+
+def test_edit_cookies_then_resume(console, raw_upstream):
+    c, up, t, result = held(console, raw_upstream, "/cookie", "-H", "Cookie: sid=abc; theme=dark")
+    c.keys(":", "console.edit.focus cookies", "Enter")
+    c.wait_for(r"Edit Cookies")
+    c.wait_for(r"(?m)^sid\s+abc\s*$")
+    c.wait_for(r"(?m)^theme\s+dark\s*$")
+    c.keys("Down", "d")
+    c.wait_for(r"(?m)^theme", absent=True)
+    c.keys("a", "Enter")
+    c.wait_for(r"(?m)^name:")
+    c.keys("lang", "Enter")
+    c.keys("Tab", "Enter")
+    c.keys("en", "Enter")
+    c.wait_for(r"(?m)^lang\s+en\s*$")
+    c.keys("q")
+    c.wait_for(r"Edit Cookies", absent=True)
+    c.keys("a")
+    t.join(30)
+    assert result["r"].returncode == 0
+    assert b"\r\nCookie: sid=abc; lang=en\r\n" in up.received()
+
+
+def test_grid_empty_name_changes_nothing(console, raw_upstream):
+    c, up, t, result = held(console, raw_upstream, "/q?a=1")
+    c.keys(":", "console.edit.focus query", "Enter")
+    c.wait_for(r"Edit Query")
+    c.keys("a", "Enter")
+    c.wait_for(r"(?m)^key:")
+    c.keys("Enter")
+    c.wait_for(r"A name cannot be empty")
+    c.keys("q")
+    c.wait_for(r"Row 2 has no name: nothing changed")
+    c.wait_for(r"Edit Query", absent=True)
+    c.keys("a")
+    t.join(30)
+    assert result["r"].returncode == 0
+    assert up.received().startswith(b"GET /q?a=1 HTTP/1.1\r\n")
 
 
 def test_edit_path_of_intercepted_request(console, raw_upstream):
@@ -562,3 +664,82 @@ def test_mouse_click_selects_a_row(console, http_upstream):
     c.tmux("send-keys", "-l", "\x1b[<0;5;3M\x1b[<0;5;3m")
     c.wait_for(r"\[2/3\]")
     c.wait_for(r">>.*/m2")
+
+
+def test_edit_set_cookies_of_intercepted_response(console, raw_upstream):
+    up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/; HttpOnly\r\n"
+                            b"Content-Length: 2\r\n\r\nok")
+    c = console("--set", "intercept=~s")
+    c.wait_for(r"\[i:~s\]")
+    result = {}
+    t = threading.Thread(target=lambda: result.update(
+        r=fetch(c, "http://127.0.0.1:%d/sc" % up.port, "-D", "-")))
+    t.start()
+    c.wait_for(r"/sc\s+200")
+    c.keys(":", "console.edit.focus set-cookies", "Enter")
+    c.wait_for(r"Edit Set-Cookies")
+    c.wait_for(r"(?m)^sid\s+abc\s+Path=/; HttpOnly\s*$")
+    c.keys("Tab", "Enter")
+    c.wait_for(r"(?m)^value: abc")
+    c.keys("BSpace", "BSpace", "BSpace", "a b", "Enter")
+    c.keys("Tab", "Enter")
+    c.wait_for(r"(?m)^attributes: Path=/; HttpOnly")
+    c.keys("BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace")
+    c.keys("Enter")
+    c.wait_for(r"(?m)^sid\s+a b\s+Path=/\s*$")
+    c.keys("q")
+    c.wait_for(r"Edit Set-Cookies", absent=True)
+    c.keys("a")
+    t.join(30)
+    assert result["r"].returncode == 0
+    assert b'\r\nSet-Cookie: sid="a b"; Path=/\r\n' in result["r"].stdout, result["r"].stdout
+
+
+def test_split_layouts_cycle_and_pane_focus(console, http_upstream):
+    c = console()
+    fetch(c, http_upstream.url + "/split")
+    c.wait_for(r"/split\s+404")
+    assert not re.search(r"(?m)^Events", c.screen())
+    c.keys("-")  # vertical: the flow list above, the event log (mitmproxy's second pane) below
+    s = c.wait_for(r"(?m)^Events")
+    lines = s.splitlines()
+    flows = next(i for i, l in enumerate(lines) if l.startswith("Flows"))
+    events = next(i for i, l in enumerate(lines) if l.startswith("Events"))
+    assert flows < events and any("/split" in l for l in lines[flows:events])
+    # shift tab moves the focus to the event log, where enter opens nothing; once back on
+    # the flow list enter opens the flow in that pane
+    c.keys("BTab")
+    c.keys("Enter")
+    time.sleep(0.5)
+    assert "Flow Details" not in c.screen()
+    c.keys("BTab", "Enter")
+    s = c.wait_for(r"(?m)^Flow Details")
+    assert re.search(r"(?m)^Events", s), "the event log pane stays while pane 0 shows the flow"
+    c.keys("q")
+    c.wait_for(r"(?m)^Flows")
+    c.keys("-")  # horizontal: side by side on the same title line
+    s = c.wait_for(r"(?m)^Flows\s+Events")
+    assert "/split" in s
+    c.keys("-")  # back to single
+    c.wait_for(r"(?m)^Events", absent=True)
+    c.wait_for(r"(?m)^Flows")
+    c.wait_for(r"/split\s+404")
+
+
+def test_commands_flag_lists_the_registry(binary, tmp_path):
+    # no terminal: the console's commands are listed without starting it
+    env = proxy_env()
+    r = subprocess.run([binary, "--commands", "--set", "confdir=%s" % tmp_path], stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=30, env=env)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.decode()
+    assert "\n# Resume flows if they are intercepted.\nflow.resume flows:flow[]\n\n" in out
+    assert "\n# View a flow.\nconsole.view.flow flow:flow\n\n" in out
+    sigs = [b.splitlines()[-1] for b in out.strip("\n").split("\n\n")]
+    assert sigs == sorted(sigs), "sorted by signature, as mitmproxy's CommandManager.dump"
+    assert all(l.startswith("# ") for b in out.strip("\n").split("\n\n") for l in b.splitlines()[:-1])
+    d = subprocess.run([binary, "dump", "--commands"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL, timeout=30, env=env)
+    assert d.returncode == 0, d.stderr
+    assert "\nscript.run flows:flow[] path:path\n" in d.stdout.decode()
+    assert "console." not in d.stdout.decode()

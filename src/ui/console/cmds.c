@@ -272,11 +272,12 @@ static int cmd_exit(void *data, const struct mitm_cmd_arg *a, size_t n, struct m
     return 0;
 }
 
-static int cmd_nothing(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
-                       size_t errlen)
+static int cmd_panes_switch(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,
+                            char *err, size_t errlen)
 {
-    /* one pane only: the single layout has nothing to switch to */
-    UNUSED_ARGS, (void)data;
+    /* two panes: next and prev both land on the other one */
+    UNUSED_ARGS;
+    con_pane_switch(data);
     return 0;
 }
 
@@ -767,8 +768,8 @@ int con_commands_register(struct console *c, char *err, size_t errlen)
         {"console.nav.up", NULL, 0, NULL, "Go up.", cmd_nav_up, c},
         {"console.options.reset.focus", NULL, 0, NULL, "Reset the current option in the options editor.",
          cmd_options_reset_focus, c},
-        {"console.panes.next", NULL, 0, NULL, "Go to the next layout pane.", cmd_nothing, c},
-        {"console.panes.prev", NULL, 0, NULL, "Go to the previous layout pane.", cmd_nothing, c},
+        {"console.panes.next", NULL, 0, NULL, "Go to the next layout pane.", cmd_panes_switch, c},
+        {"console.panes.prev", NULL, 0, NULL, "Go to the previous layout pane.", cmd_panes_switch, c},
         {"console.view.commands", NULL, 0, NULL, "View the commands list.", cmd_view_commands, c},
         {"console.view.eventlog", NULL, 0, NULL, "View the event log.", cmd_view_eventlog, c},
         {"console.view.flow", p_flow, 1, NULL, "View a flow.", cmd_view_flow, c},

@@ -66,11 +66,24 @@ enum con_screen_kind {
     SCR_GRID,
 };
 
+/* What a grid edits, so the rows go back into the right part of the flow. */
+enum con_grid_kind {
+    GRID_HEADERS,    /* request or response headers (response says which) */
+    GRID_QUERY,      /* the request path's query, URL-encoded pairs */
+    GRID_FORM,       /* an application/x-www-form-urlencoded request body */
+    GRID_COOKIES,    /* the request's Cookie header */
+    GRID_SETCOOKIES, /* the response's Set-Cookie headers: name, value, attributes */
+};
+
+#define GRID_COLS 3
+
 struct con_grid {
+    enum con_grid_kind kind;
     char *title;
-    char *(*cells)[2]; /* rows of name, value (owned strings) */
+    char *(*cells)[GRID_COLS]; /* rows of ncols owned strings (unused columns NULL) */
     size_t n, cap;
-    size_t col;
+    size_t col, ncols;
+    const char *heads[GRID_COLS]; /* column titles */
     char flow_id[MITM_UUID_LEN + 1];
     bool response; /* the headers of the response (else the request) */
 };
@@ -149,8 +162,13 @@ struct console {
     uint64_t last_draw; /* uv_hrtime of the last frame while loading */
     int rc;
     struct mitm_keymap *keys;
-    struct con_screen stack[STACK_MAX];
+    struct con_screen stack[STACK_MAX]; /* the focused pane's screens */
     size_t depth;
+    /* the other pane of the split layouts (mitmproxy's second window stack, the event log
+     * at its base): swapped with stack when the focus moves, so keys always reach stack */
+    struct con_screen other[STACK_MAX];
+    size_t other_depth;
+    int pane; /* which pane stack is: 0 (left or top) or 1 */
     struct con_prompt prompt;
     struct con_chooser chooser;
     char message[1024];
@@ -191,6 +209,11 @@ void con_pop(struct console *c);
 void con_suspend(struct console *c);
 void con_resume(struct console *c);
 unsigned con_context(const struct console *c);
+/* Move the focus to the other pane (console.panes.next/prev); nothing in the single layout. */
+void con_pane_switch(struct console *c);
+/* The width the screens draw in: the pane's, or the terminal's. con_put, con_put_line and
+ * con_fill take columns relative to the pane. */
+int con_cols(void);
 
 /* screens.c */
 void screens_draw(struct console *c, int top, int height);

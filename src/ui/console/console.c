@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "core/command.h"
+#include "ui/commands.h"
 #include "core/options.h"
 #include "flow/flow.h"
 #include "flow/store.h"
@@ -329,8 +330,35 @@ static attr_t attr_of(enum mitm_con_style st)
 
 /* ---- drawing helpers ---- */
 
+/* The pane being drawn: its first column and width (-1: the whole terminal). A split
+ * layout draws each pane with the same screen code, moved and narrowed here. */
+static int pane_x, pane_w = -1;
+
+int con_cols(void)
+{
+    return pane_w >= 0 ? pane_w : COLS;
+}
+
+static void con_origin(int x, int w)
+{
+    pane_x = x;
+    pane_w = w;
+}
+
+/* Clip a cell to the pane, in terminal columns; returns its width there. */
+static int clip(int *col, int width)
+{
+    int end = *col + width, w = con_cols();
+    if (end > w)
+        end = w;
+    width = end - *col;
+    *col += pane_x;
+    return width;
+}
+
 void con_put(int row, int col, int width, const char *s, size_t n, enum mitm_con_style st)
 {
+    width = clip(&col, width);
     if (width <= 0)
         return;
     size_t used;
@@ -343,6 +371,7 @@ void con_put(int row, int col, int width, const char *s, size_t n, enum mitm_con
 
 void con_put_line(int row, int col, int width, const struct con_line *l, bool selected)
 {
+    width = clip(&col, width);
     int x = col, end = col + width;
     for (size_t i = 0; l && i < l->nsegs && x < end; i++) {
         const char *s = l->text + l->segs[i].off;
@@ -361,7 +390,7 @@ void con_put_line(int row, int col, int width, const struct con_line *l, bool se
 void con_fill(int row, enum mitm_con_style st)
 {
     attrset(attr_of(st));
-    mvhline(row, 0, ' ', COLS);
+    mvhline(row, pane_x, ' ', con_cols());
 }
 
 /* ---- the event log ---- */
@@ -518,6 +547,31 @@ struct con_screen *con_push(struct console *c, enum con_screen_kind kind)
     s->follow = true;
     con_dirty(c);
     return s;
+}
+
+static void swap_panes(struct console *c)
+{
+    struct con_screen tmp[STACK_MAX];
+    memcpy(tmp, c->stack, sizeof(tmp));
+    memcpy(c->stack, c->other, sizeof(tmp));
+    memcpy(c->other, tmp, sizeof(tmp));
+    size_t d = c->depth;
+    c->depth = c->other_depth;
+    c->other_depth = d;
+    c->pane ^= 1;
+}
+
+void con_pane_switch(struct console *c)
+{
+    /* mitmproxy's Window.switch: the single layout has pane 0 only */
+    if (strcmp(mitm_options.console_layout, "single") == 0) {
+        if (c->pane)
+            swap_panes(c);
+        return;
+    }
+    swap_panes(c);
+    con_top(c)->stale = true;
+    con_dirty(c);
 }
 
 void con_pop(struct console *c)
@@ -788,6 +842,57 @@ static void quickhelp_line(struct console *c, int row)
     doc_clear(&d);
 }
 
+/* One pane of a split layout at (y, x), h by w: its title (heading when focused) over its
+ * top screen. The other pane's stack is swapped in for the time of the drawing. */
+static void draw_pane(struct console *c, int idx, int y, int x, int h, int w)
+{
+    bool away = idx != c->pane;
+    if (away)
+        swap_panes(c);
+    con_origin(x, w);
+    if (mitm_options.console_layout_headers && h > 1) {
+        const char *t = screen_title(c);
+        con_put(y, 0, w, t, strlen(t), away ? MITM_ST_HEADING_INACTIVE : MITM_ST_HEADING);
+        y++, h--;
+    }
+    if (h > 0)
+        screens_draw(c, y, h);
+    con_origin(0, -1);
+    if (away)
+        swap_panes(c);
+}
+
+/* The body: one pane, or two above each other (vertical, urwid's Pile) or side by side
+ * with a column between (horizontal, urwid's Columns). */
+static void draw_body(struct console *c, int body)
+{
+    const char *lay = mitm_options.console_layout;
+    bool vertical = strcmp(lay, "vertical") == 0, horizontal = strcmp(lay, "horizontal") == 0;
+    if (!vertical && !horizontal) {
+        if (c->pane)
+            swap_panes(c);
+        int top = 0;
+        if (mitm_options.console_layout_headers) {
+            con_fill(0, MITM_ST_HEADING);
+            const char *t = screen_title(c);
+            con_put(0, 0, COLS, t, strlen(t), MITM_ST_HEADING);
+            top = 1;
+        }
+        if (body - top > 0)
+            screens_draw(c, top, body - top);
+        return;
+    }
+    if (vertical) {
+        int h0 = body / 2;
+        draw_pane(c, 0, 0, 0, h0, COLS);
+        draw_pane(c, 1, h0, 0, body - h0, COLS);
+    } else {
+        int w0 = (COLS - 1) / 2;
+        draw_pane(c, 0, 0, 0, body, w0);
+        draw_pane(c, 1, 0, w0 + 1, body, COLS - w0 - 1);
+    }
+}
+
 static void draw(struct console *c)
 {
     c->dirty = false;
@@ -796,17 +901,11 @@ static void draw(struct console *c)
     getmaxyx(stdscr, c->rows, c->cols);
     int rows = c->rows;
     erase();
-    int top = 0;
-    if (mitm_options.console_layout_headers) {
-        con_fill(0, MITM_ST_HEADING);
-        const char *t = screen_title(c);
-        con_put(0, 0, COLS, t, strlen(t), MITM_ST_HEADING);
-        top = 1;
-    }
     bool qh = mitm_options.console_quickhelp_visible && rows > 6;
-    int body = rows - top - 2 - (qh ? 1 : 0);
+    int body = rows - 2 - (qh ? 1 : 0);
+    int top = mitm_options.console_layout_headers ? 1 : 0;
     if (body > 0)
-        screens_draw(c, top, body);
+        draw_body(c, body);
     if (qh)
         quickhelp_line(c, rows - 3);
     if (c->prompt.kind != PROMPT_NONE) {
@@ -816,8 +915,8 @@ static void draw(struct console *c)
         con_put(rows - 2, 0, COLS, c->message, strlen(c->message), c->message_style);
     }
     status_line(c, rows - 1);
-    if (c->chooser.on && body > 2)
-        chooser_draw(c, top, body);
+    if (c->chooser.on && body - top > 2)
+        chooser_draw(c, top, body - top);
     if (c->prompt.kind != PROMPT_NONE)
         curs_set(1);
     else
@@ -965,7 +1064,9 @@ static void on_mouse(struct console *c)
     }
     struct con_screen *s = con_top(c);
     int top = mitm_options.console_layout_headers ? 1 : 0;
-    if (s->kind != SCR_FLOWLIST || ev.y < top || !c->m.view)
+    /* rows map to flows only where the list fills the body: the single layout */
+    if (s->kind != SCR_FLOWLIST || ev.y < top || !c->m.view ||
+        strcmp(mitm_options.console_layout, "single") != 0)
         return;
     size_t pos = s->top + (size_t)(ev.y - top) / flowlist_row_height();
     ssize_t idx = mitm_store_view_at(c->m.view, pos);
@@ -1131,6 +1232,8 @@ static void console_free(struct console *c)
 {
     for (size_t i = 0; i < c->depth; i++)
         screens_free(&c->stack[i]);
+    for (size_t i = 0; i < c->other_depth; i++)
+        screens_free(&c->other[i]);
     prompt_close(c);
     chooser_close(c);
     mitm_keymap_free(c->keys);
@@ -1180,6 +1283,9 @@ static int start(struct console *c, const struct mitm_cli *cli)
     mitm_master_init(&c->m, c->loop, cli, &fe);
     c->keys = mitm_keymap_new();
     con_push(c, SCR_FLOWLIST);
+    swap_panes(c);
+    con_push(c, SCR_EVENTLOG); /* the second pane's base, as mitmproxy's */
+    swap_panes(c);
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
         mitm_log(MITM_LOG_ERROR, NULL, "The console needs a terminal (use `mitmc dump` without one).");
         return 1;
@@ -1207,6 +1313,32 @@ static int start(struct console *c, const struct mitm_cli *cli)
     if (bad || mitm_master_client_replay(&c->m) < 0)
         return 1;
     return 0;
+}
+
+int mitm_console_dump_commands(const struct mitm_cli *cli, FILE *out)
+{
+    /* the commands only register themselves (they reach the store and the terminal when
+     * called), so a console that never starts can list them */
+    struct console *c = mitm_calloc(1, sizeof(*c));
+    struct mitm_frontend fe = {.wants_flows = true, .interactive = true};
+    mitm_master_init(&c->m, NULL, cli, &fe);
+    char err[512];
+    int rc = 0;
+    if (mitm_ui_commands_register(&c->m, err, sizeof(err)) < 0 ||
+        con_commands_register(c, err, sizeof(err)) < 0) {
+        fprintf(stderr, "mitmc: error: %s\n", err);
+        rc = 1;
+    } else {
+        struct mitm_buf b;
+        mitm_buf_init(&b, 0);
+        mitm_cmd_dump(c->m.commands, &b);
+        fwrite(mitm_buf_data(&b), 1, b.len, out);
+        mitm_buf_free(&b);
+    }
+    mitm_ui_commands_free(&c->m);
+    mitm_cmd_registry_free(c->m.commands);
+    free(c);
+    return rc;
 }
 
 int mitm_console_main(const struct mitm_cli *cli)

@@ -2,6 +2,7 @@
  * headers in the grid editor, bodies in $EDITOR. Every edit loads the stored flow, changes
  * it and writes it back with mitm_master_update_flow, so an intercepted flow resumes with
  * what the user changed (flow.resume sends the stored flow). */
+#include "addon/cookies.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "core/options.h"
@@ -11,10 +12,12 @@
 #include "proto/http/http.h"
 #include "ui/console/console-int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -56,8 +59,11 @@ void edit_options(struct console *c, struct mitm_buf *out)
         first = false;                                                                                       \
     } while (0)
     if (sm && sm->type == MITM_FLOW_HTTP) {
+        ADD("cookies");
+        ADD("urlencoded form");
         ADD(http_req[0]);
         ADD(http_req[1]);
+        ADD("query");
         if (sm->has_response)
             ADD(http_resp[0]);
         ADD(http_req[2]);
@@ -67,6 +73,7 @@ void edit_options(struct console *c, struct mitm_buf *out)
         if (sm->has_response) {
             ADD(http_resp[2]);
             ADD(http_resp[3]);
+            ADD("set-cookies");
         }
         ADD(http_req[4]);
     }
@@ -381,45 +388,7 @@ int edit_bodyview(struct console *c, const struct mitm_flow *f, const char *part
     return rc;
 }
 
-/* ---- headers in the grid editor ---- */
-
-static void grid_open(struct console *c, const struct mitm_flow *f, bool response)
-{
-    const struct mitm_headers *h = response ? &f->response->headers : &f->request->headers;
-    struct con_screen *s = con_push(c, SCR_GRID);
-    struct con_grid *g = &s->grid;
-    g->title = mitm_strdup(response ? "Edit Response Headers" : "Edit Request Headers");
-    g->response = response;
-    snprintf(g->flow_id, sizeof(g->flow_id), "%s", f->id);
-    g->cap = h->n + 8;
-    g->cells = mitm_calloc(g->cap, sizeof(*g->cells));
-    for (size_t i = 0; i < h->n; i++) {
-        g->cells[i][0] = mitm_strndup(h->v[i].name, h->v[i].name_len);
-        g->cells[i][1] = mitm_strndup(h->v[i].value, h->v[i].value_len);
-    }
-    g->n = h->n;
-}
-
-void grid_commit(struct console *c, struct con_grid *g)
-{
-    ssize_t idx;
-    struct mitm_flow *f = load(c, g->flow_id, &idx);
-    if (!f)
-        return;
-    struct mitm_headers *h =
-        g->response ? (f->response ? &f->response->headers : NULL) : &f->request->headers;
-    if (!h) {
-        mitm_flow_unref(f);
-        return;
-    }
-    mitm_headers_free(h);
-    mitm_headers_init(h);
-    for (size_t i = 0; i < g->n; i++)
-        if (g->cells[i][0][0]) /* rows without a name are dropped, as mitmproxy's */
-            mitm_headers_add(h, g->cells[i][0], strlen(g->cells[i][0]), g->cells[i][1],
-                             strlen(g->cells[i][1]));
-    store(c, idx, f);
-}
+/* ---- the grid editors: headers, query, form, cookies, set-cookies ---- */
 
 static void grid_row(struct con_grid *g, size_t at)
 {
@@ -428,9 +397,310 @@ static void grid_row(struct con_grid *g, size_t at)
         g->cells = mitm_realloc(g->cells, g->cap * sizeof(*g->cells));
     }
     memmove(&g->cells[at + 1], &g->cells[at], (g->n - at) * sizeof(*g->cells));
-    g->cells[at][0] = mitm_strdup("");
-    g->cells[at][1] = mitm_strdup("");
+    for (size_t k = 0; k < GRID_COLS; k++)
+        g->cells[at][k] = k < g->ncols ? mitm_strdup("") : NULL;
     g->n++;
+}
+
+/* Append a row of the grid's columns from byte ranges (NULL: empty). */
+static void grid_push(struct con_grid *g, const char *a, size_t an, const char *b, size_t bn, const char *c,
+                      size_t cn)
+{
+    grid_row(g, g->n);
+    char **row = g->cells[g->n - 1];
+    const char *v[GRID_COLS] = {a, b, c};
+    size_t l[GRID_COLS] = {an, bn, cn};
+    for (size_t k = 0; k < g->ncols; k++) {
+        free(row[k]);
+        row[k] = mitm_strndup(v[k] ? v[k] : "", v[k] ? l[k] : 0);
+    }
+}
+
+/* The unquote_plus of s[0..n) as an owned string. */
+static char *unquoted(const char *s, size_t n)
+{
+    struct mitm_buf b;
+    mitm_buf_init(&b, 0);
+    mitm_buf_unquote_plus(&b, s, n);
+    size_t len;
+    return (char *)mitm_buf_steal(&b, &len);
+}
+
+/* parse_qsl with blank values kept: "&"-separated pairs, each "key[=value]", decoded. */
+static void grid_urlencoded(struct con_grid *g, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n;) {
+        const char *p = s + i, *amp = memchr(p, '&', n - i);
+        size_t len = amp ? (size_t)(amp - p) : n - i;
+        i += len + 1;
+        if (!len)
+            continue;
+        const char *eq = memchr(p, '=', len);
+        size_t kl = eq ? (size_t)(eq - p) : len;
+        char *k = unquoted(p, kl), *v = eq ? unquoted(eq + 1, len - kl - 1) : mitm_strdup("");
+        grid_push(g, k, strlen(k), v, strlen(v), NULL, 0);
+        free(k);
+        free(v);
+    }
+}
+
+/* urllib's quote_plus: unreserved bytes as they are, space as '+', the rest %XX. */
+static void quote_plus(struct mitm_buf *b, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        char esc[4];
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            strchr("_.-~", *p)) {
+            mitm_buf_append(b, p, 1);
+        } else if (*p == ' ') {
+            mitm_buf_append(b, "+", 1);
+        } else {
+            snprintf(esc, sizeof(esc), "%%%02X", *p);
+            mitm_buf_append(b, esc, 3);
+        }
+    }
+}
+
+/* mitmproxy's url.encode: key=value pairs joined by '&'; when the text it replaces had a
+ * key without '=', keys with empty values are written bare, as they came. */
+static void encode_pairs(const struct con_grid *g, const char *similar, size_t slen, struct mitm_buf *out)
+{
+    bool bare = false;
+    for (size_t i = 0; i < slen;) {
+        const char *p = similar + i, *amp = memchr(p, '&', slen - i);
+        size_t len = amp ? (size_t)(amp - p) : slen - i;
+        if (!memchr(p, '=', len))
+            bare = true;
+        i += len + 1;
+    }
+    for (size_t i = 0; i < g->n; i++) {
+        if (i)
+            mitm_buf_append(out, "&", 1);
+        quote_plus(out, g->cells[i][0]);
+        if (!bare || g->cells[i][1][0]) {
+            mitm_buf_append(out, "=", 1);
+            quote_plus(out, g->cells[i][1]);
+        }
+    }
+}
+
+/* "name=value; name2=value2" (a Cookie header, or a Set-Cookie's attributes) split into
+ * rows of up to two cells, whitespace around each part dropped. */
+static void split_pairs(const char *s, size_t n,
+                        void (*row)(void *, const char *, size_t, const char *, size_t), void *arg)
+{
+    for (size_t i = 0; i < n;) {
+        const char *p = s + i, *semi = memchr(p, ';', n - i);
+        size_t len = semi ? (size_t)(semi - p) : n - i;
+        i += len + 1;
+        while (len && (*p == ' ' || *p == '\t'))
+            p++, len--;
+        while (len && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+            len--;
+        if (!len)
+            continue;
+        const char *eq = memchr(p, '=', len);
+        size_t kl = eq ? (size_t)(eq - p) : len;
+        while (kl && p[kl - 1] == ' ')
+            kl--;
+        const char *v = eq ? eq + 1 : NULL;
+        size_t vl = eq ? (size_t)(p + len - v) : 0;
+        while (vl && *v == ' ')
+            v++, vl--;
+        row(arg, p, kl, v, vl);
+    }
+}
+
+static void cookie_row(void *arg, const char *k, size_t kl, const char *v, size_t vl)
+{
+    grid_push(arg, k, kl, v, vl, NULL, 0);
+}
+
+/* One Set-Cookie header: a row per cookie in it, the attributes as they were written
+ * ("k=v; flag"), without the quoting of values. */
+static void grid_setcookie(struct con_grid *g, const char *s, size_t n)
+{
+    struct mitm_setcookies sc = {0};
+    mitm_setcookie_parse(s, n, &sc);
+    struct mitm_buf attrs;
+    mitm_buf_init(&attrs, 0);
+    for (size_t i = 0; i < sc.n; i++) {
+        const struct mitm_setcookie *k = &sc.v[i];
+        attrs.len = 0;
+        for (size_t j = 0; j < k->nattrs; j++) {
+            if (j)
+                mitm_buf_append(&attrs, "; ", 2);
+            mitm_buf_append(&attrs, k->attrs[j].key, strlen(k->attrs[j].key));
+            if (k->attrs[j].value) {
+                mitm_buf_append(&attrs, "=", 1);
+                mitm_buf_append(&attrs, k->attrs[j].value, strlen(k->attrs[j].value));
+            }
+        }
+        const char *v = k->value ? k->value : "";
+        grid_push(g, k->name, strlen(k->name), v, strlen(v), (const char *)mitm_buf_data(&attrs), attrs.len);
+    }
+    mitm_buf_free(&attrs);
+    mitm_setcookies_free(&sc);
+}
+
+/* Row i's name=value as mitmproxy's format_cookie_header writes it (quoted if need be). */
+static void cookie_pair(struct mitm_buf *b, const struct con_grid *g, size_t i)
+{
+    struct mitm_cookie_pair p = {g->cells[i][0], g->cells[i][1]};
+    mitm_cookie_format(&p, 1, b);
+}
+
+static const char *grid_titles[] = {
+    [GRID_QUERY] = "Edit Query",
+    [GRID_FORM] = "Edit URL-encoded Form",
+    [GRID_COOKIES] = "Edit Cookies",
+    [GRID_SETCOOKIES] = "Edit Set-Cookies",
+};
+
+static struct con_grid *grid_new(struct console *c, const struct mitm_flow *f, enum con_grid_kind kind,
+                                 bool response)
+{
+    struct con_grid *g = &con_push(c, SCR_GRID)->grid;
+    g->kind = kind;
+    g->response = response;
+    g->ncols = kind == GRID_SETCOOKIES ? 3 : 2;
+    bool named = kind == GRID_COOKIES || kind == GRID_SETCOOKIES;
+    g->heads[0] = named ? "Name" : "Key";
+    g->heads[1] = "Value";
+    g->heads[2] = "Attributes";
+    const char *t = kind == GRID_HEADERS ? (response ? "Edit Response Headers" : "Edit Request Headers")
+                                         : grid_titles[kind];
+    g->title = mitm_strdup(t);
+    snprintf(g->flow_id, sizeof(g->flow_id), "%s", f->id);
+    return g;
+}
+
+static void grid_open(struct console *c, const struct mitm_flow *f, enum con_grid_kind kind, bool response)
+{
+    struct con_grid *g = grid_new(c, f, kind, response);
+    const struct mitm_http_request *rq = f->request;
+    const struct mitm_headers *h = response ? &f->response->headers : &rq->headers;
+    if (kind == GRID_HEADERS) {
+        for (size_t i = 0; i < h->n; i++)
+            grid_push(g, h->v[i].name, h->v[i].name_len, h->v[i].value, h->v[i].value_len, NULL, 0);
+    } else if (kind == GRID_QUERY) {
+        const char *q = strchr(rq->path, '?');
+        if (q)
+            grid_urlencoded(g, q + 1, strcspn(q + 1, "#"));
+    } else if (kind == GRID_FORM) {
+        /* mitmproxy shows a form only for its content type; another body starts empty */
+        size_t tl = 0;
+        const char *ct = mitm_headers_get(h, "content-type", &tl);
+        if (ct && tl >= 33 && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
+            struct mitm_buf storage;
+            mitm_buf_init(&storage, 0);
+            struct mitm_slice body = {0};
+            mitm_encoding_message_content(h, &rq->content, rq->content_missing, EDIT_MAX, &storage, &body);
+            grid_urlencoded(g, (const char *)body.base, body.len);
+            mitm_buf_free(&storage);
+        }
+    } else {
+        for (size_t i = 0; i < h->n; i++) {
+            const struct mitm_header *e = &h->v[i];
+            if (kind == GRID_COOKIES && e->name_len == 6 && strncasecmp(e->name, "cookie", 6) == 0)
+                split_pairs(e->value, e->value_len, cookie_row, g);
+            else if (kind == GRID_SETCOOKIES && e->name_len == 10 &&
+                     strncasecmp(e->name, "set-cookie", 10) == 0)
+                grid_setcookie(g, e->value, e->value_len);
+        }
+    }
+}
+
+/* The request's path with its query replaced by q (none when q is empty), the fragment
+ * kept. */
+static void set_query(struct mitm_http_request *rq, const struct mitm_buf *q)
+{
+    size_t plen = strcspn(rq->path, "?#");
+    const char *frag = strchr(rq->path, '#');
+    struct mitm_buf p;
+    mitm_buf_init(&p, 0);
+    mitm_buf_append(&p, rq->path, plen);
+    if (q->len) {
+        mitm_buf_append(&p, "?", 1);
+        mitm_buf_append(&p, mitm_buf_data(q), q->len);
+    }
+    if (frag)
+        mitm_buf_append(&p, frag, strlen(frag));
+    mitm_str_set(&rq->path, (const char *)mitm_buf_data(&p), p.len);
+    mitm_buf_free(&p);
+}
+
+/* Rebuild the flow's part from the rows. Returns 0, or -1 with err set (nothing changed). */
+static int grid_apply(const struct con_grid *g, struct mitm_flow *f, char *err, size_t errlen)
+{
+    struct mitm_http_request *rq = f->request;
+    struct mitm_headers *h = g->response ? (f->response ? &f->response->headers : NULL) : &rq->headers;
+    if (!h) {
+        snprintf(err, errlen, "The flow has no response.");
+        return -1;
+    }
+    if (g->kind == GRID_HEADERS) {
+        mitm_headers_free(h);
+        mitm_headers_init(h);
+        for (size_t i = 0; i < g->n; i++)
+            if (g->cells[i][0][0]) /* rows without a name are dropped, as mitmproxy's */
+                mitm_headers_add(h, g->cells[i][0], strlen(g->cells[i][0]), g->cells[i][1],
+                                 strlen(g->cells[i][1]));
+        return 0;
+    }
+    for (size_t i = 0; i < g->n; i++)
+        if (!g->cells[i][0][0]) {
+            snprintf(err, errlen, "Row %zu has no name", i + 1);
+            return -1;
+        }
+    struct mitm_buf b;
+    mitm_buf_init(&b, 0);
+    int rc = 0;
+    if (g->kind == GRID_QUERY) {
+        const char *q = strchr(rq->path, '?');
+        encode_pairs(g, q ? q + 1 : "", q ? strcspn(q + 1, "#") : 0, &b);
+        set_query(rq, &b);
+    } else if (g->kind == GRID_FORM) {
+        encode_pairs(g, (const char *)mitm_buf_data(&rq->content), rq->content.len, &b);
+        mitm_headers_set(h, "content-type", "application/x-www-form-urlencoded", 33);
+        rc = set_body(h, &rq->content, &rq->content_missing, &b, err, errlen);
+    } else if (g->kind == GRID_COOKIES) {
+        for (size_t i = 0; i < g->n; i++) {
+            if (i)
+                mitm_buf_append(&b, "; ", 2);
+            cookie_pair(&b, g, i);
+        }
+        mitm_headers_set(h, "cookie", (const char *)mitm_buf_data(&b), b.len);
+    } else {
+        /* one Set-Cookie header a cookie, in the rows' order, after the other headers */
+        mitm_headers_remove(h, "set-cookie");
+        for (size_t i = 0; i < g->n; i++) {
+            b.len = 0;
+            cookie_pair(&b, g, i);
+            if (g->cells[i][2][0]) {
+                mitm_buf_append(&b, "; ", 2);
+                mitm_buf_append(&b, g->cells[i][2], strlen(g->cells[i][2]));
+            }
+            mitm_headers_add(h, "Set-Cookie", 10, (const char *)mitm_buf_data(&b), b.len);
+        }
+    }
+    mitm_buf_free(&b);
+    return rc;
+}
+
+void grid_commit(struct console *c, struct con_grid *g)
+{
+    ssize_t idx;
+    struct mitm_flow *f = load(c, g->flow_id, &idx);
+    if (!f)
+        return;
+    char err[256];
+    if (grid_apply(g, f, err, sizeof(err)) < 0) {
+        con_message(c, MITM_ST_ERROR, "%s: nothing changed.", err);
+        mitm_flow_unref(f);
+        return;
+    }
+    store(c, idx, f);
 }
 
 struct cell_edit {
@@ -443,12 +713,16 @@ static void cell_done(struct console *c, const char *text, void *arg)
     struct con_screen *s = con_top(c);
     if (s->kind != SCR_GRID || ce->row >= s->grid.n)
         return;
-    if (ce->col == 0 && strpbrk(text, ": \t\r\n")) {
+    if (ce->col == 0 && s->grid.kind != GRID_HEADERS && !*text) {
+        con_message(c, MITM_ST_ERROR, "A name cannot be empty.");
+        return;
+    }
+    if (ce->col == 0 && s->grid.kind == GRID_HEADERS && strpbrk(text, ": \t\r\n")) {
         con_message(c, MITM_ST_ERROR, "Invalid header name: %s", text);
         return;
     }
     if (strpbrk(text, "\r\n")) {
-        con_message(c, MITM_ST_ERROR, "Header values cannot hold line breaks.");
+        con_message(c, MITM_ST_ERROR, "A cell cannot hold line breaks.");
         return;
     }
     free(s->grid.cells[ce->row][ce->col]);
@@ -468,22 +742,28 @@ void grid_key(struct console *c, const char *what)
         grid_row(g, g->n ? s->cursor : 0);
         g->col = 0;
     } else if (strcmp(what, "delete") == 0 && g->n) {
-        free(g->cells[s->cursor][0]);
-        free(g->cells[s->cursor][1]);
+        for (size_t k = 0; k < GRID_COLS; k++)
+            free(g->cells[s->cursor][k]);
         memmove(&g->cells[s->cursor], &g->cells[s->cursor + 1], (g->n - s->cursor - 1) * sizeof(*g->cells));
         g->n--;
         if (s->cursor >= g->n && g->n)
             s->cursor = g->n - 1;
     } else if (strcmp(what, "left") == 0) {
-        g->col = 0;
-    } else if (strcmp(what, "right") == 0 || strcmp(what, "tab") == 0 || strcmp(what, "next") == 0) {
-        g->col = 1 - g->col;
+        g->col = g->col ? g->col - 1 : 0;
+    } else if (strcmp(what, "right") == 0) {
+        g->col = g->col + 1 < g->ncols ? g->col + 1 : g->col;
+    } else if (strcmp(what, "tab") == 0 || strcmp(what, "next") == 0) {
+        g->col = (g->col + 1) % g->ncols;
     } else if ((strcmp(what, "enter") == 0 || strcmp(what, "select") == 0 || strcmp(what, "editor") == 0) &&
                g->n) {
         struct cell_edit *ce = mitm_calloc(1, sizeof(*ce));
         ce->row = s->cursor;
         ce->col = g->col;
-        prompt_text(c, g->col ? "value: " : "name: ", g->cells[s->cursor][g->col], cell_done, ce, free);
+        char label[64];
+        snprintf(label, sizeof(label), "%s: ", g->heads[g->col]);
+        for (char *p = label; *p; p++)
+            *p = (char)tolower((unsigned char)*p);
+        prompt_text(c, label, g->cells[s->cursor][g->col], cell_done, ce, free);
     }
     con_dirty(c);
 }
@@ -575,9 +855,11 @@ int grid_save(struct console *c, const char *path, char *err, size_t errlen)
         return -1;
     }
     for (size_t i = 0; i < s->grid.n; i++) {
-        csv_field(fp, s->grid.cells[i][0]);
-        fputc(',', fp);
-        csv_field(fp, s->grid.cells[i][1]);
+        for (size_t k = 0; k < s->grid.ncols; k++) {
+            if (k)
+                fputc(',', fp);
+            csv_field(fp, s->grid.cells[i][k]);
+        }
         fputs("\r\n", fp);
     }
     if (fclose(fp) != 0) {
@@ -602,7 +884,8 @@ int edit_focus(struct console *c, const char *part, char *err, size_t errlen)
     int rc = 0;
     bool http = f->type == MITM_FLOW_HTTP && f->request;
     bool need_resp = strcmp(part, "response-headers") == 0 || strcmp(part, "response-body") == 0 ||
-                     strcmp(part, "status_code") == 0 || strcmp(part, "reason") == 0;
+                     strcmp(part, "set-cookies") == 0 || strcmp(part, "status_code") == 0 ||
+                     strcmp(part, "reason") == 0;
     if (need_resp && (!http || !f->response)) {
         snprintf(err, errlen, "The flow has no response.");
         rc = -1;
@@ -612,9 +895,17 @@ int edit_focus(struct console *c, const char *part, char *err, size_t errlen)
                  strcmp(part, "status_code") == 0 || strcmp(part, "reason") == 0))) {
         prompt_field(c, f, part);
     } else if (http && strcmp(part, "request-headers") == 0) {
-        grid_open(c, f, false);
+        grid_open(c, f, GRID_HEADERS, false);
     } else if (http && strcmp(part, "response-headers") == 0) {
-        grid_open(c, f, true);
+        grid_open(c, f, GRID_HEADERS, true);
+    } else if (http && strcmp(part, "query") == 0) {
+        grid_open(c, f, GRID_QUERY, false);
+    } else if (http && strcmp(part, "urlencoded form") == 0) {
+        grid_open(c, f, GRID_FORM, false);
+    } else if (http && strcmp(part, "cookies") == 0) {
+        grid_open(c, f, GRID_COOKIES, false);
+    } else if (http && strcmp(part, "set-cookies") == 0) {
+        grid_open(c, f, GRID_SETCOOKIES, true);
     } else if (http && (strcmp(part, "request-body") == 0 || strcmp(part, "response-body") == 0)) {
         edit_body(c, f, idx, part[2] == 's');
     } else {

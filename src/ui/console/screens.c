@@ -28,10 +28,9 @@ void screens_free(struct con_screen *s)
 {
     doc_clear(&s->doc);
     struct con_grid *g = &s->grid;
-    for (size_t i = 0; i < g->n; i++) {
-        free(g->cells[i][0]);
-        free(g->cells[i][1]);
-    }
+    for (size_t i = 0; i < g->n; i++)
+        for (size_t k = 0; k < GRID_COLS; k++)
+            free(g->cells[i][k]);
     free(g->cells);
     free(g->title);
     memset(g, 0, sizeof(*g));
@@ -45,17 +44,18 @@ static void draw_row(int y, const struct mitm_row *row)
     for (size_t k = 0; k < row->nsegs; k++)
         segs[k] = (struct con_seg){row->segs[k].off, row->segs[k].len, row->segs[k].style};
     struct con_line l = {(char *)row->text, row->len, segs, row->nsegs};
-    con_put_line(y, 0, COLS, &l, false);
+    con_put_line(y, 0, con_cols(), &l, false);
 }
 
 size_t flowlist_row_height(void)
 {
-    return mitm_row_list_layout(mitm_options.console_flowlist_layout, (size_t)COLS) ? 2 : 1;
+    return mitm_row_list_layout(mitm_options.console_flowlist_layout, (size_t)con_cols()) ? 2 : 1;
 }
 
 void flowlist_draw(struct console *c, int top, int height)
 {
-    struct con_screen *s = &c->stack[0];
+    /* the list's scroll position lives in its own screen (the base of pane 0) */
+    struct con_screen *s = con_top(c)->kind == SCR_FLOWLIST ? con_top(c) : &c->stack[0];
     struct mitm_store_view *v = c->m.view;
     if (!v)
         return;
@@ -79,12 +79,12 @@ void flowlist_draw(struct console *c, int top, int height)
             continue;
         struct mitm_row_opts o = {.focused = idx == f, .intercepted = sm->intercepted};
         if (rh == 2) {
-            mitm_row_format_list(sm, &o, (size_t)COLS, &row, &row2);
+            mitm_row_format_list(sm, &o, (size_t)con_cols(), &row, &row2);
             draw_row(top + 2 * (int)i, &row);
             if (2 * (int)i + 1 < height)
                 draw_row(top + 2 * (int)i + 1, &row2);
         } else {
-            mitm_row_format(sm, &o, (size_t)COLS, &row);
+            mitm_row_format(sm, &o, (size_t)con_cols(), &row);
             draw_row(top + (int)i, &row);
         }
     }
@@ -92,12 +92,19 @@ void flowlist_draw(struct console *c, int top, int height)
 
 /* ---- the flow view ---- */
 
+static void stale_in(struct console *c, struct con_screen *st, size_t depth, ssize_t index)
+{
+    for (size_t i = 0; i < depth; i++)
+        if (st[i].kind == SCR_FLOWVIEW &&
+            (index < 0 || st[i].doc_index == index || st[i].doc_index != mitm_store_view_focus(c->m.view)))
+            st[i].stale = true;
+}
+
 void flowview_stale(struct console *c, ssize_t index)
 {
-    for (size_t i = 0; i < c->depth; i++)
-        if (c->stack[i].kind == SCR_FLOWVIEW && (index < 0 || c->stack[i].doc_index == index ||
-                                                 c->stack[i].doc_index != mitm_store_view_focus(c->m.view)))
-            c->stack[i].stale = true;
+    /* both panes: the other one may show the same flow */
+    stale_in(c, c->stack, c->depth, index);
+    stale_in(c, c->other, c->other_depth, index);
 }
 
 static struct mitm_flow *focused_flow(struct console *c, ssize_t *index)
@@ -397,7 +404,7 @@ static void flowview_draw(struct console *c, struct con_screen *s, int top, int 
     if (sm && height > 2) {
         struct mitm_row row;
         struct mitm_row_opts o = {.focused = false, .intercepted = sm->intercepted};
-        mitm_row_format(sm, &o, (size_t)COLS, &row);
+        mitm_row_format(sm, &o, (size_t)con_cols(), &row);
         draw_row(top, &row);
         top++;
         height--;
@@ -414,7 +421,7 @@ static void flowview_draw(struct console *c, struct con_screen *s, int top, int 
         doc_add(&bar, " ", 1, st);
         doc_add(&bar, " ", 1, MITM_ST_TEXT);
     }
-    con_put_line(top, 0, COLS, &bar.v[0], false);
+    con_put_line(top, 0, con_cols(), &bar.v[0], false);
     doc_clear(&bar);
     top++;
     height--;
@@ -422,7 +429,7 @@ static void flowview_draw(struct console *c, struct con_screen *s, int top, int 
     if (s->top + h > s->doc.n)
         s->top = s->doc.n > h ? s->doc.n - h : 0;
     for (size_t i = 0; i < h && s->top + i < s->doc.n; i++)
-        con_put_line(top + (int)i, 0, COLS, &s->doc.v[s->top + i], false);
+        con_put_line(top + (int)i, 0, con_cols(), &s->doc.v[s->top + i], false);
 }
 
 /* ---- documents: event log, help, options, key bindings, commands ---- */
@@ -443,7 +450,7 @@ static void eventlog_draw(struct console *c, struct con_screen *s, int top, int 
                                  : e->lvl == MITM_LOG_ALERT ? MITM_ST_ALERT
                                  : e->lvl == MITM_LOG_DEBUG ? MITM_ST_HIGHLIGHT
                                                             : MITM_ST_TEXT;
-        con_put(top + (int)i, 0, COLS, e->text, strlen(e->text), st);
+        con_put(top + (int)i, 0, con_cols(), e->text, strlen(e->text), st);
     }
     pthread_mutex_unlock(&c->log_mu);
 }
@@ -605,7 +612,7 @@ static void options_draw(struct console *c, struct con_screen *s, int top, int h
         bool changed = strcmp(val, def) != 0, sel = s->top + i == s->cursor;
         int row = top + (int)i;
         con_put(row, 0, 40, in->name, strlen(in->name), sel ? MITM_ST_OPTION_SELECTED : MITM_ST_TEXT);
-        con_put(row, 40, COLS - 40, val, strlen(val),
+        con_put(row, 40, con_cols() - 40, val, strlen(val),
                 changed ? MITM_ST_OPTION_ACTIVE : (sel ? MITM_ST_OPTION_SELECTED : MITM_ST_TEXT));
     }
     mitm_options_free(&defaults);
@@ -615,8 +622,8 @@ static void options_draw(struct console *c, struct con_screen *s, int top, int h
         char t[256];
         snprintf(t, sizeof(t), "%s (%s%s%s)", in->name, mitm_options_type_name(in->type),
                  in->choices ? ": " : "", in->choices ? in->choices : "");
-        con_put(top + height - 3, 0, COLS, t, strlen(t), MITM_ST_HEADING_INACTIVE);
-        con_put(top + height - 2, 0, COLS, in->help, strlen(in->help), MITM_ST_TEXT);
+        con_put(top + height - 3, 0, con_cols(), t, strlen(t), MITM_ST_HEADING_INACTIVE);
+        con_put(top + height - 2, 0, con_cols(), in->help, strlen(in->help), MITM_ST_TEXT);
     }
 }
 
@@ -647,7 +654,7 @@ static void list_draw(struct con_screen *s, struct con_doc *d, int top, int heig
         s->top = d->n > h ? d->n - h : 0;
     }
     for (size_t i = 0; i < h && s->top + i < d->n; i++)
-        con_put_line(top + (int)i, 0, COLS, &d->v[s->top + i], cursor && s->top + i == s->cursor);
+        con_put_line(top + (int)i, 0, con_cols(), &d->v[s->top + i], cursor && s->top + i == s->cursor);
 }
 
 static void build_keybindings(struct console *c, struct con_doc *d)
@@ -684,18 +691,28 @@ static void build_commands(struct console *c, struct con_doc *d)
     }
 }
 
+/* Column k's width: its widest cell, between 10 and 40 columns; the last takes the rest. */
+static int grid_width(const struct con_grid *g, size_t k, int x)
+{
+    if (k + 1 == g->ncols)
+        return con_cols() - x;
+    size_t w = 0;
+    for (size_t i = 0; i < g->n; i++) {
+        size_t cw = mitm_text_width(g->cells[i][k], strlen(g->cells[i][k]));
+        if (cw > w)
+            w = cw;
+    }
+    return (int)(w < 10 ? 10 : w > 40 ? 40 : w) + 2;
+}
+
 static void grid_draw(struct con_screen *s, int top, int height)
 {
     struct con_grid *g = &s->grid;
-    size_t w0 = 0;
-    for (size_t i = 0; i < g->n; i++) {
-        size_t w = mitm_text_width(g->cells[i][0], strlen(g->cells[i][0]));
-        if (w > w0)
-            w0 = w;
+    int xs[GRID_COLS + 1] = {0};
+    for (size_t k = 0; k < g->ncols; k++) {
+        xs[k + 1] = xs[k] + grid_width(g, k, xs[k]);
+        con_put(top, xs[k], xs[k + 1] - xs[k], g->heads[k], strlen(g->heads[k]), MITM_ST_HEAD);
     }
-    w0 = w0 < 10 ? 10 : w0 > 40 ? 40 : w0;
-    con_put(top, 0, (int)w0 + 2, "Key", 3, MITM_ST_HEAD);
-    con_put(top, (int)w0 + 2, COLS - (int)w0 - 2, "Value", 5, MITM_ST_HEAD);
     size_t h = height > 1 ? (size_t)height - 1 : 0;
     if (s->cursor < s->top)
         s->top = s->cursor;
@@ -704,15 +721,16 @@ static void grid_draw(struct con_screen *s, int top, int height)
     for (size_t i = 0; i < h && s->top + i < g->n; i++) {
         size_t r = s->top + i;
         bool sel = r == s->cursor;
-        for (int col = 0; col < 2; col++) {
-            const char *v = g->cells[r][col];
-            enum mitm_con_style st = sel && (size_t)col == g->col ? MITM_ST_FOCUSFIELD : MITM_ST_TEXT;
-            int x = col == 0 ? 0 : (int)w0 + 2, w = col == 0 ? (int)w0 + 1 : COLS - (int)w0 - 2;
-            con_put(top + 1 + (int)i, x, w, v, strlen(v), st);
+        for (size_t k = 0; k < g->ncols; k++) {
+            const char *v = g->cells[r][k];
+            enum mitm_con_style st = sel && k == g->col ? MITM_ST_FOCUSFIELD : MITM_ST_TEXT;
+            /* a column's last cell of space stays blank between cells */
+            int w = xs[k + 1] - xs[k] - (k + 1 < g->ncols ? 1 : 0);
+            con_put(top + 1 + (int)i, xs[k], w, v, strlen(v), st);
         }
     }
     if (!g->n)
-        con_put(top + 1, 0, COLS, "[no rows: a adds one]", 21, MITM_ST_HIGHLIGHT);
+        con_put(top + 1, 0, con_cols(), "[no rows: a adds one]", 21, MITM_ST_HIGHLIGHT);
 }
 
 void screens_draw(struct console *c, int top, int height)

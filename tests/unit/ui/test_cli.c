@@ -390,3 +390,25 @@ Test(cli, scripts_and_deferred_options)
     cr_assert_eq(PARSE("mitmc", "dump", "--set", "mine=1"), -1);
     cr_assert_str_eq(err, "Unknown option: mine", "without a script nothing can define it");
 }
+
+Test(cli, commands_flag)
+{
+    mitm_options_init(&o);
+    cr_assert_eq(PARSE("mitmc", "--commands"), 0, "%s", err);
+    cr_assert(cli.show_commands);
+    cr_assert_not(cli.show_options);
+    cr_assert_eq(cli.tool, MITM_TOOL_CONSOLE);
+    cr_assert_str_eq(o.termlog_verbosity, "error", "--commands quiets startup logging, as mitmproxy");
+    cr_assert_eq(o.flow_detail, 0);
+    mitm_options_init(&o);
+    cr_assert_eq(PARSE("mitmc", "dump", "--commands", "-v"), 0, "%s", err);
+    cr_assert(cli.show_commands);
+    cr_assert_eq(cli.tool, MITM_TOOL_DUMP);
+    cr_assert_str_eq(o.termlog_verbosity, "debug", "-v wins");
+    cr_assert_eq(PARSE("mitmc", "--version"), 0);
+    cr_assert_not(cli.show_commands);
+    struct mitm_cli d = {.tool = MITM_TOOL_DUMP};
+    char *t = capture(usage_fn, &d);
+    cr_assert(strstr(t, "\n  --commands            Show all commands and their signatures\n"), "%s", t);
+    free(t);
+}
