@@ -98,8 +98,7 @@ static bool save_flow(struct mitm_save *s, const struct mitm_flow *f, const stru
     struct mitm_buf rec;
     mitm_buf_init(&rec, 0);
     bool ok = true;
-    int version = env->opts && strcmp(env->opts->save_flow_format, "17") == 0 ? MITM_FLOWFILE_VERSION_OLD
-                                                                              : MITM_FLOWFILE_VERSION;
+    int version = mitm_flowfile_version_for(env->opts ? env->opts->save_flow_format : NULL);
     if (mitm_flowfile_encode_version(f, version, &rec, err, sizeof(err)) < 0) {
         mitm_hook_log(env, MITM_LOG_WARN, "cannot record flow: %s", err);
     } else if (mitm_savefile_write(s->file, mitm_buf_data(&rec), rec.len, env->now, err, sizeof(err)) < 0) {

@@ -98,6 +98,15 @@ struct mitm_tns *mitm_flowfile_to_tns(const struct mitm_flow *f, char *err, size
  * "regular", as mitmproxy's own migration says. */
 #define MITM_FLOWFILE_VERSION_OLD 17
 
+/* The version the save_flow_format option names ("17", else the default). */
+static inline int mitm_flowfile_version_for(const char *save_flow_format)
+{
+    return save_flow_format && save_flow_format[0] == '1' && save_flow_format[1] == '7' &&
+                   !save_flow_format[2]
+               ? MITM_FLOWFILE_VERSION_OLD
+               : MITM_FLOWFILE_VERSION;
+}
+
 /* mitm_flowfile_encode in a given version (MITM_FLOWFILE_VERSION or _OLD; anything else is
  * an error). */
 int mitm_flowfile_encode_version(const struct mitm_flow *f, int version, struct mitm_buf *out, char *err,

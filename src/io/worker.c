@@ -118,11 +118,12 @@ void mitm_worker_touch_live(struct worker *w, enum mitm_hook hook, struct mitm_f
     w->dirty[w->n_dirty++] = (struct live_dirty){mitm_flow_ref(flow), hook};
 }
 
-/* flow (by id: a held flow is published as a copy) needs no snapshot this turn any more. */
-static void untouch(struct worker *w, const struct mitm_flow *flow)
+/* flow needs no snapshot any more. A final event carries the live flow itself (pointers
+ * compare); a held flow is published as a copy, found by id (rare: a user's intercept). */
+static void untouch(struct worker *w, const struct mitm_flow *flow, bool by_id)
 {
     for (size_t i = 0; i < w->n_dirty; i++) {
-        if (w->dirty[i].flow == flow || strcmp(w->dirty[i].flow->id, flow->id) == 0) {
+        if (w->dirty[i].flow == flow || (by_id && strcmp(w->dirty[i].flow->id, flow->id) == 0)) {
             mitm_flow_unref(w->dirty[i].flow);
             w->dirty[i] = w->dirty[--w->n_dirty];
             return;
@@ -138,7 +139,7 @@ void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow
         return;
     }
     if (w->n_dirty && (!live || intercepted)) /* this event says more than a snapshot would */
-        untouch(w, flow);
+        untouch(w, flow, intercepted);
     struct published *e = mitm_alloc(sizeof(*e));
     e->ev = (struct mitm_pub){
         .hook = hook, .flow = flow, .worker = w->index, .live = live, .intercepted = intercepted};

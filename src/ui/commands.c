@@ -389,11 +389,10 @@ static int cmd_save(void *data, const struct mitm_cmd_arg *a, size_t n, struct m
     struct mitm_buf rec;
     mitm_buf_init(&rec, 0);
     int rc = 0;
+    int version = mitm_flowfile_version_for(mitm_options.save_flow_format);
     for (size_t i = 0; i < a[0].nflows && rc == 0; i++) {
         rec.len = 0;
         char why[256];
-        int version = strcmp(mitm_options.save_flow_format, "17") == 0 ? MITM_FLOWFILE_VERSION_OLD
-                                                                       : MITM_FLOWFILE_VERSION;
         if (mitm_flowfile_encode_version(a[0].flows[i], version, &rec, why, sizeof(why)) < 0) {
             mitm_log(MITM_LOG_WARN, NULL, "cannot save flow %s: %s", a[0].flows[i]->id, why);
             continue;

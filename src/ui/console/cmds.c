@@ -1,7 +1,7 @@
 /* The console.* commands (mitmproxy's tools/console/consoleaddons.py and keymap.py) on the
  * master's registry, so key bindings, the ":" prompt and scripts reach the console the same
- * way. A few commands the console's bindings call that belong to other addons
- * (eventstore.clear, view.settings.*) are registered here only when the core has none. */
+ * way. eventstore.clear, which mitmproxy's eventstore addon has, is registered here (the
+ * event log is the console's) unless the core has one. */
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "core/command.h"
@@ -595,73 +595,6 @@ static int cmd_bodyview_options(void *data, const struct mitm_cmd_arg *a, size_t
     return 0;
 }
 
-/* ---- view.settings (a per-flow key/value store) when the core has none ---- */
-
-static char **setting_find(struct console *c, const char *id, const char *key)
-{
-    size_t il = strlen(id), kl = strlen(key);
-    for (size_t i = 0; i < c->nsettings; i++) {
-        const char *s = c->settings[i];
-        if (strncmp(s, id, il) == 0 && s[il] == ' ' && strncmp(s + il + 1, key, kl) == 0 &&
-            s[il + 1 + kl] == '=')
-            return &c->settings[i];
-    }
-    return NULL;
-}
-
-static void setting_set(struct console *c, const char *id, const char *key, const char *val)
-{
-    size_t len = strlen(id) + strlen(key) + strlen(val) + 3;
-    char *s = mitm_alloc(len);
-    snprintf(s, len, "%s %s=%s", id, key, val);
-    char **slot = setting_find(c, id, key);
-    if (slot) {
-        free(*slot);
-        *slot = s;
-        return;
-    }
-    c->settings = mitm_realloc(c->settings, (c->nsettings + 1) * sizeof(*c->settings));
-    c->settings[c->nsettings++] = s;
-}
-
-static int cmd_getval(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
-                      size_t errlen)
-{
-    (void)n, (void)err, (void)errlen;
-    struct console *c = data;
-    char **slot = setting_find(c, a[0].flows[0]->id, a[1].str);
-    const char *v = slot ? strchr(*slot, '=') + 1 : a[2].str;
-    mitm_buf_append(out, v, strlen(v));
-    return 0;
-}
-
-static int cmd_setval(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out, char *err,
-                      size_t errlen)
-{
-    (void)n, (void)out, (void)err, (void)errlen;
-    struct console *c = data;
-    for (size_t i = 0; i < a[0].nflows; i++)
-        setting_set(c, a[0].flows[i]->id, a[1].str, a[2].str);
-    flowview_stale(c, -1);
-    con_dirty(c);
-    return 0;
-}
-
-static int cmd_setval_toggle(void *data, const struct mitm_cmd_arg *a, size_t n, struct mitm_buf *out,
-                             char *err, size_t errlen)
-{
-    (void)n, (void)out, (void)err, (void)errlen;
-    struct console *c = data;
-    for (size_t i = 0; i < a[0].nflows; i++) {
-        char **slot = setting_find(c, a[0].flows[i]->id, a[1].str);
-        bool on = slot && strcmp(strchr(*slot, '=') + 1, "true") == 0;
-        setting_set(c, a[0].flows[i]->id, a[1].str, on ? "false" : "true");
-    }
-    flowview_stale(c, -1);
-    con_dirty(c);
-    return 0;
-}
-
 /* ---- registration ---- */
 
 static const struct mitm_cmd_param p_cmdstr[] = {{"command_str", MITM_ARG_STRS, NULL}};
@@ -688,12 +621,6 @@ static const struct mitm_cmd_param p_unbind[] = {{"contexts", MITM_ARG_STR, NULL
 static const struct mitm_cmd_param p_path[] = {{"path", MITM_ARG_PATH, NULL}};
 static const struct mitm_cmd_param p_bodyview[] = {{"flow", MITM_ARG_FLOW, NULL},
                                                    {"part", MITM_ARG_STR, NULL}};
-static const struct mitm_cmd_param p_getval[] = {
-    {"flow", MITM_ARG_FLOW, NULL}, {"key", MITM_ARG_STR, NULL}, {"default", MITM_ARG_STR, NULL}};
-static const struct mitm_cmd_param p_setval[] = {
-    {"flows", MITM_ARG_FLOWS, NULL}, {"key", MITM_ARG_STR, NULL}, {"value", MITM_ARG_STR, NULL}};
-static const struct mitm_cmd_param p_toggle[] = {{"flows", MITM_ARG_FLOWS, NULL},
-                                                 {"key", MITM_ARG_STR, NULL}};
 
 int con_commands_register(struct console *c, char *err, size_t errlen)
 {
@@ -781,21 +708,11 @@ int con_commands_register(struct console *c, char *err, size_t errlen)
     for (size_t i = 0; i < sizeof(defs) / sizeof(defs[0]); i++)
         if (mitm_cmd_register(c->m.commands, &defs[i], err, errlen) < 0)
             return -1;
-    /* other addons' commands the console's bindings use, if nobody provides them */
-    const struct mitm_cmd_def fallbacks[] = {
-        {"eventstore.clear", NULL, 0, NULL, "Clear the event log.", cmd_eventstore_clear, c},
-        {"view.settings.getval", p_getval, 3, "str",
-         "Get a value from the settings store for the specified flow.", cmd_getval, c},
-        {"view.settings.setval", p_setval, 3, NULL,
-         "Set a value in the settings store for the specified flows.", cmd_setval, c},
-        {"view.settings.setval.toggle", p_toggle, 2, NULL,
-         "Toggle a boolean value in the settings store, setting the value to the string \"true\" or "
-         "\"false\".",
-         cmd_setval_toggle, c},
-    };
-    for (size_t i = 0; i < sizeof(fallbacks) / sizeof(fallbacks[0]); i++)
-        if (!mitm_cmd_lookup(c->m.commands, fallbacks[i].name) &&
-            mitm_cmd_register(c->m.commands, &fallbacks[i], err, errlen) < 0)
-            return -1;
+    /* eventstore.clear belongs to mitmproxy's eventstore addon; here the event log is the console's */
+    const struct mitm_cmd_def clear = {"eventstore.clear",   NULL, 0, NULL, "Clear the event log.",
+                                       cmd_eventstore_clear, c};
+    if (!mitm_cmd_lookup(c->m.commands, clear.name) &&
+        mitm_cmd_register(c->m.commands, &clear, err, errlen) < 0)
+        return -1;
     return 0;
 }

@@ -186,9 +186,6 @@ struct console {
     bool wake_on;         /* log_wake may be sent (not closed yet) */
     /* flow view */
     char *flowview_mode; /* console.flowview.mode.set; NULL: console_default_contentview */
-    /* fallback view.settings store, when the core has none: "id key=value" lines */
-    char **settings;
-    size_t nsettings;
     int rows, cols;
 };
 

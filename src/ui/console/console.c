@@ -1241,9 +1241,6 @@ static void console_free(struct console *c)
         free(c->history[i]);
     for (size_t i = 0; i < c->ev_n; i++)
         free(c->events[(c->ev_head + i) % EVENTLOG_MAX].text);
-    for (size_t i = 0; i < c->nsettings; i++)
-        free(c->settings[i]);
-    free(c->settings);
     free(c->flowview_mode);
     pthread_mutex_destroy(&c->log_mu);
     free(c);
