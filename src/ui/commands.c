@@ -428,7 +428,7 @@ static int cmd_set(void *data, const struct mitm_cmd_arg *a, size_t n, struct mi
     (void)n, (void)out;
     struct mitm_master *m = data;
     const char *name = a[0].str;
-    const struct mitm_opt_info *in = mitm_options_info(name);
+    const struct mitm_opt_info *in = mitm_master_option(m, name, NULL, NULL);
     if (!in) {
         snprintf(err, errlen, "Unknown option: %s", name);
         return -1;

@@ -743,3 +743,39 @@ def test_commands_flag_lists_the_registry(binary, tmp_path):
     assert d.returncode == 0, d.stderr
     assert "\nscript.run flows:flow[] path:path\n" in d.stdout.decode()
     assert "console." not in d.stdout.decode()
+
+
+def test_script_option_set_at_run_time(console, raw_upstream, tmp_path):
+    """A script's option (loader:add_option) is in the options screen and settable with
+    `:set` while the proxy runs: the next request reads the new value on its worker, and
+    configure(updated) hears of the change there (mitmproxy's configure)."""
+    script = tmp_path / "greet.lua"
+    script.write_text(
+        "local told = 'start'\n"
+        "function load(l) l:add_option('greeting', 'str', 'hi', 'The greeting header.') end\n"
+        "function configure(updated)\n"
+        "  if updated.greeting and not updated.anticache then told = 'told' end\n"
+        "end\n"
+        "function request(flow)\n"
+        "  flow.request.headers['X-Greeting'] = mitm.options.greeting .. '/' .. told\n"
+        "end\n")
+    up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    c = console("-s", str(script))
+    r = fetch(c, "http://127.0.0.1:%d/one" % up.port)
+    assert r.returncode == 0 and r.stdout == b"ok", r.stderr
+    assert b"\r\nX-Greeting: hi/start\r\n" in up.received()
+    c.keys("O")
+    c.wait_for(r"greeting\s+hi")
+    c.keys("q")
+    c.keys(":", "set greeting hello", "Enter")
+    c.wait_for(r"(?m)^Flows")
+    c.keys("O")
+    c.wait_for(r"greeting\s+hello")
+    c.keys("q")
+    c.keys(":", "set greeting", "Enter")  # no value: the default, as for table options
+    c.keys(":", "set greeting howdy", "Enter")
+    c.keys(":", "set nosuchoption 1", "Enter")
+    c.wait_for(r"Unknown option: nosuchoption")
+    r = fetch(c, "http://127.0.0.1:%d/two" % up.port)
+    assert r.returncode == 0 and r.stdout == b"ok", r.stderr
+    assert b"\r\nX-Greeting: howdy/told\r\n" in up.received()
