@@ -1086,6 +1086,11 @@ void mitm_session_close_idle(struct session *s, bool force)
 {
     if (s->ending || (!force && s->live_flows > 0))
         return;
+    /* the grace time is over: the layers see the client go, as when it leaves, so its
+     * flows in flight end through the error hook ("Client disconnected.") and reach -w and
+     * the front end, as mitmproxy's save writes its active flows at done */
+    if (force && s->client && !s->client->closing && s->live_flows > 0)
+        deliver_closed(s->client, false);
     if (s->client)
         close_io(s->client);
     else
