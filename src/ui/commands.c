@@ -1,6 +1,7 @@
 /* The core commands of the interactive front ends: see commands.h. Each follows the
  * mitmproxy addon named in its comment: arguments, results and messages. */
 #include "ui/commands.h"
+#include "ui/browser.h"
 #include "addon/clientplayback.h"
 #include "addon/spec.h"
 #include "base/alloc.h"
@@ -579,7 +580,7 @@ int mitm_ui_commands_register(struct mitm_master *m, char *err, size_t errlen)
     };
     if (mitm_ui_register_defs(m, defs, sizeof(defs) / sizeof(defs[0]), err, errlen) < 0 ||
         mitm_ui_viewcmds_register(m, err, errlen) < 0 || mitm_ui_flowcmds_register(m, err, errlen) < 0 ||
-        mitm_ui_cut_register(m, err, errlen) < 0 ||
+        mitm_ui_cut_register(m, err, errlen) < 0 || mitm_ui_browser_register(m, err, errlen) < 0 ||
         mitm_export_register_commands(m->commands, err, errlen) < 0 ||
         mitm_har_register_commands(m->commands, err, errlen) < 0)
         return -1;

@@ -33,6 +33,7 @@
 struct mitm_cli;
 struct mitm_master;
 struct mitm_ui_settings;
+struct mitm_browsers;
 
 /* What a front end plugs in. */
 struct mitm_frontend {
@@ -84,6 +85,7 @@ struct mitm_master {
     struct mitm_store_view *view;
     struct mitm_live *live;
     struct mitm_ui_settings *settings; /* view.settings.*: owned by ui/viewcmds.c */
+    struct mitm_browsers *browsers;    /* browser.start: owned by ui/browser.c */
     struct mitm_options defaults;      /* the table's defaults (mitm_master_option), once asked for */
     bool defaults_on;
     bool stopping;

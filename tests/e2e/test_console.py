@@ -779,3 +779,40 @@ def test_script_option_set_at_run_time(console, raw_upstream, tmp_path):
     r = fetch(c, "http://127.0.0.1:%d/two" % up.port)
     assert r.returncode == 0 and r.stdout == b"ok", r.stderr
     assert b"\r\nX-Greeting: howdy/told\r\n" in up.received()
+
+
+def test_browser_start_points_a_browser_at_the_proxy(console, http_upstream, tmp_path):
+    """`B` (browser.start) starts the first Chrome/Chromium in PATH with a profile of its own
+    and the running proxy's address, as mitmproxy's browser addon; quitting stops it and
+    removes the profile. The browser here is a stand-in script on PATH that records its
+    arguments and fetches a page through the --proxy-server it was given."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    record = tmp_path / "argv.txt"
+    fake = bindir / "chromium"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "for a in \"$@\"; do echo \"$a\"; done > %s.tmp && mv %s.tmp %s\n"
+        "proxy=$(echo \"$@\" | tr ' ' '\\n' | sed -n 's/^--proxy-server=//p')\n"
+        "curl -q -sS --max-time 10 -x \"http://$proxy\" %s/size/7 > /dev/null\n"
+        "exec sleep 60\n" % (record, record, record, http_upstream.url))
+    fake.chmod(0o755)
+    env = {"PATH": "%s:%s" % (bindir, os.environ.get("PATH", "/usr/bin:/bin"))}
+    c = console(env=env)
+    c.keys("B")
+    deadline = time.monotonic() + WAIT
+    while not record.exists():
+        assert time.monotonic() < deadline, "the browser was never started"
+        time.sleep(0.05)
+    argv = record.read_text().split("\n")
+    assert "--proxy-server=127.0.0.1:%d" % c.port in argv, argv
+    profile = [a[len("--user-data-dir="):] for a in argv if a.startswith("--user-data-dir=")]
+    assert len(profile) == 1 and os.path.isdir(profile[0]), argv
+    assert "--no-first-run" in argv and argv[-2] == "about:blank", argv
+    c.wait_for(r"GET\s+127\.0\.0\.1\s+/size/7\s+200")  # its traffic goes through us
+    c.keys(":", "browser.start", "Enter")
+    c.wait_for(r"Alert: Starting additional browser")
+    c.keys(":", "browser.start opera", "Enter")
+    c.wait_for(r"Alert: Invalid browser name\.")
+    c.close()
+    assert not os.path.exists(profile[0]), "the profile outlived the console"

@@ -184,6 +184,10 @@ struct console {
     struct con_event events[EVENTLOG_MAX];
     size_t ev_head, ev_n; /* oldest at ev_head */
     bool wake_on;         /* log_wake may be sent (not closed yet) */
+    /* the newest error, warning or alert not shown in the status bar yet (under log_mu) */
+    char alert[512];
+    enum mitm_log_level alert_lvl;
+    bool alert_new;
     /* flow view */
     char *flowview_mode; /* console.flowview.mode.set; NULL: console_default_contentview */
     int rows, cols;

@@ -409,6 +409,21 @@ static void log_tap(void *arg, enum mitm_log_level lvl, const char *line, unsign
     c->events[slot].lvl = lvl;
     c->events[slot].text = mitm_strndup(line, len);
     c->ev_n++;
+    if (lvl == MITM_LOG_ERROR || lvl == MITM_LOG_WARN || lvl == MITM_LOG_ALERT) {
+        /* without the "[time][peer]" stamps: the status bar shows the message */
+        const char *p = line, *end = line + len;
+        while (p < end && *p == '[') {
+            const char *q = memchr(p, ']', (size_t)(end - p));
+            if (!q)
+                break;
+            p = q + 1;
+        }
+        while (p < end && *p == ' ')
+            p++;
+        snprintf(c->alert, sizeof(c->alert), "%.*s", (int)(end - p), p);
+        c->alert_lvl = lvl;
+        c->alert_new = true;
+    }
     bool wake = c->wake_on;
     pthread_mutex_unlock(&c->log_mu);
     if (wake)
@@ -425,9 +440,32 @@ static void log_wake_close(struct console *c)
     uv_close((uv_handle_t *)&c->log_wake, NULL);
 }
 
+/* New log lines: redraw (the event log), and as mitmproxy's console an error, warning or
+ * alert also goes to the status bar ("Alert: ..."). */
 static void on_log_wake(uv_async_t *h)
 {
-    con_dirty(h->data);
+    struct console *c = h->data;
+    char text[sizeof(c->alert)];
+    enum mitm_log_level lvl = MITM_LOG_INFO;
+    pthread_mutex_lock(&c->log_mu);
+    bool show = c->alert_new;
+    if (show) {
+        memcpy(text, c->alert, sizeof(text));
+        lvl = c->alert_lvl;
+        c->alert_new = false;
+    }
+    pthread_mutex_unlock(&c->log_mu);
+    if (show)
+        con_message(c,
+                    lvl == MITM_LOG_ALERT  ? MITM_ST_ALERT
+                    : lvl == MITM_LOG_WARN ? MITM_ST_WARN
+                                           : MITM_ST_ERROR,
+                    "%s: %s",
+                    lvl == MITM_LOG_ALERT  ? "Alert"
+                    : lvl == MITM_LOG_WARN ? "Warn"
+                                           : "Error",
+                    text);
+    con_dirty(c);
 }
 
 /* Startup failed: as mitmproxy's console (errorcheck with repeat_errors_on_stderr), the
