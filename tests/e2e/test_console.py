@@ -191,8 +191,9 @@ def test_intercept_edit_header_and_resume(console, raw_upstream):
     c.keys("e")
     c.wait_for(r"Edit\.\.\.")
     c.wait_for(r"request-headers")
-    # cookies, urlencoded form, path, method, query, request-headers (mitmproxy's order)
-    c.keys("Down", "Down", "Down", "Down", "Down", "Enter")
+    # cookies, urlencoded form, multipart form, path, method, query, reason, request-headers
+    # (mitmproxy's order)
+    c.keys(*["Down"] * 7, "Enter")
     c.wait_for(r"Edit Request Headers")
     c.keys("a", "Enter")
     c.wait_for(r"(?m)^key:")
@@ -395,8 +396,9 @@ def test_edit_body_in_editor_then_resume(console, raw_upstream, tmp_path):
     c.wait_for(r"POST\s+127\.0\.0\.1\s+/post")
     c.keys("e")
     c.wait_for(r"request-body")
-    # after cookies, urlencoded form, path, method, query, request-headers
-    c.keys(*["Down"] * 6, "Enter")
+    # after cookies, urlencoded form, multipart form, path, method, query, reason,
+    # request-headers, response-headers
+    c.keys(*["Down"] * 9, "Enter")
     c.wait_for(r"editor exited with status 3: nothing changed")
     fail.unlink()
     c.keys(":", "console.edit.focus request-body", "Enter")
@@ -446,7 +448,7 @@ def test_edit_query_in_grid_then_resume(console, raw_upstream):
     c.keys("e")
     c.wait_for(r"Edit\.\.\.")
     c.wait_for(r"query")
-    c.keys("Down", "Down", "Down", "Down", "Enter")
+    c.keys(*["Down"] * 5, "Enter")
     c.wait_for(r"Edit Query")
     c.wait_for(r"(?m)^a\s+1\s*$")
     c.wait_for(r"(?m)^b\s+two\s*$")
@@ -816,3 +818,58 @@ def test_browser_start_points_a_browser_at_the_proxy(console, http_upstream, tmp
     c.wait_for(r"Alert: Invalid browser name\.")
     c.close()
     assert not os.path.exists(profile[0]), "the profile outlived the console"
+
+
+def test_edit_multipart_form_then_resume(console, raw_upstream):
+    """The multipart form grid (mitmproxy's multipart_form): the parts curl -F sent, one
+    changed, the body re-encoded with the request's boundary as mitmproxy encodes it."""
+    c, up, t, result = held(console, raw_upstream, "/mp", "-F", "name=joe", "-F", "age=3")
+    c.keys(":", "console.edit.focus 'multipart form'", "Enter")
+    c.wait_for(r"Edit Multipart Form")
+    c.wait_for(r"(?m)^name\s+joe\s*$")
+    c.wait_for(r"(?m)^age\s+3\s*$")
+    c.keys("Tab", "Enter")
+    c.wait_for(r"(?m)^value: joe")
+    for _ in range(3):
+        c.keys("BSpace")
+    c.keys("ann", "Enter")
+    c.wait_for(r"(?m)^name\s+ann\s*$")
+    c.keys("q")
+    c.wait_for(r"Edit Multipart Form", absent=True)
+    c.keys("a")
+    t.join(30)
+    assert result["r"].returncode == 0
+    got = up.received()
+    head, _, body = got.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)\r\ncontent-type: multipart/form-data; boundary=(\S+)\r\n", head + b"\r\n")
+    assert m, head
+    b = m.group(1)
+    part = b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    assert body == (b"--%s\r\nContent-Disposition: form-data; name=\"name\"\r\n%sann\r\n\r\n"
+                    b"--%s\r\nContent-Disposition: form-data; name=\"age\"\r\n%s3\r\n\r\n--%s--\r\n"
+                    % (b, part, b, part, b)), body
+    assert re.search(rb"(?i)\r\ncontent-length: %d\r\n" % len(body), head), head
+
+
+def test_edit_response_of_a_request_without_one(console, raw_upstream):
+    """Editing a response part of an intercepted request gives it an empty 200 first (as
+    mitmproxy's console); resumed, the client gets that response and the upstream nothing."""
+    c, up, t, result = held(console, raw_upstream, "/made", "-D", "-")
+    c.keys(":", "console.edit.focus response-headers", "Enter")
+    c.wait_for(r"Edit Response Headers")
+    c.wait_for(r"(?m)^Content-Length\s+0\s*$")
+    c.keys("a", "Enter")
+    c.wait_for(r"(?m)^key:")
+    c.keys("X-Made", "Enter")
+    c.keys("Tab", "Enter")
+    c.wait_for(r"(?m)^value:")
+    c.keys("here", "Enter")
+    c.wait_for(r"X-Made\s+here")
+    c.keys("q")
+    c.wait_for(r"Edit Response Headers", absent=True)
+    c.keys("a")
+    t.join(30)
+    assert result["r"].returncode == 0, result["r"].stderr
+    out = result["r"].stdout
+    assert out.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nX-Made: here\r\n" in out, out
+    assert up.received() == b"", "the upstream was asked although the flow had its response"

@@ -71,6 +71,7 @@ enum con_grid_kind {
     GRID_HEADERS,    /* request or response headers (response says which) */
     GRID_QUERY,      /* the request path's query, URL-encoded pairs */
     GRID_FORM,       /* an application/x-www-form-urlencoded request body */
+    GRID_MULTIPART,  /* a multipart/form-data request body */
     GRID_COOKIES,    /* the request's Cookie header */
     GRID_SETCOOKIES, /* the response's Set-Cookie headers: name, value, attributes */
 };

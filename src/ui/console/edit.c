@@ -6,9 +6,12 @@
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "core/options.h"
+#include "flow/contentview.h"
 #include "flow/encoding.h"
+#include "flow/export.h"
 #include "flow/flow.h"
 #include "flow/store.h"
+#include "io/io.h"
 #include "proto/http/http.h"
 #include "ui/console/console-int.h"
 
@@ -46,9 +49,7 @@ void edit_options(struct console *c, struct mitm_buf *out)
 {
     ssize_t i = mitm_store_view_focus(c->m.view);
     const struct mitm_store_summary *sm = i >= 0 ? mitm_store_summary(c->m.store, (size_t)i) : NULL;
-    const char *http_req[] = {"path", "method", "request-headers", "request-body", "url"};
-    const char *http_resp[] = {"reason", "response-headers", "response-body", "status_code"};
-    /* mitmproxy's order: the request's parts, then the response's, comment last */
+    /* mitmproxy's order, comment last */
     struct mitm_buf *b = out;
     bool first = true;
 #define ADD(s)                                                                                               \
@@ -59,23 +60,17 @@ void edit_options(struct console *c, struct mitm_buf *out)
         first = false;                                                                                       \
     } while (0)
     if (sm && sm->type == MITM_FLOW_HTTP) {
-        ADD("cookies");
-        ADD("urlencoded form");
-        ADD(http_req[0]);
-        ADD(http_req[1]);
-        ADD("query");
-        if (sm->has_response)
-            ADD(http_resp[0]);
-        ADD(http_req[2]);
-        if (sm->has_response)
-            ADD(http_resp[1]);
-        ADD(http_req[3]);
-        if (sm->has_response) {
-            ADD(http_resp[2]);
-            ADD(http_resp[3]);
-            ADD("set-cookies");
-        }
-        ADD(http_req[4]);
+        /* all of them, with or without a response: editing a response part of a flow that
+         * has none gives it an empty 200 first, as mitmproxy's console */
+        static const char *const parts[] = {"cookies",          "urlencoded form",
+                                            "multipart form",   "path",
+                                            "method",           "query",
+                                            "reason",           "request-headers",
+                                            "response-headers", "request-body",
+                                            "response-body",    "status_code",
+                                            "set-cookies",      "url"};
+        for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+            ADD(parts[i]);
     }
     ADD("comment");
 #undef ADD
@@ -553,6 +548,7 @@ static void cookie_pair(struct mitm_buf *b, const struct con_grid *g, size_t i)
 static const char *grid_titles[] = {
     [GRID_QUERY] = "Edit Query",
     [GRID_FORM] = "Edit URL-encoded Form",
+    [GRID_MULTIPART] = "Edit Multipart Form",
     [GRID_COOKIES] = "Edit Cookies",
     [GRID_SETCOOKIES] = "Edit Set-Cookies",
 };
@@ -587,16 +583,26 @@ static void grid_open(struct console *c, const struct mitm_flow *f, enum con_gri
         const char *q = strchr(rq->path, '?');
         if (q)
             grid_urlencoded(g, q + 1, strcspn(q + 1, "#"));
-    } else if (kind == GRID_FORM) {
+    } else if (kind == GRID_FORM || kind == GRID_MULTIPART) {
         /* mitmproxy shows a form only for its content type; another body starts empty */
-        size_t tl = 0;
+        const char *want = kind == GRID_FORM ? "application/x-www-form-urlencoded" : "multipart/form-data";
+        size_t tl = 0, wl = strlen(want);
         const char *ct = mitm_headers_get(h, "content-type", &tl);
-        if (ct && tl >= 33 && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
+        if (ct && tl >= wl && strncasecmp(ct, want, wl) == 0) {
             struct mitm_buf storage;
             mitm_buf_init(&storage, 0);
             struct mitm_slice body = {0};
             mitm_encoding_message_content(h, &rq->content, rq->content_missing, EDIT_MAX, &storage, &body);
-            grid_urlencoded(g, (const char *)body.base, body.len);
+            if (kind == GRID_FORM) {
+                grid_urlencoded(g, (const char *)body.base, body.len);
+            } else {
+                struct mitm_kv *kv;
+                ssize_t k = mitm_multipart_decode(ct, tl, body.base, body.len, &kv);
+                for (ssize_t i = 0; i < k; i++)
+                    grid_push(g, kv[i].k, kv[i].klen, kv[i].v, kv[i].vlen, NULL, 0);
+                if (k > 0)
+                    mitm_kv_free(kv, (size_t)k);
+            }
             mitm_buf_free(&storage);
         }
     } else {
@@ -664,6 +670,36 @@ static int grid_apply(const struct con_grid *g, struct mitm_flow *f, char *err, 
         encode_pairs(g, (const char *)mitm_buf_data(&rq->content), rq->content.len, &b);
         mitm_headers_set(h, "content-type", "application/x-www-form-urlencoded", 33);
         rc = set_body(h, &rq->content, &rq->content_missing, &b, err, errlen);
+    } else if (g->kind == GRID_MULTIPART) {
+        /* mitmproxy's multipart_form setter: the boundary of a multipart content type, or a
+         * new random one */
+        size_t tl = 0, bl = 0;
+        const char *ct = mitm_headers_get(h, "content-type", &tl);
+        if (!ct || tl < 19 || strncasecmp(ct, "multipart/form-data", 19) != 0 ||
+            !mitm_content_type_param(ct, tl, "boundary", &bl)) {
+            unsigned char rnd[16];
+            char nct[96];
+            int w = snprintf(nct, sizeof(nct), "multipart/form-data; boundary=--------------------");
+            if (getentropy(rnd, sizeof(rnd)) < 0) {
+                snprintf(err, errlen, "No randomness for a boundary: %s", strerror(errno));
+                mitm_buf_free(&b);
+                return -1;
+            }
+            for (size_t i = 0; i < sizeof(rnd); i++)
+                w += snprintf(nct + w, sizeof(nct) - (size_t)w, "%02x", rnd[i]);
+            mitm_headers_set(h, "content-type", nct, (size_t)w);
+            ct = mitm_headers_get(h, "content-type", &tl);
+        }
+        struct mitm_kv *kv = mitm_calloc(g->n + 1, sizeof(*kv));
+        for (size_t i = 0; i < g->n; i++)
+            kv[i] = (struct mitm_kv){g->cells[i][0], g->cells[i][1], strlen(g->cells[i][0]),
+                                     strlen(g->cells[i][1])};
+        char *ctc = mitm_strndup(ct, tl); /* the header may move when the body is set */
+        rc = mitm_multipart_encode(ctc, tl, kv, g->n, &b, err, errlen);
+        free(ctc);
+        free(kv); /* the cells stay the grid's */
+        if (rc == 0)
+            rc = set_body(h, &rq->content, &rq->content_missing, &b, err, errlen);
     } else if (g->kind == GRID_COOKIES) {
         for (size_t i = 0; i < g->n; i++) {
             if (i)
@@ -886,6 +922,11 @@ int edit_focus(struct console *c, const char *part, char *err, size_t errlen)
     bool need_resp = strcmp(part, "response-headers") == 0 || strcmp(part, "response-body") == 0 ||
                      strcmp(part, "set-cookies") == 0 || strcmp(part, "status_code") == 0 ||
                      strcmp(part, "reason") == 0;
+    if (need_resp && http && !f->response) {
+        f->response = mitm_http_response_make(200, NULL, NULL);
+        f->response->timestamp_start = f->response->timestamp_end = mitm_io_now();
+        mitm_master_update_flow(&c->m, (size_t)idx, f);
+    }
     if (need_resp && (!http || !f->response)) {
         snprintf(err, errlen, "The flow has no response.");
         rc = -1;
@@ -902,6 +943,8 @@ int edit_focus(struct console *c, const char *part, char *err, size_t errlen)
         grid_open(c, f, GRID_QUERY, false);
     } else if (http && strcmp(part, "urlencoded form") == 0) {
         grid_open(c, f, GRID_FORM, false);
+    } else if (http && strcmp(part, "multipart form") == 0) {
+        grid_open(c, f, GRID_MULTIPART, false);
     } else if (http && strcmp(part, "cookies") == 0) {
         grid_open(c, f, GRID_COOKIES, false);
     } else if (http && strcmp(part, "set-cookies") == 0) {
