@@ -873,3 +873,32 @@ def test_edit_response_of_a_request_without_one(console, raw_upstream):
     out = result["r"].stdout
     assert out.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nX-Made: here\r\n" in out, out
     assert up.received() == b"", "the upstream was asked although the flow had its response"
+
+
+def test_v_shows_a_body_in_the_pager(console, raw_upstream, tmp_path):
+    """`v` in the flow view (console.bodyview), as mitmproxy's spawn_external_viewer: the
+    decoded body in a read-only temporary file named for its content type, shown by
+    $MITMPROXY_EDITOR / $PAGER / $EDITOR; the file is gone afterwards."""
+    up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 11\r\n\r\n<b>bold</b>")
+    record = tmp_path / "viewed"
+    pager = tmp_path / "pager.sh"
+    pager.write_text("#!/bin/sh\n{ echo \"$1\"; stat -c %%a \"$1\"; cat \"$1\"; } > %s\n" % record)
+    pager.chmod(0o755)
+    c = console(env={"PAGER": str(pager), "MITMPROXY_EDITOR": "", "EDITOR": "false"})
+    r = fetch(c, "http://127.0.0.1:%d/page" % up.port)
+    assert r.returncode == 0
+    c.wait_for(r"/page\s+200")
+    c.keys("Enter")
+    c.wait_for(r"Flow Details")
+    c.keys("v")
+    c.wait_for(r"View\.\.\.")
+    c.keys("Down", "Enter")  # response
+    deadline = time.monotonic() + WAIT
+    while not record.exists() or not record.read_text().endswith("</b>"):
+        assert time.monotonic() < deadline, "the pager never ran:\n" + c.screen()
+        time.sleep(0.05)
+    name, mode, body = record.read_text().split("\n", 2)
+    assert re.search(r"/mproxy\w{6}\.html$", name), name
+    assert mode == "400" and body == "<b>bold</b>"
+    c.wait_for(r"Flow Details")
+    assert not os.path.exists(name), "the temporary file was left behind"

@@ -3,6 +3,7 @@
  * it and writes it back with mitm_master_update_flow, so an intercepted flow resumes with
  * what the user changed (flow.resume sends the stored flow). */
 #include "addon/cookies.h"
+#include "addon/mimetypes.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "core/options.h"
@@ -21,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -364,16 +366,34 @@ int edit_bodyview(struct console *c, const struct mitm_flow *f, const char *part
     mitm_buf_init(&storage, 0);
     struct mitm_slice body = {0};
     mitm_encoding_message_content(h, content, missing, EDIT_MAX, &storage, &body);
-    char path[] = "/tmp/mitmc-view-XXXXXX";
-    int fd = mkstemp(path);
+    /* as mitmproxy's spawn_external_viewer: a read-only file named for the content type
+     * (mproxyXXXXXX.html), shown by $MITMPROXY_EDITOR, $PAGER, $EDITOR or less */
+    size_t tl = 0;
+    const char *ct = mitm_headers_get(h, "content-type", &tl);
+    char type[128] = "", path[160];
+    snprintf(type, sizeof(type), "%.*s", (int)(tl < sizeof(type) ? tl : sizeof(type) - 1), ct ? ct : "");
+    struct mitm_mimetypes *mt = mitm_mimetypes_new(true);
+    const char *ext = type[0] ? mitm_mimetypes_guess_extension(mt, type) : NULL;
+    const char *tmp = getenv("TMPDIR");
+    int w = snprintf(path, sizeof(path), "%.100s/mproxyXXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int suffix = snprintf(path + w, sizeof(path) - (size_t)w, "%.16s", ext ? ext : "");
+    mitm_mimetypes_free(mt); /* ext was mt's */
+    int fd = mkstemps(path, suffix);
     int rc = 0;
     if (fd < 0 || write_all(fd, body.base, body.len) < 0) {
         snprintf(err, errlen, "Cannot write a temporary file: %s", strerror(errno));
         rc = -1;
     } else {
-        /* mitmproxy asks mailcap for a viewer by MIME type; a pager shows any body */
-        const char *pager = getenv("PAGER");
-        run_on_file(c, pager && *pager ? pager : "less", path);
+        fchmod(fd, 0400);
+        const char *viewer = NULL;
+        const char *const vars[] = {"MITMPROXY_EDITOR", "PAGER", "EDITOR"};
+        for (size_t i = 0; i < 3 && !viewer; i++) {
+            const char *v = getenv(vars[i]);
+            if (v && *v)
+                viewer = v;
+        }
+        if (run_on_file(c, viewer ? viewer : "less", path) == 127)
+            con_message(c, MITM_ST_ERROR, "Can't start external viewer: %s", viewer ? viewer : "less");
     }
     if (fd >= 0) {
         close(fd);
