@@ -843,6 +843,12 @@ static void drop_timers(struct session *s)
 static bool server_connect_killed(struct session *s, struct mitm_cmd *c)
 {
     struct mitm_conn *srv = c->conn;
+    /* as mitmproxy's proxyserver addon, which comes before the others: no loop through
+     * ourselves (a request to the proxy's own address would be sent to it again, forever) */
+    if (!srv->error && mitm_proxy_is_self(s->w->p, srv->host, srv->port))
+        srv->error =
+            mitm_strdup("Request destination unknown. Unable to figure out where this request should be "
+                        "forwarded to.");
     server_hook(s, MITM_HOOK_SERVER_CONNECT, srv);
     if (!srv->error)
         return false;
