@@ -668,6 +668,32 @@ def test_mouse_click_selects_a_row(console, http_upstream):
     c.wait_for(r">>.*/m2")
 
 
+def test_mouse_in_split_layouts(console, http_upstream):
+    """In the vertical layout a click in a pane focuses it, and a click on a flow row of the
+    flow list pane selects that flow (mitmproxy's urwid panes)."""
+    c = console()
+    for p in ("/s1", "/s2", "/s3"):
+        fetch(c, http_upstream.url + p)
+    c.wait_for(r"\[1/3\]")
+    c.keys("-")
+    c.wait_for(r"(?m)^Events")
+    click = "\x1b[<0;5;%dM\x1b[<0;5;%dm"
+    c.tmux("send-keys", "-l", click % (3, 3))  # line 3: the pane title, then flows 1 and 2
+    c.wait_for(r"\[2/3\]")
+    lines = c.screen().splitlines()
+    events = next(i for i, l in enumerate(lines) if l.startswith("Events"))
+    c.tmux("send-keys", "-l", click % (events + 3, events + 3))  # inside the event log pane
+    time.sleep(0.3)
+    c.keys("Enter")  # the event log has the focus: enter opens nothing
+    time.sleep(0.5)
+    assert "Flow Details" not in c.screen()
+    c.tmux("send-keys", "-l", click % (4, 4))  # back in the flow list, on the third flow
+    c.wait_for(r"\[3/3\]")
+    c.keys("Enter")
+    c.wait_for(r"(?m)^Flow Details")
+    c.wait_for(r"GET http://127\.0\.0\.1:\d+/s3 HTTP/1\.1")
+
+
 def test_edit_set_cookies_of_intercepted_response(console, raw_upstream):
     up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/; HttpOnly\r\n"
                             b"Content-Length: 2\r\n\r\nok")

@@ -900,13 +900,39 @@ static void draw_pane(struct console *c, int idx, int y, int x, int h, int w)
         swap_panes(c);
 }
 
-/* The body: one pane, or two above each other (vertical, urwid's Pile) or side by side
- * with a column between (horizontal, urwid's Columns). */
-static void draw_body(struct console *c, int body)
+/* Where pane idx (0, 1) of a split layout is in a body of that many rows: one above the
+ * other (vertical, urwid's Pile) or side by side with a column between (horizontal, urwid's
+ * Columns). False in the single layout. */
+static bool pane_rect(int idx, int body, int *y, int *x, int *h, int *w)
 {
     const char *lay = mitm_options.console_layout;
-    bool vertical = strcmp(lay, "vertical") == 0, horizontal = strcmp(lay, "horizontal") == 0;
-    if (!vertical && !horizontal) {
+    if (strcmp(lay, "vertical") == 0) {
+        int h0 = body / 2;
+        *y = idx ? h0 : 0, *h = idx ? body - h0 : h0, *x = 0, *w = COLS;
+        return true;
+    }
+    if (strcmp(lay, "horizontal") == 0) {
+        int w0 = (COLS - 1) / 2;
+        *y = 0, *h = body, *x = idx ? w0 + 1 : 0, *w = idx ? COLS - w0 - 1 : w0;
+        return true;
+    }
+    return false;
+}
+
+/* Rows of the body (between the title line and the quick help, message and status lines). */
+static int body_rows(const struct console *c)
+{
+    bool qh = mitm_options.console_quickhelp_visible && c->rows > 6;
+    return c->rows - 2 - (qh ? 1 : 0);
+}
+
+/* The body: one pane, or the two of a split layout. */
+static void draw_body(struct console *c, int body)
+{
+    int r[2][4];
+    bool split = pane_rect(0, body, &r[0][0], &r[0][1], &r[0][2], &r[0][3]) &&
+                 pane_rect(1, body, &r[1][0], &r[1][1], &r[1][2], &r[1][3]);
+    if (!split) {
         if (c->pane)
             swap_panes(c);
         int top = 0;
@@ -920,15 +946,8 @@ static void draw_body(struct console *c, int body)
             screens_draw(c, top, body - top);
         return;
     }
-    if (vertical) {
-        int h0 = body / 2;
-        draw_pane(c, 0, 0, 0, h0, COLS);
-        draw_pane(c, 1, h0, 0, body - h0, COLS);
-    } else {
-        int w0 = (COLS - 1) / 2;
-        draw_pane(c, 0, 0, 0, body, w0);
-        draw_pane(c, 1, 0, w0 + 1, body, COLS - w0 - 1);
-    }
+    for (int i = 0; i < 2; i++)
+        draw_pane(c, i, r[i][0], r[i][1], r[i][2], r[i][3]);
 }
 
 static void draw(struct console *c)
@@ -940,7 +959,7 @@ static void draw(struct console *c)
     int rows = c->rows;
     erase();
     bool qh = mitm_options.console_quickhelp_visible && rows > 6;
-    int body = rows - 2 - (qh ? 1 : 0);
+    int body = body_rows(c);
     int top = mitm_options.console_layout_headers ? 1 : 0;
     if (body > 0)
         draw_body(c, body);
@@ -1100,13 +1119,20 @@ static void on_mouse(struct console *c)
         screens_nav(c, "down");
         return;
     }
+    int top = mitm_options.console_layout_headers ? 1 : 0, y0 = 0;
+    int py, px, ph, pw;
+    for (int i = 0; i < 2 && pane_rect(i, body_rows(c), &py, &px, &ph, &pw); i++) {
+        if (ev.y < py || ev.y >= py + ph || ev.x < px || ev.x >= px + pw)
+            continue;
+        if (i != c->pane) /* a click in the other pane focuses it, as urwid does */
+            con_pane_switch(c);
+        y0 = py;
+        con_dirty(c);
+    }
     struct con_screen *s = con_top(c);
-    int top = mitm_options.console_layout_headers ? 1 : 0;
-    /* rows map to flows only where the list fills the body: the single layout */
-    if (s->kind != SCR_FLOWLIST || ev.y < top || !c->m.view ||
-        strcmp(mitm_options.console_layout, "single") != 0)
+    if (s->kind != SCR_FLOWLIST || ev.y < y0 + top || ev.y >= body_rows(c) || !c->m.view)
         return;
-    size_t pos = s->top + (size_t)(ev.y - top) / flowlist_row_height();
+    size_t pos = s->top + (size_t)(ev.y - y0 - top) / flowlist_row_height();
     ssize_t idx = mitm_store_view_at(c->m.view, pos);
     if (idx >= 0) {
         mitm_store_view_set_focus(c->m.view, (size_t)idx);
