@@ -710,17 +710,27 @@ def test_edit_set_cookies_of_intercepted_response(console, raw_upstream):
     c.keys("Tab", "Enter")
     c.wait_for(r"(?m)^value: abc")
     c.keys("BSpace", "BSpace", "BSpace", "a b", "Enter")
+    c.keys("Tab", "Enter")  # the attributes: a subgrid of their own, as mitmproxy's
+    c.wait_for(r"Edit Set-Cookie Attributes")
+    c.wait_for(r"(?m)^Path\s+/\s*$")
+    c.wait_for(r"(?m)^HttpOnly\s*$")
+    c.keys("Down", "d")
+    c.wait_for(r"(?m)^HttpOnly", absent=True)
+    c.keys("a", "Enter")
+    c.wait_for(r"(?m)^key:")
+    c.keys("Max-Age", "Enter")
     c.keys("Tab", "Enter")
-    c.wait_for(r"(?m)^attributes: Path=/; HttpOnly")
-    c.keys("BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace")
-    c.keys("Enter")
-    c.wait_for(r"(?m)^sid\s+a b\s+Path=/\s*$")
+    c.wait_for(r"(?m)^value:")
+    c.keys("60", "Enter")
+    c.wait_for(r"(?m)^Max-Age\s+60\s*$")
+    c.keys("q")
+    c.wait_for(r"(?m)^sid\s+a b\s+Path=/; Max-Age=60\s*$")
     c.keys("q")
     c.wait_for(r"Edit Set-Cookies", absent=True)
     c.keys("a")
     t.join(30)
     assert result["r"].returncode == 0
-    assert b'\r\nSet-Cookie: sid="a b"; Path=/\r\n' in result["r"].stdout, result["r"].stdout
+    assert b'\r\nSet-Cookie: sid="a b"; Path=/; Max-Age=60\r\n' in result["r"].stdout, result["r"].stdout
 
 
 def test_split_layouts_cycle_and_pane_focus(console, http_upstream):

@@ -74,6 +74,8 @@ enum con_grid_kind {
     GRID_MULTIPART,  /* a multipart/form-data request body */
     GRID_COOKIES,    /* the request's Cookie header */
     GRID_SETCOOKIES, /* the response's Set-Cookie headers: name, value, attributes */
+    GRID_ATTRS,      /* one set-cookie row's attributes (mitmproxy's subgrid): the grid below
+                      * it on the stack, row parent_row, gets them back */
 };
 
 #define GRID_COLS 3
@@ -86,7 +88,8 @@ struct con_grid {
     size_t col, ncols;
     const char *heads[GRID_COLS]; /* column titles */
     char flow_id[MITM_UUID_LEN + 1];
-    bool response; /* the headers of the response (else the request) */
+    bool response;     /* the headers of the response (else the request) */
+    size_t parent_row; /* GRID_ATTRS */
 };
 
 struct con_screen {

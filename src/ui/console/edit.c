@@ -571,6 +571,7 @@ static const char *grid_titles[] = {
     [GRID_MULTIPART] = "Edit Multipart Form",
     [GRID_COOKIES] = "Edit Cookies",
     [GRID_SETCOOKIES] = "Edit Set-Cookies",
+    [GRID_ATTRS] = "Edit Set-Cookie Attributes",
 };
 
 static struct con_grid *grid_new(struct console *c, const struct mitm_flow *f, enum con_grid_kind kind,
@@ -744,8 +745,70 @@ static int grid_apply(const struct con_grid *g, struct mitm_flow *f, char *err, 
     return rc;
 }
 
+/* The attributes sub-grid of set-cookies row `row` of g: one row a "Key=Value" (or bare
+ * "Key") of the cell's "; "-separated text. */
+static void attrs_open(struct console *c, struct con_grid *g, size_t row)
+{
+    char *text = mitm_strdup(g->cells[row][2]);
+    struct con_grid *a = &con_push(c, SCR_GRID)->grid; /* g moves no further: the stack is an array */
+    a->kind = GRID_ATTRS;
+    a->ncols = 2;
+    a->heads[0] = "Key";
+    a->heads[1] = "Value";
+    a->title = mitm_strdup(grid_titles[GRID_ATTRS]);
+    a->parent_row = row;
+    snprintf(a->flow_id, sizeof(a->flow_id), "%s", g->flow_id);
+    for (char *p = text; *p;) {
+        size_t n = strcspn(p, ";");
+        char *item = p;
+        p += n + (p[n] ? 1 : 0);
+        item[n] = 0;
+        while (*item == ' ' || *item == '\t')
+            item++;
+        size_t l = strlen(item);
+        while (l && (item[l - 1] == ' ' || item[l - 1] == '\t'))
+            item[--l] = 0;
+        if (!l)
+            continue;
+        char *eq = strchr(item, '=');
+        grid_push(a, item, eq ? (size_t)(eq - item) : l, eq ? eq + 1 : "", eq ? strlen(eq + 1) : 0, NULL, 0);
+    }
+    free(text);
+}
+
+/* The attributes sub-grid is left: its rows become the parent row's attributes cell. */
+static void attrs_commit(struct console *c, struct con_grid *a)
+{
+    if (c->depth < 2)
+        return;
+    struct con_screen *below = &c->stack[c->depth - 2];
+    if (below->kind != SCR_GRID || below->grid.kind != GRID_SETCOOKIES || a->parent_row >= below->grid.n)
+        return;
+    struct mitm_buf b;
+    mitm_buf_init(&b, 0);
+    for (size_t i = 0; i < a->n; i++) {
+        if (!a->cells[i][0][0])
+            continue; /* a row without a key is no attribute */
+        if (b.len)
+            mitm_buf_append(&b, "; ", 2);
+        mitm_buf_append(&b, a->cells[i][0], strlen(a->cells[i][0]));
+        if (a->cells[i][1][0]) {
+            mitm_buf_append(&b, "=", 1);
+            mitm_buf_append(&b, a->cells[i][1], strlen(a->cells[i][1]));
+        }
+    }
+    char **cell = &below->grid.cells[a->parent_row][2];
+    free(*cell);
+    *cell = mitm_strndup((const char *)mitm_buf_data(&b), b.len);
+    mitm_buf_free(&b);
+}
+
 void grid_commit(struct console *c, struct con_grid *g)
 {
+    if (g->kind == GRID_ATTRS) {
+        attrs_commit(c, g);
+        return;
+    }
     ssize_t idx;
     struct mitm_flow *f = load(c, g->flow_id, &idx);
     if (!f)
@@ -810,6 +873,9 @@ void grid_key(struct console *c, const char *what)
         g->col = g->col + 1 < g->ncols ? g->col + 1 : g->col;
     } else if (strcmp(what, "tab") == 0 || strcmp(what, "next") == 0) {
         g->col = (g->col + 1) % g->ncols;
+    } else if ((strcmp(what, "enter") == 0 || strcmp(what, "select") == 0) && g->n &&
+               g->kind == GRID_SETCOOKIES && g->col == 2) {
+        attrs_open(c, g, s->cursor); /* mitmproxy edits the attributes in a subgrid */
     } else if ((strcmp(what, "enter") == 0 || strcmp(what, "select") == 0 || strcmp(what, "editor") == 0) &&
                g->n) {
         struct cell_edit *ce = mitm_calloc(1, sizeof(*ce));
