@@ -42,7 +42,9 @@ struct page {
 
 struct mitm_store {
     int spool;          /* unlinked temporary file */
-    uint64_t spool_end; /* bytes written */
+    uint64_t spool_end; /* bytes appended, the write buffer's included */
+    uint8_t *wbuf;      /* the spool's last wlen bytes, not written yet (WBUF_BYTES) */
+    size_t wlen;
     struct mitm_store_summary *sum;
     size_t n, cap;
     struct page *pages; /* summary paths, newest page first */
@@ -89,27 +91,90 @@ static int open_spool(const char *dir, char *err, size_t errlen)
     return -1;
 }
 
-/* Append rec at the end of the spool with one pwrite (continued on a short write). On
- * failure the spool is cut back, so no partial record is ever referenced. */
-static int spool_append(struct mitm_store *s, const uint8_t *rec, size_t len, char *err, size_t errlen)
+/* Records are appended to a write buffer and reach the file WBUF_BYTES at a time: one
+ * pwrite per hundreds of flows instead of one each (the syscall and the filesystem's
+ * per-write work were a tenth of the console's main thread at full load). Nothing needs
+ * them on disk sooner: the spool is an unlinked file no other process reads, and one a
+ * crash takes away anyway. Readers find a record either wholly in the file (offset below
+ * spool_end - wlen) or wholly in the buffer, since records are appended whole. */
+#define WBUF_BYTES (256 * 1024)
+
+/* Write [buf, buf + len) at off with pwrite (continued on a short write). On failure the
+ * file is cut back to off, so no partial record is ever referenced. */
+static int spool_pwrite(struct mitm_store *s, const uint8_t *buf, size_t len, uint64_t off, char *err,
+                        size_t errlen)
 {
     size_t done = 0;
     while (done < len) {
-        ssize_t w = pwrite(s->spool, rec + done, len - done, (off_t)(s->spool_end + done));
+        ssize_t w = pwrite(s->spool, buf + done, len - done, (off_t)(off + done));
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
             if (errlen)
                 snprintf(err, errlen, "writing the flow store spool: %s",
                          w < 0 ? strerror(errno) : "short write");
-            if (ftruncate(s->spool, (off_t)s->spool_end) < 0) {
-                /* nothing more to do: the bytes past spool_end are never referenced */
+            if (ftruncate(s->spool, (off_t)off) < 0) {
+                /* nothing more to do: the bytes past off are never read */
             }
             return -1;
         }
         done += (size_t)w;
     }
+    return 0;
+}
+
+/* The buffered records to the file. On failure they stay in the buffer (still readable,
+ * written with the next flush) and the caller's new record is refused. */
+static int spool_flush(struct mitm_store *s, char *err, size_t errlen)
+{
+    if (!s->wlen)
+        return 0;
+    if (spool_pwrite(s, s->wbuf, s->wlen, s->spool_end - s->wlen, err, errlen) < 0)
+        return -1;
+    s->wlen = 0;
+    return 0;
+}
+
+/* Append rec at the end of the spool: into the write buffer, or straight to the file if it
+ * is larger than the buffer. On failure nothing was appended. */
+static int spool_append(struct mitm_store *s, const uint8_t *rec, size_t len, char *err, size_t errlen)
+{
+    if (len > WBUF_BYTES - s->wlen && spool_flush(s, err, errlen) < 0)
+        return -1;
+    if (len >= WBUF_BYTES) {
+        if (spool_pwrite(s, rec, len, s->spool_end, err, errlen) < 0)
+            return -1;
+    } else {
+        if (!s->wbuf)
+            s->wbuf = mitm_alloc(WBUF_BYTES);
+        memcpy(s->wbuf + s->wlen, rec, len);
+        s->wlen += len;
+    }
     s->spool_end += len;
+    return 0;
+}
+
+/* Read the record at [off, off + len) of the spool into buf. */
+static int spool_read(struct mitm_store *s, uint8_t *buf, uint64_t off, uint32_t len, const char *id,
+                      char *err, size_t errlen)
+{
+    uint64_t flushed = s->spool_end - s->wlen;
+    if (off >= flushed && off + len <= s->spool_end) {
+        memcpy(buf, s->wbuf + (off - flushed), len);
+        return 0;
+    }
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = pread(s->spool, buf + got, len - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (errlen)
+                snprintf(err, errlen, "flow %s: reading the spool: %s", id, r < 0 ? strerror(errno) : "EOF");
+            return -1;
+        }
+        got += (size_t)r;
+    }
     return 0;
 }
 
@@ -483,7 +548,8 @@ void mitm_store_free(struct mitm_store *s)
     while (s->views)
         mitm_store_view_free(s->views);
     free_summaries(s);
-    close(s->spool);
+    close(s->spool); /* the buffered records go with it: nobody reads them any more */
+    free(s->wbuf);
     free(s);
 }
 
@@ -493,6 +559,7 @@ void mitm_store_clear(struct mitm_store *s)
     if (ftruncate(s->spool, 0) < 0)
         mitm_log(MITM_LOG_WARN, NULL, "flow store: truncating the spool: %s", strerror(errno));
     s->spool_end = 0;
+    s->wlen = 0;
     for (struct mitm_store_view *v = s->views; v; v = v->next) {
         v->n = 0;
         v->focus = -1;
@@ -641,18 +708,9 @@ static struct mitm_flow *load(struct mitm_store *s, const char *id, uint64_t off
             snprintf(err, errlen, "flow %s: out of memory for %u bytes", id, len);
         return NULL;
     }
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = pread(s->spool, buf + got, len - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            if (errlen)
-                snprintf(err, errlen, "flow %s: reading the spool: %s", id, r < 0 ? strerror(errno) : "EOF");
-            free(buf);
-            return NULL;
-        }
-        got += (size_t)r;
+    if (spool_read(s, buf, off, len, id, err, errlen) < 0) {
+        free(buf);
+        return NULL;
     }
     struct mitm_flowfile_reader *rd = mitm_flowfile_open_mem(buf, len);
     struct mitm_flow *f = NULL;
