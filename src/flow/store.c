@@ -41,10 +41,9 @@ struct page {
 };
 
 struct mitm_store {
-    int spool;          /* unlinked temporary file */
-    uint64_t spool_end; /* bytes appended, the write buffer's included */
-    uint8_t *wbuf;      /* the spool's last wlen bytes, not written yet (WBUF_BYTES) */
-    size_t wlen;
+    int spool;            /* unlinked temporary file */
+    uint64_t spool_end;   /* bytes appended, the write buffer's included */
+    struct mitm_buf wbuf; /* the spool's last bytes, not written to the file yet */
     struct mitm_store_summary *sum;
     size_t n, cap;
     struct page *pages; /* summary paths, newest page first */
@@ -91,12 +90,14 @@ static int open_spool(const char *dir, char *err, size_t errlen)
     return -1;
 }
 
-/* Records are appended to a write buffer and reach the file WBUF_BYTES at a time: one
- * pwrite per hundreds of flows instead of one each (the syscall and the filesystem's
- * per-write work were a tenth of the console's main thread at full load). Nothing needs
- * them on disk sooner: the spool is an unlinked file no other process reads, and one a
- * crash takes away anyway. Readers find a record either wholly in the file (offset below
- * spool_end - wlen) or wholly in the buffer, since records are appended whole. */
+/* Records are appended to a write buffer (the encoder writes straight into it) that goes to
+ * the file once it holds WBUF_BYTES or more: one pwrite per hundreds of flows instead of one
+ * each (the syscall and the filesystem's per-write work were a tenth of the console's main
+ * thread at full load). Nothing needs them on disk sooner: the spool is an unlinked file no
+ * other process reads, and one a crash takes away anyway. Readers find a record either
+ * wholly in the file (below spool_end - wbuf.len) or wholly in the buffer: records are
+ * appended whole. The buffer is reserved at twice WBUF_BYTES (untouched pages cost no RAM),
+ * so a full one takes the record that crosses the mark without moving. */
 #define WBUF_BYTES (256 * 1024)
 
 /* Write [buf, buf + len) at off with pwrite (continued on a short write). On failure the
@@ -123,32 +124,33 @@ static int spool_pwrite(struct mitm_store *s, const uint8_t *buf, size_t len, ui
     return 0;
 }
 
-/* The buffered records to the file. On failure they stay in the buffer (still readable,
- * written with the next flush) and the caller's new record is refused. */
-static int spool_flush(struct mitm_store *s, char *err, size_t errlen)
+/* The buffered records to the file, those before wbuf[upto..) (the record being added).
+ * On failure they stay in the buffer (still readable, written with the next flush). */
+static int spool_flush(struct mitm_store *s, size_t upto, char *err, size_t errlen)
 {
-    if (!s->wlen)
+    if (!s->wbuf.len)
         return 0;
-    if (spool_pwrite(s, s->wbuf, s->wlen, s->spool_end - s->wlen, err, errlen) < 0)
+    uint64_t file_end = s->spool_end - upto;
+    if (spool_pwrite(s, mitm_buf_data(&s->wbuf), s->wbuf.len, file_end, err, errlen) < 0)
         return -1;
-    s->wlen = 0;
+    if (s->wbuf.alloc > 2 * WBUF_BYTES) { /* a large record passed through: give it back */
+        mitm_buf_free(&s->wbuf);
+        mitm_buf_init(&s->wbuf, 0);
+    }
+    s->wbuf.len = 0;
+    s->wbuf.off = 0;
     return 0;
 }
 
-/* Append rec at the end of the spool: into the write buffer, or straight to the file if it
- * is larger than the buffer. On failure nothing was appended. */
-static int spool_append(struct mitm_store *s, const uint8_t *rec, size_t len, char *err, size_t errlen)
+/* wbuf[old..) is a new record, appended by the caller: it is part of the spool from now on,
+ * written to the file with the buffer once the buffer is full. On failure (the write of a
+ * full buffer) the record is cut off again, the older buffered records stay. */
+static int spool_commit(struct mitm_store *s, size_t old, char *err, size_t errlen)
 {
-    if (len > WBUF_BYTES - s->wlen && spool_flush(s, err, errlen) < 0)
+    size_t len = s->wbuf.len - old;
+    if (s->wbuf.len >= WBUF_BYTES && spool_flush(s, old, err, errlen) < 0) {
+        s->wbuf.len = old;
         return -1;
-    if (len >= WBUF_BYTES) {
-        if (spool_pwrite(s, rec, len, s->spool_end, err, errlen) < 0)
-            return -1;
-    } else {
-        if (!s->wbuf)
-            s->wbuf = mitm_alloc(WBUF_BYTES);
-        memcpy(s->wbuf + s->wlen, rec, len);
-        s->wlen += len;
     }
     s->spool_end += len;
     return 0;
@@ -158,9 +160,9 @@ static int spool_append(struct mitm_store *s, const uint8_t *rec, size_t len, ch
 static int spool_read(struct mitm_store *s, uint8_t *buf, uint64_t off, uint32_t len, const char *id,
                       char *err, size_t errlen)
 {
-    uint64_t flushed = s->spool_end - s->wlen;
-    if (off >= flushed && off + len <= s->spool_end) {
-        memcpy(buf, s->wbuf + (off - flushed), len);
+    uint64_t file_end = s->spool_end - s->wbuf.len;
+    if (off >= file_end && off + len <= s->spool_end) {
+        memcpy(buf, mitm_buf_data(&s->wbuf) + (off - file_end), len);
         return 0;
     }
     size_t got = 0;
@@ -516,6 +518,10 @@ struct mitm_store *mitm_store_new(const char *dir, char *err, size_t errlen)
         return NULL;
     struct mitm_store *s = mitm_calloc(1, sizeof(*s));
     s->spool = fd;
+    mitm_buf_init(&s->wbuf, 0);
+    mitm_buf_extend(&s->wbuf,
+                    2 * WBUF_BYTES - 1); /* reserved (mitm_buf keeps a byte spare): see WBUF_BYTES */
+    s->wbuf.len = 0;
     return s;
 }
 
@@ -549,7 +555,7 @@ void mitm_store_free(struct mitm_store *s)
         mitm_store_view_free(s->views);
     free_summaries(s);
     close(s->spool); /* the buffered records go with it: nobody reads them any more */
-    free(s->wbuf);
+    mitm_buf_free(&s->wbuf);
     free(s);
 }
 
@@ -559,7 +565,7 @@ void mitm_store_clear(struct mitm_store *s)
     if (ftruncate(s->spool, 0) < 0)
         mitm_log(MITM_LOG_WARN, NULL, "flow store: truncating the spool: %s", strerror(errno));
     s->spool_end = 0;
-    s->wlen = 0;
+    s->wbuf.len = s->wbuf.off = 0;
     for (struct mitm_store_view *v = s->views; v; v = v->next) {
         v->n = 0;
         v->focus = -1;
@@ -596,16 +602,20 @@ static void repoint(struct mitm_store *s, size_t i, bool fresh, const struct mit
     views_attach(s, i, f);
 }
 
-static int put(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flow *f, const uint8_t *rec,
-               size_t len, char *err, size_t errlen)
+/* The record of f is wbuf[old..) (just appended, not committed): commit it and point slot i
+ * (a new one if fresh) at it. On failure the record is cut off and the store is unchanged. */
+static int put(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flow *f, size_t old, char *err,
+               size_t errlen)
 {
+    size_t len = s->wbuf.len - old;
     if (len == 0 || len > UINT32_MAX) {
+        s->wbuf.len = old;
         if (errlen)
             snprintf(err, errlen, "flow %s: a record of %zu bytes cannot be stored", f->id, len);
         return -1;
     }
     uint64_t off = s->spool_end;
-    if (spool_append(s, rec, len, err, errlen) < 0)
+    if (spool_commit(s, old, err, errlen) < 0)
         return -1;
     if (fresh) {
         if (s->n == s->cap) {
@@ -621,8 +631,10 @@ static int put(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flo
     return 0;
 }
 
-ssize_t mitm_store_add_record(struct mitm_store *s, const struct mitm_flow *f, const uint8_t *rec, size_t len,
-                              char *err, size_t errlen)
+/* Where f goes: *i, a new slot if *fresh. Returns 0, or -1 (the store is full) or
+ * MITM_STORE_REMOVED with err set. */
+static int slot_for(struct mitm_store *s, const struct mitm_flow *f, size_t *i, bool *fresh, char *err,
+                    size_t errlen)
 {
     if (s->n >= UINT32_MAX - 1) {
         if (errlen)
@@ -635,24 +647,47 @@ ssize_t mitm_store_add_record(struct mitm_store *s, const struct mitm_flow *f, c
             snprintf(err, errlen, "flow %s was removed", f->id);
         return MITM_STORE_REMOVED;
     }
-    size_t i = old >= 0 ? (size_t)old : s->n;
-    if (put(s, i, old < 0, f, rec, len, err, errlen) < 0)
+    *fresh = old < 0;
+    *i = old >= 0 ? (size_t)old : s->n;
+    return 0;
+}
+
+ssize_t mitm_store_add_record(struct mitm_store *s, const struct mitm_flow *f, const uint8_t *rec, size_t len,
+                              char *err, size_t errlen)
+{
+    size_t i;
+    bool fresh;
+    int rc = slot_for(s, f, &i, &fresh, err, errlen);
+    if (rc < 0)
+        return rc;
+    size_t start = s->wbuf.len;
+    if (len)
+        mitm_buf_append(&s->wbuf, rec, len);
+    if (put(s, i, fresh, f, start, err, errlen) < 0)
         return -1;
     return (ssize_t)i;
 }
 
+/* Add (i < 0) or update slot i: the record is encoded straight into the write buffer, with
+ * no buffer of its own and no copy. */
 static ssize_t encode_and(struct mitm_store *s, ssize_t i, const struct mitm_flow *f, char *err,
                           size_t errlen)
 {
-    struct mitm_buf b;
-    mitm_buf_init(&b, 0);
-    ssize_t rc = mitm_flowfile_encode(f, &b, err, errlen);
-    if (rc == 0 && i < 0)
-        rc = mitm_store_add_record(s, f, mitm_buf_data(&b), b.len, err, errlen);
-    else if (rc == 0)
-        rc = put(s, (size_t)i, false, f, mitm_buf_data(&b), b.len, err, errlen);
-    mitm_buf_free(&b);
-    return rc;
+    size_t slot = (size_t)i;
+    bool fresh = false;
+    if (i < 0) {
+        int rc = slot_for(s, f, &slot, &fresh, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    size_t start = s->wbuf.len;
+    if (mitm_flowfile_encode(f, &s->wbuf, err, errlen) < 0) {
+        s->wbuf.len = start;
+        return -1;
+    }
+    if (put(s, slot, fresh, f, start, err, errlen) < 0)
+        return -1;
+    return (ssize_t)slot;
 }
 
 ssize_t mitm_store_add(struct mitm_store *s, const struct mitm_flow *f, char *err, size_t errlen)

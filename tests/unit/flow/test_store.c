@@ -716,8 +716,8 @@ Test(store, new_view_sorts_out_of_order_arrivals)
     mitm_store_free(s);
 }
 
-/* Records wait in the store's write buffer and reach the file in batches. A record too large
- * for the buffer goes straight to the file; a write that fails (here the file size limit,
+/* Records wait in the store's write buffer and reach the file in batches. A record larger
+ * than the buffer is written at once (and the grown buffer given back); a write that fails (here the file size limit,
  * as a full disk would) refuses the new flow and keeps every stored one readable: the
  * buffered ones stay in RAM until a later write succeeds. */
 Test(store, spool_batches_large_records_and_write_errors)
