@@ -48,7 +48,7 @@ struct mitm_store {
     size_t n, cap;
     struct page *pages; /* summary paths, newest page first */
     size_t n_pages;
-    uint32_t *ids;  /* open addressing: index + 1, 0 = empty */
+    uint64_t *ids;  /* open addressing: the id's hash's top 32 bits << 32 | index + 1, 0 = empty */
     size_t ids_cap; /* power of two */
     char **names;   /* interned strings, open addressing */
     size_t names_n, names_cap;
@@ -213,15 +213,21 @@ static const char *intern(struct mitm_store *s, const char *str)
     return s->names[j];
 }
 
+/* A slot of the id hash keeps 32 more bits of the hash beside the index, so a probe that
+ * is not the id is told apart without reading its summary (a cache miss each in a large
+ * store: most of a lookup's cost, and every new flow's lookup misses). */
+#define ID_INDEX(slot) ((uint32_t)(slot))
+#define ID_TAG(h)      ((h) >> 32 << 32)
+
 static void ids_insert(struct mitm_store *s, size_t idx)
 {
     if (2 * (s->n + 1) > s->ids_cap) {
         size_t cap = s->ids_cap ? 2 * s->ids_cap : 1024;
-        uint32_t *nv = mitm_calloc(cap, sizeof(*nv));
+        uint64_t *nv = mitm_calloc(cap, sizeof(*nv));
         for (size_t i = 0; i < s->ids_cap; i++) {
             if (!s->ids[i])
                 continue;
-            const char *id = s->sum[s->ids[i] - 1].id;
+            const char *id = s->sum[ID_INDEX(s->ids[i]) - 1].id;
             size_t j = hash(id, strlen(id)) & (cap - 1);
             while (nv[j])
                 j = (j + 1) & (cap - 1);
@@ -232,10 +238,11 @@ static void ids_insert(struct mitm_store *s, size_t idx)
         s->ids_cap = cap;
     }
     const char *id = s->sum[idx].id;
-    size_t j = hash(id, strlen(id)) & (s->ids_cap - 1);
+    uint64_t h = hash(id, strlen(id));
+    size_t j = h & (s->ids_cap - 1);
     while (s->ids[j])
         j = (j + 1) & (s->ids_cap - 1);
-    s->ids[j] = (uint32_t)(idx + 1);
+    s->ids[j] = ID_TAG(h) | (uint32_t)(idx + 1);
 }
 
 /* The slot of id, removed or not (ids are unique until mitm_store_clear: a removed flow's
@@ -244,10 +251,10 @@ static ssize_t find_slot(const struct mitm_store *s, const char *id)
 {
     if (!s->ids_cap)
         return -1;
-    size_t j = hash(id, strlen(id)) & (s->ids_cap - 1);
-    for (; s->ids[j]; j = (j + 1) & (s->ids_cap - 1)) {
-        if (strcmp(s->sum[s->ids[j] - 1].id, id) == 0)
-            return (ssize_t)s->ids[j] - 1;
+    uint64_t h = hash(id, strlen(id));
+    for (size_t j = h & (s->ids_cap - 1); s->ids[j]; j = (j + 1) & (s->ids_cap - 1)) {
+        if (ID_TAG(s->ids[j]) == ID_TAG(h) && strcmp(s->sum[ID_INDEX(s->ids[j]) - 1].id, id) == 0)
+            return (ssize_t)ID_INDEX(s->ids[j]) - 1;
     }
     return -1;
 }
