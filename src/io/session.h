@@ -73,6 +73,7 @@ struct worker {
     uv_timer_t grace;
     uv_async_t inject;                   /* main -> worker: the mailbox has mail */
     struct mail *mail_head, **mail_tail; /* guarded by the proxy's lock */
+    bool mail_closed;                    /* guarded by the proxy's lock: the loop ended, mail is freed */
     bool throttle_asked;                 /* guarded by the proxy's lock: mail when the backlog is low */
     bool throttled;                      /* reads paused: the main thread is behind */
     struct held *held;                   /* hooks held for the main thread */

@@ -232,14 +232,23 @@ static void on_flush(uv_check_t *h)
     }
 }
 
+static void free_mail(struct mail *m);
+
+/* Mail to a worker; freed here if its loop has ended (nobody would read it). */
 static void post(struct mitm_proxy *p, struct worker *w, struct mail *m)
 {
     m->next = NULL;
     uv_mutex_lock(&p->lock);
-    *w->mail_tail = m;
-    w->mail_tail = &m->next;
+    bool closed = w->mail_closed;
+    if (!closed) {
+        *w->mail_tail = m;
+        w->mail_tail = &m->next;
+    }
     uv_mutex_unlock(&p->lock);
-    uv_async_send(&w->inject);
+    if (closed)
+        free_mail(m);
+    else
+        uv_async_send(&w->inject);
 }
 
 static void on_flows(uv_async_t *a)
@@ -504,6 +513,7 @@ static void worker_main(void *arg)
     struct mail *m = w->mail_head; /* replays never started, resumes too late */
     w->mail_head = NULL;
     w->mail_tail = &w->mail_head;
+    w->mail_closed = true; /* later mail is freed by its sender */
     uv_mutex_unlock(&w->p->lock);
     for (struct mail *n; m; m = n) {
         n = m->next;
