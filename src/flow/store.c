@@ -48,7 +48,7 @@ struct mitm_store {
     size_t n, cap;
     struct page *pages; /* summary paths, newest page first */
     size_t n_pages;
-    uint64_t *ids;  /* open addressing: the id's hash's top 32 bits << 32 | index + 1, 0 = empty */
+    uint64_t *ids;  /* open addressing: the id's hash's low 32 bits << 32 | index + 1, 0 = empty */
     size_t ids_cap; /* power of two */
     char **names;   /* interned strings, open addressing */
     size_t names_n, names_cap;
@@ -213,11 +213,12 @@ static const char *intern(struct mitm_store *s, const char *str)
     return s->names[j];
 }
 
-/* A slot of the id hash keeps 32 more bits of the hash beside the index, so a probe that
- * is not the id is told apart without reading its summary (a cache miss each in a large
- * store: most of a lookup's cost, and every new flow's lookup misses). */
+/* A slot of the id hash keeps the low 32 bits of the id's hash beside the index: a probe
+ * that is not the id is told apart without reading its summary (a cache miss each in a
+ * large store; every new flow's lookup misses), and growing the table re-places slots
+ * without hashing the ids again. The home position is taken from those 32 bits. */
 #define ID_INDEX(slot) ((uint32_t)(slot))
-#define ID_TAG(h)      ((h) >> 32 << 32)
+#define ID_TAG(slot)   ((uint32_t)((slot) >> 32))
 
 static void ids_insert(struct mitm_store *s, size_t idx)
 {
@@ -227,8 +228,7 @@ static void ids_insert(struct mitm_store *s, size_t idx)
         for (size_t i = 0; i < s->ids_cap; i++) {
             if (!s->ids[i])
                 continue;
-            const char *id = s->sum[ID_INDEX(s->ids[i]) - 1].id;
-            size_t j = hash(id, strlen(id)) & (cap - 1);
+            size_t j = ID_TAG(s->ids[i]) & (cap - 1);
             while (nv[j])
                 j = (j + 1) & (cap - 1);
             nv[j] = s->ids[i];
@@ -238,11 +238,11 @@ static void ids_insert(struct mitm_store *s, size_t idx)
         s->ids_cap = cap;
     }
     const char *id = s->sum[idx].id;
-    uint64_t h = hash(id, strlen(id));
-    size_t j = h & (s->ids_cap - 1);
+    uint32_t tag = (uint32_t)hash(id, strlen(id));
+    size_t j = tag & (s->ids_cap - 1);
     while (s->ids[j])
         j = (j + 1) & (s->ids_cap - 1);
-    s->ids[j] = ID_TAG(h) | (uint32_t)(idx + 1);
+    s->ids[j] = (uint64_t)tag << 32 | (uint32_t)(idx + 1);
 }
 
 /* The slot of id, removed or not (ids are unique until mitm_store_clear: a removed flow's
@@ -251,9 +251,9 @@ static ssize_t find_slot(const struct mitm_store *s, const char *id)
 {
     if (!s->ids_cap)
         return -1;
-    uint64_t h = hash(id, strlen(id));
-    for (size_t j = h & (s->ids_cap - 1); s->ids[j]; j = (j + 1) & (s->ids_cap - 1)) {
-        if (ID_TAG(s->ids[j]) == ID_TAG(h) && strcmp(s->sum[ID_INDEX(s->ids[j]) - 1].id, id) == 0)
+    uint32_t tag = (uint32_t)hash(id, strlen(id));
+    for (size_t j = tag & (s->ids_cap - 1); s->ids[j]; j = (j + 1) & (s->ids_cap - 1)) {
+        if (ID_TAG(s->ids[j]) == tag && strcmp(s->sum[ID_INDEX(s->ids[j]) - 1].id, id) == 0)
             return (ssize_t)ID_INDEX(s->ids[j]) - 1;
     }
     return -1;
