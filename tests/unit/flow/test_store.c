@@ -717,9 +717,9 @@ Test(store, new_view_sorts_out_of_order_arrivals)
 }
 
 /* Records wait in the store's write buffer and reach the file in batches. A record larger
- * than the buffer is written at once (and the grown buffer given back); a write that fails (here the file size limit,
- * as a full disk would) refuses the new flow and keeps every stored one readable: the
- * buffered ones stay in RAM until a later write succeeds. */
+ * than the buffer is written at once (and the grown buffer given back); a write that fails
+ * (here the file size limit, as a full disk would) refuses the new flow and keeps every
+ * stored one readable: the buffered ones stay in RAM until a later write succeeds. */
 Test(store, spool_batches_large_records_and_write_errors)
 {
     struct mitm_store *s = new_store();
