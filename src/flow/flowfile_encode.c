@@ -38,12 +38,17 @@ static void put(struct enc *e, const void *p, size_t n)
     e->b += n;
 }
 
+/* "LEN:", written in place (backwards from its last digit): every value has one. */
 static void prefix(struct enc *e, size_t len)
 {
-    char t[24];
-    size_t k = mitm_tns_u64_text(len, t);
-    t[k++] = ':';
-    put(e, t, k);
+    size_t d = len < 10 ? 1 : mitm_tns_digits(len);
+    uint8_t *p = e->b + d;
+    *p = ':';
+    do {
+        *--p = (uint8_t)('0' + len % 10);
+        len /= 10;
+    } while (len);
+    e->b += d + 1;
 }
 
 static void atom(struct enc *e, const void *p, size_t n, char tag)
@@ -54,7 +59,7 @@ static void atom(struct enc *e, const void *p, size_t n, char tag)
     }
     prefix(e, n);
     put(e, p, n);
-    put(e, &tag, 1);
+    *e->b++ = (uint8_t)tag;
 }
 
 static void open_c(struct enc *e)
@@ -80,7 +85,7 @@ static void open_c(struct enc *e)
 static void close_c(struct enc *e, char tag)
 {
     if (e->b) {
-        put(e, &tag, 1);
+        *e->b++ = (uint8_t)tag;
         return;
     }
     e->depth--;
@@ -94,10 +99,8 @@ static void str_n(struct enc *e, const void *p, size_t n)
     atom(e, p, n, ';');
 }
 
-static void str(struct enc *e, const char *s)
-{
-    str_n(e, s, strlen(s));
-}
+/* A macro, so the compiler folds strlen of the ~60 literal keys of a record (two passes). */
+#define str(e, s) str_n((e), (s), strlen(s))
 
 static void bytes(struct enc *e, const void *p, size_t n)
 {

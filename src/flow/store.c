@@ -41,13 +41,14 @@ struct page {
 };
 
 struct mitm_store {
-    int spool;          /* unlinked temporary file */
-    uint64_t spool_end; /* bytes written */
+    int spool;            /* unlinked temporary file */
+    uint64_t spool_end;   /* bytes appended, the write buffer's included */
+    struct mitm_buf wbuf; /* the spool's last bytes, not written to the file yet */
     struct mitm_store_summary *sum;
     size_t n, cap;
     struct page *pages; /* summary paths, newest page first */
     size_t n_pages;
-    uint32_t *ids;  /* open addressing: index + 1, 0 = empty */
+    uint64_t *ids;  /* open addressing: the id's hash's low 32 bits << 32 | index + 1, 0 = empty */
     size_t ids_cap; /* power of two */
     char **names;   /* interned strings, open addressing */
     size_t names_n, names_cap;
@@ -89,27 +90,93 @@ static int open_spool(const char *dir, char *err, size_t errlen)
     return -1;
 }
 
-/* Append rec at the end of the spool with one pwrite (continued on a short write). On
- * failure the spool is cut back, so no partial record is ever referenced. */
-static int spool_append(struct mitm_store *s, const uint8_t *rec, size_t len, char *err, size_t errlen)
+/* Records are appended to a write buffer (the encoder writes straight into it) that goes to
+ * the file once it holds WBUF_BYTES or more: one pwrite per hundreds of flows instead of one
+ * each (the syscall and the filesystem's per-write work were a tenth of the console's main
+ * thread at full load). Nothing needs them on disk sooner: the spool is an unlinked file no
+ * other process reads, and one a crash takes away anyway. Readers find a record either
+ * wholly in the file (below spool_end - wbuf.len) or wholly in the buffer: records are
+ * appended whole. The buffer is reserved at twice WBUF_BYTES (untouched pages cost no RAM),
+ * so a full one takes the record that crosses the mark without moving. */
+#define WBUF_BYTES (256 * 1024)
+
+/* Write [buf, buf + len) at off with pwrite (continued on a short write). On failure the
+ * file is cut back to off, so no partial record is ever referenced. */
+static int spool_pwrite(struct mitm_store *s, const uint8_t *buf, size_t len, uint64_t off, char *err,
+                        size_t errlen)
 {
     size_t done = 0;
     while (done < len) {
-        ssize_t w = pwrite(s->spool, rec + done, len - done, (off_t)(s->spool_end + done));
+        ssize_t w = pwrite(s->spool, buf + done, len - done, (off_t)(off + done));
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
             if (errlen)
                 snprintf(err, errlen, "writing the flow store spool: %s",
                          w < 0 ? strerror(errno) : "short write");
-            if (ftruncate(s->spool, (off_t)s->spool_end) < 0) {
-                /* nothing more to do: the bytes past spool_end are never referenced */
+            if (ftruncate(s->spool, (off_t)off) < 0) {
+                /* nothing more to do: the bytes past off are never read */
             }
             return -1;
         }
         done += (size_t)w;
     }
+    return 0;
+}
+
+/* The buffered records to the file, those before wbuf[upto..) (the record being added).
+ * On failure they stay in the buffer (still readable, written with the next flush). */
+static int spool_flush(struct mitm_store *s, size_t upto, char *err, size_t errlen)
+{
+    if (!s->wbuf.len)
+        return 0;
+    uint64_t file_end = s->spool_end - upto;
+    if (spool_pwrite(s, mitm_buf_data(&s->wbuf), s->wbuf.len, file_end, err, errlen) < 0)
+        return -1;
+    if (s->wbuf.alloc > 2 * WBUF_BYTES) { /* a large record passed through: give it back */
+        mitm_buf_free(&s->wbuf);
+        mitm_buf_init(&s->wbuf, 0);
+    }
+    s->wbuf.len = 0;
+    s->wbuf.off = 0;
+    return 0;
+}
+
+/* wbuf[old..) is a new record, appended by the caller: it is part of the spool from now on,
+ * written to the file with the buffer once the buffer is full. On failure (the write of a
+ * full buffer) the record is cut off again, the older buffered records stay. */
+static int spool_commit(struct mitm_store *s, size_t old, char *err, size_t errlen)
+{
+    size_t len = s->wbuf.len - old;
+    if (s->wbuf.len >= WBUF_BYTES && spool_flush(s, old, err, errlen) < 0) {
+        s->wbuf.len = old;
+        return -1;
+    }
     s->spool_end += len;
+    return 0;
+}
+
+/* Read the record at [off, off + len) of the spool into buf. */
+static int spool_read(struct mitm_store *s, uint8_t *buf, uint64_t off, uint32_t len, const char *id,
+                      char *err, size_t errlen)
+{
+    uint64_t file_end = s->spool_end - s->wbuf.len;
+    if (off >= file_end && off + len <= s->spool_end) {
+        memcpy(buf, mitm_buf_data(&s->wbuf) + (off - file_end), len);
+        return 0;
+    }
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = pread(s->spool, buf + got, len - got, (off_t)(off + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            if (errlen)
+                snprintf(err, errlen, "flow %s: reading the spool: %s", id, r < 0 ? strerror(errno) : "EOF");
+            return -1;
+        }
+        got += (size_t)r;
+    }
     return 0;
 }
 
@@ -146,16 +213,22 @@ static const char *intern(struct mitm_store *s, const char *str)
     return s->names[j];
 }
 
+/* A slot of the id hash keeps the low 32 bits of the id's hash beside the index: a probe
+ * that is not the id is told apart without reading its summary (a cache miss each in a
+ * large store; every new flow's lookup misses), and growing the table re-places slots
+ * without hashing the ids again. The home position is taken from those 32 bits. */
+#define ID_INDEX(slot) ((uint32_t)(slot))
+#define ID_TAG(slot)   ((uint32_t)((slot) >> 32))
+
 static void ids_insert(struct mitm_store *s, size_t idx)
 {
     if (2 * (s->n + 1) > s->ids_cap) {
         size_t cap = s->ids_cap ? 2 * s->ids_cap : 1024;
-        uint32_t *nv = mitm_calloc(cap, sizeof(*nv));
+        uint64_t *nv = mitm_calloc(cap, sizeof(*nv));
         for (size_t i = 0; i < s->ids_cap; i++) {
             if (!s->ids[i])
                 continue;
-            const char *id = s->sum[s->ids[i] - 1].id;
-            size_t j = hash(id, strlen(id)) & (cap - 1);
+            size_t j = ID_TAG(s->ids[i]) & (cap - 1);
             while (nv[j])
                 j = (j + 1) & (cap - 1);
             nv[j] = s->ids[i];
@@ -165,10 +238,11 @@ static void ids_insert(struct mitm_store *s, size_t idx)
         s->ids_cap = cap;
     }
     const char *id = s->sum[idx].id;
-    size_t j = hash(id, strlen(id)) & (s->ids_cap - 1);
+    uint32_t tag = (uint32_t)hash(id, strlen(id));
+    size_t j = tag & (s->ids_cap - 1);
     while (s->ids[j])
         j = (j + 1) & (s->ids_cap - 1);
-    s->ids[j] = (uint32_t)(idx + 1);
+    s->ids[j] = (uint64_t)tag << 32 | (uint32_t)(idx + 1);
 }
 
 /* The slot of id, removed or not (ids are unique until mitm_store_clear: a removed flow's
@@ -177,10 +251,10 @@ static ssize_t find_slot(const struct mitm_store *s, const char *id)
 {
     if (!s->ids_cap)
         return -1;
-    size_t j = hash(id, strlen(id)) & (s->ids_cap - 1);
-    for (; s->ids[j]; j = (j + 1) & (s->ids_cap - 1)) {
-        if (strcmp(s->sum[s->ids[j] - 1].id, id) == 0)
-            return (ssize_t)s->ids[j] - 1;
+    uint32_t tag = (uint32_t)hash(id, strlen(id));
+    for (size_t j = tag & (s->ids_cap - 1); s->ids[j]; j = (j + 1) & (s->ids_cap - 1)) {
+        if (ID_TAG(s->ids[j]) == tag && strcmp(s->sum[ID_INDEX(s->ids[j]) - 1].id, id) == 0)
+            return (ssize_t)ID_INDEX(s->ids[j]) - 1;
     }
     return -1;
 }
@@ -451,6 +525,10 @@ struct mitm_store *mitm_store_new(const char *dir, char *err, size_t errlen)
         return NULL;
     struct mitm_store *s = mitm_calloc(1, sizeof(*s));
     s->spool = fd;
+    mitm_buf_init(&s->wbuf, 0);
+    mitm_buf_extend(&s->wbuf,
+                    2 * WBUF_BYTES - 1); /* reserved (mitm_buf keeps a byte spare): see WBUF_BYTES */
+    s->wbuf.len = 0;
     return s;
 }
 
@@ -483,7 +561,8 @@ void mitm_store_free(struct mitm_store *s)
     while (s->views)
         mitm_store_view_free(s->views);
     free_summaries(s);
-    close(s->spool);
+    close(s->spool); /* the buffered records go with it: nobody reads them any more */
+    mitm_buf_free(&s->wbuf);
     free(s);
 }
 
@@ -493,6 +572,7 @@ void mitm_store_clear(struct mitm_store *s)
     if (ftruncate(s->spool, 0) < 0)
         mitm_log(MITM_LOG_WARN, NULL, "flow store: truncating the spool: %s", strerror(errno));
     s->spool_end = 0;
+    s->wbuf.len = s->wbuf.off = 0;
     for (struct mitm_store_view *v = s->views; v; v = v->next) {
         v->n = 0;
         v->focus = -1;
@@ -529,16 +609,20 @@ static void repoint(struct mitm_store *s, size_t i, bool fresh, const struct mit
     views_attach(s, i, f);
 }
 
-static int put(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flow *f, const uint8_t *rec,
-               size_t len, char *err, size_t errlen)
+/* The record of f is wbuf[old..) (just appended, not committed): commit it and point slot i
+ * (a new one if fresh) at it. On failure the record is cut off and the store is unchanged. */
+static int put(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flow *f, size_t old, char *err,
+               size_t errlen)
 {
+    size_t len = s->wbuf.len - old;
     if (len == 0 || len > UINT32_MAX) {
+        s->wbuf.len = old;
         if (errlen)
             snprintf(err, errlen, "flow %s: a record of %zu bytes cannot be stored", f->id, len);
         return -1;
     }
     uint64_t off = s->spool_end;
-    if (spool_append(s, rec, len, err, errlen) < 0)
+    if (spool_commit(s, old, err, errlen) < 0)
         return -1;
     if (fresh) {
         if (s->n == s->cap) {
@@ -554,8 +638,10 @@ static int put(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flo
     return 0;
 }
 
-ssize_t mitm_store_add_record(struct mitm_store *s, const struct mitm_flow *f, const uint8_t *rec, size_t len,
-                              char *err, size_t errlen)
+/* Where f goes: *i, a new slot if *fresh. Returns 0, or -1 (the store is full) or
+ * MITM_STORE_REMOVED with err set. */
+static int slot_for(struct mitm_store *s, const struct mitm_flow *f, size_t *i, bool *fresh, char *err,
+                    size_t errlen)
 {
     if (s->n >= UINT32_MAX - 1) {
         if (errlen)
@@ -568,24 +654,47 @@ ssize_t mitm_store_add_record(struct mitm_store *s, const struct mitm_flow *f, c
             snprintf(err, errlen, "flow %s was removed", f->id);
         return MITM_STORE_REMOVED;
     }
-    size_t i = old >= 0 ? (size_t)old : s->n;
-    if (put(s, i, old < 0, f, rec, len, err, errlen) < 0)
+    *fresh = old < 0;
+    *i = old >= 0 ? (size_t)old : s->n;
+    return 0;
+}
+
+ssize_t mitm_store_add_record(struct mitm_store *s, const struct mitm_flow *f, const uint8_t *rec, size_t len,
+                              char *err, size_t errlen)
+{
+    size_t i;
+    bool fresh;
+    int rc = slot_for(s, f, &i, &fresh, err, errlen);
+    if (rc < 0)
+        return rc;
+    size_t start = s->wbuf.len;
+    if (len)
+        mitm_buf_append(&s->wbuf, rec, len);
+    if (put(s, i, fresh, f, start, err, errlen) < 0)
         return -1;
     return (ssize_t)i;
 }
 
+/* Add (i < 0) or update slot i: the record is encoded straight into the write buffer, with
+ * no buffer of its own and no copy. */
 static ssize_t encode_and(struct mitm_store *s, ssize_t i, const struct mitm_flow *f, char *err,
                           size_t errlen)
 {
-    struct mitm_buf b;
-    mitm_buf_init(&b, 0);
-    ssize_t rc = mitm_flowfile_encode(f, &b, err, errlen);
-    if (rc == 0 && i < 0)
-        rc = mitm_store_add_record(s, f, mitm_buf_data(&b), b.len, err, errlen);
-    else if (rc == 0)
-        rc = put(s, (size_t)i, false, f, mitm_buf_data(&b), b.len, err, errlen);
-    mitm_buf_free(&b);
-    return rc;
+    size_t slot = (size_t)i;
+    bool fresh = false;
+    if (i < 0) {
+        int rc = slot_for(s, f, &slot, &fresh, err, errlen);
+        if (rc < 0)
+            return rc;
+    }
+    size_t start = s->wbuf.len;
+    if (mitm_flowfile_encode(f, &s->wbuf, err, errlen) < 0) {
+        s->wbuf.len = start;
+        return -1;
+    }
+    if (put(s, slot, fresh, f, start, err, errlen) < 0)
+        return -1;
+    return (ssize_t)slot;
 }
 
 ssize_t mitm_store_add(struct mitm_store *s, const struct mitm_flow *f, char *err, size_t errlen)
@@ -641,18 +750,9 @@ static struct mitm_flow *load(struct mitm_store *s, const char *id, uint64_t off
             snprintf(err, errlen, "flow %s: out of memory for %u bytes", id, len);
         return NULL;
     }
-    size_t got = 0;
-    while (got < len) {
-        ssize_t r = pread(s->spool, buf + got, len - got, (off_t)(off + got));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            if (errlen)
-                snprintf(err, errlen, "flow %s: reading the spool: %s", id, r < 0 ? strerror(errno) : "EOF");
-            free(buf);
-            return NULL;
-        }
-        got += (size_t)r;
+    if (spool_read(s, buf, off, len, id, err, errlen) < 0) {
+        free(buf);
+        return NULL;
     }
     struct mitm_flowfile_reader *rd = mitm_flowfile_open_mem(buf, len);
     struct mitm_flow *f = NULL;

@@ -351,19 +351,63 @@ size_t mitm_tns_format_float(double f, char *out, size_t cap)
     return n;
 }
 
-static size_t format_float_uncached(double f, char *out, size_t cap)
+/* The shortest decimal that reads back as f, exactly, for a normal double in [2^-12, 2^53):
+ * f = m / 2^sh with a 53-bit m and 1 <= sh <= 64, so the nearest decimal with d fraction
+ * digits is q = round(m * 10^d / 2^sh) (half to even, as printf), and it reads back as f iff
+ * it lies inside f's rounding interval, |q * 2^sh - m * 10^d| < 10^d / 2 (the bound itself
+ * included when m is even: strtod rounds a tie to the even mantissa). The smallest such d
+ * gives the fewest significant digits and the nearest of them: Python repr's digits. All in
+ * 128-bit integers (m * 10^22 * 2 < 2^128), no printf or strtod (which took 4 or 5 pairs
+ * per timestamp). A power of two (whose interval is lopsided) and everything outside the
+ * range return false: the caller uses printf and strtod. digits gets the digits of q
+ * without trailing zeros, *decpt where the point goes (value = 0.DIGITS * 10^decpt). */
+static bool shortest_digits_fast(double f, char *digits, size_t *nd, int *decpt)
 {
-    if (isnan(f))
-        return (size_t)snprintf(out, cap, "nan");
-    if (isinf(f))
-        return (size_t)snprintf(out, cap, f < 0 ? "-inf" : "inf");
+    uint64_t bits;
+    memcpy(&bits, &f, sizeof(bits));
+    int be = (int)((bits >> 52) & 0x7ff);
+    uint64_t frac = bits & (((uint64_t)1 << 52) - 1);
+    int sh = 1075 - be;
+    if (frac == 0 || sh < 1 || sh > 64)
+        return false;
+    typedef unsigned __int128 u128;
+    u128 m = ((uint64_t)1 << 52) | frac, p10 = 1;
+    for (int d = 0; d <= 22; d++, p10 *= 10) {
+        u128 num = m * p10;
+        u128 mask = ((u128)1 << sh) - 1, half = (u128)1 << (sh - 1);
+        u128 q = num >> sh, rem = num & mask;
+        if (rem > half || (rem == half && (q & 1)))
+            q++;
+        u128 qs = q << sh;
+        u128 diff2 = 2 * (qs > num ? qs - num : num - qs);
+        if (diff2 > p10 || (diff2 == p10 && (m & 1)) || q == 0)
+            continue;
+        char rev[40];
+        size_t n = 0;
+        for (; q; q /= 10)
+            rev[n++] = (char)('0' + (int)(q % 10));
+        *decpt = (int)n - d;
+        size_t k = 0;
+        while (k < n - 1 && rev[k] == '0') /* only d = 0 can end in zeros: 100.0 */
+            k++;
+        *nd = 0;
+        for (size_t i = n; i > k; i--)
+            digits[(*nd)++] = rev[i - 1];
+        digits[*nd] = 0;
+        return true;
+    }
+    return false;
+}
+
+/* The same digits by printf and strtod, for every other double. */
+static void shortest_digits_slow(double f, char *digits, size_t *nd, int *decpt)
+{
     char e[40];
     locale_t old = uselocale(numeric_locale());
     /* Shortest %e precision that reads back exactly: Python repr's digits. Reading back is
      * monotone in the precision (the nearest decimal with one more digit is at least as close
      * to f), and 16 always works for a double, so a binary search needs 4 or 5 tries where a
-     * scan from 0 needed up to 17: flow timestamps need 15 or 16 digits, and the UIs encode
-     * every flow several times (snapshots, the store). */
+     * scan from 0 needed up to 17. */
     int lo = 0, hi = 16;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
@@ -376,34 +420,73 @@ static size_t format_float_uncached(double f, char *out, size_t cap)
     snprintf(e, sizeof(e), "%.*e", lo, f);
     uselocale(old);
     /* e is "[-]d[.ddd]e[+-]XX": collect the digits and the decimal exponent. */
-    char digits[24];
-    size_t nd = 0;
-    const char *s = e;
-    bool neg = *s == '-';
-    s += neg;
+    const char *s = e + (*e == '-');
+    *nd = 0;
     for (; *s && *s != 'e'; s++)
-        if (*s >= '0' && *s <= '9' && nd < sizeof(digits) - 1)
-            digits[nd++] = *s;
+        if (*s >= '0' && *s <= '9' && *nd < 23)
+            digits[(*nd)++] = *s;
     int exp = atoi(s + 1);
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
-    digits[nd] = 0;
-    int decpt = exp + 1; /* value = 0.DIGITS * 10^decpt */
+    while (*nd > 1 && digits[*nd - 1] == '0')
+        (*nd)--;
+    digits[*nd] = 0;
+    *decpt = exp + 1;
+}
+
+static size_t format_float_uncached(double f, char *out, size_t cap)
+{
+    if (isnan(f))
+        return (size_t)snprintf(out, cap, "nan");
+    if (isinf(f))
+        return (size_t)snprintf(out, cap, f < 0 ? "-inf" : "inf");
+    char digits[24];
+    size_t nd;
+    int decpt; /* value = 0.DIGITS * 10^decpt */
+    bool neg = signbit(f);
+    if (!shortest_digits_fast(fabs(f), digits, &nd, &decpt))
+        shortest_digits_slow(f, digits, &nd, &decpt);
+    int exp = decpt - 1;
     /* CPython's repr ('r' format, float_repr_style "short"): exponent form when the
      * decimal point lies outside (-4, 16], else positional with at least one digit
      * after the point. decpt is in [-3, 16] on the positional paths, so the zero
      * padding strings below are long enough. */
     char body[64];
-    if (decpt <= -4 || decpt > 16)
-        snprintf(body, sizeof(body), "%c%s%se%c%02d", digits[0], nd > 1 ? "." : "", digits + 1,
-                 exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
-    else if (decpt <= 0)
-        snprintf(body, sizeof(body), "0.%.*s%s", -decpt, "000", digits);
-    else if ((size_t)decpt < nd)
-        snprintf(body, sizeof(body), "%.*s.%s", decpt, digits, digits + decpt);
-    else
-        snprintf(body, sizeof(body), "%s%.*s.0", digits, decpt - (int)nd, "0000000000000000");
-    return (size_t)snprintf(out, cap, "%s%s", neg ? "-" : "", body);
+    size_t n = 0;
+    if (neg)
+        body[n++] = '-';
+    if (decpt <= -4 || decpt > 16) {
+        body[n++] = digits[0];
+        if (nd > 1) {
+            body[n++] = '.';
+            memcpy(body + n, digits + 1, nd - 1);
+            n += nd - 1;
+        }
+        n += (size_t)snprintf(body + n, sizeof(body) - n, "e%c%02d", exp < 0 ? '-' : '+',
+                              exp < 0 ? -exp : exp);
+    } else if (decpt <= 0) {
+        memcpy(body + n, "0.000", 2 + (size_t)-decpt);
+        n += 2 + (size_t)-decpt;
+        memcpy(body + n, digits, nd);
+        n += nd;
+    } else if ((size_t)decpt < nd) {
+        memcpy(body + n, digits, (size_t)decpt);
+        n += (size_t)decpt;
+        body[n++] = '.';
+        memcpy(body + n, digits + decpt, nd - (size_t)decpt);
+        n += nd - (size_t)decpt;
+    } else {
+        memcpy(body + n, digits, nd);
+        n += nd;
+        memset(body + n, '0', (size_t)decpt - nd);
+        n += (size_t)decpt - nd;
+        memcpy(body + n, ".0", 2);
+        n += 2;
+    }
+    if (cap > 0) {
+        size_t c = n < cap ? n : cap - 1;
+        memcpy(out, body, c);
+        out[c] = 0;
+    }
+    return n;
 }
 
 /* ---- parser ---- */

@@ -44,6 +44,12 @@ struct mitm_proxy_sink {
  * drawing at 20 frames a second shows it as soon; at 10,000 small requests a second almost
  * none needs a snapshot of its own. Held (intercepted) flows are published at once. */
 #define MITM_LIVE_DELAY_MS 50
+/* A worker hands its published events to the main thread (one lock, one wake-up) at most
+ * this often: at full load a wake-up per loop turn was thousands a second, each a context
+ * switch of the main thread for a handful of flows. Held flows and replays go at once. */
+#define MITM_PUB_FLUSH_MS 2
+/* ... and at once when this many events wait. */
+#define MITM_PUB_FLUSH_BATCH 256
 
 struct mitm_mode_spec;
 /* Bind one server per mode spec (modes[0..n_modes), borrowed: they must outlive the proxy)

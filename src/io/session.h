@@ -73,6 +73,7 @@ struct worker {
     uv_timer_t grace;
     uv_async_t inject;                   /* main -> worker: the mailbox has mail */
     struct mail *mail_head, **mail_tail; /* guarded by the proxy's lock */
+    bool mail_closed;                    /* guarded by the proxy's lock: the loop ended, mail is freed */
     bool throttle_asked;                 /* guarded by the proxy's lock: mail when the backlog is low */
     bool throttled;                      /* reads paused: the main thread is behind */
     struct held *held;                   /* hooks held for the main thread */
@@ -81,6 +82,11 @@ struct worker {
     uv_check_t flush; /* hands published flows to the main thread once per loop turn */
     struct published *pub_head, **pub_tail;
     size_t n_pub; /* events in pub_head */
+    /* the main thread is woken at most every MITM_PUB_FLUSH_MS (flush_timer hands over what
+     * waited), unless pub_urgent: a held flow or a replay's end, which something waits for */
+    uv_timer_t flush_timer;
+    bool flush_timer_on, pub_urgent;
+    uint64_t last_push; /* uv_now when flows last went to the main thread */
     /* live flows that changed since the last snapshots: one snapshot each when live_timer
      * fires (a small request's hooks, or a burst of messages, cost one copy, and a flow that
      * ends before the timer costs none) */

@@ -148,10 +148,10 @@ void mitm_worker_publish(struct worker *w, enum mitm_hook hook, struct mitm_flow
     *w->pub_tail = e;
     w->pub_tail = &e->next;
     w->n_pub++;
+    if (intercepted || (!live && flow->is_replay)) /* a user, or the next replay, waits for it */
+        w->pub_urgent = true;
 }
 
-/* Once per loop turn: one lock and one wake-up of the main thread for every flow that
- * finished in this turn. */
 /* The live flows that changed, as they are now, for the UI: published with the next flush. */
 static void on_live_timer(uv_timer_t *t)
 {
@@ -174,13 +174,9 @@ static void on_live_timer(uv_timer_t *t)
     w->n_dirty = 0;
 }
 
-static void on_flush(uv_check_t *h)
+/* The published events to the main thread: one lock and one wake-up for all of them. */
+static void push(struct worker *w)
 {
-    struct worker *w = h->data;
-    if (w->n_dirty && !w->live_timer_on && !w->stopping) {
-        w->live_timer_on = true;
-        uv_timer_start(&w->live_timer, on_live_timer, MITM_LIVE_DELAY_MS, 0);
-    }
     if (!w->pub_head)
         return;
     struct mitm_proxy *p = w->p;
@@ -195,6 +191,8 @@ static void on_flush(uv_check_t *h)
     w->pub_head = NULL;
     w->pub_tail = &w->pub_head;
     w->n_pub = 0;
+    w->pub_urgent = false;
+    w->last_push = uv_now(&w->loop);
     uv_async_send(&p->flows_async);
     if (over && !w->throttled && !w->stopping) {
         w->throttled = true;
@@ -204,14 +202,54 @@ static void on_flush(uv_check_t *h)
     }
 }
 
+static void on_flush_timer(uv_timer_t *t)
+{
+    struct worker *w = t->data;
+    w->flush_timer_on = false;
+    push(w);
+}
+
+/* End of a loop turn: what was published goes to the main thread now, or, if it was woken
+ * less than MITM_PUB_FLUSH_MS ago, when that time is up (with what the next turns add). */
+static void on_flush(uv_check_t *h)
+{
+    struct worker *w = h->data;
+    if (w->n_dirty && !w->live_timer_on && !w->stopping) {
+        w->live_timer_on = true;
+        uv_timer_start(&w->live_timer, on_live_timer, MITM_LIVE_DELAY_MS, 0);
+    }
+    if (!w->pub_head)
+        return;
+    uint64_t since = uv_now(&w->loop) - w->last_push;
+    if (w->pub_urgent || w->stopping || w->n_pub >= MITM_PUB_FLUSH_BATCH || since >= MITM_PUB_FLUSH_MS) {
+        if (w->flush_timer_on) {
+            uv_timer_stop(&w->flush_timer);
+            w->flush_timer_on = false;
+        }
+        push(w);
+    } else if (!w->flush_timer_on) {
+        w->flush_timer_on = true;
+        uv_timer_start(&w->flush_timer, on_flush_timer, MITM_PUB_FLUSH_MS - since, 0);
+    }
+}
+
+static void free_mail(struct mail *m);
+
+/* Mail to a worker; freed here if its loop has ended (nobody would read it). */
 static void post(struct mitm_proxy *p, struct worker *w, struct mail *m)
 {
     m->next = NULL;
     uv_mutex_lock(&p->lock);
-    *w->mail_tail = m;
-    w->mail_tail = &m->next;
+    bool closed = w->mail_closed;
+    if (!closed) {
+        *w->mail_tail = m;
+        w->mail_tail = &m->next;
+    }
     uv_mutex_unlock(&p->lock);
-    uv_async_send(&w->inject);
+    if (closed)
+        free_mail(m);
+    else
+        uv_async_send(&w->inject);
 }
 
 static void on_flows(uv_async_t *a)
@@ -471,11 +509,12 @@ static void worker_main(void *arg)
 {
     struct worker *w = arg;
     uv_run(&w->loop, UV_RUN_DEFAULT);
-    on_flush(&w->flush); /* flows finished in the last turn */
+    push(w); /* flows finished in the last turn */
     uv_mutex_lock(&w->p->lock);
     struct mail *m = w->mail_head; /* replays never started, resumes too late */
     w->mail_head = NULL;
     w->mail_tail = &w->mail_head;
+    w->mail_closed = true; /* later mail is freed by its sender */
     uv_mutex_unlock(&w->p->lock);
     for (struct mail *n; m; m = n) {
         n = m->next;
@@ -536,6 +575,8 @@ static int worker_init(struct mitm_proxy *p, struct worker *w, int index, const 
     w->inject.data = w;
     uv_timer_init(&w->loop, &w->live_timer);
     w->live_timer.data = w;
+    uv_timer_init(&w->loop, &w->flush_timer);
+    w->flush_timer.data = w;
     uv_check_init(&w->loop, &w->flush);
     w->flush.data = w;
     uv_check_start(&w->flush, on_flush);

@@ -1,9 +1,11 @@
 /* The flow store: spool round trips, summaries, updates, id lookup, views with filters
  * and focus, clear, and the RAM kept per flow. */
 #include <criterion/criterion.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "base/buf.h"
 #include "flow/flow.h"
@@ -711,5 +713,68 @@ Test(store, new_view_sorts_out_of_order_arrivals)
     cr_assert_eq(mitm_store_view_at(v, 0), 4, "the oldest flow (added last) first");
     cr_assert_eq(mitm_store_view_focus(v), 4);
     assert_sorted(s, v, MITM_STORE_ORDER_TIME);
+    mitm_store_free(s);
+}
+
+/* Records wait in the store's write buffer and reach the file in batches. A record larger
+ * than the buffer is written at once (and the grown buffer given back); a write that fails
+ * (here the file size limit, as a full disk would) refuses the new flow and keeps every
+ * stored one readable: the buffered ones stay in RAM until a later write succeeds. */
+Test(store, spool_batches_large_records_and_write_errors)
+{
+    struct mitm_store *s = new_store();
+    char err[256];
+    struct mitm_flow *big = make_flow(1);
+    for (int i = 0; i < 40000; i++) /* 400 KB: larger than the write buffer */
+        mitm_buf_append(&big->response->content, "0123456789", 10);
+    cr_assert_eq(mitm_store_add(s, big, err, sizeof(err)), 0, "%s", err);
+    struct mitm_flow *got = mitm_store_get(s, 0, err, sizeof(err));
+    cr_assert(got, "%s", err);
+    assert_same(big, got);
+    mitm_flow_unref(got);
+    mitm_flow_unref(big);
+
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit old, lim;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = mitm_store_spool_bytes(s) + 1024 * 1024;
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    struct mitm_flow *flows[20000];
+    size_t n = 0;
+    ssize_t rc = 0;
+    while (n < 20000) {
+        flows[n] = make_flow(n);
+        rc = mitm_store_add(s, flows[n], err, sizeof(err));
+        if (rc < 0)
+            break;
+        cr_assert_eq(rc, (ssize_t)n + 1);
+        n++;
+    }
+    cr_assert_eq(rc, -1, "the size limit was never hit");
+    cr_assert(strstr(err, "writing the flow store spool: File too large"), "%s", err);
+    cr_assert_eq(mitm_store_count(s), n + 1, "the refused flow was not stored");
+    cr_assert_eq(mitm_store_find(s, flows[n]->id), -1);
+    mitm_flow_unref(flows[n]);
+    for (size_t k = 0; k < n; k++) { /* in the file or still in the buffer, never lost */
+        got = mitm_store_get(s, k + 1, err, sizeof(err));
+        cr_assert(got, "flow %zu: %s", k, err);
+        assert_same(flows[k], got);
+        mitm_flow_unref(got);
+    }
+    /* room again: the buffer is written with the next add that needs it, nothing lost */
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old), 0);
+    for (size_t k = 0; k < 2000; k++) {
+        struct mitm_flow *f = make_flow(k);
+        cr_assert_geq(mitm_store_add(s, f, err, sizeof(err)), 0, "%s", err);
+        mitm_flow_unref(f);
+    }
+    for (size_t k = 0; k < n; k++) {
+        got = mitm_store_get(s, k + 1, err, sizeof(err));
+        cr_assert(got, "flow %zu: %s", k, err);
+        assert_same(flows[k], got);
+        mitm_flow_unref(got);
+        mitm_flow_unref(flows[k]);
+    }
     mitm_store_free(s);
 }

@@ -355,3 +355,52 @@ Test(tnetstring, float_repr_matches_python)
     fclose(fp);
     cr_assert_eq(n, 3000);
 }
+
+/* The significant digits of a repr ("1.5e-07" -> "15", "0.0001" -> "1", "100.0" -> "1"). */
+static void repr_digits(const char *s, char *out)
+{
+    size_t n = 0;
+    for (; *s && *s != 'e'; s++)
+        if (*s >= '1' && *s <= '9')
+            out[n++] = *s;
+        else if (*s == '0' && n)
+            out[n++] = '0';
+    while (n > 1 && out[n - 1] == '0')
+        n--;
+    out[n] = 0;
+}
+
+/* Every repr is the one Python's defines: it reads back as the double, no decimal with one
+ * significant digit fewer does, and its digits are the nearest of their count (what %.*e
+ * prints, exactly rounded). Timestamps (the integer fast path) and random bit patterns. */
+Test(tnetstring, float_repr_shortest_and_nearest)
+{
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 200000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double d;
+        if (i % 3 == 0) {
+            uint64_t b = x;
+            memcpy(&d, &b, sizeof(d));
+            if (!isfinite(d))
+                continue;
+        } else if (i % 3 == 1) {
+            d = 1.6e9 + (double)(x % 1000000000000ull) / 1e6; /* microsecond timestamps */
+        } else {
+            d = (double)(x % 100000000ull) / 1e4 * ((x >> 60) & 1 ? -1 : 1); /* durations, sizes */
+        }
+        char got[64], want[64], e[64];
+        mitm_tns_format_float(d, got, sizeof(got));
+        cr_assert(strtod(got, NULL) == d, "%a -> %s does not read back", d, got);
+        repr_digits(got, want);
+        size_t nd = strlen(want);
+        snprintf(e, sizeof(e), "%.*e", (int)nd - 1, d);
+        char near[64];
+        repr_digits(e, near);
+        cr_assert_str_eq(want, near, "%a -> %s, nearest with %zu digits %s", d, got, nd, e);
+        if (nd > 1 && d != 0) {
+            snprintf(e, sizeof(e), "%.*e", (int)nd - 2, d);
+            cr_assert(strtod(e, NULL) != d, "%a -> %s, but %s reads back too", d, got, e);
+        }
+    }
+}
