@@ -311,6 +311,7 @@ static void summarize(struct mitm_store *s, struct mitm_store_summary *sm, const
     sm->timestamp_created = f->timestamp_created;
     sm->timestamp_end = f->error ? f->error->timestamp : 0;
     const char *path = "";
+    char client[MITM_STORE_PATH_MAX];
     if (f->type == MITM_FLOW_HTTP && f->request) {
         const struct mitm_http_request *rq = f->request;
         sm->method = intern(s, rq->method);
@@ -329,6 +330,15 @@ static void summarize(struct mitm_store *s, struct mitm_store_summary *sm, const
         sm->timestamp_start = f->client_conn.timestamp_start;
         for (size_t i = 0; i < f->n_messages; i++)
             sm->response_size += f->messages[i].len;
+        /* the client's address where an HTTP flow has its path (the flow list shows
+         * "client <-> server", as mitmproxy's human.format_address writes them) */
+        const struct mitm_conn_info *cc = &f->client_conn;
+        if (cc->peer_host && cc->peer_host[0]) {
+            bool v6 = strchr(cc->peer_host, ':') != NULL;
+            snprintf(client, sizeof(client), "%s%s%s:%u", v6 ? "[" : "", cc->peer_host, v6 ? "]" : "",
+                     (unsigned)cc->peer_port);
+            path = client;
+        }
     }
     if (f->type == MITM_FLOW_HTTP && f->response) {
         sm->has_response = true;

@@ -62,7 +62,8 @@ struct mitm_store_summary {
     const char *method;       /* interned; "" for TCP */
     const char *scheme;       /* interned; "" for TCP */
     const char *host;         /* interned (TCP: server address host) */
-    const char *path;         /* HTTP path (+query), at most MITM_STORE_PATH_MAX bytes */
+    const char *path;         /* HTTP path (+query), at most MITM_STORE_PATH_MAX bytes; TCP: the
+                               * client's address ("host:port", "[v6]:port"; "" if unknown) */
     const char *content_type; /* interned response Content-Type up to its ';' ("" if none) */
     uint64_t spool_off;       /* where the flow's newest record starts in the spool */
     uint32_t spool_len;       /* and its length */

@@ -265,8 +265,13 @@ static void tcp_row(const struct mitm_store_summary *sm, const struct mitm_row_o
     sep(r);
     mitm_row_add(r, "TCP  ", 5, MITM_ST_SCHEME_TCP);
     sep(r);
-    char conn[MITM_STORE_NAME_MAX + 32];
-    int n = snprintf(conn, sizeof(conn), "%s:%u", sm->host, sm->port);
+    /* mitmproxy's format_message_flow: "client <-> server" */
+    char conn[MITM_STORE_NAME_MAX + MITM_STORE_PATH_MAX + 48];
+    bool v6 = strchr(sm->host, ':') != NULL;
+    int n = snprintf(conn, sizeof(conn), "%s <-> %s%s%s:%u", sm->path[0] ? sm->path : "?", v6 ? "[" : "",
+                     sm->host, v6 ? "]" : "", sm->port);
+    if (n < 0 || (size_t)n >= sizeof(conn))
+        n = (int)strlen(conn);
     size_t fixed = 10 + 5 + 5 + 5 + 3 + 5;
     size_t rest = width > fixed ? width - fixed : 1;
     mitm_row_add_fixed(r, conn, (size_t)n, rest, false, false, MITM_ST_TEXT);

@@ -200,6 +200,7 @@ Test(store, tcp_flow_summary)
     char err[256];
     struct mitm_flow *f = mitm_flow_new(MITM_FLOW_TCP, 1700000000.0);
     mitm_str_set(&f->client_conn.peer_host, "127.0.0.1", 9);
+    f->client_conn.peer_port = 50123;
     mitm_str_set(&f->client_conn.proxy_mode, "regular", 7);
     mitm_str_set(&f->server_conn.address_host, "db.example", 10);
     f->server_conn.address_port = 5432;
@@ -213,6 +214,7 @@ Test(store, tcp_flow_summary)
     cr_assert_str_eq(sm->host, "db.example");
     cr_assert_eq(sm->port, 5432);
     cr_assert_str_eq(sm->method, "");
+    cr_assert_str_eq(sm->path, "127.0.0.1:50123", "a TCP summary's path is the client address");
     cr_assert_eq(sm->response_size, 11);
     struct mitm_flow *g = mitm_store_get(s, 0, err, sizeof(err));
     cr_assert(g, "%s", err);

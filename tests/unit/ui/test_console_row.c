@@ -124,15 +124,20 @@ Test(row, tcp_flows)
     sm.scheme = "";
     sm.host = "10.0.0.1";
     sm.port = 22;
+    sm.path = "192.168.1.5:40000"; /* a TCP summary's client address */
     sm.has_response = false;
     sm.response_size = 100;
     struct mitm_row r;
     struct mitm_row_opts o = {0};
     mitm_row_format(&sm, &o, 90, &r);
     cr_assert_not_null(strstr(r.text, "TCP  "));
-    cr_assert_not_null(strstr(r.text, "10.0.0.1:22"));
+    cr_assert_not_null(strstr(r.text, "192.168.1.5:40000 <-> 10.0.0.1:22"), "as mitmproxy: [%s]", r.text);
     cr_assert_not_null(strstr(r.text, "100b"));
     cr_assert_eq(mitm_text_width(r.text, r.len), 90, "[%s]", r.text);
+    sm.host = "::1";
+    sm.path = "";
+    mitm_row_format(&sm, &o, 90, &r);
+    cr_assert_not_null(strstr(r.text, "? <-> [::1]:22"), "[%s]", r.text);
 }
 
 Test(row, fixed_columns)
