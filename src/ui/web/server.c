@@ -549,7 +549,7 @@ static void process(struct web_conn *c)
         /* C_BODY */
         bool done = c->body.kind == MITM_H1_BODY_NONE;
         size_t off = 0;
-        while (!done && off < c->in.len) {
+        while (!done) { /* once even without bytes: a Content-Length of 0 ends at once */
             struct mitm_slice data;
             const char *reason = NULL;
             ssize_t n = mitm_h1_body_decode(&c->body, mitm_buf_data(&c->in) + off, c->in.len - off, &data,
