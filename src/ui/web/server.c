@@ -50,6 +50,7 @@ struct wreq {
     uv_write_t req;
     struct web_conn *c;
     size_t len;
+    uint8_t *owned; /* a body handed over (web_reply_owned), freed when written */
     uint8_t data[];
 };
 
@@ -62,6 +63,7 @@ static void on_written(uv_write_t *req, int status)
     struct wreq *wr = (struct wreq *)req;
     struct web_conn *c = wr->c;
     c->out_pending -= wr->len;
+    free(wr->owned);
     free(wr);
     if (c->closing)
         return;
@@ -71,22 +73,33 @@ static void on_written(uv_write_t *req, int status)
         conn_close(c, NULL);
 }
 
-static void conn_write(struct web_conn *c, const void *p, size_t n)
+/* Write head[0..hn) (copied) and then body[0..bn) (taken over: freed once written; NULL:
+ * none) in one uv_write. */
+static void conn_write2(struct web_conn *c, const void *head, size_t hn, uint8_t *body, size_t bn)
 {
-    if (c->closing || n == 0)
+    if (c->closing || hn + bn == 0) {
+        free(body);
         return;
-    struct wreq *wr = mitm_alloc(sizeof(*wr) + n);
-    memcpy(wr->data, p, n);
+    }
+    struct wreq *wr = mitm_alloc(sizeof(*wr) + hn);
+    memcpy(wr->data, head, hn);
     wr->c = c;
-    wr->len = n;
-    c->out_pending += n;
-    uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)n);
-    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+    wr->len = hn + bn;
+    wr->owned = body;
+    c->out_pending += wr->len;
+    uv_buf_t b[2] = {uv_buf_init((char *)wr->data, (unsigned)hn), uv_buf_init((char *)body, (unsigned)bn)};
+    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, b, body && bn ? 2 : 1, on_written);
     if (rc < 0) {
-        c->out_pending -= n;
+        c->out_pending -= wr->len;
+        free(wr->owned);
         free(wr);
         conn_close(c, uv_strerror(rc));
     }
+}
+
+static void conn_write(struct web_conn *c, const void *p, size_t n)
+{
+    conn_write2(c, p, n, NULL, 0);
 }
 
 /* ---- connections ---- */
@@ -172,31 +185,52 @@ static const char SECURITY_HEADERS[] = "X-Frame-Options: DENY\r\n"
                                        "img-src 'self' data:; style-src   'self' 'unsafe-inline'\r\n"
                                        "Referrer-Policy: same-origin\r\n";
 
-void web_reply(struct web_request *r, int status, const char *ctype, const char *extra, const void *body,
-               size_t len)
+/* The head of an answer to r (web_reply's headers) with Content-Length len. */
+static void reply_head(struct web_request *r, struct mitm_buf *out, int status, const char *ctype,
+                       const char *extra, size_t len)
 {
     struct web_conn *c = r->conn;
-    struct mitm_buf out;
-    mitm_buf_init(&out, 0);
-    mitm_buf_printf(&out, "HTTP/1.1 %d %s\r\nServer: mitmc/" MITM_VERSION "\r\n%s", status,
+    mitm_buf_printf(out, "HTTP/1.1 %d %s\r\nServer: mitmc/" MITM_VERSION "\r\n%s", status,
                     mitm_http_reason(status), SECURITY_HEADERS);
     if (ctype)
-        mitm_buf_printf(&out, "Content-Type: %s\r\n", ctype);
+        mitm_buf_printf(out, "Content-Type: %s\r\n", ctype);
     if (extra)
-        mitm_buf_append(&out, extra, strlen(extra));
+        mitm_buf_append(out, extra, strlen(extra));
     if (r->set_cookie) {
         char v[80];
         web_auth_cookie(c->w, v);
-        mitm_buf_printf(&out, "Set-Cookie: %s=%s; Max-Age=34560000; Path=/; HttpOnly; SameSite=Strict\r\n",
+        mitm_buf_printf(out, "Set-Cookie: %s=%s; Max-Age=34560000; Path=/; HttpOnly; SameSite=Strict\r\n",
                         c->w->cookie_name, v);
     }
     if (status >= 400)
         c->close_after = c->close_after || status == 400 || status == 413 || status == 431;
-    mitm_buf_printf(&out, "Content-Length: %zu\r\n%s\r\n", len,
-                    c->close_after ? "Connection: close\r\n" : "");
+    mitm_buf_printf(out, "Content-Length: %zu\r\n%s\r\n", len, c->close_after ? "Connection: close\r\n" : "");
+}
+
+void web_reply(struct web_request *r, int status, const char *ctype, const char *extra, const void *body,
+               size_t len)
+{
+    struct mitm_buf out;
+    mitm_buf_init(&out, 0);
+    reply_head(r, &out, status, ctype, extra, len);
     if (strcmp(r->method, "HEAD") != 0 && len)
         mitm_buf_append(&out, body, len);
-    conn_write(c, mitm_buf_data(&out), out.len);
+    conn_write(r->conn, mitm_buf_data(&out), out.len);
+    mitm_buf_free(&out);
+}
+
+void web_reply_owned(struct web_request *r, int status, const char *ctype, const char *extra, uint8_t *body,
+                     size_t len)
+{
+    struct mitm_buf out;
+    mitm_buf_init(&out, 0);
+    reply_head(r, &out, status, ctype, extra, len);
+    if (strcmp(r->method, "HEAD") == 0) {
+        free(body);
+        body = NULL;
+        len = 0;
+    }
+    conn_write2(r->conn, mitm_buf_data(&out), out.len, body, len);
     mitm_buf_free(&out);
 }
 
@@ -204,8 +238,7 @@ void web_reply_json(struct web_request *r, int status, json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(j);
-    web_reply(r, status, "application/json; charset=UTF-8", NULL, s, s ? strlen(s) : 0);
-    free(s);
+    web_reply_owned(r, status, "application/json; charset=UTF-8", NULL, (uint8_t *)s, s ? strlen(s) : 0);
 }
 
 void web_reply_error(struct web_request *r, int status, const char *fmt, ...)

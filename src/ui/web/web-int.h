@@ -109,6 +109,9 @@ void web_server_close(struct web *w);
  * NULL: none), the body. The security headers and the auth cookie (r->set_cookie) are added. */
 void web_reply(struct web_request *r, int status, const char *ctype, const char *extra, const void *body,
                size_t len);
+/* web_reply with a body taken over (malloc'd; freed once written: no copy). */
+void web_reply_owned(struct web_request *r, int status, const char *ctype, const char *extra, uint8_t *body,
+                     size_t len);
 /* Answer r with j (taken over) as JSON. */
 void web_reply_json(struct web_request *r, int status, json_t *j);
 /* Answer r with {"error": msg} and status. */
