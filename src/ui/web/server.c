@@ -314,6 +314,7 @@ static void ws_send(struct web_conn *c, const char *text, size_t len)
     memcpy(wr->data, hdr, h);
     memcpy(wr->data + h, text, len);
     wr->c = c;
+    wr->owned = NULL;
     wr->len = h + len;
     c->out_pending += wr->len;
     uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)wr->len);
