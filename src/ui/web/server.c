@@ -42,6 +42,7 @@ struct web_conn {
     /* /updates */
     struct mitm_ws_parser wsp;
     struct mitm_ws_assembler wsa;
+    struct mitm_buf wsq; /* frames not handed to the socket yet (ws_send) */
     struct named_filter filters[WEB_FILTERS_MAX];
     size_t nfilters;
 };
@@ -88,7 +89,8 @@ static void conn_write2(struct web_conn *c, const void *head, size_t hn, uint8_t
     wr->owned = body;
     c->out_pending += wr->len;
     uv_buf_t b[2] = {uv_buf_init((char *)wr->data, (unsigned)hn), uv_buf_init((char *)body, (unsigned)bn)};
-    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, b, body && bn ? 2 : 1, on_written);
+    int rc = hn ? uv_write(&wr->req, (uv_stream_t *)&c->tcp, b, body && bn ? 2 : 1, on_written)
+                : uv_write(&wr->req, (uv_stream_t *)&c->tcp, b + 1, 1, on_written);
     if (rc < 0) {
         c->out_pending -= wr->len;
         free(wr->owned);
@@ -111,6 +113,7 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     mitm_buf_free(&c->in);
     mitm_buf_free(&c->content);
+    mitm_buf_free(&c->wsq);
     mitm_http_request_free(c->req);
     mitm_h1_body_free(&c->body);
     if (c->state == C_WS) {
@@ -298,32 +301,44 @@ int web_upgrade(struct web_request *r)
     return 0;
 }
 
+/* Hand c's queued frames to the socket in one write. */
+static void ws_flush(struct web_conn *c)
+{
+    if (!c->wsq.len)
+        return;
+    size_t len;
+    uint8_t *p = mitm_buf_steal(&c->wsq, &len);
+    conn_write2(c, NULL, 0, p, len);
+}
+
+static void on_flush(uv_timer_t *t)
+{
+    struct web *w = t->data;
+    for (struct web_conn *c = w->conns, *n; c; c = n) {
+        n = c->next;
+        if (c->state == C_WS)
+            ws_flush(c);
+    }
+}
+
+/* Queue a text message for c. Messages are written together WEB_WS_FLUSH_MS later: at
+ * thousands of flows a second one write (and one wake-up of the browser) carries many. */
 static void ws_send(struct web_conn *c, const char *text, size_t len)
 {
     if (c->closing || c->state != C_WS)
         return;
-    if (c->out_pending + len > WEB_WS_QUEUE_MAX) {
+    if (c->out_pending + c->wsq.len + len > WEB_WS_QUEUE_MAX) {
         mitm_log(MITM_LOG_WARN, c->peer, "web: /updates client does not read (%zu bytes queued): dropped",
-                 c->out_pending);
+                 c->out_pending + c->wsq.len);
         conn_close(c, NULL);
         return;
     }
     uint8_t hdr[MITM_WS_MAX_HEADER];
     size_t h = mitm_ws_frame_header(hdr, true, 0, MITM_WS_TEXT, len, NULL);
-    struct wreq *wr = mitm_alloc(sizeof(*wr) + h + len);
-    memcpy(wr->data, hdr, h);
-    memcpy(wr->data + h, text, len);
-    wr->c = c;
-    wr->owned = NULL;
-    wr->len = h + len;
-    c->out_pending += wr->len;
-    uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)wr->len);
-    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
-    if (rc < 0) {
-        c->out_pending -= wr->len;
-        free(wr);
-        conn_close(c, uv_strerror(rc));
-    }
+    mitm_buf_append(&c->wsq, hdr, h);
+    mitm_buf_append(&c->wsq, text, len);
+    if (!uv_is_active((uv_handle_t *)&c->w->flush))
+        uv_timer_start(&c->w->flush, on_flush, WEB_WS_FLUSH_MS, 0);
 }
 
 static void ws_send_json(struct web_conn *c, json_t *j)
@@ -435,6 +450,7 @@ static void ws_message(struct web_conn *c, const uint8_t *p, size_t n)
         mitm_buf_init(&out, 0);
         mitm_ws_write_close(&out, MITM_WS_INTERNAL_ERROR, "Internal server error.", 22, NULL);
         c->close_after = true;
+        ws_flush(c);
         conn_write(c, mitm_buf_data(&out), out.len);
         mitm_buf_free(&out);
     }
@@ -452,6 +468,7 @@ static void ws_input(struct web_conn *c)
             mitm_buf_init(&out, 0);
             mitm_ws_write_close(&out, ev.error_code, NULL, 0, NULL);
             c->close_after = true;
+            ws_flush(c);
             conn_write(c, mitm_buf_data(&out), out.len);
             mitm_buf_free(&out);
             break;
@@ -470,6 +487,7 @@ static void ws_input(struct web_conn *c)
                     NULL, 0, NULL);
                 c->close_after = true;
             }
+            ws_flush(c);
             conn_write(c, mitm_buf_data(&out), out.len);
             mitm_buf_free(&out);
             continue;
@@ -703,6 +721,8 @@ int web_server_listen(struct web *w, char *err, size_t errlen)
     }
     uv_tcp_init(w->loop, &w->listener);
     w->listener.data = w;
+    uv_timer_init(w->loop, &w->flush);
+    w->flush.data = w;
     rc = uv_tcp_bind(&w->listener, res->ai_addr, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&w->listener, 128, on_connection);
@@ -733,6 +753,7 @@ void web_server_close(struct web *w)
     if (w->listening) {
         w->listening = false;
         uv_close((uv_handle_t *)&w->listener, NULL);
+        uv_close((uv_handle_t *)&w->flush, NULL);
     }
     while (w->conns)
         conn_close(w->conns, NULL);

@@ -33,6 +33,7 @@ struct mitm_opt_info;
 #define WEB_EVENTS_MAX      10000               /* mitmproxy's EventStore size */
 #define WEB_FILTERS_MAX     8                   /* named filters per /updates client */
 #define WEB_PAGE_MAX        10000               /* flows one paged /flows answer holds at most */
+#define WEB_WS_FLUSH_MS     20                  /* /updates messages are written together this often */
 
 struct web_conn;
 
@@ -53,6 +54,7 @@ struct web {
     struct mitm_master m;
     uv_loop_t *loop;
     uv_tcp_t listener;
+    uv_timer_t flush; /* writes the /updates clients' queued messages */
     bool listening;
     char host[256]; /* web_host as bound */
     uint16_t port;  /* the bound port (web_port, or the kernel's pick for 0) */
