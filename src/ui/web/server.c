@@ -368,19 +368,33 @@ void web_broadcast_flow(struct web *w, const char *type, const struct mitm_flow 
 {
     if (!w->nclients)
         return;
+    /* the flow is encoded once; each client's message wraps it with its own filters */
     json_t *fj = web_flow_json(f, i >= 0 && mitm_store_has_backup(w->m.store, (size_t)i));
+    char *flow = json_dumps(fj, JSON_COMPACT);
+    json_decref(fj);
+    if (!flow)
+        return;
+    struct mitm_buf msg;
+    mitm_buf_init(&msg, 0);
     for (struct web_conn *c = w->conns, *n; c; c = n) {
         n = c->next;
         if (c->state != C_WS)
             continue;
-        json_t *mf = json_object();
-        for (size_t k = 0; k < c->nfilters; k++)
-            json_object_set_new(mf, c->filters[k].name,
-                                json_boolean(mitm_filter_match(c->filters[k].filt, f)));
-        ws_send_json(
-            c, json_pack("{s:s,s:{s:O,s:o}}", "type", type, "payload", "flow", fj, "matching_filters", mf));
+        msg.len = 0;
+        mitm_buf_printf(&msg, "{\"type\":\"%s\",\"payload\":{\"flow\":%s,\"matching_filters\":{", type, flow);
+        for (size_t k = 0; k < c->nfilters; k++) {
+            json_t *name = json_string(c->filters[k].name);
+            char *ns = json_dumps(name, JSON_ENCODE_ANY);
+            mitm_buf_printf(&msg, "%s%s:%s", k ? "," : "", ns ? ns : "\"\"",
+                            mitm_filter_match(c->filters[k].filt, f) ? "true" : "false");
+            free(ns);
+            json_decref(name);
+        }
+        mitm_buf_append(&msg, "}}}", 3);
+        ws_send(c, (const char *)mitm_buf_data(&msg), msg.len);
     }
-    json_decref(fj);
+    mitm_buf_free(&msg);
+    free(flow);
 }
 
 static void send_filter_update(struct web *w, struct web_conn *c, const char *name,
