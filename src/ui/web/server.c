@@ -374,6 +374,7 @@ void web_broadcast_flow(struct web *w, const char *type, const struct mitm_flow 
     json_decref(fj);
     if (!flow)
         return;
+    size_t flow_len = strlen(flow);
     struct mitm_buf msg;
     mitm_buf_init(&msg, 0);
     for (struct web_conn *c = w->conns, *n; c; c = n) {
@@ -381,7 +382,13 @@ void web_broadcast_flow(struct web *w, const char *type, const struct mitm_flow 
         if (c->state != C_WS)
             continue;
         msg.len = 0;
-        mitm_buf_printf(&msg, "{\"type\":\"%s\",\"payload\":{\"flow\":%s,\"matching_filters\":{", type, flow);
+        static const char a[] = "{\"type\":\"",
+                          b[] = "\",\"payload\":{\"flow\":", d[] = ",\"matching_filters\":{";
+        mitm_buf_append(&msg, a, sizeof(a) - 1); /* appends: printf would scan the flow's text twice */
+        mitm_buf_append(&msg, type, strlen(type));
+        mitm_buf_append(&msg, b, sizeof(b) - 1);
+        mitm_buf_append(&msg, flow, flow_len);
+        mitm_buf_append(&msg, d, sizeof(d) - 1);
         for (size_t k = 0; k < c->nfilters; k++) {
             json_t *name = json_string(c->filters[k].name);
             char *ns = json_dumps(name, JSON_ENCODE_ANY);
