@@ -409,3 +409,33 @@ def test_oversized_and_slow_requests_are_cut_off(web, curl, http_upstream):
     # the proxy and the API are unaffected
     assert curl(w.proxy.port, http_upstream.url + "/size/10").stdout == u.body_bytes(10)
     assert w.get("/state").status_code == 200
+
+
+def test_https_flow_has_the_server_certificate(web, curl, tmp_path):
+    """cert_to_json of a flow's server certificate (a flow file written by Debian's mitmproxy,
+    uploaded twice: the second encoding comes from the parsed-chain cache)."""
+    import io
+    import tls_util
+    from mitmproxy import certs
+    from mitmproxy import io as mio
+    from mitmproxy.test import tflow
+    pki = tls_util.Pki(tmp_path)
+    buf = io.BytesIO()
+    wr = mio.FlowWriter(buf)
+    for _ in range(2):
+        f = tflow.tflow(resp=True)
+        f.server_conn.certificate_list = [certs.Cert.from_pem(open(pki.good[0], "rb").read())]
+        wr.add(f)
+    w = web()
+    r = w.http.post("/flows/dump", content=buf.getvalue())
+    assert r.status_code == 200, r.text
+    fl = w.flows()
+    assert len(fl) == 2
+    for f in fl:
+        cert = f["server_conn"]["cert"]
+        assert cert["subject"] == [["commonName", "alpha.test"], ["organizationName", "Upstream Org"]]
+        assert cert["issuer"] == [["commonName", "mitmc test CA"]]
+        assert cert["altnames"] == ["alpha.test", "beta.test", "127.0.0.1"]
+        assert cert["keyinfo"] == ["EC", 256]
+        assert len(cert["sha256"]) == 64 and cert["notafter"] > cert["notbefore"]
+    assert fl[0]["server_conn"]["cert"] == fl[1]["server_conn"]["cert"]
