@@ -83,7 +83,8 @@ static void conn_write2(struct web_conn *c, const void *head, size_t hn, uint8_t
         return;
     }
     struct wreq *wr = mitm_alloc(sizeof(*wr) + hn);
-    memcpy(wr->data, head, hn);
+    if (hn)
+        memcpy(wr->data, head, hn);
     wr->c = c;
     wr->len = hn + bn;
     wr->owned = body;
