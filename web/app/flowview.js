@@ -2,7 +2,7 @@
 // (method, URL, version, status, reason, headers, body) sent as one PUT /flows/<id>.
 import { useState } from "preact/hooks";
 import { html, cls } from "./html.js";
-import { S, set, act, notify } from "./store.js";
+import { S, set, act, notify, clearSelection } from "./store.js";
 import { fetchApi, contentUrl } from "./api.js";
 import { Body, Messages } from "./content.js";
 import * as u from "./util.js";
@@ -80,7 +80,7 @@ export function FlowView({ flow }) {
         <nav class="detail-tabs">
             ${tabs.map((t) => html`<a href="#" key=${t} data-tab=${t} class=${cls(t === tab && "active")}
                 onClick=${(e) => (e.preventDefault(), set({ detailTab: t }))}>${TAB_NAMES[t]}</a>`)}
-            <a href="#" class="close" title="Close (Esc)" onClick=${(e) => (e.preventDefault(), set({ focus: null, selected: new Set() }))}>✕</a>
+            <a href="#" class="close" title="Close (Esc)" onClick=${(e) => (e.preventDefault(), clearSelection())}>✕</a>
         </nav>
         <div class="detail-body">${body}</div>
     </div>`;
@@ -193,7 +193,7 @@ function Editor({ flow, part, draft, done }) {
         </div>
         <table class="headers edit-headers"><tbody>
             ${d.headers.map(
-                ([k, v], i) => html`<tr key=${i}>
+                ([k, v], i) => html`<tr key=${i} data-header=${k}>
                 <td><input class="header-name-input" value=${k} onInput=${(e) => setHeader(i, 0, e.currentTarget.value)} /></td>
                 <td><input class="header-value-input" value=${v} onInput=${(e) => setHeader(i, 1, e.currentTarget.value)} /></td>
                 <td><button type="button" class="btn btn-small" title="Remove header"

@@ -3,7 +3,7 @@
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { html, cls } from "./html.js";
-import { S, set, subscribe, start, act, selectedFlows, focused, selectRelative, view, select, setTheme, notify } from "./store.js";
+import { S, set, subscribe, start, act, selectedFlows, focused, selectRelative, view, select, setTheme, notify, clearSelection } from "./store.js";
 import { fetchApi, put } from "./api.js";
 import { FlowTable, ROW_HEIGHT } from "./flowtable.js";
 import { FlowView, tabsFor, currentTab } from "./flowview.js";
@@ -101,7 +101,7 @@ function FlowMenu() {
     return html`<div class="menu flow-menu">
         <div class="menu-group">
             <button class="btn" onClick=${() => act.replay(sel)} title="Replay (r)">↻ Replay</button>
-            <button class="btn" onClick=${() => act.duplicate(sel)} title="Duplicate (D)">⎘ Duplicate</button>
+            <button class="btn" onClick=${() => act.duplicate(sel)} title="Duplicate (D)">⊕ Duplicate</button>
             <button class="btn" disabled=${!sel.some((x) => x.modified)} onClick=${() => act.revert(sel)} title="Revert changes (v)">↶ Revert</button>
             <button class="btn" onClick=${() => act.remove(sel)} title="Delete (d)">✕ Delete</button>
             <span class="dropdown">
@@ -143,10 +143,19 @@ function OptionsMenu() {
     </div>`;
 }
 
+// the browser's own choice (localStorage) wins over the web_theme option; "auto" follows
+// prefers-color-scheme
+function theme() {
+    if (S.theme) return S.theme;
+    const o = S.options.web_theme && S.options.web_theme.value;
+    return o === "dark" || o === "light" ? o : "auto";
+}
+
 function ThemeToggle() {
     const next = { auto: "light", light: "dark", dark: "auto" };
     const icon = { auto: "◐", light: "☀", dark: "☾" };
-    return html`<button class="btn theme-toggle" title=${"Theme: " + S.theme + " (click to change)"} onClick=${() => setTheme(next[S.theme])}>${icon[S.theme]} ${S.theme}</button>`;
+    const t = theme();
+    return html`<button class="btn theme-toggle" title=${"Theme: " + t + " (click to change)"} onClick=${() => setTheme(next[t])}>${icon[t]} ${t}</button>`;
 }
 
 function Header() {
@@ -198,7 +207,7 @@ function Main() {
 function App() {
     useStore();
     useEffect(() => {
-        document.documentElement.dataset.theme = S.theme;
+        document.documentElement.dataset.theme = theme();
     });
     return html`<div class="app">
         <${Header} />
@@ -243,7 +252,7 @@ function onKeyDown(e) {
         },
         Escape: () => {
             if (S.modal) set({ modal: null });
-            else set({ focus: null, selected: new Set() });
+            else clearSelection();
         },
         ArrowLeft: () => switchTab(-1),
         ArrowRight: () => switchTab(+1),

@@ -27,7 +27,7 @@ export const S = {
     showCommandBar: false,
     options: {},
     backendState: {},
-    theme: localStorage.getItem("mitmc-theme") || "auto",
+    theme: localStorage.getItem("mitmc-theme") || "", // "" = the web_theme option
     contentView: {}, // part -> view name
     edit: null, // {flowId, part, draft} while editing
     toast: null,
@@ -236,6 +236,7 @@ export function select(id, { toggle = false, range = false } = {}) {
         if (a >= 0 && b >= 0) {
             S.selected = new Set(ids.slice(Math.min(a, b), Math.max(a, b) + 1));
             S.focus = id;
+            followFocus();
             return changed();
         }
     }
@@ -250,6 +251,20 @@ export function select(id, { toggle = false, range = false } = {}) {
         S.focus = id;
     }
     S.anchor = id;
+    followFocus();
+    changed();
+}
+
+// as mitmweb: a selected flow brings up the Flow menu, no selection the Flow List menu
+function followFocus() {
+    if (S.focus && S.tab === "flowlist") S.tab = "flow";
+    else if (!S.focus && S.tab === "flow") S.tab = "flowlist";
+}
+
+export function clearSelection() {
+    S.selected = new Set();
+    S.focus = null;
+    followFocus();
     changed();
 }
 
