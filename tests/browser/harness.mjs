@@ -108,9 +108,20 @@ export async function startUpstream() {
                 const [method, target] = line.split(" ");
                 const req = { raw, head, body: raw.subarray(end + 4), method, target };
                 requests.push(req);
-                const body = Buffer.from(JSON.stringify({ upstream: "mitmc-browser-test", method, target }) + "\n");
+                // /status/<code> answers with that status, *.html and *.css with their types
+                // (for the screenshots); everything else 200 with a JSON body naming the request
+                const sm = /^\/status\/(\d{3})/.exec(target || "");
+                const status = sm ? Number(sm[1]) : 200;
+                const type = /\.html$/.test(target) ? "text/html" : /\.css$/.test(target) ? "text/css" : "application/json";
+                const body = Buffer.from(
+                    type === "application/json"
+                        ? JSON.stringify({ upstream: "mitmc-browser-test", method, target }) + "\n"
+                        : type === "text/html"
+                          ? "<!doctype html><title>test</title><h1>mitmc</h1>\n"
+                          : "body { color: #333; }\n",
+                );
                 sock.write(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Upstream: raw\r\n" +
+                    `HTTP/1.1 ${status} ${status === 200 ? "OK" : "Status"}\r\nContent-Type: ${type}\r\nX-Upstream: raw\r\n` +
                         `Content-Length: ${body.length}\r\n\r\n`,
                 );
                 sock.write(body);

@@ -89,6 +89,10 @@ export function contentUrl(flow, part, view, lines) {
     return base + `content/${encodeURIComponent(view)}.json` + (lines ? `?lines=${lines}` : "");
 }
 
+const FIRST_PAGE = 500;
+const PAGE = 5000;
+const MAX_PAGES = 10000; // a bound on the loop: 50 million flows
+
 // The live connection: on open, fetch state/flows/events/options while queueing the pushed
 // messages for that resource, then apply the queue (as mitmweb's WebsocketBackend).
 export class Backend {
@@ -137,11 +141,34 @@ export class Backend {
     async fetch(resource) {
         const q = [];
         this.queues[resource] = q;
-        const data = await getJson(`./${resource}`);
-        if (this.queues[resource] !== q) return; // superseded by a reset
-        this.h.receive(resource, data);
+        if (resource === "flows") {
+            if (!(await this.fetchFlows(q))) return;
+        } else {
+            const data = await getJson(`./${resource}`);
+            if (this.queues[resource] !== q) return; // superseded by a reset
+            this.h.receive(resource, data);
+        }
         delete this.queues[resource];
         for (const m of q) this.h.message(m);
+    }
+
+    // The flow list in pages (the server's paged /flows: ?offset=&limit= answers
+    // {total, offset, flows}): a small first page paints at once, the rest follows in larger
+    // pages while the page stays responsive. A server that ignores the parameters answers
+    // mitmproxy's plain list, taken whole. Returns false when a reset superseded this fetch.
+    async fetchFlows(q) {
+        let offset = 0;
+        let limit = FIRST_PAGE;
+        for (let pages = 0; ; pages++) {
+            const data = await getJson(`./flows?offset=${offset}&limit=${limit}`);
+            if (this.queues.flows !== q) return false;
+            const list = Array.isArray(data) ? data : data.flows || [];
+            this.h.receive("flows", list, offset > 0);
+            offset += list.length;
+            if (Array.isArray(data) || list.length === 0 || offset >= data.total || pages > MAX_PAGES) return true;
+            limit = PAGE;
+            await new Promise((r) => setTimeout(r, 0)); // let the first rows paint
+        }
     }
 
     onMessage(msg) {

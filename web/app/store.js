@@ -110,15 +110,23 @@ export const handlers = {
     resendFilters() {
         for (const name of ["search", "highlight"]) sendFilter(name);
     },
-    receive(resource, data) {
+    // data: the resource's JSON; for flows a list, appended to what is there when more is set
+    // (the later pages of a paged fetch)
+    receive(resource, data, more = false) {
         switch (resource) {
             case "flows": {
-                // mitmweb returns a list; a paged server may return {flows:[…]}
-                const list = Array.isArray(data) ? data : data.flows || [];
-                S.flows = new Map(list.map((f) => [f.id, f]));
-                S.order = list.map((f) => f.id);
-                for (const id of S.selected) if (!S.flows.has(id)) S.selected.delete(id);
-                if (S.focus && !S.flows.has(S.focus)) S.focus = null;
+                if (!more) {
+                    S.flows = new Map();
+                    S.order = [];
+                }
+                for (const f of data) {
+                    if (!S.flows.has(f.id)) S.order.push(f.id);
+                    S.flows.set(f.id, f);
+                }
+                if (!more) {
+                    for (const id of S.selected) if (!S.flows.has(id)) S.selected.delete(id);
+                    if (S.focus && !S.flows.has(S.focus)) S.focus = null;
+                }
                 S.listVersion++;
                 S.dataVersion++;
                 break;
