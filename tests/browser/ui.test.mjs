@@ -4,7 +4,10 @@
 // upstream byte for byte, and the search box narrows the list.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startMitmc, startUpstream, startBrowser, curl, waitFor, WAIT_MS } from "./harness.mjs";
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { startMitmc, startUpstream, startBrowser, curl, waitFor, WAIT_MS, ROOT } from "./harness.mjs";
 
 let mitmc, upstream, browser, page;
 
@@ -77,7 +80,7 @@ async function setIntercept(expr) {
 }
 
 test("the intercept box holds a request and Resume releases it", async () => {
-    await setIntercept("~u /held");
+    await setIntercept("~q & ~u /held"); // ~q: the request only, not its response too
     const before = upstream.requests.length;
     const pending = send("/held-1");
     await row("/held-1").and(page.locator(".intercepted")).waitFor();
@@ -94,15 +97,20 @@ test("the intercept box holds a request and Resume releases it", async () => {
 });
 
 test("a header edited before resume reaches the upstream", async () => {
-    await setIntercept("~u /edit");
+    // the same request once without interception: what the upstream gets when nothing is edited
+    const plain = await send("/edit-0", ["X-Edit-Me: before"]);
+    assert.equal(plain.code, 0, plain.stderr);
+    const unedited = upstream.requests.find((q) => q.target === "/edit-0").raw.toString("latin1");
+    assert.match(unedited, /\r\nX-Edit-Me: before\r\n/);
+
+    await setIntercept("~q & ~u /edit-1");
     const pending = send("/edit-1", ["X-Edit-Me: before"]);
     await row("/edit-1").and(page.locator(".intercepted")).waitFor();
     await row("/edit-1").click();
     const view = page.locator(".flow-view");
     await view.locator("[data-tab=request]").click();
     await view.locator(".edit-button").click();
-    const value = view.locator('tr[data-header="X-Edit-Me"] input.header-value-input');
-    await value.fill("after");
+    await view.locator('tr[data-header="X-Edit-Me"] input.header-value-input').fill("after");
     await view.locator(".save-edit").click();
     // the edit went through PUT /flows/<id>: the pushed update shows the new value
     await view.locator("table.headers", { hasText: "after" }).waitFor();
@@ -113,9 +121,10 @@ test("a header edited before resume reaches the upstream", async () => {
     assert.equal(r.stdout, expectedBody("/edit-1"));
     const got = upstream.requests.filter((q) => q.target === "/edit-1");
     assert.equal(got.length, 1);
+    // byte for byte the unedited request, but for the path and the one header value
     assert.equal(
         got[0].raw.toString("latin1"),
-        `GET /edit-1 HTTP/1.1\r\nHost: 127.0.0.1:${upstream.port}\r\nUser-Agent: mitmc-browser-test\r\nAccept: */*\r\nX-Edit-Me: after\r\n\r\n`,
+        unedited.replace("GET /edit-0 ", "GET /edit-1 ").replace("\r\nX-Edit-Me: before\r\n", "\r\nX-Edit-Me: after\r\n"),
     );
     await setIntercept("");
 });
@@ -143,6 +152,19 @@ test("the search box narrows the list", async () => {
     await row("/beta-1").waitFor();
     assert.equal(await page.locator("tr.flow-row").count(), total);
     assert.deepEqual(browser.errors, []);
+});
+
+test("the server's Content-Security-Policy allows the page's import map", async () => {
+    // an inline import map runs only if script-src names its hash (docs/internals/web-frontend.md)
+    const html = fs.readFileSync(path.join(ROOT, "web/index.html"), "utf8");
+    const map = /<script type="importmap">([\s\S]*?)<\/script>/.exec(html)[1];
+    const hash = "'sha256-" + crypto.createHash("sha256").update(map).digest("base64") + "'";
+    const res = await fetch(mitmc.url, { signal: AbortSignal.timeout(WAIT_MS) });
+    assert.equal(res.status, 200);
+    const csp = res.headers.get("content-security-policy") || "";
+    assert.match(csp, /script-src [^;]*'self'/, csp);
+    assert.ok(csp.includes(hash), `script-src must allow ${hash}; the server sends: ${csp}`);
+    assert.equal(await res.text(), html, "the embedded index.html is web/index.html");
 });
 
 test("a request without the token is refused", async () => {

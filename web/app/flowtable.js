@@ -2,7 +2,7 @@
 // virtual scroll that renders only the rows in sight, so 100,000 flows cost as much as 50.
 import { useEffect, useRef, useState, useLayoutEffect } from "preact/hooks";
 import { html, cls } from "./html.js";
-import { S, view, select, set } from "./store.js";
+import { S, view, select, set, act } from "./store.js";
 import * as u from "./util.js";
 
 export function Marker({ m }) {
@@ -61,7 +61,15 @@ const COLUMNS = {
     comment: { title: "Comment", cell: (f) => html`<td class="col-comment">${f.comment}</td>` },
     quickactions: {
         title: "",
-        cell: (f) => html`<td class="col-quickactions"></td>`,
+        cell: (f) => {
+            const run = (fn) => (e) => {
+                e.stopPropagation();
+                fn([f]);
+            };
+            return html`<td class="col-quickactions">${f.intercepted
+                ? html`<a href="#" class="quickaction" title="Resume" onClick=${run(act.resume)}>▶</a>`
+                : u.canReplay(f) && html`<a href="#" class="quickaction" title="Replay" onClick=${run(act.replay)}>↻</a>`}</td>`;
+        },
     },
 };
 
