@@ -41,9 +41,19 @@ export function lineCutoff() {
     return (o && o.value) || 512;
 }
 
+// the server's name for the automatic view ("auto" in mitmproxy 12, "Auto" before)
+function autoView() {
+    const views = S.backendState.contentViews || [];
+    return views.find((v) => v.toLowerCase() === "auto") || views[0] || "auto";
+}
+
+export function currentView(part) {
+    return S.contentView[part] || autoView();
+}
+
 export function ViewSelector({ part }) {
-    const views = S.backendState.contentViews || ["Auto", "Raw"];
-    const cur = S.contentView[part] || "Auto";
+    const views = S.backendState.contentViews || ["auto", "raw"];
+    const cur = currentView(part);
     return html`<label class="view-selector">View:
         <select value=${cur} onChange=${(e) => set({ contentView: { ...S.contentView, [part]: e.currentTarget.value } })}>
             ${views.map((v) => html`<option value=${v}>${v}</option>`)}
@@ -66,7 +76,7 @@ function UploadButton({ flow, part }) {
 
 export function Body({ flow, part, message }) {
     const [all, setAll] = useState(false);
-    const view = S.contentView[part] || "Auto";
+    const view = currentView(part);
     const cutoff = lineCutoff();
     const url = contentUrl(flow, part, view, all ? undefined : cutoff + 1);
     const data = useFetched(url, message.contentHash);
@@ -102,7 +112,7 @@ export function Body({ flow, part, message }) {
 }
 
 export function Messages({ flow }) {
-    const view = S.contentView.messages || "Auto";
+    const view = currentView("messages");
     const meta = flow.websocket ? flow.websocket.messages_meta : flow.messages_meta;
     const url = contentUrl(flow, "messages", view, lineCutoff());
     const data = useFetched(url, meta ? `${meta.count}-${meta.contentLength}` : "");

@@ -2,7 +2,7 @@
 // virtual scroll that renders only the rows in sight, so 100,000 flows cost as much as 50.
 import { useEffect, useRef, useState, useLayoutEffect } from "preact/hooks";
 import { html, cls } from "./html.js";
-import { S, view, select, set, act } from "./store.js";
+import { S, view, select, set, act, changed } from "./store.js";
 import * as u from "./util.js";
 
 export function Marker({ m }) {
@@ -73,10 +73,15 @@ const COLUMNS = {
     },
 };
 
+// on a narrow window the table keeps the columns that say what a flow is
+const narrow = typeof matchMedia === "function" ? matchMedia("(max-width: 800px)") : null;
+if (narrow) narrow.addEventListener("change", changed);
+const NARROW_HIDDEN = new Set(["icon", "size", "time", "timestamp", "index", "version", "comment"]);
+
 export function columns() {
     const opt = S.options.web_columns && S.options.web_columns.value;
     const list = Array.isArray(opt) && opt.length ? opt : DEFAULT_COLUMNS;
-    return list.filter((c) => COLUMNS[c]);
+    return list.filter((c) => COLUMNS[c] && !(narrow && narrow.matches && NARROW_HIDDEN.has(c)));
 }
 
 function onSort(col) {
