@@ -1,4 +1,4 @@
-/* mitmc: the console UI (`mitmc`, mitmproxy) and `mitmc dump` (mitmdump); `mitmc web` comes later. */
+/* mitmc: the console UI (`mitmc`, mitmproxy), `mitmc dump` (mitmdump) and `mitmc web` (mitmweb). */
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include "ui/cli.h"
 #include "ui/console/console.h"
 #include "ui/dump/tool.h"
+#include "ui/web/web.h"
 
 /* --options: the defaults, with the options of the scripts given (mitmproxy loads them for
  * that). Returns the exit status. */
@@ -97,9 +98,8 @@ int main(int argc, char **argv)
         rc = cli.tool == MITM_TOOL_CONSOLE ? mitm_console_dump_commands(&cli, stdout) : show_dump_commands();
     } else if (cli.tool == MITM_TOOL_CONSOLE) {
         rc = mitm_console_main(&cli);
-    } else if (cli.tool != MITM_TOOL_DUMP) {
-        fprintf(stderr, "mitmc: the web UI is not built yet; run `mitmc` (the console) or `mitmc dump`\n");
-        rc = 2;
+    } else if (cli.tool == MITM_TOOL_WEB) {
+        rc = mitm_web_main(&cli);
     } else {
         int lvl = mitm_log_level_parse(mitm_options.termlog_verbosity);
         mitm_log_set_level(lvl < 0 ? MITM_LOG_INFO : (enum mitm_log_level)lvl);

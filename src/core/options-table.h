@@ -261,7 +261,20 @@
     X(STR, console_eventlog_verbosity, "info", "error|warn|info|alert|debug", "EventLog verbosity.") \
     X(BOOL, console_strip_trailing_newlines, false, NULL, \
       "Strip trailing newlines from edited request/response bodies.") \
-    X(BOOL, console_quickhelp_visible, true, NULL, "mitmc: show the quick-help line of the console.")
+    X(BOOL, console_quickhelp_visible, true, NULL, "mitmc: show the quick-help line of the console.") \
+    X(BOOL, web_open_browser, true, NULL, "Start a browser.") \
+    X(BOOL, web_debug, false, NULL, "Enable mitmweb debugging.") \
+    X(INT, web_port, 8081, NULL, "Web UI port.") \
+    X(STR, web_host, "127.0.0.1", NULL, "Web UI host.") \
+    X(STRLIST, web_columns, "tls,icon,path,method,status,size,time", NULL, \
+      "Columns to show in the flow list. Can be one of the following: icon, index, method, version, path, " \
+      "quickactions, size, status, time, timestamp, tls, comment") \
+    X(STR, web_theme, "system", "system|dark|light", "Preferred color theme for the mitmweb user interface.") \
+    X(STR, web_password, "", NULL, \
+      "Password to protect the mitmweb user interface. Values starting with `$` are interpreted as an argon2 " \
+      "hash, everything else is considered a plaintext password. If no password is provided, a random token is " \
+      "generated on startup.For automated calls, you can pass the password as token query parameteror as " \
+      "`Authorization: Bearer ...` header.")
 
 /* clang-format on */
 

@@ -27,6 +27,7 @@ enum kind {
 
 #define T_ALL  0x7u
 #define T_DUMP (1u << MITM_TOOL_DUMP)
+#define T_WEB  (1u << MITM_TOOL_WEB)
 
 struct flagdef {
     char shrt;       /* short flag letter, or 0 */
@@ -94,6 +95,10 @@ static const struct flagdef flags[] = {
     {0, "map-local", K_VALUE, "map_local", "PATTERN", T_ALL, "Map Local", NULL},
     {'B', "modify-body", K_VALUE, "modify_body", "PATTERN", T_ALL, "Modify Body", NULL},
     {'H', "modify-headers", K_VALUE, "modify_headers", "PATTERN", T_ALL, "Modify Headers", NULL},
+    {0, "no-web-open-browser", K_OFF, "web_open_browser", NULL, T_WEB, "Web", ""},
+    {0, "web-open-browser", K_ON, "web_open_browser", NULL, T_WEB, NULL, NULL},
+    {0, "web-port", K_VALUE, "web_port", "PORT", T_WEB, NULL, NULL},
+    {0, "web-host", K_VALUE, "web_host", "HOST", T_WEB, NULL, NULL},
 };
 
 enum { NFLAGS = sizeof(flags) / sizeof(flags[0]) };

@@ -477,6 +477,8 @@ static void addons_setup(struct mitm_master *m)
         mitm_addons_insert_before(m->addons, &mitm_addon_serverplayback, &mitm_addon_script, m->scripts);
     if (m->intercept)
         mitm_addons_add(m->addons, &mitm_addon_intercept, m->intercept);
+    if (m->fe.addon)
+        mitm_addons_add(m->addons, m->fe.addon, m->fe.addon_state);
 }
 
 static int start_proxy(struct mitm_master *m)

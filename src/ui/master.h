@@ -52,6 +52,10 @@ struct mitm_frontend {
     bool wants_flows;
     /* A UI: intercept, live snapshots, store and view, the interactive commands. */
     bool interactive;
+    /* An addon of the front end's own, run last in the workers' chain (NULL: none): the web
+     * UI's guard that keeps proxied requests from reaching its own server. */
+    const struct mitm_addon *addon;
+    void *addon_state;
 };
 
 /* The table of live flows: id -> worker. */
