@@ -37,6 +37,7 @@ const serverOptions = () => page.evaluate(async () => (await fetch("./options"))
 
 async function focus(path) {
     await row(path).click();
+    await page.locator(".flow-view [data-tab=request]").click();
     await page.locator(".flow-view .first-line", { hasText: path }).waitFor();
 }
 
@@ -111,4 +112,82 @@ test("the event log shows the server's events and the command bar runs a command
     await input.press("Enter");
     await page.locator(".commandbar-output pre.error-text").waitFor();
     assert.deepEqual(browser.errors, []);
+});
+
+test("Resume All (A) releases every intercepted flow", async () => {
+    await page.keyboard.press("Escape");
+    await page.locator(".main-tabs [data-tab=flowlist]").click();
+    const box = page.locator(".filter-intercept input");
+    await box.fill("~q & ~u /all-");
+    await box.press("Enter");
+    await page.locator(".footer .intercept-filter").waitFor();
+    const pending = ["/all-1", "/all-2"].map((p) => curl(mitmc.proxyPort, upstream.url(p)));
+    await page.locator("tr.flow-row.intercepted", { hasText: "/all-1" }).waitFor();
+    await page.locator("tr.flow-row.intercepted", { hasText: "/all-2" }).waitFor();
+    assert.equal(upstream.requests.filter((q) => q.target.startsWith("/all-")).length, 0);
+    await box.blur(); // keys go to the page, not the filter box
+    await page.keyboard.press("A");
+    for (const p of pending) assert.equal((await p).code, 0);
+    assert.equal(upstream.requests.filter((q) => q.target.startsWith("/all-")).length, 2);
+    await box.fill("");
+    await box.press("Enter");
+    await page.locator(".footer .intercept-filter").waitFor({ state: "detached" });
+});
+
+test("Save, Clear All and Open round-trip the flows through a flow file", async () => {
+    await page.keyboard.press("Escape");
+    const before = (await serverFlows()).map((f) => f.request.path).sort();
+    assert.ok(before.length > 5);
+    await page.locator(".file-menu .menu-toggle").click();
+    const [download] = await Promise.all([page.waitForEvent("download"), page.locator(".file-menu a", { hasText: /^Save$/ }).click()]);
+    const file = await download.path();
+    page.once("dialog", (d) => d.accept());
+    await page.locator(".file-menu .menu-toggle").click();
+    await page.locator(".file-menu a", { hasText: "Clear All" }).click();
+    await page.locator(".footer .flow-count", { hasText: /^0 of 0 flows/ }).waitFor();
+    assert.equal((await serverFlows()).length, 0);
+    await page.locator(".file-menu .menu-toggle").click();
+    await page.locator(".file-menu input[type=file]").setInputFiles(file);
+    await page.locator(".footer .flow-count", { hasText: new RegExp(`^${before.length} of ${before.length} flows`) }).waitFor();
+    assert.deepEqual((await serverFlows()).map((f) => f.request.path).sort(), before);
+    assert.deepEqual(browser.errors, []);
+});
+
+test("a response edited before resume reaches the client", async () => {
+    await page.keyboard.press("Escape");
+    await page.locator(".main-tabs [data-tab=flowlist]").click();
+    const box = page.locator(".filter-intercept input");
+    await box.fill("~s & ~u /resp-1");
+    await box.press("Enter");
+    await page.locator(".footer .intercept-filter").waitFor();
+    const pending = curl(mitmc.proxyPort, upstream.url("/resp-1"), ["-i"]);
+    await page.locator("tr.flow-row.intercepted", { hasText: "/resp-1" }).click();
+    const view = page.locator(".flow-view");
+    await view.locator("[data-tab=response]").click();
+    await view.locator(".edit-button").click();
+    await view.locator("input.edit-code").fill("201");
+    await view.locator("input.edit-reason").fill("Created Here");
+    await view.locator("textarea.edit-body").fill("edited body\n");
+    await view.locator(".save-edit").click();
+    await view.locator(".first-line", { hasText: "201" }).waitFor();
+    await page.locator(".flow-menu .resume").click();
+    const r = await pending;
+    assert.equal(r.code, 0, r.stderr);
+    const [head, body] = r.stdout.split("\r\n\r\n");
+    assert.match(head, /^HTTP\/1\.1 201 Created Here\r\n/);
+    assert.match(head, /\r\nContent-Length: 12(\r\n|$)/i);
+    assert.equal(body, "edited body\n");
+    await page.keyboard.press("Escape");
+    await page.locator(".main-tabs [data-tab=flowlist]").click();
+    await box.fill("");
+    await box.press("Enter");
+    await page.locator(".footer .intercept-filter").waitFor({ state: "detached" });
+});
+
+test("a comment is saved on the server", async () => {
+    await focus("/act-1");
+    await page.locator(".flow-view [data-tab=comment]").click();
+    await page.locator(".comment-input").fill("looked at this");
+    await page.locator(".comment button", { hasText: "Save comment" }).click();
+    await waitFor(async () => (await serverFlows()).find((f) => f.request.path === "/act-1").comment === "looked at this", "the comment on the server");
 });

@@ -165,7 +165,7 @@ function Editor({ flow, part, draft, done }) {
             else {
                 const code = Number(d.code);
                 if (!Number.isInteger(code) || code < 100 || code > 999) throw new Error(`invalid status code: ${d.code}`);
-                Object.assign(m, { code, msg: d.reason });
+                Object.assign(m, { code, reason: d.reason });
             }
             if (d.body !== d.origBody) m.content = d.body;
         } catch (e) {
