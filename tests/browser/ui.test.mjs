@@ -154,6 +154,28 @@ test("the search box narrows the list", async () => {
     assert.deepEqual(browser.errors, []);
 });
 
+test("a half-typed or refused search filter says why and keeps the list", async () => {
+    const box = page.locator(".filter-search input");
+    const total = await page.locator("tr.flow-row").count();
+    await box.fill("~u");
+    await box.press("Enter");
+    await page.locator(".filter-search .filter-error", { hasText: "~u needs an argument" }).waitFor();
+    assert.equal(await page.locator(".connection-indicator.conn-established").count(), 1);
+    assert.equal(await page.locator("tr.flow-row").count(), total);
+    // well-formed to the eye but not to the server: /updates is closed (as mitmproxy does),
+    // the UI says so, reconnects and does not send it again
+    await box.fill("~c notanumber");
+    await box.press("Enter");
+    await page.locator(".filter-search .filter-error", { hasText: "refused" }).waitFor();
+    await page.locator(".connection-indicator.conn-established").waitFor();
+    assert.equal(await page.locator("tr.flow-row").count(), total);
+    await box.fill("");
+    await box.press("Enter");
+    await page.locator(".filter-search .filter-error").waitFor({ state: "detached" });
+    assert.ok(/error processing message/i.test(mitmc.output()), "the server logged why it closed /updates");
+    browser.errors.length = 0; // the close is logged by chromium as a failed WebSocket
+});
+
 test("the server's Content-Security-Policy allows the page's import map", async () => {
     // an inline import map runs only if script-src names its hash (docs/internals/web-frontend.md)
     const html = fs.readFileSync(path.join(ROOT, "web/index.html"), "utf8");

@@ -120,6 +120,8 @@ export class Backend {
             this.onMessage(msg);
         };
         ws.onclose = (ev) => {
+            if (ev.code === 1011 && this.lastFilter && Date.now() - this.lastFilter.t < 5000) this.h.filterRejected(this.lastFilter.name);
+            this.lastFilter = null;
             this.h.connection("error", ev.reason || `connection closed (${ev.code})`);
             // reconnect with a bounded back-off; a full refetch follows the new open
             const delay = Math.min(10000, 500 * 2 ** this.retry++);
@@ -182,6 +184,8 @@ export class Backend {
 
     send(msg) {
         // not open yet: onOpen sends the current filters anyway
-        if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+        if (this.ws.readyState !== WebSocket.OPEN) return;
+        if (msg.type === "flows/updateFilter" && msg.payload.expr) this.lastFilter = { name: msg.payload.name, t: Date.now() };
+        this.ws.send(JSON.stringify(msg));
     }
 }

@@ -201,7 +201,7 @@ function Editor({ flow, part, draft, done }) {
             )}
         </tbody></table>
         <button type="button" class="btn btn-small add-header" onClick=${() => upd({ headers: [...d.headers, ["", ""]] })}>+ Header</button>
-        <textarea class="edit-body" name="body" rows="8" spellcheck="false" value=${d.body} onInput=${(e) => upd({ body: e.currentTarget.value })}></textarea>
+        <textarea class="edit-body" name="body" rows="8" spellcheck=${false} value=${d.body} onInput=${(e) => upd({ body: e.currentTarget.value })}></textarea>
         <div class="editor-buttons">
             <button type="submit" class="btn btn-primary save-edit" disabled=${busy}>Save</button>
             <button type="button" class="btn" onClick=${done}>Cancel</button>

@@ -4,17 +4,12 @@ import { useEffect, useRef, useState } from "preact/hooks";
 import { html, cls } from "./html.js";
 import { S, set, setFilter, notify } from "./store.js";
 import { getJson, runCommand, put } from "./api.js";
-
-let filterHelp = null;
+import { loadFilterOps } from "./filtercheck.js";
 
 function FilterHelp({ onPick }) {
-    const [cmds, setCmds] = useState(filterHelp);
+    const [cmds, setCmds] = useState(null);
     useEffect(() => {
-        if (filterHelp) return;
-        getJson("./filter-help").then(
-            (j) => setCmds((filterHelp = j.commands)),
-            (e) => setCmds([["error", e.message]]),
-        );
+        loadFilterOps().then((c) => setCmds(c || [["error", "could not load /filter-help"]]));
     }, []);
     return html`<div class="popover filter-help">
         <table class="table"><tbody>
@@ -55,7 +50,7 @@ export function FilterInput({ name, placeholder }) {
     const err = S.filterError[name];
     return html`<div class=${cls("filter-input", "filter-" + name, err && "has-error", value && "active")}>
         <span class="filter-label" title=${FILTER_TITLES[name]}>${FILTER_TITLES[name]}</span>
-        <input type="text" name=${name} placeholder=${placeholder} value=${value} spellcheck="false" autocomplete="off"
+        <input type="text" name=${name} placeholder=${placeholder} value=${value} spellcheck=${false} autocomplete="off"
             onInput=${onInput}
             onFocus=${() => setFocus(true)}
             onBlur=${() => {
@@ -152,7 +147,7 @@ export function CommandBar() {
         ${matches.length > 0 && html`<div class="muted mono completions">${matches.join("  ")}</div>`}
         <div class="commandbar-line"><span class="prompt">:</span>
             <input ref=${inputRef} type="text" class="command-input" placeholder="Enter command (Tab completes)" value=${line}
-                spellcheck="false" onInput=${(e) => setLine(e.currentTarget.value)} onKeyDown=${onKey} />
+                spellcheck=${false} onInput=${(e) => setLine(e.currentTarget.value)} onKeyDown=${onKey} />
             <button class="btn btn-small" onClick=${() => set({ showCommandBar: false })}>✕</button>
         </div>
     </div>`;
@@ -216,7 +211,7 @@ export function TextModal({ title, text, onClose }) {
     return html`<div class="modal-backdrop" onClick=${onClose}>
         <div class="modal" onClick=${(e) => e.stopPropagation()}>
             <div class="modal-head">${title}<button class="btn btn-small" onClick=${onClose}>✕</button></div>
-            <textarea class="modal-text" readonly rows="16" spellcheck="false" value=${text}></textarea>
+            <textarea class="modal-text" readonly rows="16" spellcheck=${false} value=${text}></textarea>
             <div class="modal-buttons"><button class="btn btn-primary" onClick=${copy}>Copy to clipboard</button></div>
         </div>
     </div>`;

@@ -2,6 +2,7 @@
 // re-renders at most once per animation frame however many messages arrive.
 import { SORT_KEYS } from "./util.js";
 import * as api from "./api.js";
+import { checkFilter, loadFilterOps } from "./filtercheck.js";
 
 const params = new URLSearchParams(location.search);
 
@@ -108,7 +109,14 @@ export const handlers = {
         set({ connection: state, connectionError: err });
     },
     resendFilters() {
-        for (const name of ["search", "highlight"]) sendFilter(name);
+        for (const name of ["search", "highlight"]) if (!S.filterError[name]) sendFilter(name);
+    },
+    // the server closed /updates right after a filter (mitmproxy's answer to an invalid one):
+    // keep the text, show why, and do not send it again
+    filterRejected(name) {
+        S.filterError = { ...S.filterError, [name]: "the server refused this filter" };
+        S.match = { ...S.match, [name]: null };
+        changed();
     },
     // data: the resource's JSON; for flows a list, appended to what is there when more is set
     // (the later pages of a paged fetch)
@@ -183,7 +191,6 @@ export const handlers = {
             case "flows/filterUpdate": {
                 if (p.name in S.match) {
                     S.match[p.name] = p.matching_flow_ids === null ? null : matchSet(p.matching_flow_ids);
-                    S.filterError[p.name] = "";
                 }
                 break;
             }
@@ -205,6 +212,7 @@ export const handlers = {
 export let backend = null;
 
 export function start() {
+    loadFilterOps();
     backend = new api.Backend(handlers);
 }
 
@@ -221,9 +229,12 @@ export function setFilter(name, expr) {
         return;
     }
     S.filters = { ...S.filters, [name]: expr };
-    if (!expr) {
-        S.match[name] = null;
-        S.match = { ...S.match };
+    const err = checkFilter(expr);
+    S.filterError = { ...S.filterError, [name]: err };
+    if (!expr || err) {
+        // nothing (or nothing valid yet) to filter by: the server forgets the filter
+        S.match = { ...S.match, [name]: null };
+        if (backend) backend.send({ type: "flows/updateFilter", payload: { name, expr: "" } });
     }
     // keep the filter in the address bar, as mitmweb does
     const u = new URL(location.href);
@@ -231,7 +242,7 @@ export function setFilter(name, expr) {
     else u.searchParams.delete(name);
     u.searchParams.delete("token");
     history.replaceState(null, "", u.href);
-    sendFilter(name);
+    if (expr && !err) sendFilter(name);
     changed();
 }
 
