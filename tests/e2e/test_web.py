@@ -6,6 +6,7 @@ import hashlib
 import json
 import re
 import shutil
+import socket
 import subprocess
 import time
 
@@ -366,3 +367,75 @@ def test_static_assets_and_state(web):
     assert "error" in w.http.post("/commands/no.such.command", json={"arguments": []}).json()
     assert any(c[0] == "~q" for c in w.get("/filter-help").json()["commands"])
     assert any("Web server listening" in e["message"] for e in w.get("/events").json())
+
+
+def test_oversized_and_slow_requests_are_cut_off(web, curl, http_upstream):
+    w = web()
+    # a head beyond 64 KiB: 431, connection closed
+    with u.connect(w.port) as s:
+        s.sendall(b"GET /flows HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 70000 + b"\r\n\r\n")
+        r = u.read_response(u.Reader(s, u.IO_TIMEOUT))
+        assert r.status == 431
+    # a body announced beyond 256 MiB: 413 before any byte of it is read
+    with u.connect(w.port) as s:
+        s.sendall(b"POST /flows/dump HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 300000000\r\n\r\n")
+        r = u.read_response(u.Reader(s, u.IO_TIMEOUT))
+        assert r.status == 413
+    # a malformed head: 400 with a JSON error
+    r = u.exchange(w.port, b"GET /flows HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n")
+    assert r.status == 400 and b"error" in r.body
+    # slowloris: a head trickled one byte a second gets 408 once its 15 s are up, however
+    # steadily it trickles
+    with u.connect(w.port) as s:
+        s.sendall(b"GET /flows HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        s.settimeout(1.0)
+        got = b""
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                s.sendall(b"a")
+            except OSError:
+                break
+            try:
+                d = s.recv(4096)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            if not d:
+                break
+            got += d
+        assert got.startswith(b"HTTP/1.1 408"), got[:200]
+    # the proxy and the API are unaffected
+    assert curl(w.proxy.port, http_upstream.url + "/size/10").stdout == u.body_bytes(10)
+    assert w.get("/state").status_code == 200
+
+
+def test_https_flow_has_the_server_certificate(web, curl, tmp_path):
+    """cert_to_json of a flow's server certificate (a flow file written by Debian's mitmproxy,
+    uploaded twice: the second encoding comes from the parsed-chain cache)."""
+    import io
+    import tls_util
+    from mitmproxy import certs
+    from mitmproxy import io as mio
+    from mitmproxy.test import tflow
+    pki = tls_util.Pki(tmp_path)
+    buf = io.BytesIO()
+    wr = mio.FlowWriter(buf)
+    for _ in range(2):
+        f = tflow.tflow(resp=True)
+        f.server_conn.certificate_list = [certs.Cert.from_pem(open(pki.good[0], "rb").read())]
+        wr.add(f)
+    w = web()
+    r = w.http.post("/flows/dump", content=buf.getvalue())
+    assert r.status_code == 200, r.text
+    fl = w.flows()
+    assert len(fl) == 2
+    for f in fl:
+        cert = f["server_conn"]["cert"]
+        assert cert["subject"] == [["commonName", "alpha.test"], ["organizationName", "Upstream Org"]]
+        assert cert["issuer"] == [["commonName", "mitmc test CA"]]
+        assert cert["altnames"] == ["alpha.test", "beta.test", "127.0.0.1"]
+        assert cert["keyinfo"] == ["EC", 256]
+        assert len(cert["sha256"]) == 64 and cert["notafter"] > cert["notbefore"]
+    assert fl[0]["server_conn"]["cert"] == fl[1]["server_conn"]["cert"]

@@ -148,6 +148,11 @@ json_t *web_api_matching_ids(struct web *w, const struct mitm_filter *filt)
     return ids;
 }
 
+static int dump_to_buf(const char *p, size_t n, void *arg)
+{
+    return mitm_buf_append(arg, p, n);
+}
+
 /* GET /flows: every flow of the view (mitmproxy's shape), or with ?limit= one page of it
  * (docs/internals/web.md): {"total", "offset", "flows"}, optionally filtered. */
 static void get_flows(struct web *w, struct web_request *r)
@@ -170,36 +175,44 @@ static void get_flows(struct web *w, struct web_request *r)
     if (limit > WEB_PAGE_MAX)
         limit = WEB_PAGE_MAX;
     bool paged = limit_s != NULL;
-    json_t *flows = json_array();
-    size_t n = mitm_store_view_count(w->m.view), total = 0;
-    if (!filt) {
-        total = n;
-        size_t from = paged ? (size_t)offset : 0, to = paged ? from + (size_t)limit : n;
-        for (size_t pos = from; pos < n && pos < to; pos++) {
-            ssize_t i = mitm_store_view_at(w->m.view, pos);
-            struct mitm_flow *f = i >= 0 ? load(w, NULL, (size_t)i) : NULL;
-            if (f)
-                json_array_append_new(flows, flow_json_at(w, (size_t)i, f));
-            mitm_flow_unref(f);
+    /* each flow is dumped on its own and appended: the tree of one flow lives at a time */
+    struct mitm_buf out;
+    mitm_buf_init(&out, 0);
+    mitm_buf_append(&out, "[", 1);
+    size_t n = mitm_store_view_count(w->m.view), total = 0, listed = 0;
+    size_t from = paged ? (size_t)offset : 0, to = paged ? from + (size_t)limit : n;
+    for (size_t pos = filt ? 0 : from; pos < n && (filt || pos < to); pos++) {
+        ssize_t i = mitm_store_view_at(w->m.view, pos);
+        struct mitm_flow *f = i >= 0 ? load(w, NULL, (size_t)i) : NULL;
+        bool match = f && (!filt || mitm_filter_match(filt, f));
+        if (match && (!filt || !paged || (total >= from && total < to))) {
+            json_t *j = flow_json_at(w, (size_t)i, f);
+            if (listed++)
+                mitm_buf_append(&out, ",", 1);
+            json_dump_callback(j, dump_to_buf, &out, JSON_COMPACT);
+            json_decref(j);
         }
-    } else {
-        for (size_t pos = 0; pos < n; pos++) {
-            ssize_t i = mitm_store_view_at(w->m.view, pos);
-            struct mitm_flow *f = i >= 0 ? load(w, NULL, (size_t)i) : NULL;
-            if (f && mitm_filter_match(filt, f)) {
-                if (!paged || (total >= (size_t)offset && total < (size_t)offset + (size_t)limit))
-                    json_array_append_new(flows, flow_json_at(w, (size_t)i, f));
-                total++;
-            }
-            mitm_flow_unref(f);
-        }
+        if (match)
+            total++;
+        mitm_flow_unref(f);
     }
-    if (paged)
-        web_reply_json(r, 200,
-                       json_pack("{s:I,s:I,s:o}", "total", (json_int_t)total, "offset", (json_int_t)offset,
-                                 "flows", flows));
-    else
-        web_reply_json(r, 200, flows);
+    mitm_buf_append(&out, "]", 1);
+    if (!filt)
+        total = n;
+    if (paged) {
+        char head[96];
+        int hl = snprintf(head, sizeof(head), "{\"total\":%zu,\"offset\":%ld,\"flows\":", total, offset);
+        struct mitm_buf page;
+        mitm_buf_init(&page, 0);
+        mitm_buf_append(&page, head, (size_t)hl);
+        mitm_buf_append(&page, mitm_buf_data(&out), out.len);
+        mitm_buf_append(&page, "}", 1);
+        mitm_buf_free(&out);
+        out = page;
+    }
+    size_t len;
+    uint8_t *body = mitm_buf_steal(&out, &len);
+    web_reply_owned(r, 200, "application/json; charset=UTF-8", NULL, body, len);
 Exit:
     mitm_filter_free(filt);
     free(limit_s);
@@ -231,9 +244,10 @@ static void dump_flows(struct web *w, struct web_request *r)
         mitm_flow_unref(f);
     }
     mitm_filter_free(filt);
-    web_reply(r, 200, "application/octet-stream", "Content-Disposition: attachment; filename=flows\r\n",
-              mitm_buf_data(&out), out.len);
-    mitm_buf_free(&out);
+    size_t len;
+    uint8_t *body = mitm_buf_steal(&out, &len);
+    web_reply_owned(r, 200, "application/octet-stream", "Content-Disposition: attachment; filename=flows\r\n",
+                    body, len);
 }
 
 /* mitmproxy's filecontents: the first file of a multipart/form-data body, else the body. */

@@ -66,11 +66,48 @@ static json_t *headers_json(const struct mitm_headers *h)
     return a;
 }
 
+/* Parsed certificates by the FNV-1a hash of their PEM: HTTPS flows to one server carry the
+ * same chain, and parsing it is most of a flow's encoding. Main thread only. */
+#define CERT_CACHE 16
+static struct {
+    uint64_t hash;
+    size_t len;
+    json_t *j;
+} cert_cache[CERT_CACHE];
+static size_t cert_next;
+
+static json_t *cert_parse(const struct mitm_strlist *l);
+
+void web_json_free(void)
+{
+    for (size_t i = 0; i < CERT_CACHE; i++) {
+        json_decref(cert_cache[i].j);
+        cert_cache[i].j = NULL;
+    }
+}
+
 /* cert_to_json of the first certificate of a chain (PEM), or null. */
 static json_t *cert_json(const struct mitm_strlist *l)
 {
     if (!l->n)
         return json_null();
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < l->lens[0]; i++)
+        h = (h ^ (uint8_t)l->v[0][i]) * 1099511628211ull;
+    for (size_t i = 0; i < CERT_CACHE; i++)
+        if (cert_cache[i].j && cert_cache[i].hash == h && cert_cache[i].len == l->lens[0])
+            return json_incref(cert_cache[i].j);
+    json_t *j = cert_parse(l);
+    size_t k = cert_next++ % CERT_CACHE;
+    json_decref(cert_cache[k].j);
+    cert_cache[k].hash = h;
+    cert_cache[k].len = l->lens[0];
+    cert_cache[k].j = json_incref(j);
+    return j;
+}
+
+static json_t *cert_parse(const struct mitm_strlist *l)
+{
     BIO *bio = BIO_new_mem_buf(l->v[0], (int)l->lens[0]);
     X509 *x = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
     BIO_free(bio);

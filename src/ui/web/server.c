@@ -42,6 +42,7 @@ struct web_conn {
     /* /updates */
     struct mitm_ws_parser wsp;
     struct mitm_ws_assembler wsa;
+    struct mitm_buf wsq; /* frames not handed to the socket yet (ws_send) */
     struct named_filter filters[WEB_FILTERS_MAX];
     size_t nfilters;
 };
@@ -50,6 +51,7 @@ struct wreq {
     uv_write_t req;
     struct web_conn *c;
     size_t len;
+    uint8_t *owned; /* a body handed over (web_reply_owned), freed when written */
     uint8_t data[];
 };
 
@@ -62,6 +64,7 @@ static void on_written(uv_write_t *req, int status)
     struct wreq *wr = (struct wreq *)req;
     struct web_conn *c = wr->c;
     c->out_pending -= wr->len;
+    free(wr->owned);
     free(wr);
     if (c->closing)
         return;
@@ -71,22 +74,34 @@ static void on_written(uv_write_t *req, int status)
         conn_close(c, NULL);
 }
 
-static void conn_write(struct web_conn *c, const void *p, size_t n)
+/* Write head[0..hn) (copied) and then body[0..bn) (taken over: freed once written; NULL:
+ * none) in one uv_write. */
+static void conn_write2(struct web_conn *c, const void *head, size_t hn, uint8_t *body, size_t bn)
 {
-    if (c->closing || n == 0)
+    if (c->closing || hn + bn == 0) {
+        free(body);
         return;
-    struct wreq *wr = mitm_alloc(sizeof(*wr) + n);
-    memcpy(wr->data, p, n);
+    }
+    struct wreq *wr = mitm_alloc(sizeof(*wr) + hn);
+    memcpy(wr->data, head, hn);
     wr->c = c;
-    wr->len = n;
-    c->out_pending += n;
-    uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)n);
-    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+    wr->len = hn + bn;
+    wr->owned = body;
+    c->out_pending += wr->len;
+    uv_buf_t b[2] = {uv_buf_init((char *)wr->data, (unsigned)hn), uv_buf_init((char *)body, (unsigned)bn)};
+    int rc = hn ? uv_write(&wr->req, (uv_stream_t *)&c->tcp, b, body && bn ? 2 : 1, on_written)
+                : uv_write(&wr->req, (uv_stream_t *)&c->tcp, b + 1, 1, on_written);
     if (rc < 0) {
-        c->out_pending -= n;
+        c->out_pending -= wr->len;
+        free(wr->owned);
         free(wr);
         conn_close(c, uv_strerror(rc));
     }
+}
+
+static void conn_write(struct web_conn *c, const void *p, size_t n)
+{
+    conn_write2(c, p, n, NULL, 0);
 }
 
 /* ---- connections ---- */
@@ -98,6 +113,7 @@ static void on_handle_closed(uv_handle_t *h)
         return;
     mitm_buf_free(&c->in);
     mitm_buf_free(&c->content);
+    mitm_buf_free(&c->wsq);
     mitm_http_request_free(c->req);
     mitm_h1_body_free(&c->body);
     if (c->state == C_WS) {
@@ -176,31 +192,52 @@ static const char SECURITY_HEADERS[] = "X-Frame-Options: DENY\r\n"
                                        "img-src 'self' data:; style-src   'self' 'unsafe-inline'\r\n"
                                        "Referrer-Policy: same-origin\r\n";
 
-void web_reply(struct web_request *r, int status, const char *ctype, const char *extra, const void *body,
-               size_t len)
+/* The head of an answer to r (web_reply's headers) with Content-Length len. */
+static void reply_head(struct web_request *r, struct mitm_buf *out, int status, const char *ctype,
+                       const char *extra, size_t len)
 {
     struct web_conn *c = r->conn;
-    struct mitm_buf out;
-    mitm_buf_init(&out, 0);
-    mitm_buf_printf(&out, "HTTP/1.1 %d %s\r\nServer: mitmc/" MITM_VERSION "\r\n%s", status,
+    mitm_buf_printf(out, "HTTP/1.1 %d %s\r\nServer: mitmc/" MITM_VERSION "\r\n%s", status,
                     mitm_http_reason(status), SECURITY_HEADERS);
     if (ctype)
-        mitm_buf_printf(&out, "Content-Type: %s\r\n", ctype);
+        mitm_buf_printf(out, "Content-Type: %s\r\n", ctype);
     if (extra)
-        mitm_buf_append(&out, extra, strlen(extra));
+        mitm_buf_append(out, extra, strlen(extra));
     if (r->set_cookie) {
         char v[80];
         web_auth_cookie(c->w, v);
-        mitm_buf_printf(&out, "Set-Cookie: %s=%s; Max-Age=34560000; Path=/; HttpOnly; SameSite=Strict\r\n",
+        mitm_buf_printf(out, "Set-Cookie: %s=%s; Max-Age=34560000; Path=/; HttpOnly; SameSite=Strict\r\n",
                         c->w->cookie_name, v);
     }
     if (status >= 400)
         c->close_after = c->close_after || status == 400 || status == 413 || status == 431;
-    mitm_buf_printf(&out, "Content-Length: %zu\r\n%s\r\n", len,
-                    c->close_after ? "Connection: close\r\n" : "");
+    mitm_buf_printf(out, "Content-Length: %zu\r\n%s\r\n", len, c->close_after ? "Connection: close\r\n" : "");
+}
+
+void web_reply(struct web_request *r, int status, const char *ctype, const char *extra, const void *body,
+               size_t len)
+{
+    struct mitm_buf out;
+    mitm_buf_init(&out, 0);
+    reply_head(r, &out, status, ctype, extra, len);
     if (strcmp(r->method, "HEAD") != 0 && len)
         mitm_buf_append(&out, body, len);
-    conn_write(c, mitm_buf_data(&out), out.len);
+    conn_write(r->conn, mitm_buf_data(&out), out.len);
+    mitm_buf_free(&out);
+}
+
+void web_reply_owned(struct web_request *r, int status, const char *ctype, const char *extra, uint8_t *body,
+                     size_t len)
+{
+    struct mitm_buf out;
+    mitm_buf_init(&out, 0);
+    reply_head(r, &out, status, ctype, extra, len);
+    if (strcmp(r->method, "HEAD") == 0) {
+        free(body);
+        body = NULL;
+        len = 0;
+    }
+    conn_write2(r->conn, mitm_buf_data(&out), out.len, body, len);
     mitm_buf_free(&out);
 }
 
@@ -208,8 +245,7 @@ void web_reply_json(struct web_request *r, int status, json_t *j)
 {
     char *s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(j);
-    web_reply(r, status, "application/json; charset=UTF-8", NULL, s, s ? strlen(s) : 0);
-    free(s);
+    web_reply_owned(r, status, "application/json; charset=UTF-8", NULL, (uint8_t *)s, s ? strlen(s) : 0);
 }
 
 void web_reply_error(struct web_request *r, int status, const char *fmt, ...)
@@ -269,31 +305,44 @@ int web_upgrade(struct web_request *r)
     return 0;
 }
 
+/* Hand c's queued frames to the socket in one write. */
+static void ws_flush(struct web_conn *c)
+{
+    if (!c->wsq.len)
+        return;
+    size_t len;
+    uint8_t *p = mitm_buf_steal(&c->wsq, &len);
+    conn_write2(c, NULL, 0, p, len);
+}
+
+static void on_flush(uv_timer_t *t)
+{
+    struct web *w = t->data;
+    for (struct web_conn *c = w->conns, *n; c; c = n) {
+        n = c->next;
+        if (c->state == C_WS)
+            ws_flush(c);
+    }
+}
+
+/* Queue a text message for c. Messages are written together WEB_WS_FLUSH_MS later: at
+ * thousands of flows a second one write (and one wake-up of the browser) carries many. */
 static void ws_send(struct web_conn *c, const char *text, size_t len)
 {
     if (c->closing || c->state != C_WS)
         return;
-    if (c->out_pending + len > WEB_WS_QUEUE_MAX) {
+    if (c->out_pending + c->wsq.len + len > WEB_WS_QUEUE_MAX) {
         mitm_log(MITM_LOG_WARN, c->peer, "web: /updates client does not read (%zu bytes queued): dropped",
-                 c->out_pending);
+                 c->out_pending + c->wsq.len);
         conn_close(c, NULL);
         return;
     }
     uint8_t hdr[MITM_WS_MAX_HEADER];
     size_t h = mitm_ws_frame_header(hdr, true, 0, MITM_WS_TEXT, len, NULL);
-    struct wreq *wr = mitm_alloc(sizeof(*wr) + h + len);
-    memcpy(wr->data, hdr, h);
-    memcpy(wr->data + h, text, len);
-    wr->c = c;
-    wr->len = h + len;
-    c->out_pending += wr->len;
-    uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)wr->len);
-    int rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
-    if (rc < 0) {
-        c->out_pending -= wr->len;
-        free(wr);
-        conn_close(c, uv_strerror(rc));
-    }
+    mitm_buf_append(&c->wsq, hdr, h);
+    mitm_buf_append(&c->wsq, text, len);
+    if (!uv_is_active((uv_handle_t *)&c->w->flush))
+        uv_timer_start(&c->w->flush, on_flush, WEB_WS_FLUSH_MS, 0);
 }
 
 static void ws_send_json(struct web_conn *c, json_t *j)
@@ -323,19 +372,40 @@ void web_broadcast_flow(struct web *w, const char *type, const struct mitm_flow 
 {
     if (!w->nclients)
         return;
+    /* the flow is encoded once; each client's message wraps it with its own filters */
     json_t *fj = web_flow_json(f, i >= 0 && mitm_store_has_backup(w->m.store, (size_t)i));
+    char *flow = json_dumps(fj, JSON_COMPACT);
+    json_decref(fj);
+    if (!flow)
+        return;
+    size_t flow_len = strlen(flow);
+    struct mitm_buf msg;
+    mitm_buf_init(&msg, 0);
     for (struct web_conn *c = w->conns, *n; c; c = n) {
         n = c->next;
         if (c->state != C_WS)
             continue;
-        json_t *mf = json_object();
-        for (size_t k = 0; k < c->nfilters; k++)
-            json_object_set_new(mf, c->filters[k].name,
-                                json_boolean(mitm_filter_match(c->filters[k].filt, f)));
-        ws_send_json(
-            c, json_pack("{s:s,s:{s:O,s:o}}", "type", type, "payload", "flow", fj, "matching_filters", mf));
+        msg.len = 0;
+        static const char a[] = "{\"type\":\"",
+                          b[] = "\",\"payload\":{\"flow\":", d[] = ",\"matching_filters\":{";
+        mitm_buf_append(&msg, a, sizeof(a) - 1); /* appends: printf would scan the flow's text twice */
+        mitm_buf_append(&msg, type, strlen(type));
+        mitm_buf_append(&msg, b, sizeof(b) - 1);
+        mitm_buf_append(&msg, flow, flow_len);
+        mitm_buf_append(&msg, d, sizeof(d) - 1);
+        for (size_t k = 0; k < c->nfilters; k++) {
+            json_t *name = json_string(c->filters[k].name);
+            char *ns = json_dumps(name, JSON_ENCODE_ANY);
+            mitm_buf_printf(&msg, "%s%s:%s", k ? "," : "", ns ? ns : "\"\"",
+                            mitm_filter_match(c->filters[k].filt, f) ? "true" : "false");
+            free(ns);
+            json_decref(name);
+        }
+        mitm_buf_append(&msg, "}}}", 3);
+        ws_send(c, (const char *)mitm_buf_data(&msg), msg.len);
     }
-    json_decref(fj);
+    mitm_buf_free(&msg);
+    free(flow);
 }
 
 static void send_filter_update(struct web *w, struct web_conn *c, const char *name,
@@ -405,6 +475,7 @@ static void ws_message(struct web_conn *c, const uint8_t *p, size_t n)
         mitm_buf_init(&out, 0);
         mitm_ws_write_close(&out, MITM_WS_INTERNAL_ERROR, "Internal server error.", 22, NULL);
         c->close_after = true;
+        ws_flush(c);
         conn_write(c, mitm_buf_data(&out), out.len);
         mitm_buf_free(&out);
     }
@@ -422,6 +493,7 @@ static void ws_input(struct web_conn *c)
             mitm_buf_init(&out, 0);
             mitm_ws_write_close(&out, ev.error_code, NULL, 0, NULL);
             c->close_after = true;
+            ws_flush(c);
             conn_write(c, mitm_buf_data(&out), out.len);
             mitm_buf_free(&out);
             break;
@@ -440,6 +512,7 @@ static void ws_input(struct web_conn *c)
                     NULL, 0, NULL);
                 c->close_after = true;
             }
+            ws_flush(c);
             conn_write(c, mitm_buf_data(&out), out.len);
             mitm_buf_free(&out);
             continue;
@@ -673,6 +746,8 @@ int web_server_listen(struct web *w, char *err, size_t errlen)
     }
     uv_tcp_init(w->loop, &w->listener);
     w->listener.data = w;
+    uv_timer_init(w->loop, &w->flush);
+    w->flush.data = w;
     rc = uv_tcp_bind(&w->listener, res->ai_addr, 0);
     if (rc == 0)
         rc = uv_listen((uv_stream_t *)&w->listener, 128, on_connection);
@@ -703,6 +778,7 @@ void web_server_close(struct web *w)
     if (w->listening) {
         w->listening = false;
         uv_close((uv_handle_t *)&w->listener, NULL);
+        uv_close((uv_handle_t *)&w->flush, NULL);
     }
     while (w->conns)
         conn_close(w->conns, NULL);

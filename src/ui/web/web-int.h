@@ -33,6 +33,7 @@ struct mitm_opt_info;
 #define WEB_EVENTS_MAX      10000               /* mitmproxy's EventStore size */
 #define WEB_FILTERS_MAX     8                   /* named filters per /updates client */
 #define WEB_PAGE_MAX        10000               /* flows one paged /flows answer holds at most */
+#define WEB_WS_FLUSH_MS     20                  /* /updates messages are written together this often */
 
 struct web_conn;
 
@@ -53,6 +54,7 @@ struct web {
     struct mitm_master m;
     uv_loop_t *loop;
     uv_tcp_t listener;
+    uv_timer_t flush; /* writes the /updates clients' queued messages */
     bool listening;
     char host[256]; /* web_host as bound */
     uint16_t port;  /* the bound port (web_port, or the kernel's pick for 0) */
@@ -109,6 +111,9 @@ void web_server_close(struct web *w);
  * NULL: none), the body. The security headers and the auth cookie (r->set_cookie) are added. */
 void web_reply(struct web_request *r, int status, const char *ctype, const char *extra, const void *body,
                size_t len);
+/* web_reply with a body taken over (malloc'd; freed once written: no copy). */
+void web_reply_owned(struct web_request *r, int status, const char *ctype, const char *extra, uint8_t *body,
+                     size_t len);
 /* Answer r with j (taken over) as JSON. */
 void web_reply_json(struct web_request *r, int status, json_t *j);
 /* Answer r with {"error": msg} and status. */
@@ -140,6 +145,8 @@ json_t *web_api_matching_ids(struct web *w, const struct mitm_filter *filt);
 /* mitmproxy 12's flow_to_json (no bodies: their length and SHA-256). modified: the flow has a
  * backup. */
 json_t *web_flow_json(const struct mitm_flow *f, bool modified);
+/* Free the certificates kept parsed (at exit). */
+void web_json_free(void);
 /* optmanager.dump_dicts for one option, or for all (name NULL) as {name: {...}}. */
 json_t *web_options_json(const char *name);
 /* /commands as mitmproxy's Commands handler. */

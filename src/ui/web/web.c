@@ -300,6 +300,7 @@ int mitm_web_main(const struct mitm_cli *cli)
         mitm_master_deinit(&w->m);
     uv_loop_close(w->loop);
     web_events_clear(w);
+    web_json_free();
     free(w->events);
     free(w->seen);
     pthread_mutex_destroy(&w->ev_mu);

@@ -412,3 +412,22 @@ Test(cli, commands_flag)
     cr_assert(strstr(t, "\n  --commands            Show all commands and their signatures\n"), "%s", t);
     free(t);
 }
+
+/* mitmweb's flags (tools/cmdline.py common_options + mitmweb): web tool only. */
+Test(cli, web_flags)
+{
+    cr_assert_eq(o.web_port, 8081);
+    cr_assert_str_eq(o.web_host, "127.0.0.1");
+    cr_assert(o.web_open_browser);
+    cr_assert_eq(
+        PARSE("mitmc", "web", "--web-port", "9001", "--web-host", "0.0.0.0", "--no-web-open-browser"), 0,
+        "%s", err);
+    cr_assert_eq(o.web_port, 9001);
+    cr_assert_str_eq(o.web_host, "0.0.0.0");
+    cr_assert_not(o.web_open_browser);
+    cr_assert_eq(PARSE("mitmweb", "--web-open-browser"), 0, "%s", err);
+    cr_assert(o.web_open_browser);
+    cr_assert_eq(PARSE("mitmc", "dump", "--web-port", "1"), -1, "mitmdump has no web flags");
+    cr_assert_eq(PARSE("mitmc", "--set", "web_password=$argon2id$x"), 0, "%s", err);
+    cr_assert_str_eq(o.web_password, "$argon2id$x");
+}
