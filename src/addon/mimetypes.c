@@ -334,3 +334,19 @@ const char *mitm_mimetypes_guess(const struct mitm_mimetypes *m, const char *pat
     const struct entry *hit = find_ext(m, ext, n - e);
     return hit ? hit->type : NULL;
 }
+
+const char *mitm_mimetypes_guess_extension(const struct mitm_mimetypes *m, const char *type)
+{
+    size_t n = strcspn(type, ";");
+    while (n && (type[n - 1] == ' ' || type[n - 1] == '\t'))
+        n--;
+    /* Python keeps every extension a type was given, the built-in table's first: a system
+     * file that gives .pot to text/plain does not make .pot text/plain's first */
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        if (ieq(type, n, defaults[i][1]))
+            return defaults[i][0];
+    for (size_t i = 0; i < m->n; i++)
+        if (ieq(type, n, m->v[i].type))
+            return m->v[i].ext;
+    return NULL;
+}

@@ -20,4 +20,8 @@ void mitm_mimetypes_free(struct mitm_mimetypes *m); /* accepts NULL */
 /* The type of path, or NULL if none is known (borrowed from m). */
 const char *mitm_mimetypes_guess(const struct mitm_mimetypes *m, const char *path);
 
+/* Python's guess_extension(type): the first extension (".html") known for type (compared
+ * case-insensitively, parameters after ';' ignored), or NULL. Borrowed from m. */
+const char *mitm_mimetypes_guess_extension(const struct mitm_mimetypes *m, const char *type);
+
 #endif

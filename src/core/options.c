@@ -381,6 +381,20 @@ int mitm_options_set_field(const struct mitm_opt_info *in, void *f, const char *
     return -1;
 }
 
+int mitm_options_set_list(const struct mitm_opt_info *in, void *field, const char *value, char *err,
+                          size_t errlen)
+{
+    int rc = mitm_options_set_field(in, field, NULL, err, errlen);
+    for (const char *p = value ? value : ""; rc == 0 && *p;) {
+        size_t k = strcspn(p, "\n");
+        char *item = mitm_strndup(p, k);
+        rc = mitm_options_set_field(in, field, item, err, errlen);
+        free(item);
+        p += k + (p[k] ? 1 : 0);
+    }
+    return rc;
+}
+
 /* ---- config.yaml ---- */
 
 /* What a YAML node resolves to under the YAML 1.2 core schema (what mitmproxy's
@@ -1146,7 +1160,11 @@ bool mitm_options_equal(const struct mitm_opt_info *in, const struct mitm_option
 
 char *mitm_options_value_text(const struct mitm_opt_info *in, const struct mitm_options *o)
 {
-    const void *f = cfield(o, in);
+    return mitm_options_field_text(in, cfield(o, in));
+}
+
+char *mitm_options_field_text(const struct mitm_opt_info *in, const void *f)
+{
     char num[32];
     switch (in->type) {
     case MITM_OPT_TYPE_BOOL:

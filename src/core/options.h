@@ -126,6 +126,9 @@ bool mitm_options_equal(const struct mitm_opt_info *in, const struct mitm_option
  * number, the string, a list one item per line; NULL for None. Caller frees. */
 char *mitm_options_value_text(const struct mitm_opt_info *in, const struct mitm_options *o);
 
+/* The same for the value at field (of in's type: a script option's). */
+char *mitm_options_field_text(const struct mitm_opt_info *in, const void *field);
+
 /* mitmproxy's options.save: the options of o that differ from their defaults, as YAML
  * ("name: value", lists as "- item" lines), in table order. kept (NULL: none) is what the
  * file being replaced held (loaded over the defaults): an option at its default in o keeps
@@ -145,6 +148,11 @@ bool mitm_options_in_choices(const char *choices, const char *v);
  * table option. Same returns and messages. */
 int mitm_options_set_field(const struct mitm_opt_info *in, void *field, const char *value, char *err,
                            size_t errlen);
+
+/* Replace the list (STRLIST) at field with the items of value, one per line (NULL or "":
+ * empty), as the `set` command does. Returns 0, or -1 with err set. */
+int mitm_options_set_list(const struct mitm_opt_info *in, void *field, const char *value, char *err,
+                          size_t errlen);
 
 /* Free what the value at field holds (a string, a list); it is left empty (NULL, no items). */
 void mitm_options_free_field(const struct mitm_opt_info *in, void *field);

@@ -121,4 +121,17 @@ struct mitm_kv {
 size_t mitm_cv_parse_qsl(const char *s, size_t n, size_t max, struct mitm_kv **out);
 void mitm_kv_free(struct mitm_kv *kv, size_t n);
 
+/* mitmproxy's multipart.decode: the (name, value) pairs of a multipart/form-data body whose
+ * content type ct (ctlen bytes) gives the boundary. Returns the count (0: no boundary or
+ * no named part), or -1 for a named part without the empty line after its headers (where
+ * mitmproxy raises); *out as mitm_cv_parse_qsl's. */
+ssize_t mitm_multipart_decode(const char *ct, size_t ctlen, const uint8_t *d, size_t n, struct mitm_kv **out);
+
+/* mitmproxy's multipart.encode: the pairs as a multipart/form-data body with ct's boundary
+ * appended to out, each part "Content-Disposition: form-data; name=..." and "Content-Type:
+ * text/plain; charset=utf-8". Returns 0, or -1 with err set (no boundary; a value that is the
+ * delimiter line). */
+int mitm_multipart_encode(const char *ct, size_t ctlen, const struct mitm_kv *kv, size_t n,
+                          struct mitm_buf *out, char *err, size_t errlen);
+
 #endif

@@ -278,7 +278,11 @@ void mitm_flow_apply_edits(struct mitm_flow *f, struct mitm_flow *e)
         SWAP(a->trailers, b->trailers);
     }
     struct mitm_http_response *r = f->response, *q = e->response;
-    if (r && q) {
+    if (!r && q && f->type == MITM_FLOW_HTTP) { /* the user made one: the request is answered
+                                                 * with it, as when a script sets it */
+        f->response = q;
+        e->response = NULL;
+    } else if (r && q) {
         SWAP(r->http_version, q->http_version);
         SWAP(r->status_code, q->status_code);
         SWAP(r->reason, q->reason);

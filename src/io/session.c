@@ -843,6 +843,12 @@ static void drop_timers(struct session *s)
 static bool server_connect_killed(struct session *s, struct mitm_cmd *c)
 {
     struct mitm_conn *srv = c->conn;
+    /* as mitmproxy's proxyserver addon, which comes before the others: no loop through
+     * ourselves (a request to the proxy's own address would be sent to it again, forever) */
+    if (!srv->error && mitm_proxy_is_self(s->w->p, srv->host, srv->port))
+        srv->error =
+            mitm_strdup("Request destination unknown. Unable to figure out where this request should be "
+                        "forwarded to.");
     server_hook(s, MITM_HOOK_SERVER_CONNECT, srv);
     if (!srv->error)
         return false;
@@ -1086,6 +1092,11 @@ void mitm_session_close_idle(struct session *s, bool force)
 {
     if (s->ending || (!force && s->live_flows > 0))
         return;
+    /* the grace time is over: the layers see the client go, as when it leaves, so its
+     * flows in flight end through the error hook ("Client disconnected.") and reach -w and
+     * the front end, as mitmproxy's save writes its active flows at done */
+    if (force && s->client && !s->client->closing && s->live_flows > 0)
+        deliver_closed(s->client, false);
     if (s->client)
         close_io(s->client);
     else

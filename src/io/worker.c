@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -578,6 +579,19 @@ int mitm_proxy_port(const struct mitm_proxy *p)
 int mitm_proxy_mode_port(const struct mitm_proxy *p, size_t i)
 {
     return i < p->n_modes ? p->ports[i] : 0;
+}
+
+bool mitm_proxy_is_self(const struct mitm_proxy *p, const char *host, unsigned port)
+{
+    for (size_t i = 0; i < p->n_modes; i++) {
+        if (!p->ports || (unsigned)p->ports[i] != port)
+            continue;
+        const char *lh = p->hosts && p->hosts[i] ? p->hosts[i] : "";
+        if (strcmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0 ||
+            strcasecmp(host, lh) == 0)
+            return true;
+    }
+    return false;
 }
 
 /* "[v6]:port", "*:port" for every interface, else "host:port". */

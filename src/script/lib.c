@@ -219,7 +219,18 @@ static int opt_index(lua_State *L)
     const struct sopt *so = script_option_find(ls->rt, name);
     if (!so)
         return luaL_error(L, "Unknown option: %s", name);
-    script_push_option_value(L, &so->info, &so->val);
+    if (ls->worker < 0) { /* the main thread is the only writer */
+        script_push_option_value(L, &so->info, &so->val);
+        return 1;
+    }
+    /* a copy made under the lock is pushed after it: a push can raise (the state's memory
+     * limit), and must not leave the lock held (it would leak the copy instead) */
+    union optval v;
+    pthread_mutex_lock(&ls->rt->opt_lock);
+    script_copy_option_value(&so->info, &v, &so->val);
+    pthread_mutex_unlock(&ls->rt->opt_lock);
+    script_push_option_value(L, &so->info, &v);
+    mitm_options_free_field(&so->info, &v);
     return 1;
 }
 

@@ -84,7 +84,7 @@ void script_options_free(struct mitm_script_rt *rt)
     rt->nopt = 0;
 }
 
-static void copy_val(const struct mitm_opt_info *in, union optval *dst, const union optval *src)
+void script_copy_option_value(const struct mitm_opt_info *in, union optval *dst, const union optval *src)
 {
     *dst = *src;
     if (in->type == MITM_OPT_TYPE_STR || in->type == MITM_OPT_TYPE_OPT_STR ||
@@ -278,7 +278,7 @@ static int l_add_option(lua_State *L)
     }
     if (old)
         lstate_log(ls, MITM_LOG_WARN, "Over-riding existing option %s", name);
-    copy_val(&o->info, &o->val, &o->def);
+    script_copy_option_value(&o->info, &o->val, &o->def);
     rt->opt[rt->nopt] = o;
     __atomic_store_n(&rt->nopt, rt->nopt + 1, __ATOMIC_RELEASE);
     return 0;
@@ -334,6 +334,20 @@ void script_push_all_options(struct lstate *ls)
     for (size_t i = 0; i < k; i++) {
         lua_pushboolean(L, 1);
         lua_setfield(L, -2, ls->rt->opt[i]->info.name);
+    }
+}
+
+void script_push_updated(struct lstate *ls)
+{
+    if (!ls->updated) {
+        script_push_all_options(ls);
+        return;
+    }
+    lua_State *L = ls->L;
+    lua_createtable(L, 0, (int)ls->nupdated);
+    for (size_t i = 0; i < ls->nupdated; i++) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, ls->updated[i]);
     }
 }
 
@@ -406,4 +420,63 @@ void mitm_script_rt_dump_options(const struct mitm_script_rt *rt, const struct m
     mitm_options_dump_extra(defaults, infos, values, k, out);
     free(infos);
     free(values);
+}
+
+/* ---- the scripts' options at run time ---- */
+
+const struct mitm_opt_info *mitm_script_rt_option(const struct mitm_script_rt *rt, const char *name,
+                                                  const void **value, const void **def)
+{
+    const struct sopt *o = rt ? script_option_find(rt, name) : NULL;
+    if (!o)
+        return NULL;
+    if (value)
+        *value = &o->val;
+    if (def)
+        *def = &o->def;
+    return &o->info;
+}
+
+size_t mitm_script_rt_options(const struct mitm_script_rt *rt, const struct mitm_opt_info **out, size_t cap)
+{
+    size_t k = 0;
+    for (size_t i = 0; rt && i < rt->nopt; i++) {
+        if (script_option_find(rt, rt->opt[i]->info.name) != rt->opt[i])
+            continue; /* redefined later */
+        if (k < cap)
+            out[k] = &rt->opt[i]->info;
+        k++;
+    }
+    return k;
+}
+
+int mitm_script_rt_set_option(struct mitm_script_rt *rt, const char *name, const char *value, char *err,
+                              size_t errlen)
+{
+    struct sopt *o = rt ? (struct sopt *)script_option_find(rt, name) : NULL;
+    if (!o) {
+        mitm_errf(err, errlen, "Unknown option: %s", name);
+        return -1;
+    }
+    union optval next;
+    int rc = 0;
+    if (!value) {
+        script_copy_option_value(&o->info, &next, &o->def);
+    } else if (o->info.type == MITM_OPT_TYPE_STRLIST) {
+        memset(&next, 0, sizeof(next));
+        rc = mitm_options_set_list(&o->info, &next, value, err, errlen);
+    } else {
+        script_copy_option_value(&o->info, &next, &o->val); /* toggle reads the current value */
+        rc = mitm_options_set_field(&o->info, &next, value, err, errlen);
+    }
+    if (rc < 0) {
+        mitm_options_free_field(&o->info, &next);
+        return -1;
+    }
+    pthread_mutex_lock(&rt->opt_lock);
+    union optval old = o->val;
+    o->val = next;
+    pthread_mutex_unlock(&rt->opt_lock);
+    mitm_options_free_field(&o->info, &old);
+    return 0;
 }

@@ -326,7 +326,7 @@ static int life_body(lua_State *L)
         script_push_loader(ls);
         n = 1;
     } else if (h == LIFE_CONFIGURE) {
-        script_push_all_options(ls);
+        script_push_updated(ls);
         n = 1;
     }
     lua_call(L, n, 0);
@@ -581,6 +581,39 @@ int mitm_script_rt_configure(struct mitm_script_rt *rt, const struct mitm_hook_e
     return rc;
 }
 
+int mitm_script_rt_options_changed(struct mitm_script_rt *rt, const char *const *names, size_t n,
+                                   struct mitm_optsnap *opts, const struct mitm_hook_env *env)
+{
+    if (!rt || !n)
+        return 0;
+    if (rt->started) {
+        pthread_mutex_lock(&rt->cfg_lock);
+        for (size_t i = 0; i < n; i++) {
+            unsigned g = rt->cfg_gen + 1;
+            struct cfg_change *c = &rt->cfg_log[g % SCRIPT_CFG_LOG];
+            free(c->name);
+            c->gen = g;
+            c->name = mitm_strdup(names[i]);
+            __atomic_store_n(&rt->cfg_gen, g, __ATOMIC_RELEASE);
+        }
+        struct mitm_optsnap *old = rt->cfg_opts;
+        rt->cfg_opts = opts ? mitm_optsnap_ref(opts) : NULL;
+        pthread_mutex_unlock(&rt->cfg_lock);
+        mitm_optsnap_unref(old);
+    }
+    int rc = 0;
+    for (size_t i = 0; i < rt->n; i++) {
+        struct lstate *ls = rt->scripts[i]->main;
+        ls->updated = names;
+        ls->nupdated = n;
+        if (lstate_life(ls, LIFE_CONFIGURE, env) < 0)
+            rc = -1;
+        ls->updated = NULL;
+        ls->nupdated = 0;
+    }
+    return rc;
+}
+
 int mitm_script_rt_workers(struct mitm_script_rt *rt, int n, const struct mitm_hook_env *env)
 {
     rt->started = true;
@@ -592,6 +625,7 @@ int mitm_script_rt_workers(struct mitm_script_rt *rt, int n, const struct mitm_h
             if (s->w[w].ls)
                 continue;
             s->w[w].tried = s->code->gen;
+            s->w[w].cfg_seen = __atomic_load_n(&rt->cfg_gen, __ATOMIC_ACQUIRE);
             s->w[w].ls = build(s, LS_WORKER, w, s->code, env, true, false);
             if (!s->w[w].ls)
                 return -1;
@@ -670,6 +704,45 @@ void mitm_script_rt_tick(struct mitm_script_rt *rt, const struct mitm_hook_env *
 
 /* ---- the addon (worker threads) ---- */
 
+/* Options changed since slot's state was configured: configure(updated) in it, on its
+ * worker, with the names changed since (every name if the log no longer reaches back) and
+ * the options of the newest change. */
+static void reconfigure(struct mitm_script_rt *rt, struct wslot *slot, const struct mitm_hook_env *env)
+{
+    const char *names[SCRIPT_CFG_LOG];
+    size_t n = 0;
+    bool all = false;
+    pthread_mutex_lock(&rt->cfg_lock);
+    unsigned now = rt->cfg_gen, seen = slot->cfg_seen;
+    if (now - seen > SCRIPT_CFG_LOG) {
+        all = true;
+    } else {
+        for (unsigned g = seen + 1; g != now + 1; g++) {
+            const char *name = rt->cfg_log[g % SCRIPT_CFG_LOG].name;
+            bool dup = false;
+            for (size_t i = 0; i < n && !dup; i++)
+                dup = strcmp(names[i], name) == 0;
+            if (!dup)
+                names[n++] = mitm_strdup(name);
+        }
+    }
+    struct mitm_optsnap *snap = rt->cfg_opts ? mitm_optsnap_ref(rt->cfg_opts) : NULL;
+    pthread_mutex_unlock(&rt->cfg_lock);
+    slot->cfg_seen = now;
+    struct mitm_hook_env e = *env;
+    if (snap)
+        e.opts = &snap->o;
+    struct lstate *ls = slot->ls;
+    ls->updated = all ? NULL : names;
+    ls->nupdated = n;
+    lstate_life(ls, LIFE_CONFIGURE, &e);
+    ls->updated = NULL;
+    ls->nupdated = 0;
+    for (size_t i = 0; i < n; i++)
+        free((char *)names[i]);
+    mitm_optsnap_unref(snap);
+}
+
 /* Worker w's state for s, rebuilt from the newest code if a reload published one. On the
  * worker's own thread; only the code pointer is read under the script's lock, and only
  * when the generation changed. */
@@ -684,8 +757,12 @@ static struct lstate *state_for(struct script *s, int w, const struct mitm_hook_
     }
     struct wslot *slot = &s->w[w];
     unsigned gen = __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE);
-    if (slot->tried == gen)
+    if (slot->tried == gen) {
+        if (slot->ls && slot->cfg_seen != __atomic_load_n(&s->rt->cfg_gen, __ATOMIC_ACQUIRE))
+            reconfigure(s->rt, slot, env);
         return slot->ls;
+    }
+    slot->cfg_seen = __atomic_load_n(&s->rt->cfg_gen, __ATOMIC_ACQUIRE); /* a new state sees all */
     pthread_mutex_lock(&s->code_lock);
     struct code *code = code_ref(s->code);
     pthread_mutex_unlock(&s->code_lock);
@@ -731,6 +808,8 @@ struct mitm_script_rt *mitm_script_rt_new(const struct mitm_script_config *cfg)
     rt->timeout_ms = cfg->opts->script_timeout;
     rt->mem_limit = size_opt(cfg->opts->script_memory_limit);
     rt->shared = mitm_shared_new(size_opt(cfg->opts->script_shared_size));
+    pthread_mutex_init(&rt->opt_lock, NULL);
+    pthread_mutex_init(&rt->cfg_lock, NULL);
     return rt;
 }
 
@@ -744,6 +823,11 @@ void mitm_script_rt_free(struct mitm_script_rt *rt)
     script_cmds_free(rt);
     script_options_free(rt);
     mitm_shared_free(rt->shared);
+    for (size_t i = 0; i < SCRIPT_CFG_LOG; i++)
+        free(rt->cfg_log[i].name);
+    mitm_optsnap_unref(rt->cfg_opts);
+    pthread_mutex_destroy(&rt->opt_lock);
+    pthread_mutex_destroy(&rt->cfg_lock);
     free(rt);
 }
 

@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "core/options.h"
+#include "core/services.h"
 #include "script/script.h"
 #include "script/shared.h"
 
@@ -20,6 +21,7 @@
 #define SCRIPT_COUNT_STEP  10000       /* VM instructions between two looks at the clock */
 #define SCRIPT_MAX_ROOTS   4           /* boxes one hook call hands to Lua */
 #define SCRIPT_DECODE_CAP  (64u << 20) /* largest decoded body (content, text, json) */
+#define SCRIPT_CFG_LOG     64          /* option changes remembered for the workers' configure */
 
 enum lstate_kind {
     LS_MAIN = 0, /* the script's main-thread state: lifecycle, commands */
@@ -107,6 +109,9 @@ struct lstate {
     const void *mt[C__COUNT]; /* the address of each class's metatable in this state */
     bool timed_out;
     bool loading; /* inside load(): the loader works */
+    /* inside configure(): the option names it is told of (NULL: every option) */
+    const char *const *updated;
+    size_t nupdated;
 };
 
 static inline struct lstate *lstate_of(lua_State *L)
@@ -125,6 +130,7 @@ struct stamp {
 struct wslot {
     struct lstate *ls; /* touched only by worker i (and the main thread before/after workers run) */
     unsigned tried;    /* generation last built (or failed to build) */
+    unsigned cfg_seen; /* the runtime's cfg_gen its state was last configured at */
 };
 
 struct script {
@@ -143,9 +149,11 @@ struct script {
     bool gone_warned;
 };
 
-/* An option a script added (loader:add_option). Entries are never changed or removed once
- * workers run: a reload that redefines an option appends a new entry (lookups take the
- * newest), so workers read them without a lock. */
+/* An option a script added (loader:add_option). Entries are never removed once workers
+ * run: a reload that redefines an option appends a new entry (lookups take the newest), so
+ * workers find them without a lock. Values change at run time (`set`): the main thread
+ * writes them under rt->opt_lock, workers read them under it; the main thread, the only
+ * writer, reads them without. */
 union optval {
     bool b;
     long l;
@@ -181,7 +189,19 @@ struct mitm_script_rt {
     const struct mitm_hook_env *cmd_env;
     struct mitm_shared *shared;
     uint8_t has_hook[MITM_HOOK__COUNT]; /* atomic: some loaded code defines the hook */
-    bool started;                       /* worker states built: options are frozen */
+    pthread_mutex_t opt_lock;           /* script option values (struct sopt) */
+    /* Options changed at run time, for the workers' configure(updated): each change bumps
+     * cfg_gen (atomic) and records its names; a worker state configured at an older
+     * generation is configured again at its next hook with the names changed since (all
+     * names if the record was overwritten), with cfg_opts as its options. Under cfg_lock. */
+    pthread_mutex_t cfg_lock;
+    unsigned cfg_gen;
+    struct cfg_change {
+        unsigned gen;
+        char *name;
+    } cfg_log[SCRIPT_CFG_LOG];
+    struct mitm_optsnap *cfg_opts;
+    bool started; /* worker states built: options are frozen */
     bool running;
     bool warned_worker;
 };
@@ -229,12 +249,17 @@ bool script_hook_bound(enum mitm_hook h);
 void script_open_lib(struct lstate *ls);
 /* The configure argument: a table whose keys are all option names (value true). */
 void script_push_all_options(struct lstate *ls);
+/* The configure argument as mitmproxy's `updated`: a table whose keys are the names of
+ * ls->updated (value true), or every option name when it is NULL. */
+void script_push_updated(struct lstate *ls);
 
 /* ---- options.c: script options, the loader ---- */
 void script_push_loader(struct lstate *ls); /* valid while ls->loading */
 const struct sopt *script_option_find(const struct mitm_script_rt *rt, const char *name);
 void script_push_option_value(lua_State *L, const struct mitm_opt_info *in, const void *field);
 void script_options_free(struct mitm_script_rt *rt);
+/* A deep copy of src into dst (overwritten without being freed). */
+void script_copy_option_value(const struct mitm_opt_info *in, union optval *dst, const union optval *src);
 
 /* ---- commands.c ---- */
 void script_cmds_free(struct mitm_script_rt *rt);

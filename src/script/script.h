@@ -25,6 +25,8 @@
 #include "addon/addon.h"
 
 struct mitm_options;
+struct mitm_optsnap;
+struct mitm_opt_info;
 struct mitm_cmd_registry;
 struct mitm_script_rt;
 
@@ -58,6 +60,32 @@ int mitm_script_rt_load(struct mitm_script_rt *rt, const char *path, const struc
  * "Unknown option: NAME" or the option's parse error. Before mitm_script_rt_workers only. */
 int mitm_script_rt_set(struct mitm_script_rt *rt, const char *const *specs, size_t n, char *err,
                        size_t errlen);
+
+/* ---- the scripts' options at run time (main thread) ---- */
+
+/* The row of script option name (its newest definition), or NULL. *value and *def (if not
+ * NULL) receive the addresses of its current and default values (the row type's C type:
+ * MITM_OPT_CTYPE_*), valid until the next set or load. */
+const struct mitm_opt_info *mitm_script_rt_option(const struct mitm_script_rt *rt, const char *name,
+                                                  const void **value, const void **def);
+
+/* The script options, the newest definition of each, in definition order: writes up to cap
+ * rows into out and returns how many there are. */
+size_t mitm_script_rt_options(const struct mitm_script_rt *rt, const struct mitm_opt_info **out, size_t cap);
+
+/* Set script option name at run time from text as mitm_options_set does (value NULL: its
+ * default; a list takes one item per line). Workers read the new value from their next
+ * mitm.options read. Returns 0, or -1 with err set ("Unknown option: NAME", the parse
+ * error): nothing changed. */
+int mitm_script_rt_set_option(struct mitm_script_rt *rt, const char *name, const char *value, char *err,
+                              size_t errlen);
+
+/* Options names[0..n) changed at run time (table or script options), as mitmproxy's
+ * configure(updated): call configure in every main-thread state now (with env), and in
+ * every worker state at its next hook, with opts (a reference is taken) as the options it
+ * reads there. Returns 0, or -1 if a main-thread configure failed (logged). */
+int mitm_script_rt_options_changed(struct mitm_script_rt *rt, const char *const *names, size_t n,
+                                   struct mitm_optsnap *opts, const struct mitm_hook_env *env);
 
 /* Call configure(updated) in every main-thread state, updated holding every option name.
  * Returns 0, or -1 if one failed (logged). */

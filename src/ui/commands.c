@@ -1,6 +1,7 @@
 /* The core commands of the interactive front ends: see commands.h. Each follows the
  * mitmproxy addon named in its comment: arguments, results and messages. */
 #include "ui/commands.h"
+#include "ui/browser.h"
 #include "addon/clientplayback.h"
 #include "addon/spec.h"
 #include "base/alloc.h"
@@ -428,7 +429,7 @@ static int cmd_set(void *data, const struct mitm_cmd_arg *a, size_t n, struct mi
     (void)n, (void)out;
     struct mitm_master *m = data;
     const char *name = a[0].str;
-    const struct mitm_opt_info *in = mitm_options_info(name);
+    const struct mitm_opt_info *in = mitm_master_option(m, name, NULL, NULL);
     if (!in) {
         snprintf(err, errlen, "Unknown option: %s", name);
         return -1;
@@ -579,7 +580,7 @@ int mitm_ui_commands_register(struct mitm_master *m, char *err, size_t errlen)
     };
     if (mitm_ui_register_defs(m, defs, sizeof(defs) / sizeof(defs[0]), err, errlen) < 0 ||
         mitm_ui_viewcmds_register(m, err, errlen) < 0 || mitm_ui_flowcmds_register(m, err, errlen) < 0 ||
-        mitm_ui_cut_register(m, err, errlen) < 0 ||
+        mitm_ui_cut_register(m, err, errlen) < 0 || mitm_ui_browser_register(m, err, errlen) < 0 ||
         mitm_export_register_commands(m->commands, err, errlen) < 0 ||
         mitm_har_register_commands(m->commands, err, errlen) < 0)
         return -1;

@@ -330,10 +330,27 @@ static int cmd_options_reset(void *data, const struct mitm_cmd_arg *a, size_t n,
                              char *err, size_t errlen)
 {
     (void)a, (void)n, (void)out;
+    struct mitm_master *m = data;
     struct mitm_options d = {0}; /* init frees what it finds */
     mitm_options_init(&d);
-    int rc = apply_options(data, &d, err, errlen);
+    int rc = apply_options(m, &d, err, errlen);
     mitm_options_free(&d);
+    /* and the scripts' options */
+    size_t total = mitm_master_options(m, NULL, 0), ntable;
+    mitm_options_all(&ntable);
+    const struct mitm_opt_info **all = mitm_calloc(total + 1, sizeof(*all));
+    total = mitm_master_options(m, all, total);
+    for (size_t i = ntable; i < total && rc == 0; i++) {
+        const void *cur, *def;
+        mitm_master_option(m, all[i]->name, &cur, &def);
+        char *a = mitm_options_field_text(all[i], cur), *b = mitm_options_field_text(all[i], def);
+        bool same = (!a && !b) || (a && b && strcmp(a, b) == 0);
+        free(a);
+        free(b);
+        if (!same)
+            rc = mitm_master_set_option(m, all[i]->name, NULL, err, errlen);
+    }
+    free(all);
     return rc;
 }
 
@@ -341,7 +358,7 @@ static int cmd_options_reset_one(void *data, const struct mitm_cmd_arg *a, size_
                                  char *err, size_t errlen)
 {
     (void)n, (void)out;
-    if (!mitm_options_info(a[0].str)) {
+    if (!mitm_master_option(data, a[0].str, NULL, NULL)) {
         snprintf(err, errlen, "No such option: %s", a[0].str);
         return -1;
     }

@@ -722,17 +722,69 @@ void mitm_master_deinit(struct mitm_master *m)
     mitm_filter_free(m->read_filter);
     live_free(m->live);
     mitm_store_free(m->store); /* and its view */
+    if (m->defaults_on)
+        mitm_options_free(&m->defaults);
     memset(m, 0, sizeof(*m));
 }
 
 /* ---- options at run time ---------------------------------------------------------------- */
 
+const struct mitm_opt_info *mitm_master_option(struct mitm_master *m, const char *name, const void **value,
+                                               const void **def)
+{
+    const struct mitm_opt_info *in = mitm_options_info(name);
+    if (!in)
+        return mitm_script_rt_option(m->scripts, name, value, def);
+    if (!m->defaults_on) {
+        mitm_options_init(&m->defaults);
+        m->defaults_on = true;
+    }
+    if (value)
+        *value = (const char *)&mitm_options + in->offset;
+    if (def)
+        *def = (const char *)&m->defaults + in->offset;
+    return in;
+}
+
+size_t mitm_master_options(const struct mitm_master *m, const struct mitm_opt_info **out, size_t cap)
+{
+    size_t n;
+    const struct mitm_opt_info *all = mitm_options_all(&n);
+    for (size_t i = 0; i < n && i < cap; i++)
+        out[i] = &all[i];
+    return n + mitm_script_rt_options(m->scripts, cap > n ? out + n : NULL, cap > n ? cap - n : 0);
+}
+
+/* Tell the scripts (configure(updated), now on the main thread, at their next hook on the
+ * workers) and the front end that option name changed. */
+static void option_changed(struct mitm_master *m, const char *name)
+{
+    if (m->scripts) {
+        struct mitm_optsnap *snap = m->svc_on ? mitm_services_options(&m->svc) : NULL;
+        mitm_script_rt_options_changed(m->scripts, &name, 1, snap, mitm_master_env(m));
+        mitm_optsnap_unref(snap);
+    }
+    if (m->fe.option)
+        m->fe.option(m->fe.arg, name);
+}
+
 int mitm_master_set_option(struct mitm_master *m, const char *name, const char *value, char *err,
                            size_t errlen)
 {
+    if (!mitm_options_info(name) && mitm_script_rt_option(m->scripts, name, NULL, NULL)) {
+        if (mitm_script_rt_set_option(m->scripts, name, value, err, errlen) < 0)
+            return -1;
+        option_changed(m, name);
+        return 0;
+    }
     struct mitm_options next;
     mitm_options_copy(&next, &mitm_options);
-    int rc = value ? mitm_options_set(&next, name, value, err, errlen)
+    const struct mitm_opt_info *in = mitm_options_info(name);
+    int rc;
+    if (in && in->type == MITM_OPT_TYPE_STRLIST && value) /* the items given replace the list */
+        rc = mitm_options_set_list(in, (char *)&next + in->offset, value, err, errlen);
+    else
+        rc = value ? mitm_options_set(&next, name, value, err, errlen)
                    : mitm_options_reset(&next, name, err, errlen);
     if (rc < 0) {
         mitm_options_free(&next);
@@ -762,8 +814,7 @@ int mitm_master_set_option(struct mitm_master *m, const char *name, const char *
     mitm_options = next;
     if (m->svc_on)
         mitm_services_set_options(&m->svc, &mitm_options);
-    if (m->fe.option)
-        m->fe.option(m->fe.arg, name);
+    option_changed(m, name);
     if (m->view && (reorder || strcmp(name, "view_filter") == 0) && m->fe.changed)
         m->fe.changed(m->fe.arg, -1);
     return 0;

@@ -33,6 +33,7 @@
 struct mitm_cli;
 struct mitm_master;
 struct mitm_ui_settings;
+struct mitm_browsers;
 
 /* What a front end plugs in. */
 struct mitm_frontend {
@@ -88,6 +89,9 @@ struct mitm_master {
     struct mitm_store_view *view;
     struct mitm_live *live;
     struct mitm_ui_settings *settings; /* view.settings.*: owned by ui/viewcmds.c */
+    struct mitm_browsers *browsers;    /* browser.start: owned by ui/browser.c */
+    struct mitm_options defaults;      /* the table's defaults (mitm_master_option), once asked for */
+    bool defaults_on;
     bool stopping;
     int rc; /* exit status so far */
 };
@@ -151,9 +155,21 @@ long mitm_master_replay(struct mitm_master *m, struct mitm_flow *const *flows, s
 /* Set an option at run time (the `set` command, the options editor): value NULL resets it
  * to its default; for a list option value is one item per line. New connections run with
  * the new options; intercept and intercept_active apply at once; view_filter refilters
- * the view. Returns 0, or -1 with err set (unknown option, invalid value: nothing changed). */
+ * the view. A script's option (loader:add_option) is read by the scripts from then on.
+ * Either way the scripts' configure(updated) runs with the name, as mitmproxy's. Returns 0, or -1 with err
+ * set (unknown option, invalid value: nothing changed). */
 int mitm_master_set_option(struct mitm_master *m, const char *name, const char *value, char *err,
                            size_t errlen);
+
+/* The row of option name: the options table's, or one a script added (loader:add_option);
+ * NULL if neither. *value and *def (if not NULL) receive the addresses of its current and
+ * default values (MITM_OPT_CTYPE_* of its type), valid until the next set on this thread. */
+const struct mitm_opt_info *mitm_master_option(struct mitm_master *m, const char *name, const void **value,
+                                               const void **def);
+
+/* Every option: the table's rows, then the scripts' (newest definition of each). Writes up
+ * to cap rows into out and returns how many there are. */
+size_t mitm_master_options(const struct mitm_master *m, const struct mitm_opt_info **out, size_t cap);
 
 /* Put a flow (a new reference is taken) into the store as the master does for published
  * flows, telling the front end through fe.flow (duplicates, flows created by the user).

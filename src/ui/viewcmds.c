@@ -12,6 +12,7 @@
 #include "flow/store.h"
 #include "proto/http/http.h"
 #include "ui/commands.h"
+#include "ui/browser.h"
 #include "ui/master.h"
 
 #include <stdio.h>
@@ -81,6 +82,7 @@ void mitm_ui_settings_prune(struct mitm_master *m)
 
 void mitm_ui_commands_free(struct mitm_master *m)
 {
+    mitm_ui_browser_free(m);
     struct mitm_ui_settings *st = m->settings;
     if (!st)
         return;

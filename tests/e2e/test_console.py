@@ -191,8 +191,9 @@ def test_intercept_edit_header_and_resume(console, raw_upstream):
     c.keys("e")
     c.wait_for(r"Edit\.\.\.")
     c.wait_for(r"request-headers")
-    # cookies, urlencoded form, path, method, query, request-headers (mitmproxy's order)
-    c.keys("Down", "Down", "Down", "Down", "Down", "Enter")
+    # cookies, urlencoded form, multipart form, path, method, query, reason, request-headers
+    # (mitmproxy's order)
+    c.keys(*["Down"] * 7, "Enter")
     c.wait_for(r"Edit Request Headers")
     c.keys("a", "Enter")
     c.wait_for(r"(?m)^key:")
@@ -395,8 +396,9 @@ def test_edit_body_in_editor_then_resume(console, raw_upstream, tmp_path):
     c.wait_for(r"POST\s+127\.0\.0\.1\s+/post")
     c.keys("e")
     c.wait_for(r"request-body")
-    # after cookies, urlencoded form, path, method, query, request-headers
-    c.keys(*["Down"] * 6, "Enter")
+    # after cookies, urlencoded form, multipart form, path, method, query, reason,
+    # request-headers, response-headers
+    c.keys(*["Down"] * 9, "Enter")
     c.wait_for(r"editor exited with status 3: nothing changed")
     fail.unlink()
     c.keys(":", "console.edit.focus request-body", "Enter")
@@ -446,7 +448,7 @@ def test_edit_query_in_grid_then_resume(console, raw_upstream):
     c.keys("e")
     c.wait_for(r"Edit\.\.\.")
     c.wait_for(r"query")
-    c.keys("Down", "Down", "Down", "Down", "Enter")
+    c.keys(*["Down"] * 5, "Enter")
     c.wait_for(r"Edit Query")
     c.wait_for(r"(?m)^a\s+1\s*$")
     c.wait_for(r"(?m)^b\s+two\s*$")
@@ -666,6 +668,32 @@ def test_mouse_click_selects_a_row(console, http_upstream):
     c.wait_for(r">>.*/m2")
 
 
+def test_mouse_in_split_layouts(console, http_upstream):
+    """In the vertical layout a click in a pane focuses it, and a click on a flow row of the
+    flow list pane selects that flow (mitmproxy's urwid panes)."""
+    c = console()
+    for p in ("/s1", "/s2", "/s3"):
+        fetch(c, http_upstream.url + p)
+    c.wait_for(r"\[1/3\]")
+    c.keys("-")
+    c.wait_for(r"(?m)^Events")
+    click = "\x1b[<0;5;%dM\x1b[<0;5;%dm"
+    c.tmux("send-keys", "-l", click % (3, 3))  # line 3: the pane title, then flows 1 and 2
+    c.wait_for(r"\[2/3\]")
+    lines = c.screen().splitlines()
+    events = next(i for i, l in enumerate(lines) if l.startswith("Events"))
+    c.tmux("send-keys", "-l", click % (events + 3, events + 3))  # inside the event log pane
+    time.sleep(0.3)
+    c.keys("Enter")  # the event log has the focus: enter opens nothing
+    time.sleep(0.5)
+    assert "Flow Details" not in c.screen()
+    c.tmux("send-keys", "-l", click % (4, 4))  # back in the flow list, on the third flow
+    c.wait_for(r"\[3/3\]")
+    c.keys("Enter")
+    c.wait_for(r"(?m)^Flow Details")
+    c.wait_for(r"GET http://127\.0\.0\.1:\d+/s3 HTTP/1\.1")
+
+
 def test_edit_set_cookies_of_intercepted_response(console, raw_upstream):
     up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=abc; Path=/; HttpOnly\r\n"
                             b"Content-Length: 2\r\n\r\nok")
@@ -682,17 +710,27 @@ def test_edit_set_cookies_of_intercepted_response(console, raw_upstream):
     c.keys("Tab", "Enter")
     c.wait_for(r"(?m)^value: abc")
     c.keys("BSpace", "BSpace", "BSpace", "a b", "Enter")
+    c.keys("Tab", "Enter")  # the attributes: a subgrid of their own, as mitmproxy's
+    c.wait_for(r"Edit Set-Cookie Attributes")
+    c.wait_for(r"(?m)^Path\s+/\s*$")
+    c.wait_for(r"(?m)^HttpOnly\s*$")
+    c.keys("Down", "d")
+    c.wait_for(r"(?m)^HttpOnly", absent=True)
+    c.keys("a", "Enter")
+    c.wait_for(r"(?m)^key:")
+    c.keys("Max-Age", "Enter")
     c.keys("Tab", "Enter")
-    c.wait_for(r"(?m)^attributes: Path=/; HttpOnly")
-    c.keys("BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace", "BSpace")
-    c.keys("Enter")
-    c.wait_for(r"(?m)^sid\s+a b\s+Path=/\s*$")
+    c.wait_for(r"(?m)^value:")
+    c.keys("60", "Enter")
+    c.wait_for(r"(?m)^Max-Age\s+60\s*$")
+    c.keys("q")
+    c.wait_for(r"(?m)^sid\s+a b\s+Path=/; Max-Age=60\s*$")
     c.keys("q")
     c.wait_for(r"Edit Set-Cookies", absent=True)
     c.keys("a")
     t.join(30)
     assert result["r"].returncode == 0
-    assert b'\r\nSet-Cookie: sid="a b"; Path=/\r\n' in result["r"].stdout, result["r"].stdout
+    assert b'\r\nSet-Cookie: sid="a b"; Path=/; Max-Age=60\r\n' in result["r"].stdout, result["r"].stdout
 
 
 def test_split_layouts_cycle_and_pane_focus(console, http_upstream):
@@ -743,3 +781,160 @@ def test_commands_flag_lists_the_registry(binary, tmp_path):
     assert d.returncode == 0, d.stderr
     assert "\nscript.run flows:flow[] path:path\n" in d.stdout.decode()
     assert "console." not in d.stdout.decode()
+
+
+def test_script_option_set_at_run_time(console, raw_upstream, tmp_path):
+    """A script's option (loader:add_option) is in the options screen and settable with
+    `:set` while the proxy runs: the next request reads the new value on its worker, and
+    configure(updated) hears of the change there (mitmproxy's configure)."""
+    script = tmp_path / "greet.lua"
+    script.write_text(
+        "local told = 'start'\n"
+        "function load(l) l:add_option('greeting', 'str', 'hi', 'The greeting header.') end\n"
+        "function configure(updated)\n"
+        "  if updated.greeting and not updated.anticache then told = 'told' end\n"
+        "end\n"
+        "function request(flow)\n"
+        "  flow.request.headers['X-Greeting'] = mitm.options.greeting .. '/' .. told\n"
+        "end\n")
+    up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    c = console("-s", str(script))
+    r = fetch(c, "http://127.0.0.1:%d/one" % up.port)
+    assert r.returncode == 0 and r.stdout == b"ok", r.stderr
+    assert b"\r\nX-Greeting: hi/start\r\n" in up.received()
+    c.keys("O")
+    c.wait_for(r"greeting\s+hi")
+    c.keys("q")
+    c.keys(":", "set greeting hello", "Enter")
+    c.wait_for(r"(?m)^Flows")
+    c.keys("O")
+    c.wait_for(r"greeting\s+hello")
+    c.keys("q")
+    c.keys(":", "set greeting", "Enter")  # no value: the default, as for table options
+    c.keys(":", "set greeting howdy", "Enter")
+    c.keys(":", "set nosuchoption 1", "Enter")
+    c.wait_for(r"Unknown option: nosuchoption")
+    r = fetch(c, "http://127.0.0.1:%d/two" % up.port)
+    assert r.returncode == 0 and r.stdout == b"ok", r.stderr
+    assert b"\r\nX-Greeting: howdy/told\r\n" in up.received()
+
+
+def test_browser_start_points_a_browser_at_the_proxy(console, http_upstream, tmp_path):
+    """`B` (browser.start) starts the first Chrome/Chromium in PATH with a profile of its own
+    and the running proxy's address, as mitmproxy's browser addon; quitting stops it and
+    removes the profile. The browser here is a stand-in script on PATH that records its
+    arguments and fetches a page through the --proxy-server it was given."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    record = tmp_path / "argv.txt"
+    fake = bindir / "chromium"
+    fake.write_text(
+        "#!/bin/sh\n"
+        "for a in \"$@\"; do echo \"$a\"; done > %s.tmp && mv %s.tmp %s\n"
+        "proxy=$(echo \"$@\" | tr ' ' '\\n' | sed -n 's/^--proxy-server=//p')\n"
+        "curl -q -sS --max-time 10 -x \"http://$proxy\" %s/size/7 > /dev/null\n"
+        "exec sleep 60\n" % (record, record, record, http_upstream.url))
+    fake.chmod(0o755)
+    env = {"PATH": "%s:%s" % (bindir, os.environ.get("PATH", "/usr/bin:/bin"))}
+    c = console(env=env)
+    c.keys("B")
+    deadline = time.monotonic() + WAIT
+    while not record.exists():
+        assert time.monotonic() < deadline, "the browser was never started"
+        time.sleep(0.05)
+    argv = record.read_text().split("\n")
+    assert "--proxy-server=127.0.0.1:%d" % c.port in argv, argv
+    profile = [a[len("--user-data-dir="):] for a in argv if a.startswith("--user-data-dir=")]
+    assert len(profile) == 1 and os.path.isdir(profile[0]), argv
+    assert "--no-first-run" in argv and argv[-2] == "about:blank", argv
+    c.wait_for(r"GET\s+127\.0\.0\.1\s+/size/7\s+200")  # its traffic goes through us
+    c.keys(":", "browser.start", "Enter")
+    c.wait_for(r"Alert: Starting additional browser")
+    c.keys(":", "browser.start opera", "Enter")
+    c.wait_for(r"Alert: Invalid browser name\.")
+    c.close()
+    assert not os.path.exists(profile[0]), "the profile outlived the console"
+
+
+def test_edit_multipart_form_then_resume(console, raw_upstream):
+    """The multipart form grid (mitmproxy's multipart_form): the parts curl -F sent, one
+    changed, the body re-encoded with the request's boundary as mitmproxy encodes it."""
+    c, up, t, result = held(console, raw_upstream, "/mp", "-F", "name=joe", "-F", "age=3")
+    c.keys(":", "console.edit.focus 'multipart form'", "Enter")
+    c.wait_for(r"Edit Multipart Form")
+    c.wait_for(r"(?m)^name\s+joe\s*$")
+    c.wait_for(r"(?m)^age\s+3\s*$")
+    c.keys("Tab", "Enter")
+    c.wait_for(r"(?m)^value: joe")
+    for _ in range(3):
+        c.keys("BSpace")
+    c.keys("ann", "Enter")
+    c.wait_for(r"(?m)^name\s+ann\s*$")
+    c.keys("q")
+    c.wait_for(r"Edit Multipart Form", absent=True)
+    c.keys("a")
+    t.join(30)
+    assert result["r"].returncode == 0
+    got = up.received()
+    head, _, body = got.partition(b"\r\n\r\n")
+    m = re.search(rb"(?i)\r\ncontent-type: multipart/form-data; boundary=(\S+)\r\n", head + b"\r\n")
+    assert m, head
+    b = m.group(1)
+    part = b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    assert body == (b"--%s\r\nContent-Disposition: form-data; name=\"name\"\r\n%sann\r\n\r\n"
+                    b"--%s\r\nContent-Disposition: form-data; name=\"age\"\r\n%s3\r\n\r\n--%s--\r\n"
+                    % (b, part, b, part, b)), body
+    assert re.search(rb"(?i)\r\ncontent-length: %d\r\n" % len(body), head), head
+
+
+def test_edit_response_of_a_request_without_one(console, raw_upstream):
+    """Editing a response part of an intercepted request gives it an empty 200 first (as
+    mitmproxy's console); resumed, the client gets that response and the upstream nothing."""
+    c, up, t, result = held(console, raw_upstream, "/made", "-D", "-")
+    c.keys(":", "console.edit.focus response-headers", "Enter")
+    c.wait_for(r"Edit Response Headers")
+    c.wait_for(r"(?m)^Content-Length\s+0\s*$")
+    c.keys("a", "Enter")
+    c.wait_for(r"(?m)^key:")
+    c.keys("X-Made", "Enter")
+    c.keys("Tab", "Enter")
+    c.wait_for(r"(?m)^value:")
+    c.keys("here", "Enter")
+    c.wait_for(r"X-Made\s+here")
+    c.keys("q")
+    c.wait_for(r"Edit Response Headers", absent=True)
+    c.keys("a")
+    t.join(30)
+    assert result["r"].returncode == 0, result["r"].stderr
+    out = result["r"].stdout
+    assert out.startswith(b"HTTP/1.1 200 OK\r\n") and b"\r\nX-Made: here\r\n" in out, out
+    assert up.received() == b"", "the upstream was asked although the flow had its response"
+
+
+def test_v_shows_a_body_in_the_pager(console, raw_upstream, tmp_path):
+    """`v` in the flow view (console.bodyview), as mitmproxy's spawn_external_viewer: the
+    decoded body in a read-only temporary file named for its content type, shown by
+    $MITMPROXY_EDITOR / $PAGER / $EDITOR; the file is gone afterwards."""
+    up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 11\r\n\r\n<b>bold</b>")
+    record = tmp_path / "viewed"
+    pager = tmp_path / "pager.sh"
+    pager.write_text("#!/bin/sh\n{ echo \"$1\"; stat -c %%a \"$1\"; cat \"$1\"; } > %s\n" % record)
+    pager.chmod(0o755)
+    c = console(env={"PAGER": str(pager), "MITMPROXY_EDITOR": "", "EDITOR": "false"})
+    r = fetch(c, "http://127.0.0.1:%d/page" % up.port)
+    assert r.returncode == 0
+    c.wait_for(r"/page\s+200")
+    c.keys("Enter")
+    c.wait_for(r"Flow Details")
+    c.keys("v")
+    c.wait_for(r"View\.\.\.")
+    c.keys("Down", "Enter")  # response
+    deadline = time.monotonic() + WAIT
+    while not record.exists() or not record.read_text().endswith("</b>"):
+        assert time.monotonic() < deadline, "the pager never ran:\n" + c.screen()
+        time.sleep(0.05)
+    name, mode, body = record.read_text().split("\n", 2)
+    assert re.search(r"/mproxy\w{6}\.html$", name), name
+    assert mode == "400" and body == "<b>bold</b>"
+    c.wait_for(r"Flow Details")
+    assert not os.path.exists(name), "the temporary file was left behind"

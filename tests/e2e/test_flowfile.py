@@ -337,6 +337,42 @@ def test_sigkill_loses_no_reported_flow(tmp_path):
 
 
 @u.mitmc_only
+def test_sigterm_writes_flows_in_flight(tmp_path):
+    """A graceful stop with a request still waiting for its response: as mitmproxy's save
+    writes its active flows at done, the flow is in the file (request, no response, the
+    error "Client disconnected."), and printed; the client's connection is closed."""
+    up = SlowUpstream()
+    confdir = tmp_path / "confdir"
+    confdir.mkdir()
+    path = str(tmp_path / "stopped.mitm")
+    try:
+        p = u.Proxy(argv_dump("-w", path, confdir=confdir), proxy_env())
+        send(p.port, up.port, "GET", "/done")
+        slow = u.connect(p.port)
+        slow.sendall(b"GET http://127.0.0.1:%d/slow HTTP/1.1\r\nHost: x\r\n\r\n" % up.port)
+        for _ in range(500):
+            if any(b"/slow" in c.data for c in list(up.conns)):
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the request never reached the upstream")
+        p.stop()  # SIGTERM: exit status 0
+        slow.settimeout(10)
+        assert slow.recv(100) == b"", "the proxy closed the client without a response"
+        slow.close()
+        recs = read_records(path)
+        by_path = {text(r["request"]["path"]): r for r in recs}
+        assert sorted(by_path) == ["/done", "/slow"], by_path.keys()
+        cut = by_path["/slow"]
+        assert cut["response"] is None
+        assert text(cut["error"]["msg"]) == "Client disconnected."
+        assert "GET http://127.0.0.1:%d/slow" % up.port in p.stdout
+        assert "<< Client disconnected." in p.stdout, p.stdout
+    finally:
+        up.stop()
+
+
+@u.mitmc_only
 def test_sigkill_under_load_loses_no_confirmed_flow(tmp_path):
     """The -w barrier (issue 11): 8 client threads, keep-alive and new connections, buffered,
     chunked and streamed responses, SIGKILL at a random moment, three rounds (one with -q,

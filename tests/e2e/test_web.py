@@ -425,6 +425,7 @@ def test_https_flow_has_the_server_certificate(web, curl, tmp_path):
     for _ in range(2):
         f = tflow.tflow(resp=True)
         f.server_conn.certificate_list = [certs.Cert.from_pem(open(pki.good[0], "rb").read())]
+        f.request.headers.fields = f.request.headers.fields + ((b"X-Bytes", b'\xff"\\\x01\t'),)
         wr.add(f)
     w = web()
     r = w.http.post("/flows/dump", content=buf.getvalue())
@@ -439,3 +440,5 @@ def test_https_flow_has_the_server_certificate(web, curl, tmp_path):
         assert cert["keyinfo"] == ["EC", 256]
         assert len(cert["sha256"]) == 64 and cert["notafter"] > cert["notbefore"]
     assert fl[0]["server_conn"]["cert"] == fl[1]["server_conn"]["cert"]
+    # header bytes that are not UTF-8 show as Latin-1; quotes, backslashes, controls escaped
+    assert ["X-Bytes", '\xff"\\\x01\t'] in fl[0]["request"]["headers"]

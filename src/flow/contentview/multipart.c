@@ -35,17 +35,13 @@ static size_t splitlines(const uint8_t *p, size_t n, struct span **out)
     return k;
 }
 
-/* mitmproxy's decode_multipart: split at "--boundary"; a part whose second line names the
- * field (name="...") has the lines after its first empty line (from the third on) joined as
- * the value. */
-static int render(struct mitm_cv_result *r, const uint8_t *d, size_t n, const struct mitm_cv_meta *m)
+ssize_t mitm_multipart_decode(const char *ct, size_t ctlen, const uint8_t *d, size_t n, struct mitm_kv **out)
 {
+    *out = NULL;
     size_t bl = 0;
-    const char *b = m->content_type
-                        ? mitm_content_type_param(m->content_type, m->content_type_len, "boundary", &bl)
-                        : NULL;
+    const char *b = ct ? mitm_content_type_param(ct, ctlen, "boundary", &bl) : NULL;
     if (!b || bl == 0 || bl > 200)
-        return -1;
+        return 0;
     char delim[210];
     snprintf(delim, sizeof(delim), "--%.*s", (int)bl, b);
     size_t dl = bl + 2;
@@ -87,12 +83,66 @@ static int render(struct mitm_cv_result *r, const uint8_t *d, size_t n, const st
             break;
         p = next + dl;
     }
-    if (k == 0)
+    *out = kv;
+    return (ssize_t)k;
+}
+
+int mitm_multipart_encode(const char *ct, size_t ctlen, const struct mitm_kv *kv, size_t n,
+                          struct mitm_buf *out, char *err, size_t errlen)
+{
+    size_t bl = 0;
+    const char *b = ct ? mitm_content_type_param(ct, ctlen, "boundary", &bl) : NULL;
+    if (!b) {
+        snprintf(err, errlen, "The content type has no multipart boundary.");
+        return -1;
+    }
+    struct mitm_buf bd; /* urllib's quote(): unreserved bytes and '/' as they are */
+    mitm_buf_init(&bd, 0);
+    for (size_t i = 0; i < bl; i++) {
+        unsigned char ch = (unsigned char)b[i];
+        if (isalnum(ch) || strchr("_.-~/", ch))
+            mitm_buf_append(&bd, &ch, 1);
+        else
+            mitm_buf_printf(&bd, "%%%02X", ch);
+    }
+    const char *bs = (const char *)mitm_buf_data(&bd);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        /* mitmproxy refuses a value that is the delimiter line itself */
+        size_t vl = kv[i].vlen;
+        if (vl && kv[i].v[vl - 1] == '\n')
+            vl--;
+        if (vl == bd.len + 2 && memcmp(kv[i].v, "--", 2) == 0 && memcmp(kv[i].v + 2, bs, bd.len) == 0) {
+            snprintf(err, errlen, "boundary found in encoded string");
+            rc = -1;
+            break;
+        }
+        if (kv[i].klen) {
+            mitm_buf_printf(out, "--%.*s\r\nContent-Disposition: form-data; name=\"", (int)bd.len, bs);
+            mitm_buf_append(out, kv[i].k, kv[i].klen);
+            mitm_buf_printf(out, "\"\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n");
+            mitm_buf_append(out, kv[i].v, kv[i].vlen);
+            mitm_buf_append(out, "\r\n", 2);
+        }
+        mitm_buf_append(out, "\r\n", 2);
+    }
+    if (rc == 0)
+        mitm_buf_printf(out, "--%.*s--\r\n", (int)bd.len, bs);
+    mitm_buf_free(&bd);
+    return rc;
+}
+
+/* The view: mitmproxy's decode_multipart, then the pairs. */
+static int render(struct mitm_cv_result *r, const uint8_t *d, size_t n, const struct mitm_cv_meta *m)
+{
+    struct mitm_kv *kv;
+    ssize_t k = mitm_multipart_decode(m->content_type, m->content_type_len, d, n, &kv);
+    if (k <= 0)
         return -1;
     mitm_cv_put(r, MITM_CV_HIGHLIGHT, "Form data:", 10);
     mitm_cv_endline(r);
-    mitm_cv_format_pairs(r, kv, k, false);
-    mitm_kv_free(kv, k);
+    mitm_cv_format_pairs(r, kv, (size_t)k, false);
+    mitm_kv_free(kv, (size_t)k);
     return 0;
 }
 

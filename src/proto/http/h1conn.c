@@ -322,11 +322,11 @@ void mitm_h1conn_eof(struct mitm_h1conn *c)
             c->rstate = R_DEAD;
             return;
         }
-        fail(c, 0, c->role == MITM_H1CONN_SERVER ? "client disconnected" : "server disconnected");
+        fail(c, 0, c->role == MITM_H1CONN_SERVER ? "Client disconnected." : "server disconnected");
         return;
     case R_HEAD:
         if (c->role == MITM_H1CONN_CLIENT) {
-            fail(c, 502, "server disconnected");
+            fail(c, 502, "server closed connection"); /* mitmproxy's words */
             return;
         }
         c->rstate = R_DEAD; /* a client leaving between requests is fine */

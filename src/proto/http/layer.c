@@ -396,7 +396,7 @@ static void on_client_closed(struct http_layer *hl, const struct mitm_event *ev)
         if (!mitm_http_stream_done(s))
             deliver(s,
                     mitm_http_event_error(MITM_HTTP_REQUEST_ERROR, mitm_http_stream_id(s), 0,
-                                          "client disconnected"),
+                                          "Client disconnected."),
                     ev->now);
     for (struct http_server *srv = hl->servers; srv; srv = srv->next) {
         if (mitm_conn_writable(srv->conn))

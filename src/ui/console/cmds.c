@@ -66,7 +66,8 @@ static int cmd_command_set(void *data, const struct mitm_cmd_arg *a, size_t n, s
 {
     (void)n, (void)out;
     struct console *c = data;
-    const struct mitm_opt_info *in = mitm_options_info(a[0].str);
+    const void *field;
+    const struct mitm_opt_info *in = mitm_master_option(&c->m, a[0].str, &field, NULL);
     if (!in) {
         snprintf(err, errlen, "Unknown option: %s", a[0].str);
         return -1;
@@ -78,7 +79,6 @@ static int cmd_command_set(void *data, const struct mitm_cmd_arg *a, size_t n, s
     mitm_buf_append(&line, " ", 1);
     /* as mitmproxy: the current value quoted, the cursor before the closing quote, so what
      * is typed stays one word */
-    const void *field = (const char *)&mitm_options + in->offset;
     char val[4096] = "";
     if (in->type == MITM_OPT_TYPE_STR || in->type == MITM_OPT_TYPE_OPT_STR ||
         in->type == MITM_OPT_TYPE_SIZE) {

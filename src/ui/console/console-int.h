@@ -71,8 +71,11 @@ enum con_grid_kind {
     GRID_HEADERS,    /* request or response headers (response says which) */
     GRID_QUERY,      /* the request path's query, URL-encoded pairs */
     GRID_FORM,       /* an application/x-www-form-urlencoded request body */
+    GRID_MULTIPART,  /* a multipart/form-data request body */
     GRID_COOKIES,    /* the request's Cookie header */
     GRID_SETCOOKIES, /* the response's Set-Cookie headers: name, value, attributes */
+    GRID_ATTRS,      /* one set-cookie row's attributes (mitmproxy's subgrid): the grid below
+                      * it on the stack, row parent_row, gets them back */
 };
 
 #define GRID_COLS 3
@@ -85,7 +88,8 @@ struct con_grid {
     size_t col, ncols;
     const char *heads[GRID_COLS]; /* column titles */
     char flow_id[MITM_UUID_LEN + 1];
-    bool response; /* the headers of the response (else the request) */
+    bool response;     /* the headers of the response (else the request) */
+    size_t parent_row; /* GRID_ATTRS */
 };
 
 struct con_screen {
@@ -184,6 +188,10 @@ struct console {
     struct con_event events[EVENTLOG_MAX];
     size_t ev_head, ev_n; /* oldest at ev_head */
     bool wake_on;         /* log_wake may be sent (not closed yet) */
+    /* the newest error, warning or alert not shown in the status bar yet (under log_mu) */
+    char alert[512];
+    enum mitm_log_level alert_lvl;
+    bool alert_new;
     /* flow view */
     char *flowview_mode; /* console.flowview.mode.set; NULL: console_default_contentview */
     int rows, cols;

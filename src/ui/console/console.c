@@ -409,6 +409,21 @@ static void log_tap(void *arg, enum mitm_log_level lvl, const char *line, unsign
     c->events[slot].lvl = lvl;
     c->events[slot].text = mitm_strndup(line, len);
     c->ev_n++;
+    if (lvl == MITM_LOG_ERROR || lvl == MITM_LOG_WARN || lvl == MITM_LOG_ALERT) {
+        /* without the "[time][peer]" stamps: the status bar shows the message */
+        const char *p = line, *end = line + len;
+        while (p < end && *p == '[') {
+            const char *q = memchr(p, ']', (size_t)(end - p));
+            if (!q)
+                break;
+            p = q + 1;
+        }
+        while (p < end && *p == ' ')
+            p++;
+        snprintf(c->alert, sizeof(c->alert), "%.*s", (int)(end - p), p);
+        c->alert_lvl = lvl;
+        c->alert_new = true;
+    }
     bool wake = c->wake_on;
     pthread_mutex_unlock(&c->log_mu);
     if (wake)
@@ -425,9 +440,32 @@ static void log_wake_close(struct console *c)
     uv_close((uv_handle_t *)&c->log_wake, NULL);
 }
 
+/* New log lines: redraw (the event log), and as mitmproxy's console an error, warning or
+ * alert also goes to the status bar ("Alert: ..."). */
 static void on_log_wake(uv_async_t *h)
 {
-    con_dirty(h->data);
+    struct console *c = h->data;
+    char text[sizeof(c->alert)];
+    enum mitm_log_level lvl = MITM_LOG_INFO;
+    pthread_mutex_lock(&c->log_mu);
+    bool show = c->alert_new;
+    if (show) {
+        memcpy(text, c->alert, sizeof(text));
+        lvl = c->alert_lvl;
+        c->alert_new = false;
+    }
+    pthread_mutex_unlock(&c->log_mu);
+    if (show)
+        con_message(c,
+                    lvl == MITM_LOG_ALERT  ? MITM_ST_ALERT
+                    : lvl == MITM_LOG_WARN ? MITM_ST_WARN
+                                           : MITM_ST_ERROR,
+                    "%s: %s",
+                    lvl == MITM_LOG_ALERT  ? "Alert"
+                    : lvl == MITM_LOG_WARN ? "Warn"
+                                           : "Error",
+                    text);
+    con_dirty(c);
 }
 
 /* Startup failed: as mitmproxy's console (errorcheck with repeat_errors_on_stderr), the
@@ -862,13 +900,39 @@ static void draw_pane(struct console *c, int idx, int y, int x, int h, int w)
         swap_panes(c);
 }
 
-/* The body: one pane, or two above each other (vertical, urwid's Pile) or side by side
- * with a column between (horizontal, urwid's Columns). */
-static void draw_body(struct console *c, int body)
+/* Where pane idx (0, 1) of a split layout is in a body of that many rows: one above the
+ * other (vertical, urwid's Pile) or side by side with a column between (horizontal, urwid's
+ * Columns). False in the single layout. */
+static bool pane_rect(int idx, int body, int *y, int *x, int *h, int *w)
 {
     const char *lay = mitm_options.console_layout;
-    bool vertical = strcmp(lay, "vertical") == 0, horizontal = strcmp(lay, "horizontal") == 0;
-    if (!vertical && !horizontal) {
+    if (strcmp(lay, "vertical") == 0) {
+        int h0 = body / 2;
+        *y = idx ? h0 : 0, *h = idx ? body - h0 : h0, *x = 0, *w = COLS;
+        return true;
+    }
+    if (strcmp(lay, "horizontal") == 0) {
+        int w0 = (COLS - 1) / 2;
+        *y = 0, *h = body, *x = idx ? w0 + 1 : 0, *w = idx ? COLS - w0 - 1 : w0;
+        return true;
+    }
+    return false;
+}
+
+/* Rows of the body (between the title line and the quick help, message and status lines). */
+static int body_rows(const struct console *c)
+{
+    bool qh = mitm_options.console_quickhelp_visible && c->rows > 6;
+    return c->rows - 2 - (qh ? 1 : 0);
+}
+
+/* The body: one pane, or the two of a split layout. */
+static void draw_body(struct console *c, int body)
+{
+    int r[2][4];
+    bool split = pane_rect(0, body, &r[0][0], &r[0][1], &r[0][2], &r[0][3]) &&
+                 pane_rect(1, body, &r[1][0], &r[1][1], &r[1][2], &r[1][3]);
+    if (!split) {
         if (c->pane)
             swap_panes(c);
         int top = 0;
@@ -882,15 +946,8 @@ static void draw_body(struct console *c, int body)
             screens_draw(c, top, body - top);
         return;
     }
-    if (vertical) {
-        int h0 = body / 2;
-        draw_pane(c, 0, 0, 0, h0, COLS);
-        draw_pane(c, 1, h0, 0, body - h0, COLS);
-    } else {
-        int w0 = (COLS - 1) / 2;
-        draw_pane(c, 0, 0, 0, body, w0);
-        draw_pane(c, 1, 0, w0 + 1, body, COLS - w0 - 1);
-    }
+    for (int i = 0; i < 2; i++)
+        draw_pane(c, i, r[i][0], r[i][1], r[i][2], r[i][3]);
 }
 
 static void draw(struct console *c)
@@ -902,7 +959,7 @@ static void draw(struct console *c)
     int rows = c->rows;
     erase();
     bool qh = mitm_options.console_quickhelp_visible && rows > 6;
-    int body = rows - 2 - (qh ? 1 : 0);
+    int body = body_rows(c);
     int top = mitm_options.console_layout_headers ? 1 : 0;
     if (body > 0)
         draw_body(c, body);
@@ -1062,13 +1119,20 @@ static void on_mouse(struct console *c)
         screens_nav(c, "down");
         return;
     }
+    int top = mitm_options.console_layout_headers ? 1 : 0, y0 = 0;
+    int py, px, ph, pw;
+    for (int i = 0; i < 2 && pane_rect(i, body_rows(c), &py, &px, &ph, &pw); i++) {
+        if (ev.y < py || ev.y >= py + ph || ev.x < px || ev.x >= px + pw)
+            continue;
+        if (i != c->pane) /* a click in the other pane focuses it, as urwid does */
+            con_pane_switch(c);
+        y0 = py;
+        con_dirty(c);
+    }
     struct con_screen *s = con_top(c);
-    int top = mitm_options.console_layout_headers ? 1 : 0;
-    /* rows map to flows only where the list fills the body: the single layout */
-    if (s->kind != SCR_FLOWLIST || ev.y < top || !c->m.view ||
-        strcmp(mitm_options.console_layout, "single") != 0)
+    if (s->kind != SCR_FLOWLIST || ev.y < y0 + top || ev.y >= body_rows(c) || !c->m.view)
         return;
-    size_t pos = s->top + (size_t)(ev.y - top) / flowlist_row_height();
+    size_t pos = s->top + (size_t)(ev.y - y0 - top) / flowlist_row_height();
     ssize_t idx = mitm_store_view_at(c->m.view, pos);
     if (idx >= 0) {
         mitm_store_view_set_focus(c->m.view, (size_t)idx);

@@ -3,12 +3,16 @@
  * it and writes it back with mitm_master_update_flow, so an intercepted flow resumes with
  * what the user changed (flow.resume sends the stored flow). */
 #include "addon/cookies.h"
+#include "addon/mimetypes.h"
 #include "base/alloc.h"
 #include "base/buf.h"
 #include "core/options.h"
+#include "flow/contentview.h"
 #include "flow/encoding.h"
+#include "flow/export.h"
 #include "flow/flow.h"
 #include "flow/store.h"
+#include "io/io.h"
 #include "proto/http/http.h"
 #include "ui/console/console-int.h"
 
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -46,9 +51,7 @@ void edit_options(struct console *c, struct mitm_buf *out)
 {
     ssize_t i = mitm_store_view_focus(c->m.view);
     const struct mitm_store_summary *sm = i >= 0 ? mitm_store_summary(c->m.store, (size_t)i) : NULL;
-    const char *http_req[] = {"path", "method", "request-headers", "request-body", "url"};
-    const char *http_resp[] = {"reason", "response-headers", "response-body", "status_code"};
-    /* mitmproxy's order: the request's parts, then the response's, comment last */
+    /* mitmproxy's order, comment last */
     struct mitm_buf *b = out;
     bool first = true;
 #define ADD(s)                                                                                               \
@@ -59,23 +62,17 @@ void edit_options(struct console *c, struct mitm_buf *out)
         first = false;                                                                                       \
     } while (0)
     if (sm && sm->type == MITM_FLOW_HTTP) {
-        ADD("cookies");
-        ADD("urlencoded form");
-        ADD(http_req[0]);
-        ADD(http_req[1]);
-        ADD("query");
-        if (sm->has_response)
-            ADD(http_resp[0]);
-        ADD(http_req[2]);
-        if (sm->has_response)
-            ADD(http_resp[1]);
-        ADD(http_req[3]);
-        if (sm->has_response) {
-            ADD(http_resp[2]);
-            ADD(http_resp[3]);
-            ADD("set-cookies");
-        }
-        ADD(http_req[4]);
+        /* all of them, with or without a response: editing a response part of a flow that
+         * has none gives it an empty 200 first, as mitmproxy's console */
+        static const char *const parts[] = {"cookies",          "urlencoded form",
+                                            "multipart form",   "path",
+                                            "method",           "query",
+                                            "reason",           "request-headers",
+                                            "response-headers", "request-body",
+                                            "response-body",    "status_code",
+                                            "set-cookies",      "url"};
+        for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+            ADD(parts[i]);
     }
     ADD("comment");
 #undef ADD
@@ -369,16 +366,34 @@ int edit_bodyview(struct console *c, const struct mitm_flow *f, const char *part
     mitm_buf_init(&storage, 0);
     struct mitm_slice body = {0};
     mitm_encoding_message_content(h, content, missing, EDIT_MAX, &storage, &body);
-    char path[] = "/tmp/mitmc-view-XXXXXX";
-    int fd = mkstemp(path);
+    /* as mitmproxy's spawn_external_viewer: a read-only file named for the content type
+     * (mproxyXXXXXX.html), shown by $MITMPROXY_EDITOR, $PAGER, $EDITOR or less */
+    size_t tl = 0;
+    const char *ct = mitm_headers_get(h, "content-type", &tl);
+    char type[128] = "", path[160];
+    snprintf(type, sizeof(type), "%.*s", (int)(tl < sizeof(type) ? tl : sizeof(type) - 1), ct ? ct : "");
+    struct mitm_mimetypes *mt = mitm_mimetypes_new(true);
+    const char *ext = type[0] ? mitm_mimetypes_guess_extension(mt, type) : NULL;
+    const char *tmp = getenv("TMPDIR");
+    int w = snprintf(path, sizeof(path), "%.100s/mproxyXXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int suffix = snprintf(path + w, sizeof(path) - (size_t)w, "%.16s", ext ? ext : "");
+    mitm_mimetypes_free(mt); /* ext was mt's */
+    int fd = mkstemps(path, suffix);
     int rc = 0;
     if (fd < 0 || write_all(fd, body.base, body.len) < 0) {
         snprintf(err, errlen, "Cannot write a temporary file: %s", strerror(errno));
         rc = -1;
     } else {
-        /* mitmproxy asks mailcap for a viewer by MIME type; a pager shows any body */
-        const char *pager = getenv("PAGER");
-        run_on_file(c, pager && *pager ? pager : "less", path);
+        fchmod(fd, 0400);
+        const char *viewer = NULL;
+        const char *const vars[] = {"MITMPROXY_EDITOR", "PAGER", "EDITOR"};
+        for (size_t i = 0; i < 3 && !viewer; i++) {
+            const char *v = getenv(vars[i]);
+            if (v && *v)
+                viewer = v;
+        }
+        if (run_on_file(c, viewer ? viewer : "less", path) == 127)
+            con_message(c, MITM_ST_ERROR, "Can't start external viewer: %s", viewer ? viewer : "less");
     }
     if (fd >= 0) {
         close(fd);
@@ -553,8 +568,10 @@ static void cookie_pair(struct mitm_buf *b, const struct con_grid *g, size_t i)
 static const char *grid_titles[] = {
     [GRID_QUERY] = "Edit Query",
     [GRID_FORM] = "Edit URL-encoded Form",
+    [GRID_MULTIPART] = "Edit Multipart Form",
     [GRID_COOKIES] = "Edit Cookies",
     [GRID_SETCOOKIES] = "Edit Set-Cookies",
+    [GRID_ATTRS] = "Edit Set-Cookie Attributes",
 };
 
 static struct con_grid *grid_new(struct console *c, const struct mitm_flow *f, enum con_grid_kind kind,
@@ -587,16 +604,26 @@ static void grid_open(struct console *c, const struct mitm_flow *f, enum con_gri
         const char *q = strchr(rq->path, '?');
         if (q)
             grid_urlencoded(g, q + 1, strcspn(q + 1, "#"));
-    } else if (kind == GRID_FORM) {
+    } else if (kind == GRID_FORM || kind == GRID_MULTIPART) {
         /* mitmproxy shows a form only for its content type; another body starts empty */
-        size_t tl = 0;
+        const char *want = kind == GRID_FORM ? "application/x-www-form-urlencoded" : "multipart/form-data";
+        size_t tl = 0, wl = strlen(want);
         const char *ct = mitm_headers_get(h, "content-type", &tl);
-        if (ct && tl >= 33 && strncasecmp(ct, "application/x-www-form-urlencoded", 33) == 0) {
+        if (ct && tl >= wl && strncasecmp(ct, want, wl) == 0) {
             struct mitm_buf storage;
             mitm_buf_init(&storage, 0);
             struct mitm_slice body = {0};
             mitm_encoding_message_content(h, &rq->content, rq->content_missing, EDIT_MAX, &storage, &body);
-            grid_urlencoded(g, (const char *)body.base, body.len);
+            if (kind == GRID_FORM) {
+                grid_urlencoded(g, (const char *)body.base, body.len);
+            } else {
+                struct mitm_kv *kv;
+                ssize_t k = mitm_multipart_decode(ct, tl, body.base, body.len, &kv);
+                for (ssize_t i = 0; i < k; i++)
+                    grid_push(g, kv[i].k, kv[i].klen, kv[i].v, kv[i].vlen, NULL, 0);
+                if (k > 0)
+                    mitm_kv_free(kv, (size_t)k);
+            }
             mitm_buf_free(&storage);
         }
     } else {
@@ -664,6 +691,36 @@ static int grid_apply(const struct con_grid *g, struct mitm_flow *f, char *err, 
         encode_pairs(g, (const char *)mitm_buf_data(&rq->content), rq->content.len, &b);
         mitm_headers_set(h, "content-type", "application/x-www-form-urlencoded", 33);
         rc = set_body(h, &rq->content, &rq->content_missing, &b, err, errlen);
+    } else if (g->kind == GRID_MULTIPART) {
+        /* mitmproxy's multipart_form setter: the boundary of a multipart content type, or a
+         * new random one */
+        size_t tl = 0, bl = 0;
+        const char *ct = mitm_headers_get(h, "content-type", &tl);
+        if (!ct || tl < 19 || strncasecmp(ct, "multipart/form-data", 19) != 0 ||
+            !mitm_content_type_param(ct, tl, "boundary", &bl)) {
+            unsigned char rnd[16];
+            char nct[96];
+            int w = snprintf(nct, sizeof(nct), "multipart/form-data; boundary=--------------------");
+            if (getentropy(rnd, sizeof(rnd)) < 0) {
+                snprintf(err, errlen, "No randomness for a boundary: %s", strerror(errno));
+                mitm_buf_free(&b);
+                return -1;
+            }
+            for (size_t i = 0; i < sizeof(rnd); i++)
+                w += snprintf(nct + w, sizeof(nct) - (size_t)w, "%02x", rnd[i]);
+            mitm_headers_set(h, "content-type", nct, (size_t)w);
+            ct = mitm_headers_get(h, "content-type", &tl);
+        }
+        struct mitm_kv *kv = mitm_calloc(g->n + 1, sizeof(*kv));
+        for (size_t i = 0; i < g->n; i++)
+            kv[i] = (struct mitm_kv){g->cells[i][0], g->cells[i][1], strlen(g->cells[i][0]),
+                                     strlen(g->cells[i][1])};
+        char *ctc = mitm_strndup(ct, tl); /* the header may move when the body is set */
+        rc = mitm_multipart_encode(ctc, tl, kv, g->n, &b, err, errlen);
+        free(ctc);
+        free(kv); /* the cells stay the grid's */
+        if (rc == 0)
+            rc = set_body(h, &rq->content, &rq->content_missing, &b, err, errlen);
     } else if (g->kind == GRID_COOKIES) {
         for (size_t i = 0; i < g->n; i++) {
             if (i)
@@ -688,8 +745,70 @@ static int grid_apply(const struct con_grid *g, struct mitm_flow *f, char *err, 
     return rc;
 }
 
+/* The attributes sub-grid of set-cookies row `row` of g: one row a "Key=Value" (or bare
+ * "Key") of the cell's "; "-separated text. */
+static void attrs_open(struct console *c, struct con_grid *g, size_t row)
+{
+    char *text = mitm_strdup(g->cells[row][2]);
+    struct con_grid *a = &con_push(c, SCR_GRID)->grid; /* g moves no further: the stack is an array */
+    a->kind = GRID_ATTRS;
+    a->ncols = 2;
+    a->heads[0] = "Key";
+    a->heads[1] = "Value";
+    a->title = mitm_strdup(grid_titles[GRID_ATTRS]);
+    a->parent_row = row;
+    snprintf(a->flow_id, sizeof(a->flow_id), "%s", g->flow_id);
+    for (char *p = text; *p;) {
+        size_t n = strcspn(p, ";");
+        char *item = p;
+        p += n + (p[n] ? 1 : 0);
+        item[n] = 0;
+        while (*item == ' ' || *item == '\t')
+            item++;
+        size_t l = strlen(item);
+        while (l && (item[l - 1] == ' ' || item[l - 1] == '\t'))
+            item[--l] = 0;
+        if (!l)
+            continue;
+        char *eq = strchr(item, '=');
+        grid_push(a, item, eq ? (size_t)(eq - item) : l, eq ? eq + 1 : "", eq ? strlen(eq + 1) : 0, NULL, 0);
+    }
+    free(text);
+}
+
+/* The attributes sub-grid is left: its rows become the parent row's attributes cell. */
+static void attrs_commit(struct console *c, struct con_grid *a)
+{
+    if (c->depth < 2)
+        return;
+    struct con_screen *below = &c->stack[c->depth - 2];
+    if (below->kind != SCR_GRID || below->grid.kind != GRID_SETCOOKIES || a->parent_row >= below->grid.n)
+        return;
+    struct mitm_buf b;
+    mitm_buf_init(&b, 0);
+    for (size_t i = 0; i < a->n; i++) {
+        if (!a->cells[i][0][0])
+            continue; /* a row without a key is no attribute */
+        if (b.len)
+            mitm_buf_append(&b, "; ", 2);
+        mitm_buf_append(&b, a->cells[i][0], strlen(a->cells[i][0]));
+        if (a->cells[i][1][0]) {
+            mitm_buf_append(&b, "=", 1);
+            mitm_buf_append(&b, a->cells[i][1], strlen(a->cells[i][1]));
+        }
+    }
+    char **cell = &below->grid.cells[a->parent_row][2];
+    free(*cell);
+    *cell = mitm_strndup((const char *)mitm_buf_data(&b), b.len);
+    mitm_buf_free(&b);
+}
+
 void grid_commit(struct console *c, struct con_grid *g)
 {
+    if (g->kind == GRID_ATTRS) {
+        attrs_commit(c, g);
+        return;
+    }
     ssize_t idx;
     struct mitm_flow *f = load(c, g->flow_id, &idx);
     if (!f)
@@ -754,6 +873,9 @@ void grid_key(struct console *c, const char *what)
         g->col = g->col + 1 < g->ncols ? g->col + 1 : g->col;
     } else if (strcmp(what, "tab") == 0 || strcmp(what, "next") == 0) {
         g->col = (g->col + 1) % g->ncols;
+    } else if ((strcmp(what, "enter") == 0 || strcmp(what, "select") == 0) && g->n &&
+               g->kind == GRID_SETCOOKIES && g->col == 2) {
+        attrs_open(c, g, s->cursor); /* mitmproxy edits the attributes in a subgrid */
     } else if ((strcmp(what, "enter") == 0 || strcmp(what, "select") == 0 || strcmp(what, "editor") == 0) &&
                g->n) {
         struct cell_edit *ce = mitm_calloc(1, sizeof(*ce));
@@ -886,6 +1008,11 @@ int edit_focus(struct console *c, const char *part, char *err, size_t errlen)
     bool need_resp = strcmp(part, "response-headers") == 0 || strcmp(part, "response-body") == 0 ||
                      strcmp(part, "set-cookies") == 0 || strcmp(part, "status_code") == 0 ||
                      strcmp(part, "reason") == 0;
+    if (need_resp && http && !f->response) {
+        f->response = mitm_http_response_make(200, NULL, NULL);
+        f->response->timestamp_start = f->response->timestamp_end = mitm_io_now();
+        mitm_master_update_flow(&c->m, (size_t)idx, f);
+    }
     if (need_resp && (!http || !f->response)) {
         snprintf(err, errlen, "The flow has no response.");
         rc = -1;
@@ -902,6 +1029,8 @@ int edit_focus(struct console *c, const char *part, char *err, size_t errlen)
         grid_open(c, f, GRID_QUERY, false);
     } else if (http && strcmp(part, "urlencoded form") == 0) {
         grid_open(c, f, GRID_FORM, false);
+    } else if (http && strcmp(part, "multipart form") == 0) {
+        grid_open(c, f, GRID_MULTIPART, false);
     } else if (http && strcmp(part, "cookies") == 0) {
         grid_open(c, f, GRID_COOKIES, false);
     } else if (http && strcmp(part, "set-cookies") == 0) {

@@ -510,9 +510,8 @@ size_t help_build(struct console *c, struct con_doc *d)
     return d->n;
 }
 
-static void option_value(const struct mitm_opt_info *in, char *out, size_t cap)
+static void option_value(const struct mitm_opt_info *in, const void *field, char *out, size_t cap)
 {
-    const void *field = (const char *)&mitm_options + in->offset;
     switch (in->type) {
     case MITM_OPT_TYPE_BOOL:
         snprintf(out, cap, "%s", *(const bool *)field ? "true" : "false");
@@ -552,50 +551,44 @@ static void option_value(const struct mitm_opt_info *in, char *out, size_t cap)
     }
 }
 
-static size_t options_count(void)
-{
-    size_t n;
-    mitm_options_all(&n);
-    return n;
-}
-
 static int cmp_opt(const void *a, const void *b)
 {
     return strcmp((*(const struct mitm_opt_info *const *)a)->name,
                   (*(const struct mitm_opt_info *const *)b)->name);
 }
 
-/* The options sorted by name, as mitmproxy's options editor lists them. */
-static const struct mitm_opt_info *const *sorted_options(size_t *n)
+/* The options sorted by name, as mitmproxy's options editor lists them: the table's and
+ * those the scripts added (a reload can add some, so the list is made again each time).
+ * The caller frees the array. */
+static const struct mitm_opt_info **sorted_options(struct console *c, size_t *n)
 {
-    static const struct mitm_opt_info **v;
-    static size_t count;
-    if (!v) {
-        const struct mitm_opt_info *all = mitm_options_all(&count);
-        v = mitm_calloc(count + 1, sizeof(*v));
-        for (size_t i = 0; i < count; i++)
-            v[i] = &all[i];
-        qsort(v, count, sizeof(*v), cmp_opt);
-    }
+    size_t count = mitm_master_options(&c->m, NULL, 0);
+    const struct mitm_opt_info **v = mitm_calloc(count + 1, sizeof(*v));
+    count = mitm_master_options(&c->m, v, count);
+    qsort(v, count, sizeof(*v), cmp_opt);
     *n = count;
     return v;
+}
+
+static size_t options_count(struct console *c)
+{
+    return mitm_master_options(&c->m, NULL, 0);
 }
 
 const char *options_focus(struct console *c)
 {
     struct con_screen *s = con_top(c);
     size_t n;
-    const struct mitm_opt_info *const *all = sorted_options(&n);
-    return s->kind == SCR_OPTIONS && s->cursor < n ? all[s->cursor]->name : NULL;
+    const struct mitm_opt_info **all = sorted_options(c, &n);
+    const char *name = s->kind == SCR_OPTIONS && s->cursor < n ? all[s->cursor]->name : NULL;
+    free(all);
+    return name;
 }
 
 static void options_draw(struct console *c, struct con_screen *s, int top, int height)
 {
-    (void)c;
     size_t n;
-    const struct mitm_opt_info *const *all = sorted_options(&n);
-    struct mitm_options defaults = {0};
-    mitm_options_init(&defaults);
+    const struct mitm_opt_info **all = sorted_options(c, &n);
     size_t h = (size_t)(height > 4 ? height - 3 : height);
     if (s->cursor < s->top)
         s->top = s->cursor;
@@ -603,19 +596,17 @@ static void options_draw(struct console *c, struct con_screen *s, int top, int h
         s->top = s->cursor - h + 1;
     for (size_t i = 0; i < h && s->top + i < n; i++) {
         const struct mitm_opt_info *in = all[s->top + i];
-        char val[1024], def[1024];
-        option_value(in, val, sizeof(val));
-        struct mitm_options cur = mitm_options;
-        mitm_options = defaults;
-        option_value(in, def, sizeof(def));
-        mitm_options = cur;
-        bool changed = strcmp(val, def) != 0, sel = s->top + i == s->cursor;
+        const void *cur, *def;
+        mitm_master_option(&c->m, in->name, &cur, &def);
+        char val[1024], dval[1024];
+        option_value(in, cur, val, sizeof(val));
+        option_value(in, def, dval, sizeof(dval));
+        bool changed = strcmp(val, dval) != 0, sel = s->top + i == s->cursor;
         int row = top + (int)i;
         con_put(row, 0, 40, in->name, strlen(in->name), sel ? MITM_ST_OPTION_SELECTED : MITM_ST_TEXT);
         con_put(row, 40, con_cols() - 40, val, strlen(val),
                 changed ? MITM_ST_OPTION_ACTIVE : (sel ? MITM_ST_OPTION_SELECTED : MITM_ST_TEXT));
     }
-    mitm_options_free(&defaults);
     if (s->cursor < n && height > 4) {
         const struct mitm_opt_info *in = all[s->cursor];
         con_fill(top + height - 3, MITM_ST_HEADING_INACTIVE);
@@ -625,6 +616,7 @@ static void options_draw(struct console *c, struct con_screen *s, int top, int h
         con_put(top + height - 3, 0, con_cols(), t, strlen(t), MITM_ST_HEADING_INACTIVE);
         con_put(top + height - 2, 0, con_cols(), in->help, strlen(in->help), MITM_ST_TEXT);
     }
+    free(all);
 }
 
 const struct mitm_key_binding *keybindings_focus(struct console *c)
@@ -782,7 +774,7 @@ size_t screens_lines(struct console *c)
     case SCR_FLOWLIST:
         return c->m.view ? mitm_store_view_count(c->m.view) : 0;
     case SCR_OPTIONS:
-        return options_count();
+        return options_count(c);
     case SCR_KEYBINDINGS:
         return mitm_keymap_list(c->keys, 0, NULL, 0);
     case SCR_GRID:
@@ -809,7 +801,8 @@ static size_t page(struct console *c)
 static void options_select(struct console *c)
 {
     const char *name = options_focus(c);
-    const struct mitm_opt_info *in = name ? mitm_options_info(name) : NULL;
+    const void *curval = NULL;
+    const struct mitm_opt_info *in = name ? mitm_master_option(&c->m, name, &curval, NULL) : NULL;
     if (!in)
         return;
     char line[256];
@@ -828,7 +821,7 @@ static void options_select(struct console *c)
         const char *args[] = {name, "{choice}"};
         chooser_open(c, name, items, n, "set", args, 2);
         bool str = in->type == MITM_OPT_TYPE_STR || in->type == MITM_OPT_TYPE_OPT_STR;
-        const char *cur = str ? *(char *const *)((const char *)&mitm_options + in->offset) : NULL;
+        const char *cur = str ? *(char *const *)curval : NULL;
         for (size_t i = 0; cur && i < n; i++) /* the chooser starts on the current value */
             if (strcmp(items[i], cur) == 0)
                 c->chooser.cursor = i;

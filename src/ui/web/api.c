@@ -129,11 +129,6 @@ static struct mitm_flow *load(struct web *w, struct web_request *r, size_t i)
     return f;
 }
 
-static json_t *flow_json_at(struct web *w, size_t i, const struct mitm_flow *f)
-{
-    return web_flow_json(f, mitm_store_has_backup(w->m.store, i));
-}
-
 json_t *web_api_matching_ids(struct web *w, const struct mitm_filter *filt)
 {
     json_t *ids = json_array();
@@ -146,11 +141,6 @@ json_t *web_api_matching_ids(struct web *w, const struct mitm_filter *filt)
         mitm_flow_unref(f);
     }
     return ids;
-}
-
-static int dump_to_buf(const char *p, size_t n, void *arg)
-{
-    return mitm_buf_append(arg, p, n);
 }
 
 /* GET /flows: every flow of the view (mitmproxy's shape), or with ?limit= one page of it
@@ -186,11 +176,9 @@ static void get_flows(struct web *w, struct web_request *r)
         struct mitm_flow *f = i >= 0 ? load(w, NULL, (size_t)i) : NULL;
         bool match = f && (!filt || mitm_filter_match(filt, f));
         if (match && (!filt || !paged || (total >= from && total < to))) {
-            json_t *j = flow_json_at(w, (size_t)i, f);
             if (listed++)
                 mitm_buf_append(&out, ",", 1);
-            json_dump_callback(j, dump_to_buf, &out, JSON_COMPACT);
-            json_decref(j);
+            web_flow_json(f, mitm_store_has_backup(w->m.store, (size_t)i), &out);
         }
         if (match)
             total++;

@@ -47,32 +47,13 @@ static json_t *jcstr(const char *s)
     return s ? jstr(s, strlen(s)) : json_null();
 }
 
-static json_t *jts(double t)
-{
-    return t ? json_real(t) : json_null();
-}
-
-static json_t *addr(const char *host, uint16_t port)
-{
-    return host ? json_pack("[o,i]", jcstr(host), (json_int_t)port) : json_null();
-}
-
-static json_t *headers_json(const struct mitm_headers *h)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; h && i < h->n; i++)
-        json_array_append_new(a, json_pack("[o,o]", jstr(h->v[i].name, h->v[i].name_len),
-                                           jstr(h->v[i].value, h->v[i].value_len)));
-    return a;
-}
-
-/* Parsed certificates by the FNV-1a hash of their PEM: HTTPS flows to one server carry the
- * same chain, and parsing it is most of a flow's encoding. Main thread only. */
+/* Parsed certificates by the FNV-1a hash of their PEM, as their JSON text: HTTPS flows to one
+ * server carry the same chain, and parsing it is most of a flow's encoding. Main thread only. */
 #define CERT_CACHE 16
 static struct {
     uint64_t hash;
     size_t len;
-    json_t *j;
+    char *text;
 } cert_cache[CERT_CACHE];
 static size_t cert_next;
 
@@ -81,29 +62,30 @@ static json_t *cert_parse(const struct mitm_strlist *l);
 void web_json_free(void)
 {
     for (size_t i = 0; i < CERT_CACHE; i++) {
-        json_decref(cert_cache[i].j);
-        cert_cache[i].j = NULL;
+        free(cert_cache[i].text);
+        cert_cache[i].text = NULL;
     }
 }
 
-/* cert_to_json of the first certificate of a chain (PEM), or null. */
-static json_t *cert_json(const struct mitm_strlist *l)
+/* cert_to_json of the first certificate of a chain (PEM) as JSON text ("null" if none). */
+static const char *cert_json(const struct mitm_strlist *l)
 {
     if (!l->n)
-        return json_null();
+        return "null";
     uint64_t h = 1469598103934665603ull;
     for (size_t i = 0; i < l->lens[0]; i++)
         h = (h ^ (uint8_t)l->v[0][i]) * 1099511628211ull;
     for (size_t i = 0; i < CERT_CACHE; i++)
-        if (cert_cache[i].j && cert_cache[i].hash == h && cert_cache[i].len == l->lens[0])
-            return json_incref(cert_cache[i].j);
+        if (cert_cache[i].text && cert_cache[i].hash == h && cert_cache[i].len == l->lens[0])
+            return cert_cache[i].text;
     json_t *j = cert_parse(l);
     size_t k = cert_next++ % CERT_CACHE;
-    json_decref(cert_cache[k].j);
+    free(cert_cache[k].text);
     cert_cache[k].hash = h;
     cert_cache[k].len = l->lens[0];
-    cert_cache[k].j = json_incref(j);
-    return j;
+    cert_cache[k].text = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(j);
+    return cert_cache[k].text ? cert_cache[k].text : "null";
 }
 
 static json_t *cert_parse(const struct mitm_strlist *l)
@@ -181,64 +163,182 @@ static json_t *cert_parse(const struct mitm_strlist *l)
     return j;
 }
 
-static json_t *conn_json(const struct mitm_conn_info *c, bool server)
+/* ---- flow_to_json, written as text straight into the output: a flow is encoded at every
+ * event a browser is told about, and a jansson tree plus its dump cost several times more.
+ * Members are written as `"key":value,`; closing an object or array replaces the last comma. */
+
+static void lit(struct mitm_buf *b, const char *s)
 {
-    json_t *j = json_object();
-    json_object_set_new(j, "id", json_string(c->id));
-    json_object_set_new(j, "peername", addr(c->peer_host, c->peer_port));
-    json_object_set_new(j, "sockname", addr(c->sock_host, c->sock_port));
-    if (server)
-        json_object_set_new(j, "address", addr(c->address_host, c->address_port));
-    json_object_set_new(j, "tls_established", json_boolean(c->tls));
-    json_object_set_new(j, "cert", cert_json(&c->certificate_list));
-    json_object_set_new(j, "sni", jcstr(c->sni));
-    json_object_set_new(j, "cipher", jcstr(c->cipher));
-    json_object_set_new(j, "alpn", c->alpn ? jstr(c->alpn, c->alpn_len) : json_null());
-    json_object_set_new(j, "tls_version", jcstr(c->tls_version));
-    json_object_set_new(j, "timestamp_start", jts(c->timestamp_start));
-    if (server)
-        json_object_set_new(j, "timestamp_tcp_setup", jts(c->timestamp_tcp_setup));
-    json_object_set_new(j, "timestamp_tls_setup", jts(c->timestamp_tls_setup));
-    json_object_set_new(j, "timestamp_end", jts(c->timestamp_end));
-    return j;
+    mitm_buf_append(b, s, strlen(s));
 }
 
-static void content_meta(json_t *j, const struct mitm_buf *content, bool missing)
+static void close_with(struct mitm_buf *b, char c)
+{
+    if (b->len && b->mem[b->off + b->len - 1] == ',')
+        b->mem[b->off + b->len - 1] = (uint8_t)c;
+    else
+        mitm_buf_append(b, &c, 1);
+    mitm_buf_append(b, ",", 1);
+}
+
+static void key(struct mitm_buf *b, const char *k)
+{
+    mitm_buf_append(b, "\"", 1);
+    lit(b, k);
+    mitm_buf_append(b, "\":", 2);
+}
+
+/* A JSON string of p[0..n) then a comma: UTF-8 as is, other bytes as Latin-1 (as jstr). */
+static void str(struct mitm_buf *b, const char *p, size_t n)
+{
+    if (!p) {
+        lit(b, "null,");
+        return;
+    }
+    bool utf8 = mitm_ws_utf8_valid((const uint8_t *)p, n);
+    mitm_buf_append(b, "\"", 1);
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = (uint8_t)p[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && (c < 0x80 || utf8))
+            continue;
+        mitm_buf_append(b, p + run, i - run);
+        run = i + 1;
+        char esc[8];
+        if (c == '"' || c == '\\') {
+            esc[0] = '\\', esc[1] = (char)c;
+            mitm_buf_append(b, esc, 2);
+        } else if (c < 0x20) {
+            snprintf(esc, sizeof(esc), "\\u%04x", c);
+            mitm_buf_append(b, esc, 6);
+        } else {
+            uint8_t two[2] = {(uint8_t)(0xc0 | (c >> 6)), (uint8_t)(0x80 | (c & 0x3f))};
+            mitm_buf_append(b, two, 2);
+        }
+    }
+    mitm_buf_append(b, p + run, n - run);
+    mitm_buf_append(b, "\",", 2);
+}
+
+static void cstr(struct mitm_buf *b, const char *s)
+{
+    str(b, s, s ? strlen(s) : 0);
+}
+
+static void integer(struct mitm_buf *b, long long v)
+{
+    char d[24];
+    int i = (int)sizeof(d);
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    d[--i] = ',';
+    do
+        d[--i] = (char)('0' + u % 10);
+    while ((u /= 10));
+    if (v < 0)
+        d[--i] = '-';
+    mitm_buf_append(b, d + i, sizeof(d) - (size_t)i);
+}
+
+/* A float as jansson writes it (%.17g, with ".0" when it looks integral); 0 = None. */
+static void ts(struct mitm_buf *b, double t)
+{
+    if (!t) {
+        lit(b, "null,");
+        return;
+    }
+    char d[40];
+    int n = snprintf(d, sizeof(d), "%.17g", t);
+    if (!strpbrk(d, ".eEn"))
+        n += snprintf(d + n, sizeof(d) - (size_t)n, ".0");
+    d[n++] = ',';
+    mitm_buf_append(b, d, (size_t)n);
+}
+
+static void boolean(struct mitm_buf *b, bool v)
+{
+    lit(b, v ? "true," : "false,");
+}
+
+static void addr(struct mitm_buf *b, const char *host, uint16_t port)
+{
+    if (!host) {
+        lit(b, "null,");
+        return;
+    }
+    mitm_buf_append(b, "[", 1);
+    cstr(b, host);
+    integer(b, port);
+    close_with(b, ']');
+}
+
+static void headers(struct mitm_buf *b, const struct mitm_headers *h)
+{
+    mitm_buf_append(b, "[", 1);
+    for (size_t i = 0; h && i < h->n; i++) {
+        mitm_buf_append(b, "[", 1);
+        str(b, h->v[i].name, h->v[i].name_len);
+        str(b, h->v[i].value, h->v[i].value_len);
+        close_with(b, ']');
+    }
+    close_with(b, ']');
+}
+
+static void conn(struct mitm_buf *b, const struct mitm_conn_info *c, bool server)
+{
+    mitm_buf_append(b, "{", 1);
+    key(b, "id"), cstr(b, c->id);
+    key(b, "peername"), addr(b, c->peer_host, c->peer_port);
+    key(b, "sockname"), addr(b, c->sock_host, c->sock_port);
+    if (server)
+        key(b, "address"), addr(b, c->address_host, c->address_port);
+    key(b, "tls_established"), boolean(b, c->tls);
+    key(b, "cert"), lit(b, cert_json(&c->certificate_list)), lit(b, ",");
+    key(b, "sni"), cstr(b, c->sni);
+    key(b, "cipher"), cstr(b, c->cipher);
+    key(b, "alpn"), str(b, c->alpn, c->alpn_len);
+    key(b, "tls_version"), cstr(b, c->tls_version);
+    key(b, "timestamp_start"), ts(b, c->timestamp_start);
+    if (server)
+        key(b, "timestamp_tcp_setup"), ts(b, c->timestamp_tcp_setup);
+    key(b, "timestamp_tls_setup"), ts(b, c->timestamp_tls_setup);
+    key(b, "timestamp_end"), ts(b, c->timestamp_end);
+    close_with(b, '}');
+}
+
+static void content_meta(struct mitm_buf *b, const struct mitm_buf *content, bool missing)
 {
     if (missing) {
-        json_object_set_new(j, "contentLength", json_null());
-        json_object_set_new(j, "contentHash", json_null());
+        lit(b, "\"contentLength\":null,\"contentHash\":null,");
         return;
     }
     unsigned char md[SHA256_DIGEST_LENGTH];
     SHA256(mitm_buf_data(content), content->len, md);
-    char h[2 * SHA256_DIGEST_LENGTH + 1];
+    static const char hx[] = "0123456789abcdef";
+    char h[2 * SHA256_DIGEST_LENGTH];
     for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-        snprintf(h + 2 * i, 3, "%02x", md[i]);
-    json_object_set_new(j, "contentLength", json_integer((json_int_t)content->len));
-    json_object_set_new(j, "contentHash", json_string(h));
+        h[2 * i] = hx[md[i] >> 4], h[2 * i + 1] = hx[md[i] & 15];
+    key(b, "contentLength"), integer(b, (long long)content->len);
+    key(b, "contentHash"), str(b, h, sizeof(h));
 }
 
 /* mitmproxy's Request.pretty_host: the Host header's host, else the destination. */
-static json_t *pretty_host(const struct mitm_http_request *r)
+static void pretty_host(struct mitm_buf *b, const struct mitm_http_request *r)
 {
     size_t len;
     const char *v = mitm_headers_get(&r->headers, "Host", &len);
-    if (v) {
-        char *host = NULL;
-        uint16_t port;
-        if (mitm_h1_parse_authority(v, len, 0, &host, &port) == 0) {
-            json_t *s = jcstr(host);
-            free(host);
-            return s;
-        }
-        return jstr(v, len);
-    }
-    return jcstr(r->host ? r->host : "");
+    char *host = NULL;
+    uint16_t port;
+    if (v && mitm_h1_parse_authority(v, len, 0, &host, &port) == 0)
+        cstr(b, host);
+    else if (v)
+        str(b, v, len);
+    else
+        cstr(b, r->host ? r->host : "");
+    free(host);
 }
 
 /* messages_meta of n TCP messages (tcp) or WebSocket messages at v. */
-static json_t *messages_meta(const void *v, size_t n, bool tcp)
+static void messages_meta(struct mitm_buf *b, const void *v, size_t n, bool tcp)
 {
     uint64_t total = 0;
     double last = 0;
@@ -251,75 +351,86 @@ static json_t *messages_meta(const void *v, size_t n, bool tcp)
             last = ((const struct mitm_websocket_message *)v)[i].timestamp;
         }
     }
-    return json_pack("{s:I,s:I,s:o}", "contentLength", (json_int_t)total, "count", (json_int_t)n,
-                     "timestamp_last", n ? json_real(last) : json_null());
+    mitm_buf_append(b, "{", 1);
+    key(b, "contentLength"), integer(b, (long long)total);
+    key(b, "count"), integer(b, (long long)n);
+    key(b, "timestamp_last"), ts(b, n ? last : 0);
+    close_with(b, '}');
 }
 
-json_t *web_flow_json(const struct mitm_flow *f, bool modified)
+void web_flow_json(const struct mitm_flow *f, bool modified, struct mitm_buf *b)
 {
-    json_t *j = json_object();
-    json_object_set_new(j, "id", json_string(f->id));
-    json_object_set_new(j, "intercepted", json_boolean(f->intercepted));
-    json_object_set_new(j, "is_replay", jcstr(f->is_replay));
-    json_object_set_new(j, "type", json_string(f->type == MITM_FLOW_TCP ? "tcp" : "http"));
-    json_object_set_new(j, "modified", json_boolean(modified));
+    mitm_buf_append(b, "{", 1);
+    key(b, "id"), cstr(b, f->id);
+    key(b, "intercepted"), boolean(b, f->intercepted);
+    key(b, "is_replay"), cstr(b, f->is_replay);
+    key(b, "type"), cstr(b, f->type == MITM_FLOW_TCP ? "tcp" : "http");
+    key(b, "modified"), boolean(b, modified);
     /* mitmproxy shows a marker shortcode as its emoji; mitmc has no emoji table: the default */
-    json_object_set_new(j, "marked", json_string(f->marked && *f->marked ? "\xf0\x9f\x94\xb4" : ""));
-    json_object_set_new(j, "comment", jcstr(f->comment ? f->comment : ""));
-    json_object_set_new(j, "timestamp_created", json_real(f->timestamp_created));
-    json_object_set_new(j, "client_conn", conn_json(&f->client_conn, false));
-    json_object_set_new(j, "server_conn", conn_json(&f->server_conn, true));
-    if (f->error)
-        json_object_set_new(
-            j, "error",
-            json_pack("{s:o,s:f}", "msg", jcstr(f->error->msg), "timestamp", f->error->timestamp));
+    key(b, "marked"), cstr(b, f->marked && *f->marked ? "\xf0\x9f\x94\xb4" : "");
+    key(b, "comment"), cstr(b, f->comment ? f->comment : "");
+    key(b, "timestamp_created"), ts(b, f->timestamp_created);
+    key(b, "client_conn"), conn(b, &f->client_conn, false);
+    key(b, "server_conn"), conn(b, &f->server_conn, true);
+    if (f->error) {
+        key(b, "error"), mitm_buf_append(b, "{", 1);
+        key(b, "msg"), cstr(b, f->error->msg);
+        key(b, "timestamp"), ts(b, f->error->timestamp);
+        close_with(b, '}');
+    }
     if (f->type == MITM_FLOW_TCP) {
-        json_object_set_new(j, "messages_meta", messages_meta(f->messages, f->n_messages, true));
-        return j;
+        key(b, "messages_meta"), messages_meta(b, f->messages, f->n_messages, true);
     }
-    const struct mitm_http_request *rq = f->request;
+    const struct mitm_http_request *rq = f->type == MITM_FLOW_TCP ? NULL : f->request;
     if (rq) {
-        json_t *r = json_object();
-        json_object_set_new(r, "method", jcstr(rq->method));
-        json_object_set_new(r, "scheme", jcstr(rq->scheme));
-        json_object_set_new(r, "host", jcstr(rq->host ? rq->host : ""));
-        json_object_set_new(r, "port", json_integer(rq->port));
-        json_object_set_new(r, "path", jcstr(rq->path ? rq->path : ""));
-        json_object_set_new(r, "http_version", jcstr(rq->http_version));
-        json_object_set_new(r, "headers", headers_json(&rq->headers));
-        content_meta(r, &rq->content, rq->content_missing);
-        json_object_set_new(r, "timestamp_start", jts(rq->timestamp_start));
-        json_object_set_new(r, "timestamp_end", jts(rq->timestamp_end));
-        json_object_set_new(r, "pretty_host", pretty_host(rq));
-        json_object_set_new(j, "request", r);
+        key(b, "request"), mitm_buf_append(b, "{", 1);
+        key(b, "method"), cstr(b, rq->method);
+        key(b, "scheme"), cstr(b, rq->scheme);
+        key(b, "host"), cstr(b, rq->host ? rq->host : "");
+        key(b, "port"), integer(b, rq->port);
+        key(b, "path"), cstr(b, rq->path ? rq->path : "");
+        key(b, "http_version"), cstr(b, rq->http_version);
+        key(b, "headers"), headers(b, &rq->headers);
+        content_meta(b, &rq->content, rq->content_missing);
+        key(b, "timestamp_start"), ts(b, rq->timestamp_start);
+        key(b, "timestamp_end"), ts(b, rq->timestamp_end);
+        key(b, "pretty_host"), pretty_host(b, rq);
+        close_with(b, '}');
     }
-    const struct mitm_http_response *rs = f->response;
+    const struct mitm_http_response *rs = rq ? f->response : NULL;
     if (rs) {
-        json_t *r = json_object();
-        json_object_set_new(r, "http_version", jcstr(rs->http_version));
-        json_object_set_new(r, "status_code", json_integer(rs->status_code));
-        json_object_set_new(r, "reason", jcstr(rs->reason ? rs->reason : ""));
-        json_object_set_new(r, "headers", headers_json(&rs->headers));
-        content_meta(r, &rs->content, rs->content_missing);
-        json_object_set_new(r, "timestamp_start", jts(rs->timestamp_start));
-        json_object_set_new(r, "timestamp_end", jts(rs->timestamp_end));
+        key(b, "response"), mitm_buf_append(b, "{", 1);
+        key(b, "http_version"), cstr(b, rs->http_version);
+        key(b, "status_code"), integer(b, rs->status_code);
+        key(b, "reason"), cstr(b, rs->reason ? rs->reason : "");
+        key(b, "headers"), headers(b, &rs->headers);
+        content_meta(b, &rs->content, rs->content_missing);
+        key(b, "timestamp_start"), ts(b, rs->timestamp_start);
+        key(b, "timestamp_end"), ts(b, rs->timestamp_end);
         if (rs->trailers && rs->trailers->n)
-            json_object_set_new(r, "trailers", headers_json(rs->trailers));
-        json_object_set_new(j, "response", r);
+            key(b, "trailers"), headers(b, rs->trailers);
+        close_with(b, '}');
     }
-    const struct mitm_websocket_data *ws = f->websocket;
+    const struct mitm_websocket_data *ws = rq ? f->websocket : NULL;
     if (ws) {
-        json_t *w = json_object();
-        json_object_set_new(w, "messages_meta", messages_meta(ws->messages, ws->n_messages, false));
-        json_object_set_new(w, "closed_by_client",
-                            ws->closed_by_client < 0 ? json_null() : json_boolean(ws->closed_by_client));
-        json_object_set_new(w, "close_code", ws->close_code < 0 ? json_null() : json_integer(ws->close_code));
-        json_object_set_new(w, "close_reason",
-                            ws->close_reason ? jstr(ws->close_reason, ws->close_reason_len) : json_null());
-        json_object_set_new(w, "timestamp_end", jts(ws->timestamp_end));
-        json_object_set_new(j, "websocket", w);
+        key(b, "websocket"), mitm_buf_append(b, "{", 1);
+        key(b, "messages_meta"), messages_meta(b, ws->messages, ws->n_messages, false);
+        key(b, "closed_by_client");
+        if (ws->closed_by_client < 0)
+            lit(b, "null,");
+        else
+            boolean(b, ws->closed_by_client);
+        key(b, "close_code");
+        if (ws->close_code < 0)
+            lit(b, "null,");
+        else
+            integer(b, ws->close_code);
+        key(b, "close_reason"), str(b, ws->close_reason, ws->close_reason_len);
+        key(b, "timestamp_end"), ts(b, ws->timestamp_end);
+        close_with(b, '}');
     }
-    return j;
+    close_with(b, '}');
+    b->len--; /* no comma after the flow itself */
 }
 
 /* ---- options ---- */

@@ -83,7 +83,8 @@ static void conn_write2(struct web_conn *c, const void *head, size_t hn, uint8_t
         return;
     }
     struct wreq *wr = mitm_alloc(sizeof(*wr) + hn);
-    memcpy(wr->data, head, hn);
+    if (hn)
+        memcpy(wr->data, head, hn);
     wr->c = c;
     wr->len = hn + bn;
     wr->owned = body;
@@ -373,12 +374,11 @@ void web_broadcast_flow(struct web *w, const char *type, const struct mitm_flow 
     if (!w->nclients)
         return;
     /* the flow is encoded once; each client's message wraps it with its own filters */
-    json_t *fj = web_flow_json(f, i >= 0 && mitm_store_has_backup(w->m.store, (size_t)i));
-    char *flow = json_dumps(fj, JSON_COMPACT);
-    json_decref(fj);
-    if (!flow)
-        return;
-    size_t flow_len = strlen(flow);
+    struct mitm_buf fb;
+    mitm_buf_init(&fb, 0);
+    web_flow_json(f, i >= 0 && mitm_store_has_backup(w->m.store, (size_t)i), &fb);
+    const char *flow = (const char *)mitm_buf_data(&fb);
+    size_t flow_len = fb.len;
     struct mitm_buf msg;
     mitm_buf_init(&msg, 0);
     for (struct web_conn *c = w->conns, *n; c; c = n) {
@@ -405,7 +405,7 @@ void web_broadcast_flow(struct web *w, const char *type, const struct mitm_flow 
         ws_send(c, (const char *)mitm_buf_data(&msg), msg.len);
     }
     mitm_buf_free(&msg);
-    free(flow);
+    mitm_buf_free(&fb);
 }
 
 static void send_filter_update(struct web *w, struct web_conn *c, const char *name,

@@ -142,9 +142,9 @@ json_t *web_api_matching_ids(struct web *w, const struct mitm_filter *filt);
 
 /* ---- json.c ---- */
 
-/* mitmproxy 12's flow_to_json (no bodies: their length and SHA-256). modified: the flow has a
- * backup. */
-json_t *web_flow_json(const struct mitm_flow *f, bool modified);
+/* mitmproxy 12's flow_to_json (no bodies: their length and SHA-256) appended to out as JSON
+ * text. modified: the flow has a backup. */
+void web_flow_json(const struct mitm_flow *f, bool modified, struct mitm_buf *out);
 /* Free the certificates kept parsed (at exit). */
 void web_json_free(void);
 /* optmanager.dump_dicts for one option, or for all (name NULL) as {name: {...}}. */

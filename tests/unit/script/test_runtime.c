@@ -220,6 +220,83 @@ Test(runtime, script_options)
     mitm_script_rt_free(rt);
 }
 
+/* `set` at run time (the console, the web UI): the value reaches the workers' next read,
+ * and configure(updated) runs with the changed name in the main-thread state at once and
+ * in each worker state at its next hook, with the options given. */
+Test(runtime, script_options_set_at_run_time)
+{
+    struct mitm_script_rt *rt = rt_new();
+    struct mitm_hook_env env = env_for(-1);
+    const char *p = write_script(
+        "o.lua", "local seen = ''\n"
+                 "function load(l)\n"
+                 "  l:add_option('greeting', 'str', 'hi', 'A greeting.')\n"
+                 "  l:add_option('names', 'sequence of str', {'a'}, 'Names.')\n"
+                 "end\n"
+                 "function configure(updated)\n"
+                 "  local k = {}\n"
+                 "  for name in pairs(updated) do k[#k + 1] = name end\n"
+                 "  table.sort(k)\n"
+                 "  seen = #k > 5 and 'all' or table.concat(k, ',')\n"
+                 "  seen = seen .. '/' .. tostring(mitm.options.anticache)\n"
+                 "end\n"
+                 "function request(flow)\n"
+                 "  flow.comment = mitm.options.greeting .. ' ' .. table.concat(mitm.options.names, ',')"
+                 " .. ' ' .. seen\n"
+                 "end\n");
+    cr_assert_eq(mitm_script_rt_load(rt, p, &env), 0, "%s", logbuf);
+    cr_assert_eq(mitm_script_rt_configure(rt, &env), 0);
+    cr_assert_eq(mitm_script_rt_workers(rt, 2, &env), 0, "%s", logbuf);
+    struct mitm_flow *f = get_flow("example.com", 80, "/");
+    hook(rt, MITM_HOOK_REQUEST, f, 0);
+    cr_assert_str_eq(f->comment, "hi a all/false", "%s", logbuf);
+
+    char err[256];
+    const void *val, *def;
+    const struct mitm_opt_info *in = mitm_script_rt_option(rt, "greeting", &val, &def);
+    cr_assert(in && in->type == MITM_OPT_TYPE_STR);
+    cr_assert_eq(mitm_script_rt_set_option(rt, "nope", "x", err, sizeof(err)), -1);
+    cr_assert_str_eq(err, "Unknown option: nope");
+    cr_assert_eq(mitm_script_rt_set_option(rt, "greeting", "hello", err, sizeof(err)), 0, "%s", err);
+    cr_assert_str_eq(*(char *const *)val, "hello");
+    cr_assert_str_eq(*(char *const *)def, "hi", "the default stays");
+    cr_assert_eq(mitm_script_rt_set_option(rt, "names", "x\ny", err, sizeof(err)), 0, "%s", err);
+    /* the options the workers' configure reads: anticache on */
+    struct mitm_options next;
+    mitm_options_copy(&next, &mitm_options);
+    next.anticache = true;
+    struct mitm_optsnap *snap = mitm_optsnap_new(&next);
+    mitm_options_free(&next);
+    const char *changed[] = {"greeting", "names"};
+    cr_assert_eq(mitm_script_rt_options_changed(rt, changed, 2, snap, &env), 0, "%s", logbuf);
+    mitm_optsnap_unref(snap); /* the runtime keeps its own reference */
+    hook(rt, MITM_HOOK_REQUEST, f, -1);
+    cr_assert_str_eq(f->comment, "hello x,y greeting,names/false", "main thread, at once: %s", f->comment);
+    hook(rt, MITM_HOOK_REQUEST, f, 0);
+    cr_assert_str_eq(f->comment, "hello x,y greeting,names/true", "worker 0 at its next hook: %s",
+                     f->comment);
+    hook(rt, MITM_HOOK_REQUEST, f, 1);
+    cr_assert_str_eq(f->comment, "hello x,y greeting,names/true", "worker 1 too: %s", f->comment);
+    /* a reset goes back to the default; a second change of the same name is told once;
+     * without options given, the hook's own are read */
+    cr_assert_eq(mitm_script_rt_set_option(rt, "greeting", NULL, err, sizeof(err)), 0);
+    const char *one[] = {"greeting"};
+    mitm_script_rt_options_changed(rt, one, 1, NULL, &env);
+    mitm_script_rt_options_changed(rt, one, 1, NULL, &env);
+    hook(rt, MITM_HOOK_REQUEST, f, 0);
+    cr_assert_str_eq(f->comment, "hi x,y greeting/false", "%s", f->comment);
+    /* more changes than the log holds: the worker is told every option */
+    for (int i = 0; i < 70; i++)
+        mitm_script_rt_options_changed(rt, one, 1, NULL, &env);
+    hook(rt, MITM_HOOK_REQUEST, f, 1);
+    cr_assert_str_eq(f->comment, "hi x,y all/false", "%s", f->comment);
+    cr_assert_eq(mitm_script_rt_set_option(rt, "names", NULL, err, sizeof(err)), 0);
+    hook(rt, MITM_HOOK_REQUEST, f, 1);
+    cr_assert_str_eq(f->comment, "hi a all/false", "%s", f->comment);
+    mitm_flow_unref(f);
+    mitm_script_rt_free(rt);
+}
+
 Test(runtime, add_option_rejects_bad_definitions)
 {
     const char *cases[] = {

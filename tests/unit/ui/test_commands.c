@@ -399,6 +399,14 @@ Test(cmds, options)
 {
     char line[256], path[200];
     snprintf(path, sizeof(path), "%s/opts.yaml", dir);
+    ok("set ignore_hosts a.test b.test");
+    cr_assert_eq(mitm_options.ignore_hosts.n, 2);
+    cr_assert_str_eq(mitm_options.ignore_hosts.v[1], "b.test");
+    ok("set ignore_hosts c.test");
+    cr_assert_eq(mitm_options.ignore_hosts.n, 1, "the values given replace the list, as mitmproxy's");
+    cr_assert_str_eq(mitm_options.ignore_hosts.v[0], "c.test");
+    ok("set ignore_hosts");
+    cr_assert_eq(mitm_options.ignore_hosts.n, 0);
     ok("set anticache true");
     ok("set view_order size");
     snprintf(line, sizeof(line), "options.save %s", path);
