@@ -182,10 +182,14 @@ static void reset_request(struct web_conn *c)
 
 /* ---- answers ---- */
 
+/* script-src names the hash of web/index.html's inline import map, the one inline script
+ * (docs/internals/web-frontend.md; tests/browser checks they agree). */
 static const char SECURITY_HEADERS[] = "X-Frame-Options: DENY\r\n"
                                        "X-XSS-Protection: 1; mode=block\r\n"
                                        "X-Content-Type-Options: nosniff\r\n"
                                        "Content-Security-Policy: default-src 'self'; connect-src 'self' ws:; "
+                                       "script-src 'self' "
+                                       "'sha256-7sb9pZ5cm1YVgatbOIrR8eTeoWu+LcIZPaxVNLI3hKs='; "
                                        "img-src 'self' data:; style-src   'self' 'unsafe-inline'\r\n"
                                        "Referrer-Policy: same-origin\r\n";
 
