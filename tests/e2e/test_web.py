@@ -442,3 +442,31 @@ def test_https_flow_has_the_server_certificate(web, curl, tmp_path):
     assert fl[0]["server_conn"]["cert"] == fl[1]["server_conn"]["cert"]
     # header bytes that are not UTF-8 show as Latin-1; quotes, backslashes, controls escaped
     assert ["X-Bytes", '\xff"\\\x01\t'] in fl[0]["request"]["headers"]
+
+
+def test_script_options_and_commands_in_the_api(web, raw_upstream, tmp_path):
+    """What a Lua script adds (loader:add_option, loader:add_command) is in /options and
+    /commands like mitmc's own; PUT /options sets the script's option while the proxy runs,
+    and the next request reads it; a value of the wrong type is refused and changes nothing."""
+    script = tmp_path / "greet.lua"
+    script.write_text(
+        "function load(l)\n"
+        "  l:add_option('greeting', 'str', 'hi', 'The greeting header.')\n"
+        "  l:add_command('greet.say', function() return 'said ' .. mitm.options.greeting end, 'Say it.')\n"
+        "end\n"
+        "function request(flow) flow.request.headers['X-Greeting'] = mitm.options.greeting end\n")
+    up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+    w = web("-s", str(script))
+    opt = w.get("/options").json()["greeting"]
+    assert opt == {"type": "str", "default": "hi", "value": "hi", "help": "The greeting header.", "choices": None}
+    assert "greet.say" in w.get("/commands").json()
+    assert w.http.put("/options", json={"greeting": 5}).status_code == 400
+    assert w.get("/options").json()["greeting"]["value"] == "hi"
+    assert w.http.put("/options", json={"greeting": "hello"}).status_code == 200
+    assert w.get("/options").json()["greeting"]["value"] == "hello"
+    r = w.http.post("/commands/greet.say", json={"arguments": []})
+    assert r.status_code == 200 and "said hello" in json.dumps(r.json()), r.text
+    p = curl_bg(w.proxy.port, "http://127.0.0.1:%d/g" % up.port)
+    out, _ = p.communicate(timeout=40)
+    assert out.endswith(b"ok\n200"), out
+    assert b"\r\nX-Greeting: hello\r\n" in up.received()

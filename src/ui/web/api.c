@@ -944,8 +944,23 @@ static void put_options(struct web *w, struct web_request *r)
         if (*err)
             break;
         const struct mitm_opt_info *in = mitm_options_info(k);
+        const struct mitm_opt_info *sin = in ? NULL : mitm_master_option(&w->m, k, NULL, NULL);
         char *text = NULL;
-        if (!in) {
+        if (sin) { /* a script's option: its value checked in a scratch field of its type */
+            if (web_option_value_text(sin, v, &text, err, sizeof(err)) == 0 && text) {
+                union {
+                    bool b;
+                    long l;
+                    char *s;
+                    struct mitm_strvec v;
+                } scratch = {0};
+                if (sin->type == MITM_OPT_TYPE_STRLIST)
+                    mitm_options_set_list(sin, &scratch, text, err, sizeof(err));
+                else
+                    mitm_options_set_field(sin, &scratch, text, err, sizeof(err));
+                mitm_options_free_field(sin, &scratch);
+            }
+        } else if (!in) {
             snprintf(err, sizeof(err), "Unknown option: %s", k);
         } else if (web_option_value_text(in, v, &text, err, sizeof(err)) == 0 && text) {
             if (in->type == MITM_OPT_TYPE_STRLIST)
@@ -975,7 +990,7 @@ static void put_options(struct web *w, struct web_request *r)
     json_object_foreach(j, k, v)
     {
         char *text = NULL;
-        web_option_value_text(mitm_options_info(k), v, &text, err, sizeof(err));
+        web_option_value_text(mitm_master_option(&w->m, k, NULL, NULL), v, &text, err, sizeof(err));
         if (mitm_master_set_option(&w->m, k, text, err, sizeof(err)) < 0) {
             free(text);
             web_reply_error(r, 400, "%s", err);
@@ -1162,7 +1177,7 @@ void web_api_handle(struct web *w, struct web_request *r)
         web_reply(r, 200, NULL, NULL, NULL, 0);
     } else if (path_json(p, "/options") && (is_get(r) || is(r, "PUT"))) {
         if (is_get(r))
-            web_reply_json(r, 200, web_options_json(NULL));
+            web_reply_json(r, 200, web_options_json(&w->m, NULL));
         else
             put_options(w, r);
     } else if (strcmp(p, "/options/save") == 0 && is(r, "POST")) {

@@ -435,9 +435,9 @@ void web_flow_json(const struct mitm_flow *f, bool modified, struct mitm_buf *b)
 
 /* ---- options ---- */
 
-static json_t *value_json(const struct mitm_opt_info *in, const struct mitm_options *o)
+static json_t *value_json(const struct mitm_opt_info *in, const void *field)
 {
-    char *t = mitm_options_value_text(in, o);
+    char *t = mitm_options_field_text(in, field);
     json_t *v;
     if (!t) {
         v = in->type == MITM_OPT_TYPE_STRLIST ? json_array() : json_null();
@@ -461,7 +461,7 @@ static json_t *value_json(const struct mitm_opt_info *in, const struct mitm_opti
     return v;
 }
 
-static json_t *option_json(const struct mitm_opt_info *in, const struct mitm_options *defaults)
+static json_t *option_json(const struct mitm_opt_info *in, const void *value, const void *def)
 {
     json_t *choices = json_null();
     if (in->choices) {
@@ -473,30 +473,32 @@ static json_t *option_json(const struct mitm_opt_info *in, const struct mitm_opt
         }
     }
     return json_pack("{s:s,s:o,s:o,s:s,s:o}", "type", mitm_options_type_name(in->type), "default",
-                     value_json(in, defaults), "value", value_json(in, &mitm_options), "help", in->help,
-                     "choices", choices);
+                     value_json(in, def), "value", value_json(in, value), "help", in->help, "choices",
+                     choices);
 }
 
-json_t *web_options_json(const char *name)
+/* One option, mitmc's or a script's, into j. */
+static void add_option(json_t *j, struct mitm_master *m, const char *name)
 {
-    static struct mitm_options defaults;
-    static bool have;
-    if (!have) {
-        mitm_options_init(&defaults);
-        have = true;
-    }
+    const void *value, *def;
+    const struct mitm_opt_info *in = mitm_master_option(m, name, &value, &def);
+    if (in)
+        json_object_set_new(j, in->name, option_json(in, value, def));
+}
+
+json_t *web_options_json(struct mitm_master *m, const char *name)
+{
+    json_t *j = json_object();
     if (name) {
-        const struct mitm_opt_info *in = mitm_options_info(name);
-        json_t *j = json_object();
-        if (in)
-            json_object_set_new(j, name, option_json(in, &defaults));
+        add_option(j, m, name);
         return j;
     }
-    size_t n;
-    const struct mitm_opt_info *all = mitm_options_all(&n);
-    json_t *j = json_object();
+    size_t n = mitm_master_options(m, NULL, 0);
+    const struct mitm_opt_info **all = mitm_calloc(n + 1, sizeof(*all));
+    n = mitm_master_options(m, all, n);
     for (size_t i = 0; i < n; i++)
-        json_object_set_new(j, all[i].name, option_json(&all[i], &defaults));
+        add_option(j, m, all[i]->name);
+    free(all);
     return j;
 }
 

@@ -147,8 +147,9 @@ json_t *web_api_matching_ids(struct web *w, const struct mitm_filter *filt);
 void web_flow_json(const struct mitm_flow *f, bool modified, struct mitm_buf *out);
 /* Free the certificates kept parsed (at exit). */
 void web_json_free(void);
-/* optmanager.dump_dicts for one option, or for all (name NULL) as {name: {...}}. */
-json_t *web_options_json(const char *name);
+/* optmanager.dump_dicts for one option, or for all (name NULL) as {name: {...}}: mitmc's
+ * and the scripts' (loader:add_option). */
+json_t *web_options_json(struct mitm_master *m, const char *name);
 /* /commands as mitmproxy's Commands handler. */
 json_t *web_commands_json(struct mitm_cmd_registry *reg);
 /* A JSON value as the text mitm_master_set_option takes (NULL for null). Returns 0, or -1 (a

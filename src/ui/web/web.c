@@ -166,7 +166,8 @@ static void on_changed(void *arg, ssize_t index)
 static void on_option(void *arg, const char *name)
 {
     struct web *w = arg;
-    web_broadcast(w, json_pack("{s:s,s:o}", "type", "options/update", "payload", web_options_json(name)));
+    web_broadcast(w,
+                  json_pack("{s:s,s:o}", "type", "options/update", "payload", web_options_json(&w->m, name)));
 }
 
 /* ---- start and stop ---- */
