@@ -360,6 +360,7 @@ def test_static_assets_and_state(web):
     st = w.get("/state").json()
     assert set(st) >= {"version", "contentViews", "servers", "platform"}
     assert "regular" in st["servers"]
+    assert st["servers"]["regular"]["listen_addrs"] == [["127.0.0.1", w.proxy.port]], "the bound port (-p 0)"
     cmds = w.get("/commands").json()
     assert cmds["view.clear"]["parameters"] == []
     r = w.http.post("/commands/view.order.options", json={"arguments": []})

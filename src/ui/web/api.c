@@ -1062,6 +1062,8 @@ static json_t *state_json(struct web *w)
         snprintf(type, sizeof(type), "%.*s", (int)strcspn(s->full, ":@"), s->full);
         const char *host = mitm_mode_spec_listen_host(s, mitm_options.listen_host);
         int port = mitm_mode_spec_listen_port(s, mitm_options.listen_port);
+        if (w->m.proxy && mitm_proxy_mode_port(w->m.proxy, i) > 0)
+            port = mitm_proxy_mode_port(w->m.proxy, i); /* the bound one (-p 0) */
         json_object_set_new(servers, s->full,
                             json_pack("{s:s,s:s,s:s,s:b,s:n,s:[[s,i]]}", "type", type, "description",
                                       s->description ? s->description : "", "full_spec", s->full,
