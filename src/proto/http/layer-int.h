@@ -4,7 +4,8 @@
 
 #include "layer/layer.h"
 #include "proto/http/event.h"
-#include "proto/http/h1conn.h"
+#include "proto/http/codec.h"
+#include "proto/http1/h1.h"
 #include "proto/http/layer.h"
 
 struct http_stream;
@@ -13,13 +14,13 @@ struct mitm_flow;
 /* A server connection of the HTTP layer. */
 struct http_server {
     struct mitm_conn *conn;
-    struct mitm_h1conn h1;
-    struct http_stream *owner; /* stream using it, NULL when idle */
-    bool dead;                 /* closed; freed at the next safe point */
-    bool given;                /* handed to the stack inside a CONNECT tunnel */
-    bool stack;                /* the stack's own server connection, not used yet */
-    bool https;                /* TLS to the origin (the server half runs on it) */
-    bool proxy;                /* to the upstream proxy itself (absolute-form requests) */
+    struct mitm_http_codec *codec; /* HTTP/1 or HTTP/2, by the ALPN the server chose */
+    struct http_stream *owner;     /* stream using it, NULL when idle */
+    bool dead;                     /* closed; freed at the next safe point */
+    bool given;                    /* handed to the stack inside a CONNECT tunnel */
+    bool stack;                    /* the stack's own server connection, not used yet */
+    bool https;                    /* TLS to the origin (the server half runs on it) */
+    bool proxy;                    /* to the upstream proxy itself (absolute-form requests) */
     struct http_layer *hl;
     struct http_server *next;
 };
@@ -27,7 +28,7 @@ struct http_server {
 struct http_layer {
     struct mitm_layer base;
     enum mitm_http_mode mode;
-    struct mitm_h1conn client; /* server-role codec on the client connection */
+    struct mitm_http_codec *client; /* server-role codec on the client connection */
     struct http_server *servers;
     struct http_stream *streams; /* live and finished (freed at the next safe point) */
     struct mitm_conn *origin;    /* transparent: where origin-form requests go (the stack's server) */

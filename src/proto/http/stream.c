@@ -128,13 +128,13 @@ static void hook(struct http_stream *s, enum mitm_hook h, enum wait w)
 
 static void to_client(struct http_stream *s, struct mitm_http_event *ev)
 {
-    mitm_h1conn_send(&s->hl->client, ev);
+    mitm_http_codec_send(s->hl->client, ev);
 }
 
 static void to_server(struct http_stream *s, struct mitm_http_event *ev)
 {
     if (s->srv && !s->srv->dead)
-        mitm_h1conn_send(&s->srv->h1, ev);
+        mitm_http_codec_send(s->srv->codec, ev);
     else
         mitm_http_event_free(ev);
 }
@@ -360,7 +360,7 @@ static void after_requestheaders(struct http_stream *s, double now)
         /* mitmproxy answers 100-continue itself and drops the header upstream */
         struct mitm_http_event *h = ev_new(s, MITM_HTTP_RESPONSE_HEADERS);
         h->resp = mitm_http_response_new();
-        h->resp->http_version = mitm_strdup("HTTP/1.1");
+        h->resp->http_version = mitm_strdup(s->hl->client->vt->version);
         h->resp->status_code = 100;
         h->resp->reason = mitm_strdup("Continue");
         to_client(s, h);
@@ -473,7 +473,7 @@ static bool lazy_connect(const struct http_stream *s)
 static void established(struct http_stream *s, double now)
 {
     s->flow->response = mitm_http_response_new();
-    s->flow->response->http_version = mitm_strdup("HTTP/1.1");
+    s->flow->response->http_version = mitm_strdup(s->hl->client->vt->version);
     s->flow->response->status_code = 200;
     s->flow->response->reason = mitm_strdup("Connection established");
     s->flow->response->timestamp_start = s->flow->response->timestamp_end = now;
@@ -659,7 +659,8 @@ static void finish(struct http_stream *s)
 static void tell_client(struct http_stream *s)
 {
     if (s->fail_status) {
-        struct mitm_http_response *r = mitm_http_error_response(s->fail_status, s->fail_msg);
+        struct mitm_http_response *r =
+            mitm_http_codec_error_response(s->hl->client, s->fail_status, s->fail_msg);
         send_response(s, r);
         mitm_http_response_free(r);
     } else if (s->fail_close && s->hl->base.ctx->client->state != MITM_CONN_CLOSED) {
