@@ -140,6 +140,7 @@
       "Generic TCP SSL proxy mode for all hosts that match the pattern. Similar to --ignore-hosts, but SSL " \
       "connections are intercepted. The communication contents are printed to the log in verbose mode.") \
     X(BOOL, rawtcp, true, NULL, "Enable/disable raw TCP connections. TCP connections are enabled by default. ") \
+    X(BOOL, http2, true, NULL, "Enable/disable HTTP/2 support. HTTP/2 support is enabled by default.") \
     X(BOOL, websocket, true, NULL, "Enable/disable WebSocket support. WebSocket support is enabled by default.") \
     X(SIZE, websocket_max_message_size, "256m", NULL, \
       "mitmc: largest WebSocket message accepted, after inflating (larger: the connection is closed with " \

@@ -39,6 +39,7 @@ struct mitm_http_codec_vt {
     void (*refuse)(struct mitm_http_codec *c, int status, const char *msg);
     void (*decorate_error)(struct mitm_http_response *r);
     void (*consumed)(struct mitm_http_codec *c, uint32_t stream_id, size_t n);
+    void (*cancel)(struct mitm_http_codec *c, uint32_t stream_id);
     void (*free)(struct mitm_http_codec *c);
 };
 
@@ -103,6 +104,13 @@ static inline void mitm_http_codec_consumed(struct mitm_http_codec *c, uint32_t 
 {
     if (c->vt->consumed)
         c->vt->consumed(c, stream_id, n);
+}
+/* Multiplexed codecs: end one exchange without touching its siblings (HTTP/2: RST_STREAM
+ * CANCEL); no event is emitted for it afterwards. Others: nothing (the caller closes). */
+static inline void mitm_http_codec_cancel(struct mitm_http_codec *c, uint32_t stream_id)
+{
+    if (c->vt->cancel)
+        c->vt->cancel(c, stream_id);
 }
 /* Accepts NULL. */
 static inline void mitm_http_codec_free(struct mitm_http_codec *c)

@@ -387,13 +387,60 @@ static void write_data(struct mitm_h1conn *c, struct mitm_buf *out, const uint8_
         mitm_buf_append(out, data, len);
 }
 
+static bool is_http2(const char *version)
+{
+    return version && strcmp(version, "HTTP/2.0") == 0;
+}
+
+/* A message that came in over HTTP/2 goes out as HTTP/1.1 (mitmproxy's Http1Server/Client):
+ * the version, a reason phrase, framing where HTTP/2 had none (its DATA frames end the body:
+ * RFC 9113 §8.1), and Host from :authority (RFC 9113 §8.3.1). The flow keeps the original;
+ * this is the codec's copy. */
+static void frame_from_h2(struct mitm_headers *h, bool end_stream)
+{
+    if (!mitm_headers_get(h, "content-length", NULL) && !mitm_headers_get(h, "transfer-encoding", NULL))
+        mitm_headers_add(h, end_stream ? "content-length" : "transfer-encoding", end_stream ? 14 : 17,
+                         end_stream ? "0" : "chunked", end_stream ? 1 : 7);
+}
+
+static void request_from_h2(struct mitm_http_request *req, bool end_stream)
+{
+    mitm_str_set(&req->http_version, "HTTP/1.1", 8);
+    if (!mitm_headers_get(&req->headers, "host", NULL) && req->authority && req->authority[0]) {
+        struct mitm_headers h;
+        mitm_headers_init(&h);
+        mitm_headers_add(&h, "host", 4, req->authority, strlen(req->authority));
+        for (size_t i = 0; i < req->headers.n; i++)
+            mitm_headers_add(&h, req->headers.v[i].name, req->headers.v[i].name_len, req->headers.v[i].value,
+                             req->headers.v[i].value_len);
+        mitm_headers_free(&req->headers);
+        req->headers = h;
+    }
+    if (!end_stream || mitm_headers_get(&req->headers, "content-length", NULL))
+        frame_from_h2(&req->headers, end_stream);
+}
+
+static void response_from_h2(struct mitm_http_response *resp, bool end_stream, bool bodyless)
+{
+    mitm_str_set(&resp->http_version, "HTTP/1.1", 8);
+    if (!resp->reason || !resp->reason[0]) {
+        const char *r = mitm_http_reason(resp->status_code);
+        mitm_str_set(&resp->reason, r, strlen(r));
+    }
+    if (!bodyless)
+        frame_from_h2(&resp->headers, end_stream);
+}
+
 /* Server role: the framing of the response we write (RFC 9112 §6). */
-static void start_response(struct mitm_h1conn *c, struct mitm_http_response *resp, struct mitm_buf *out)
+static void start_response(struct mitm_h1conn *c, struct mitm_http_response *resp, bool end_stream,
+                           struct mitm_buf *out)
 {
     int st = resp->status_code;
     bool connect_ok = c->req_method && strcmp(c->req_method, "CONNECT") == 0 && st >= 200 && st < 300;
     bool bodyless = (c->req_method && strcmp(c->req_method, "HEAD") == 0) || st == 204 || st == 304 ||
                     (st >= 100 && st < 200) || connect_ok;
+    if (is_http2(resp->http_version))
+        response_from_h2(resp, end_stream, bodyless);
     if (bodyless) {
         c->wstate = W_NONE;
     } else if (mitm_h1_te_chunked(&resp->headers)) {
@@ -436,7 +483,7 @@ static void send_response_event(struct mitm_h1conn *c, struct mitm_http_event *e
 {
     switch (ev->type) {
     case MITM_HTTP_RESPONSE_HEADERS:
-        start_response(c, ev->resp, out);
+        start_response(c, ev->resp, ev->end_stream, out);
         break;
     case MITM_HTTP_RESPONSE_DATA:
         write_data(c, out, ev->data, ev->len);
@@ -455,6 +502,8 @@ static void send_request_event(struct mitm_h1conn *c, struct mitm_http_event *ev
     switch (ev->type) {
     case MITM_HTTP_REQUEST_HEADERS: {
         struct mitm_http_request *req = ev->req;
+        if (is_http2(req->http_version))
+            request_from_h2(req, ev->end_stream);
         c->stream_id = ev->stream_id;
         mitm_str_set(&c->req_method, req->method, strlen(req->method));
         c->close_after = wants_close(req->http_version, &req->headers);

@@ -9,6 +9,7 @@
 #include "core/options.h"
 #include "proto/http/connect.h"
 #include "proto/http/h1conn.h"
+#include "proto/http2/h2conn.h"
 #include "proto/http/http.h"
 #include "proto/http/layer-int.h"
 #include "proto/next.h"
@@ -26,8 +27,10 @@ static const struct mitm_layer_vt http_vt;
 /* Pipelined bytes a client may send ahead of our responses. */
 #define PIPELINE_CAP ((size_t)1 << 20)
 
-/* ALPN we offer servers we open ourselves (HTTP/1 only, for now). */
+/* ALPN we offer servers we open ourselves: HTTP/1 only through a parent proxy's TLS, else
+ * h2 first when option http2 is on (mitmproxy's HTTP_ALPNS). */
 static const uint8_t ALPN_HTTP11[] = "\x08http/1.1";
+static const uint8_t ALPN_H2[] = "\x02h2\x08http/1.1";
 
 static void client_event(void *arg, struct mitm_http_codec *c, struct mitm_http_event *ev);
 static void server_event(void *arg, struct mitm_http_codec *c, struct mitm_http_event *ev);
@@ -37,7 +40,7 @@ static struct http_server *server_new(struct http_layer *hl, struct mitm_conn *c
     struct http_server *srv = mitm_calloc(1, sizeof(*srv));
     srv->conn = conn;
     srv->hl = hl;
-    srv->codec = mitm_h1conn_new(MITM_CODEC_CLIENT, &hl->base, conn, &hl->lim, 0, proxy, server_event, srv);
+    srv->proxy = proxy;
     srv->next = hl->servers;
     hl->servers = srv;
     return srv;
@@ -55,8 +58,13 @@ struct mitm_layer *mitm_http_layer_new(struct mitm_ctx *ctx, struct mitm_layer *
     hl->lim.max_line = line > 0 ? (size_t)line : MITM_H1_DEFAULT_MAX_LINE;
     hl->lim.max_head = head > 0 ? (size_t)head : MITM_H1_DEFAULT_MAX_HEAD;
     hl->lim.validate = o->validate_inbound_headers;
-    hl->client = mitm_h1conn_new(MITM_CODEC_SERVER, &hl->base, ctx->client, &hl->lim, PIPELINE_CAP, false,
-                                 client_event, hl);
+    const char *alpn = ctx->client->alpn;
+    if (o->http2 && ctx->client->tls && alpn && strcmp(alpn, "h2") == 0)
+        hl->client = mitm_h2conn_new(MITM_CODEC_SERVER, &hl->base, ctx->client, NULL, client_event, hl);
+    hl->h2_client = hl->client != NULL;
+    if (!hl->client)
+        hl->client = mitm_h1conn_new(MITM_CODEC_SERVER, &hl->base, ctx->client, &hl->lim, PIPELINE_CAP, false,
+                                     client_event, hl);
     hl->origin = server;
     if (server) {
         struct http_server *srv = server_new(hl, server, false);
@@ -89,7 +97,7 @@ static void collect(struct http_layer *hl)
     struct http_server **pp = &hl->servers;
     while (*pp) {
         struct http_server *srv = *pp;
-        if (srv->dead && !srv->owner && srv->conn->state != MITM_CONN_OPENING) {
+        if (srv->dead && !srv->users && srv->conn->state != MITM_CONN_OPENING) {
             *pp = srv->next;
             free_server(srv);
         } else {
@@ -158,7 +166,15 @@ static void client_event(void *arg, struct mitm_http_codec *c, struct mitm_http_
 static void server_event(void *arg, struct mitm_http_codec *c, struct mitm_http_event *ev)
 {
     struct http_server *srv = arg;
-    (void)c;
+    if (mitm_http_codec_multiplexed(c)) {
+        /* the layer's stream id travels with every event of an HTTP/2 exchange */
+        struct http_stream *s = find_stream(srv->hl, ev->stream_id);
+        if (s)
+            deliver(s, ev, srv->hl->now);
+        else
+            mitm_http_event_free(ev);
+        return;
+    }
     if (srv->owner) {
         deliver(srv->owner, ev, srv->hl->now);
         return;
@@ -170,11 +186,14 @@ static void server_event(void *arg, struct mitm_http_codec *c, struct mitm_http_
 
 /* ---- server connections ------------------------------------------------------------ */
 
-static bool reusable(const struct http_server *srv, const char *host, uint16_t port, bool https, bool proxy)
+static bool reusable(struct http_server *srv, const char *host, uint16_t port, bool https, bool proxy)
 {
-    return !srv->owner && !srv->dead && !srv->given && !srv->stack && srv->https == https &&
-           srv->proxy == proxy && srv->conn->port == port && strcasecmp(srv->conn->host, host) == 0 &&
-           mitm_http_codec_reusable(srv->codec);
+    if (srv->dead || srv->given || srv->stack || srv->https != https || srv->proxy != proxy ||
+        srv->conn->port != port || strcasecmp(srv->conn->host, host) != 0 ||
+        srv->conn->state != MITM_CONN_OPEN)
+        return false;
+    struct mitm_http_codec *c = mitm_http_server_codec(srv);
+    return (!srv->owner || mitm_http_codec_multiplexed(c)) && mitm_http_codec_reusable(c);
 }
 
 /* Basic credentials of upstream_auth ("user:pass"), for Proxy-Authorization. */
@@ -212,10 +231,10 @@ static struct http_server *server_make(struct http_layer *hl, const char *scheme
         }
     }
     if (https)
-        mitm_tls_server_push(ctx, conn, host, ALPN_HTTP11, sizeof(ALPN_HTTP11) - 1);
+        mitm_tls_server_push(ctx, conn, host, ctx->opts->http2 ? ALPN_H2 : ALPN_HTTP11,
+                             ctx->opts->http2 ? sizeof(ALPN_H2) - 1 : sizeof(ALPN_HTTP11) - 1);
     struct http_server *srv = server_new(hl, conn, proxy);
     srv->https = https;
-    srv->proxy = proxy;
     return srv;
 }
 
@@ -233,22 +252,43 @@ struct http_server *mitm_http_server_get(struct http_layer *hl, struct http_stre
         if (stack || (!connect && reusable(srv, h, p, https, proxy))) {
             srv->stack = false;
             srv->owner = s;
+            srv->users++;
             return srv;
         }
     }
     struct http_server *srv = server_make(hl, scheme, host, port, connect);
     srv->owner = s;
+    srv->users++;
     return srv;
 }
 
 void mitm_http_server_release(struct http_layer *hl, struct http_server *srv)
 {
     srv->owner = NULL;
-    if (!srv->dead && mitm_http_codec_reusable(srv->codec))
-        return;
+    if (srv->users)
+        srv->users--;
+    if (srv->users && !srv->dead)
+        return; /* HTTP/2: its other streams go on */
+    if (!srv->dead && srv->conn->state == MITM_CONN_OPEN &&
+        (!srv->codec || mitm_http_codec_reusable(srv->codec)))
+        return; /* no codec yet: opened (a CONNECT's tunnel, say) but never spoken on */
     srv->dead = true;
     if (mitm_conn_writable(srv->conn))
         mitm_layer_close(&hl->base, srv->conn, false);
+}
+
+struct mitm_http_codec *mitm_http_server_codec(struct http_server *srv)
+{
+    if (srv->codec)
+        return srv->codec;
+    struct http_layer *hl = srv->hl;
+    const char *alpn = srv->conn->alpn;
+    if (hl->base.ctx->opts->http2 && srv->https && alpn && strcmp(alpn, "h2") == 0)
+        srv->codec = mitm_h2conn_new(MITM_CODEC_CLIENT, &hl->base, srv->conn, NULL, server_event, srv);
+    if (!srv->codec)
+        srv->codec = mitm_h1conn_new(MITM_CODEC_CLIENT, &hl->base, srv->conn, &hl->lim, 0, srv->proxy,
+                                     server_event, srv);
+    return srv->codec;
 }
 
 static struct http_server *find_server(struct http_layer *hl, struct mitm_conn *conn)
@@ -305,6 +345,7 @@ void mitm_http_layer_upgrade(struct http_layer *hl, struct http_server *srv, str
     struct mitm_ctx *ctx = hl->base.ctx;
     srv->given = true;
     srv->owner = NULL;
+    srv->users = 0;
     hl->tunnel = srv->conn;
     mitm_timer_clear(&hl->idle);
     mitm_timer_clear(&hl->head);
@@ -324,7 +365,8 @@ void mitm_http_layer_upgrade(struct http_layer *hl, struct http_server *srv, str
     struct mitm_event start = {.type = MITM_EV_START, .now = hl->now};
     mitm_layer_event(hl->child, &start);
     pass_rest(hl, hl->client, ctx->client);
-    pass_rest(hl, srv->codec, srv->conn);
+    if (srv->codec)
+        pass_rest(hl, srv->codec, srv->conn);
     if (srv->conn->state == MITM_CONN_CLOSED || srv->conn->state == MITM_CONN_READ_EOF) {
         /* the server left before the switch was done: the new layer sees it go */
         struct mitm_event ev = {.type = MITM_EV_CLOSED,
@@ -400,8 +442,9 @@ static void on_client_closed(struct http_layer *hl, const struct mitm_event *ev)
 static void on_server_closed(struct http_layer *hl, struct http_server *srv, const struct mitm_event *ev)
 {
     srv->conn->state = ev->half_close ? MITM_CONN_READ_EOF : MITM_CONN_CLOSED;
-    mitm_http_codec_eof(srv->codec);
-    if (!ev->half_close || !srv->owner) {
+    if (srv->codec)
+        mitm_http_codec_eof(srv->codec);
+    if (!ev->half_close || !srv->users) {
         if (srv->conn->state != MITM_CONN_CLOSED)
             mitm_layer_close(&hl->base, srv->conn, false);
         srv->dead = true;
@@ -426,7 +469,7 @@ static void http_handle(struct mitm_layer *l, const struct mitm_event *ev)
         } else {
             struct http_server *srv = find_server(hl, ev->conn);
             if (srv)
-                mitm_http_codec_feed(srv->codec, ev->data.base, ev->data.len);
+                mitm_http_codec_feed(mitm_http_server_codec(srv), ev->data.base, ev->data.len);
         }
     } else if (ev->type == MITM_EV_CLOSED) {
         if (ev->conn == client) {
