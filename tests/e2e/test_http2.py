@@ -2,6 +2,7 @@
 through CONNECT, to an h2-only upstream (python3-h2) and an HTTP/1.1-only one, bodies checked
 by sha256 on both sides."""
 import hashlib
+import json
 import os
 import subprocess
 
@@ -51,7 +52,7 @@ def start_proxy(mitmc, pki, *args):
     return mitmc("--set", "ssl_verify_upstream_trusted_ca=%s" % pki.ca[0], *args)
 
 
-def test_curl_h2_both_legs_1mib_intact(mitmc, pki, upstreams, curl, tmp_path):
+def test_curl_h2_both_legs_1mib_intact(mitmc, pki, upstreams, curl, tmp_path, binary):
     up = upstreams("h2")
     flows = tmp_path / "flows"
     proxy = start_proxy(mitmc, pki, "-w", str(flows))
@@ -70,6 +71,16 @@ def test_curl_h2_both_legs_1mib_intact(mitmc, pki, upstreams, curl, tmp_path):
     assert recs[0]["request"]["http_version"] == b"HTTP/2.0"
     assert recs[0]["response"]["http_version"] == b"HTTP/2.0"
     assert recs[0]["response"]["status_code"] == 200
+    # read back (-r) with a filter, and as HAR: version-neutral
+    har = tmp_path / "out.har"
+    p = subprocess.run([binary, "dump", "-n", "-r", str(flows), "--set", "confdir=%s" % tmp_path, "--set",
+                        "hardump=%s" % har, "~u /size/ & ~s"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert b"/size/1048576 HTTP/2.0" in p.stdout and b"<< HTTP/2.0 200 OK 1.0m" in p.stdout, p.stdout
+    entry = json.loads(har.read_text())["log"]["entries"][0]
+    assert entry["request"]["httpVersion"] == "HTTP/2.0" and entry["response"]["httpVersion"] == "HTTP/2.0"
+    assert entry["response"]["content"]["size"] == 1 << 20
 
 
 def test_openssl_s_client_sees_h2_selected(mitmc, pki, upstreams):

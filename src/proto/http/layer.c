@@ -137,7 +137,6 @@ static void refuse(struct http_layer *hl, int status, const char *msg)
 
 static void client_event(void *arg, struct mitm_http_codec *c, struct mitm_http_event *ev)
 {
-    (void)c;
     struct http_layer *hl = arg;
     struct http_stream *s = NULL;
     if (ev->type == MITM_HTTP_REQUEST_HEADERS) {
@@ -152,8 +151,9 @@ static void client_event(void *arg, struct mitm_http_codec *c, struct mitm_http_
         deliver(s, ev, hl->now);
         return;
     }
-    if (ev->type == MITM_HTTP_REQUEST_ERROR) {
-        /* no exchange to attach it to: a malformed head */
+    if (ev->type == MITM_HTTP_REQUEST_ERROR && !mitm_http_codec_multiplexed(c)) {
+        /* no exchange to attach it to: a malformed head (HTTP/2: a stream whose exchange
+         * ended already; connection errors are the codec's own) */
         mitm_layer_log(&hl->base, MITM_LOG_INFO, "%s protocol error: %s", hl->client->vt->name, ev->msg);
         if (ev->status)
             refuse(hl, ev->status, ev->msg);

@@ -526,10 +526,9 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
     bool complete = s->in_ended && (s->out_ended || !server_role(c));
     if (!complete && !s->reported) {
         char msg[160];
-        snprintf(msg, sizeof(msg), "HTTP/2 stream %d %s: %s", id, code ? "reset" : "closed",
-                 nghttp2_http2_strerror(code));
-        if (!server_role(c) || code || !s->in_ended)
-            stream_error(c, s, msg);
+        snprintf(msg, sizeof(msg), "HTTP/2 stream %d reset by %s (%s)", id,
+                 server_role(c) ? "client" : "server", nghttp2_http2_strerror(code));
+        stream_error(c, s, msg); /* whatever the code: the exchange did not finish */
     } else if (complete && server_role(c) && c->resets_left < c->lim.reset_budget) {
         c->resets_left++; /* a finished exchange earns one reset back */
     }
