@@ -264,6 +264,9 @@ class H2Client:
     def _push_uploads(self):
         for sid in list(self.upload):
             b = self.upload[sid]
+            if sid in self.reset:  # the server ended the stream (an early response)
+                del self.upload[sid]
+                continue
             while b:
                 n = min(len(b), self.c.local_flow_control_window(sid), self.c.max_outbound_frame_size)
                 if n <= 0:

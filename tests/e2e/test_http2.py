@@ -241,3 +241,36 @@ def test_rapid_reset_is_survived(mitmc, pki, upstreams, curl):
     r = curl_h(curl, proxy, "https://127.0.0.1:%d/size/5000" % up.port, "--http2")
     b, v = split_version(r.stdout)
     assert r.returncode == 0 and v == "2" and b == body(5000)
+
+
+def test_early_error_response_stops_the_upload_only(mitmc, pki, upstreams):
+    """413 before the request body ended: the client gets the response, then RST_STREAM
+    (NO_ERROR) so it stops sending (RFC 9113 §8.1); the connection goes on."""
+    up = upstreams("h2")
+    proxy = start_proxy(mitmc, pki, "--set", "body_size_limit=10k")
+    with tunnel(proxy.port, "127.0.0.1", up.port, ca_cert(proxy)) as s:
+        c = H2Client(s, "127.0.0.1:%d" % up.port)
+        a = c.request("POST", "/echo", body(3 << 20))  # no content-length: found out while reading
+        c.pump(lambda: a in c.ended and a in c.reset)
+        assert c.status(a) == b"413"
+        assert b"Request body exceeds body_size_limit" in bytes(c.bodies[a])
+        assert c.reset[a] == 0  # NO_ERROR
+        e = c.request("GET", "/after")
+        c.pump(lambda: e in c.ended)
+        assert bytes(c.bodies[e]) == b"hello /after"
+    assert [q["path"] for q in up.requests] == ["/after"]
+
+
+def test_settings_limits_are_options(mitmc, pki, upstreams):
+    up = upstreams("h2")
+    proxy = start_proxy(mitmc, pki, "--set", "http2_max_concurrent_streams=7", "--set",
+                        "http2_max_header_list_size=8k", "--set", "http2_max_frame_size=99999999")
+    with tunnel(proxy.port, "127.0.0.1", up.port, ca_cert(proxy)) as s:
+        c = H2Client(s, "127.0.0.1:%d" % up.port)
+        a = c.request("GET", "/size/70000")
+        c.pump(lambda: a in c.ended)
+        rs = c.c.remote_settings
+        assert rs.max_concurrent_streams == 7
+        assert rs.max_header_list_size == 8192
+        assert rs.max_frame_size == (1 << 24) - 1  # clamped to RFC 9113 §6.5.2's maximum
+        assert bytes(c.bodies[a]) == body(70000)

@@ -6,6 +6,7 @@
 #include "proto/http/event.h"
 #include "proto/http/codec.h"
 #include "proto/http1/h1.h"
+#include "proto/http2/h2conn.h"
 #include "proto/http/layer.h"
 
 struct http_stream;
@@ -37,6 +38,7 @@ struct http_layer {
     struct mitm_layer *child;    /* the stack inside a CONNECT tunnel */
     struct mitm_conn *tunnel;    /* its server connection */
     struct mitm_h1_limits lim;
+    struct mitm_h2_limits h2lim;  /* from the http2_* options */
     bool h2_client;               /* the client connection speaks HTTP/2 */
     struct mitm_timer idle, head; /* http_idle_timeout, http_header_timeout */
     double now;                   /* time of the event being handled (codecs call back

@@ -58,9 +58,10 @@ struct mitm_layer *mitm_http_layer_new(struct mitm_ctx *ctx, struct mitm_layer *
     hl->lim.max_line = line > 0 ? (size_t)line : MITM_H1_DEFAULT_MAX_LINE;
     hl->lim.max_head = head > 0 ? (size_t)head : MITM_H1_DEFAULT_MAX_HEAD;
     hl->lim.validate = o->validate_inbound_headers;
+    mitm_h2_limits_from(&hl->h2lim, o);
     const char *alpn = ctx->client->alpn;
     if (o->http2 && ctx->client->tls && alpn && strcmp(alpn, "h2") == 0)
-        hl->client = mitm_h2conn_new(MITM_CODEC_SERVER, &hl->base, ctx->client, NULL, client_event, hl);
+        hl->client = mitm_h2conn_new(MITM_CODEC_SERVER, &hl->base, ctx->client, &hl->h2lim, client_event, hl);
     hl->h2_client = hl->client != NULL;
     if (!hl->client)
         hl->client = mitm_h1conn_new(MITM_CODEC_SERVER, &hl->base, ctx->client, &hl->lim, PIPELINE_CAP, false,
@@ -284,7 +285,7 @@ struct mitm_http_codec *mitm_http_server_codec(struct http_server *srv)
     struct http_layer *hl = srv->hl;
     const char *alpn = srv->conn->alpn;
     if (hl->base.ctx->opts->http2 && srv->https && alpn && strcmp(alpn, "h2") == 0)
-        srv->codec = mitm_h2conn_new(MITM_CODEC_CLIENT, &hl->base, srv->conn, NULL, server_event, srv);
+        srv->codec = mitm_h2conn_new(MITM_CODEC_CLIENT, &hl->base, srv->conn, &hl->h2lim, server_event, srv);
     if (!srv->codec)
         srv->codec = mitm_h1conn_new(MITM_CODEC_CLIENT, &hl->base, srv->conn, &hl->lim, 0, srv->proxy,
                                      server_event, srv);

@@ -1,6 +1,7 @@
 #include "proto/http2/h2conn.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "core/options.h"
 #include "layer/layer.h"
 #include "proto/http/http.h"
 #include "proto/http1/h1.h"
@@ -536,6 +537,23 @@ static int on_stream_close(nghttp2_session *ng, int32_t id, uint32_t code, void 
     return 0;
 }
 
+/* RFC 9113 §8.1: a complete response sent before the request ended (an early error
+ * response, say) asks the client to stop sending with RST_STREAM(NO_ERROR); its flow is
+ * over, and a stream whose window nobody will reopen must not hold the client forever. */
+static int on_frame_send(nghttp2_session *ng, const nghttp2_frame *f, void *user)
+{
+    struct mitm_h2conn *c = user;
+    if (!server_role(c) || !(f->hd.flags & NGHTTP2_FLAG_END_STREAM) ||
+        (f->hd.type != NGHTTP2_DATA && f->hd.type != NGHTTP2_HEADERS))
+        return 0;
+    struct h2s *s = by_id(c, f->hd.stream_id);
+    if (s && !s->in_ended) {
+        s->reported = true;
+        nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE, s->id, NGHTTP2_NO_ERROR);
+    }
+    return 0;
+}
+
 static int on_invalid_frame(nghttp2_session *ng, const nghttp2_frame *f, int err, void *user)
 {
     (void)ng;
@@ -782,6 +800,19 @@ static uint32_t or_default(uint32_t v, uint32_t d)
     return v ? v : d;
 }
 
+static uint32_t clamp(int64_t v, uint32_t lo, uint32_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : (uint32_t)v;
+}
+
+void mitm_h2_limits_from(struct mitm_h2_limits *lim, const struct mitm_options *o)
+{
+    memset(lim, 0, sizeof(*lim));
+    lim->max_concurrent_streams = clamp(o->http2_max_concurrent_streams, 1, 1000);
+    lim->max_header_list = clamp(mitm_options_size(o->http2_max_header_list_size), 1024, 1 << 20);
+    lim->max_frame_size = clamp(mitm_options_size(o->http2_max_frame_size), 1 << 14, (1 << 24) - 1);
+}
+
 struct mitm_http_codec *mitm_h2conn_new(enum mitm_codec_role role, struct mitm_layer *owner,
                                         struct mitm_conn *conn, const struct mitm_h2_limits *lim,
                                         mitm_http_codec_emit_fn emit, void *emit_arg)
@@ -793,6 +824,7 @@ struct mitm_http_codec *mitm_h2conn_new(enum mitm_codec_role role, struct mitm_l
     const struct mitm_h2_limits *L = lim ? lim : &z;
     c->lim.max_concurrent_streams = or_default(L->max_concurrent_streams, DEFAULT_MAX_STREAMS);
     c->lim.max_header_list = or_default(L->max_header_list, DEFAULT_MAX_HEADER_LIST);
+    c->lim.max_frame_size = or_default(L->max_frame_size, 1 << 14);
     c->lim.stream_window = or_default(L->stream_window, DEFAULT_STREAM_WINDOW);
     c->lim.reset_budget = or_default(L->reset_budget, DEFAULT_RESET_BUDGET);
     c->resets_left = c->lim.reset_budget;
@@ -808,6 +840,7 @@ struct mitm_http_codec *mitm_h2conn_new(enum mitm_codec_role role, struct mitm_l
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data);
     nghttp2_session_callbacks_set_on_stream_close_callback(cb, on_stream_close);
     nghttp2_session_callbacks_set_on_invalid_frame_recv_callback(cb, on_invalid_frame);
+    nghttp2_session_callbacks_set_on_frame_send_callback(cb, on_frame_send);
     nghttp2_option_new(&opt);
     nghttp2_option_set_no_auto_window_update(opt, 1);
     nghttp2_option_set_max_send_header_block_length(opt, 256 * 1024);
@@ -826,6 +859,7 @@ struct mitm_http_codec *mitm_h2conn_new(enum mitm_codec_role role, struct mitm_l
         {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, c->lim.max_concurrent_streams},
         {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, c->lim.stream_window},
         {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, c->lim.max_header_list},
+        {NGHTTP2_SETTINGS_MAX_FRAME_SIZE, c->lim.max_frame_size},
         {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
     };
     size_t niv = sizeof(iv) / sizeof(iv[0]);

@@ -17,10 +17,14 @@
 
 #include "proto/http/codec.h"
 
-/* Limits of one HTTP/2 connection (0 = the default named). */
+struct mitm_options;
+
+/* Limits of one HTTP/2 connection (0 = the default named; out-of-range values are clamped:
+ * streams 1..1000, header list 1 KiB..1 MiB, frame 16 KiB..16 MiB-1). */
 struct mitm_h2_limits {
     uint32_t max_concurrent_streams; /* SETTINGS_MAX_CONCURRENT_STREAMS we announce: 100 */
     uint32_t max_header_list;        /* SETTINGS_MAX_HEADER_LIST_SIZE: 64 KiB */
+    uint32_t max_frame_size;         /* SETTINGS_MAX_FRAME_SIZE: 16 KiB */
     uint32_t stream_window;          /* SETTINGS_INITIAL_WINDOW_SIZE: 1 MiB */
     uint32_t reset_budget;           /* peer resets of unfinished streams before GOAWAY: 200 */
 };
@@ -29,6 +33,10 @@ struct mitm_h2_limits {
  * both roles send their SETTINGS on the first flush (client role: the preface at once).
  * Returns NULL if nghttp2 cannot make a session (out of memory). Free with
  * mitm_http_codec_free. */
+/* The limits options ask for (http2_max_concurrent_streams, _header_list_size,
+ * _frame_size), clamped. */
+void mitm_h2_limits_from(struct mitm_h2_limits *lim, const struct mitm_options *o);
+
 struct mitm_http_codec *mitm_h2conn_new(enum mitm_codec_role role, struct mitm_layer *owner,
                                         struct mitm_conn *conn, const struct mitm_h2_limits *lim,
                                         mitm_http_codec_emit_fn emit, void *emit_arg);
