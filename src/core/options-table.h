@@ -140,6 +140,13 @@
       "Generic TCP SSL proxy mode for all hosts that match the pattern. Similar to --ignore-hosts, but SSL " \
       "connections are intercepted. The communication contents are printed to the log in verbose mode.") \
     X(BOOL, rawtcp, true, NULL, "Enable/disable raw TCP connections. TCP connections are enabled by default. ") \
+    X(BOOL, http2, true, NULL, "Enable/disable HTTP/2 support. HTTP/2 support is enabled by default.") \
+    X(INT, http2_max_concurrent_streams, 100, NULL, \
+      "mitmc: SETTINGS_MAX_CONCURRENT_STREAMS announced to HTTP/2 peers (1..1000).") \
+    X(SIZE, http2_max_header_list_size, "64k", NULL, \
+      "mitmc: SETTINGS_MAX_HEADER_LIST_SIZE announced to HTTP/2 peers (1k..1m).") \
+    X(SIZE, http2_max_frame_size, "16k", NULL, \
+      "mitmc: SETTINGS_MAX_FRAME_SIZE announced to HTTP/2 peers (16k..16m-1, RFC 9113 §6.5.2).") \
     X(BOOL, websocket, true, NULL, "Enable/disable WebSocket support. WebSocket support is enabled by default.") \
     X(SIZE, websocket_max_message_size, "256m", NULL, \
       "mitmc: largest WebSocket message accepted, after inflating (larger: the connection is closed with " \

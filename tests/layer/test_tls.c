@@ -449,9 +449,9 @@ Test(tls, eager_intercepts_with_sniffed_names_and_intact_plaintext)
     pump(&h);
     cr_assert(h.client.hs_done, "client handshake failed; logs: %s", h.logs);
     cr_assert_eq(h.n_servers, 1, "one server connection (the tunnel's), opens: %s", h.opens);
-    /* upstream saw the client's SNI and its ALPN offers minus h2 */
+    /* upstream saw the client's SNI and its ALPN offers (h2 among them: option http2) */
     cr_assert_str_eq(h.servers[0].sni, "beta.test");
-    cr_assert_str_eq(h.servers[0].offered_alpn, "http/1.1");
+    cr_assert_str_eq(h.servers[0].offered_alpn, "h2,http/1.1");
     /* the client got what the server chose */
     const unsigned char *a;
     unsigned alen;
@@ -482,20 +482,33 @@ Test(tls, eager_intercepts_with_sniffed_names_and_intact_plaintext)
     h_free(&h);
 }
 
-Test(tls, only_h2_offered_gets_no_alpn)
+/* A client offering only h2 to an HTTP/1-only server: upstream is offered upstream_offer,
+ * refuses it, and the client gets no ALPN either (mirrored); HTTP/1 flows. */
+static void only_h2_client(const char *upstream_offer)
 {
     struct harness h;
     h_init(&h, "alpha.test", "\x02h2", 3);
     connect_tunnel(&h, "alpha.test:443");
     pump(&h);
     cr_assert(h.client.hs_done, "logs: %s", h.logs);
-    cr_assert_str_eq(h.servers[0].offered_alpn, "", "h2 must never be offered upstream");
+    cr_assert_str_eq(h.servers[0].offered_alpn, upstream_offer);
     const unsigned char *a;
     unsigned alen = 99;
     SSL_get0_alpn_selected(h.client.ssl, &a, &alen);
     cr_assert_eq(alen, 0);
     cr_assert_str_eq(h.client.plain, RESP);
     h_free(&h);
+}
+
+Test(tls, only_h2_offered_to_an_http1_server_gets_no_alpn)
+{
+    only_h2_client("h2");
+}
+
+Test(tls, http2_off_never_offers_h2_upstream)
+{
+    set_opt("http2", "false");
+    only_h2_client("");
 }
 
 Test(tls, no_sni_ip_target_gets_ip_leaf)
@@ -602,7 +615,8 @@ Test(tls, lazy_opens_on_first_request)
     set_opt("connection_strategy", "lazy");
     configure();
     struct harness h;
-    h_init(&h, "beta.test", ALPN_H2_H1, sizeof(ALPN_H2_H1) - 1);
+    /* an HTTP/1 client (offered h2, it would get h2: no server answer to mirror yet) */
+    h_init(&h, "beta.test", "\x08http/1.1", 9);
     connect_tunnel(&h, "beta.test:443");
     pump(&h);
     cr_assert(h.client.hs_done, "logs: %s", h.logs);
@@ -613,6 +627,25 @@ Test(tls, lazy_opens_on_first_request)
     cr_assert_eq(h.n_servers, 1, "lazy: no connection until the request: %s", h.opens);
     cr_assert_str_eq(h.servers[0].plain, REQ);
     cr_assert_str_eq(h.client.plain, RESP);
+    h_free(&h);
+}
+
+/* mitmproxy's alpn_select_callback: with no server answer to mirror, h2 is chosen when the
+ * client offers it (option http2), in the client's order. */
+Test(tls, lazy_selects_h2_for_the_client)
+{
+    set_opt("connection_strategy", "lazy");
+    configure();
+    struct harness h;
+    h_init(&h, "beta.test", ALPN_H2_H1, sizeof(ALPN_H2_H1) - 1);
+    connect_tunnel(&h, "beta.test:443");
+    pump(&h);
+    cr_assert(h.client.hs_done, "logs: %s", h.logs);
+    const unsigned char *a;
+    unsigned alen = 0;
+    SSL_get0_alpn_selected(h.client.ssl, &a, &alen);
+    cr_assert(alen == 2 && memcmp(a, "h2", 2) == 0);
+    cr_assert_str_eq(h.ctx.client->alpn, "h2");
     h_free(&h);
 }
 

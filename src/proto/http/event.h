@@ -31,6 +31,7 @@ struct mitm_http_event {
     struct mitm_headers *trailers;
     int status;
     char *msg;
+    bool end_stream; /* *_HEADERS: no body follows (the END comes next); false = unknown */
 };
 
 struct mitm_http_event *mitm_http_event_new(enum mitm_http_ev_type type, uint32_t stream_id);

@@ -26,28 +26,52 @@ enum wstate {
 /* 16 KiB: one read's worth; the rest stays in the kernel until we parse again. */
 #define MIN_IN_CAP ((size_t)16 * 1024)
 
-void mitm_h1conn_init(struct mitm_h1conn *c, enum mitm_h1conn_role role, struct mitm_layer *owner,
-                      struct mitm_conn *conn, const struct mitm_h1_limits *lim, size_t in_cap,
-                      mitm_h1conn_emit_fn emit, void *emit_arg)
+struct mitm_h1conn {
+    struct mitm_http_codec base;
+    struct mitm_h1_limits lim;
+    size_t in_cap; /* bytes we buffer unparsed (pipelining) */
+    struct mitm_buf in;
+    size_t head_scanned; /* bytes of in already searched for the end of a head */
+    int rstate;          /* read side */
+    int wstate;          /* write side */
+    struct mitm_h1_body body;
+    uint32_t stream_id; /* stream of the current exchange; 0 = none */
+    uint32_t next_stream_id;
+    char *req_method;   /* method of the current exchange (response framing) */
+    bool req_http10;    /* current request is HTTP/1.0 */
+    bool close_after;   /* close once the current exchange ends */
+    bool parsing;       /* re-entrancy guard of the read loop */
+    bool resume;        /* exchange ended during the read loop: parse on */
+    bool tunnel;        /* a CONNECT succeeded or a 101 switched: bytes now belong to a tunnel */
+    bool peer_eof;      /* the peer shut down its sending side */
+    bool absolute_form; /* client role toward an upstream proxy: requests in absolute form */
+};
+
+static const struct mitm_http_codec_vt h1_vt;
+
+struct mitm_http_codec *mitm_h1conn_new(enum mitm_codec_role role, struct mitm_layer *owner,
+                                        struct mitm_conn *conn, const struct mitm_h1_limits *lim,
+                                        size_t in_cap, bool absolute_form, mitm_http_codec_emit_fn emit,
+                                        void *emit_arg)
 {
-    memset(c, 0, sizeof(*c));
-    c->role = role;
-    c->owner = owner;
-    c->conn = conn;
+    struct mitm_h1conn *c = mitm_calloc(1, sizeof(*c));
+    c->base = (struct mitm_http_codec){
+        .vt = &h1_vt, .role = role, .owner = owner, .conn = conn, .emit = emit, .emit_arg = emit_arg};
     c->lim = *lim;
     c->in_cap = in_cap < MIN_IN_CAP ? MIN_IN_CAP : in_cap;
     mitm_buf_init(&c->in, 0);
-    c->rstate = role == MITM_H1CONN_SERVER ? R_HEAD : R_IDLE;
-    c->emit = emit;
-    c->emit_arg = emit_arg;
+    c->rstate = role == MITM_CODEC_SERVER ? R_HEAD : R_IDLE;
+    c->absolute_form = absolute_form;
+    return &c->base;
 }
 
-void mitm_h1conn_free(struct mitm_h1conn *c)
+static void h1_free(struct mitm_http_codec *base)
 {
+    struct mitm_h1conn *c = (struct mitm_h1conn *)base;
     mitm_buf_free(&c->in);
     mitm_h1_body_free(&c->body);
     free(c->req_method);
-    c->req_method = NULL;
+    free(c);
 }
 
 /* Does a Connection header hold token? (RFC 9110 §7.6.1: comma list, case-insensitive) */
@@ -88,14 +112,14 @@ static bool wants_close(const char *version, const struct mitm_headers *h)
 
 static void emit(struct mitm_h1conn *c, struct mitm_http_event *ev)
 {
-    c->emit(c->emit_arg, c, ev);
+    c->base.emit(c->base.emit_arg, &c->base, ev);
 }
 
 static void fail(struct mitm_h1conn *c, int status, const char *reason)
 {
     c->rstate = R_DEAD;
     enum mitm_http_ev_type t =
-        c->role == MITM_H1CONN_SERVER ? MITM_HTTP_REQUEST_ERROR : MITM_HTTP_RESPONSE_ERROR;
+        c->base.role == MITM_CODEC_SERVER ? MITM_HTTP_REQUEST_ERROR : MITM_HTTP_RESPONSE_ERROR;
     emit(c, mitm_http_event_error(t, c->stream_id, status, reason));
 }
 
@@ -227,7 +251,7 @@ static bool parse_response_head(struct mitm_h1conn *c)
 
 static void body_done(struct mitm_h1conn *c)
 {
-    bool server = c->role == MITM_H1CONN_SERVER;
+    bool server = c->base.role == MITM_CODEC_SERVER;
     struct mitm_http_event *ev =
         mitm_http_event_new(server ? MITM_HTTP_REQUEST_END : MITM_HTTP_RESPONSE_END, c->stream_id);
     ev->trailers = c->body.trailers;
@@ -239,7 +263,7 @@ static void body_done(struct mitm_h1conn *c)
 /* Returns false when more bytes are needed or on error. */
 static bool parse_body(struct mitm_h1conn *c)
 {
-    bool server = c->role == MITM_H1CONN_SERVER;
+    bool server = c->base.role == MITM_CODEC_SERVER;
     while (c->rstate == R_BODY && c->in.len) {
         struct mitm_slice data = {0};
         bool done = false;
@@ -279,7 +303,7 @@ static void parse(struct mitm_h1conn *c)
                 if (!parse_body(c))
                     break;
             } else if (c->rstate == R_HEAD && c->in.len) {
-                bool ok = c->role == MITM_H1CONN_SERVER ? parse_request_head(c) : parse_response_head(c);
+                bool ok = c->base.role == MITM_CODEC_SERVER ? parse_request_head(c) : parse_response_head(c);
                 if (!ok)
                     break;
             } else if (c->rstate == R_IDLE && c->in.len) {
@@ -294,8 +318,9 @@ static void parse(struct mitm_h1conn *c)
     c->parsing = false;
 }
 
-void mitm_h1conn_feed(struct mitm_h1conn *c, const uint8_t *data, size_t len)
+static void h1_feed(struct mitm_http_codec *base, const uint8_t *data, size_t len)
 {
+    struct mitm_h1conn *c = (struct mitm_h1conn *)base;
     if (c->rstate == R_DEAD)
         return;
     if (c->in.len + len > c->in_cap + c->lim.max_head && c->rstate == R_WAIT) {
@@ -310,8 +335,9 @@ void mitm_h1conn_feed(struct mitm_h1conn *c, const uint8_t *data, size_t len)
     parse(c);
 }
 
-void mitm_h1conn_eof(struct mitm_h1conn *c)
+static void h1_eof(struct mitm_http_codec *base)
 {
+    struct mitm_h1conn *c = (struct mitm_h1conn *)base;
     c->peer_eof = true;
     if (c->tunnel)
         return;
@@ -322,17 +348,17 @@ void mitm_h1conn_eof(struct mitm_h1conn *c)
             c->rstate = R_DEAD;
             return;
         }
-        fail(c, 0, c->role == MITM_H1CONN_SERVER ? "Client disconnected." : "server disconnected");
+        fail(c, 0, c->base.role == MITM_CODEC_SERVER ? "Client disconnected." : "server disconnected");
         return;
     case R_HEAD:
-        if (c->role == MITM_H1CONN_CLIENT) {
+        if (c->base.role == MITM_CODEC_CLIENT) {
             fail(c, 502, "server closed connection"); /* mitmproxy's words */
             return;
         }
         c->rstate = R_DEAD; /* a client leaving between requests is fine */
         return;
     default:
-        if (c->role == MITM_H1CONN_CLIENT)
+        if (c->base.role == MITM_CODEC_CLIENT)
             c->rstate = R_DEAD;
         return;
     }
@@ -347,10 +373,10 @@ static void send_bytes(struct mitm_h1conn *c, struct mitm_buf *b)
         return;
     }
     struct mitm_cmd *cmd = mitm_cmd_new(MITM_CMD_SEND);
-    cmd->conn = c->conn;
+    cmd->conn = c->base.conn;
     cmd->data = data;
     cmd->len = n;
-    mitm_layer_emit(c->owner, cmd);
+    mitm_layer_emit(c->base.owner, cmd);
 }
 
 static void write_data(struct mitm_h1conn *c, struct mitm_buf *out, const uint8_t *data, size_t len)
@@ -361,13 +387,60 @@ static void write_data(struct mitm_h1conn *c, struct mitm_buf *out, const uint8_
         mitm_buf_append(out, data, len);
 }
 
+static bool is_http2(const char *version)
+{
+    return version && strcmp(version, "HTTP/2.0") == 0;
+}
+
+/* A message that came in over HTTP/2 goes out as HTTP/1.1 (mitmproxy's Http1Server/Client):
+ * the version, a reason phrase, framing where HTTP/2 had none (its DATA frames end the body:
+ * RFC 9113 §8.1), and Host from :authority (RFC 9113 §8.3.1). The flow keeps the original;
+ * this is the codec's copy. */
+static void frame_from_h2(struct mitm_headers *h, bool end_stream)
+{
+    if (!mitm_headers_get(h, "content-length", NULL) && !mitm_headers_get(h, "transfer-encoding", NULL))
+        mitm_headers_add(h, end_stream ? "content-length" : "transfer-encoding", end_stream ? 14 : 17,
+                         end_stream ? "0" : "chunked", end_stream ? 1 : 7);
+}
+
+static void request_from_h2(struct mitm_http_request *req, bool end_stream)
+{
+    mitm_str_set(&req->http_version, "HTTP/1.1", 8);
+    if (!mitm_headers_get(&req->headers, "host", NULL) && req->authority && req->authority[0]) {
+        struct mitm_headers h;
+        mitm_headers_init(&h);
+        mitm_headers_add(&h, "host", 4, req->authority, strlen(req->authority));
+        for (size_t i = 0; i < req->headers.n; i++)
+            mitm_headers_add(&h, req->headers.v[i].name, req->headers.v[i].name_len, req->headers.v[i].value,
+                             req->headers.v[i].value_len);
+        mitm_headers_free(&req->headers);
+        req->headers = h;
+    }
+    if (!end_stream || mitm_headers_get(&req->headers, "content-length", NULL))
+        frame_from_h2(&req->headers, end_stream);
+}
+
+static void response_from_h2(struct mitm_http_response *resp, bool end_stream, bool bodyless)
+{
+    mitm_str_set(&resp->http_version, "HTTP/1.1", 8);
+    if (!resp->reason || !resp->reason[0]) {
+        const char *r = mitm_http_reason(resp->status_code);
+        mitm_str_set(&resp->reason, r, strlen(r));
+    }
+    if (!bodyless)
+        frame_from_h2(&resp->headers, end_stream);
+}
+
 /* Server role: the framing of the response we write (RFC 9112 §6). */
-static void start_response(struct mitm_h1conn *c, struct mitm_http_response *resp, struct mitm_buf *out)
+static void start_response(struct mitm_h1conn *c, struct mitm_http_response *resp, bool end_stream,
+                           struct mitm_buf *out)
 {
     int st = resp->status_code;
     bool connect_ok = c->req_method && strcmp(c->req_method, "CONNECT") == 0 && st >= 200 && st < 300;
     bool bodyless = (c->req_method && strcmp(c->req_method, "HEAD") == 0) || st == 204 || st == 304 ||
                     (st >= 100 && st < 200) || connect_ok;
+    if (is_http2(resp->http_version))
+        response_from_h2(resp, end_stream, bodyless);
     if (bodyless) {
         c->wstate = W_NONE;
     } else if (mitm_h1_te_chunked(&resp->headers)) {
@@ -398,7 +471,7 @@ static void end_exchange(struct mitm_h1conn *c)
     if (c->rstate != R_WAIT || c->close_after || c->peer_eof) {
         /* the request was not read completely (early response), or no persistence */
         c->rstate = R_DEAD;
-        mitm_layer_close(c->owner, c->conn, false);
+        mitm_layer_close(c->base.owner, c->base.conn, false);
         return;
     }
     c->rstate = R_HEAD;
@@ -410,7 +483,7 @@ static void send_response_event(struct mitm_h1conn *c, struct mitm_http_event *e
 {
     switch (ev->type) {
     case MITM_HTTP_RESPONSE_HEADERS:
-        start_response(c, ev->resp, out);
+        start_response(c, ev->resp, ev->end_stream, out);
         break;
     case MITM_HTTP_RESPONSE_DATA:
         write_data(c, out, ev->data, ev->len);
@@ -429,6 +502,8 @@ static void send_request_event(struct mitm_h1conn *c, struct mitm_http_event *ev
     switch (ev->type) {
     case MITM_HTTP_REQUEST_HEADERS: {
         struct mitm_http_request *req = ev->req;
+        if (is_http2(req->http_version))
+            request_from_h2(req, ev->end_stream);
         c->stream_id = ev->stream_id;
         mitm_str_set(&c->req_method, req->method, strlen(req->method));
         c->close_after = wants_close(req->http_version, &req->headers);
@@ -456,12 +531,13 @@ static void send_request_event(struct mitm_h1conn *c, struct mitm_http_event *ev
     }
 }
 
-void mitm_h1conn_send(struct mitm_h1conn *c, struct mitm_http_event *ev)
+static void h1_send(struct mitm_http_codec *base, struct mitm_http_event *ev)
 {
+    struct mitm_h1conn *c = (struct mitm_h1conn *)base;
     struct mitm_buf out;
     mitm_buf_init(&out, 0);
     bool end = false;
-    if (c->role == MITM_H1CONN_SERVER) {
+    if (c->base.role == MITM_CODEC_SERVER) {
         send_response_event(c, ev, &out);
         end = ev->type == MITM_HTTP_RESPONSE_END;
     } else {
@@ -473,75 +549,65 @@ void mitm_h1conn_send(struct mitm_h1conn *c, struct mitm_http_event *ev)
     mitm_http_event_free(ev);
     send_bytes(c, &out);
     mitm_buf_free(&out);
-    if (c->role == MITM_H1CONN_SERVER && end)
+    if (c->base.role == MITM_CODEC_SERVER && end)
         end_exchange(c);
     else if (end)
         parse(c);
 }
 
-bool mitm_h1conn_reusable(const struct mitm_h1conn *c)
+static bool h1_reusable(const struct mitm_http_codec *base)
 {
-    return c->role == MITM_H1CONN_CLIENT && c->rstate == R_IDLE && !c->close_after && c->in.len == 0 &&
-           c->conn->state == MITM_CONN_OPEN;
+    const struct mitm_h1conn *c = (const struct mitm_h1conn *)base;
+    return c->base.role == MITM_CODEC_CLIENT && c->rstate == R_IDLE && !c->close_after && c->in.len == 0 &&
+           c->base.conn->state == MITM_CONN_OPEN;
 }
 
-void mitm_h1conn_take_rest(struct mitm_h1conn *c, uint8_t **data, size_t *len)
+static void h1_take_rest(struct mitm_http_codec *base, uint8_t **data, size_t *len)
 {
+    struct mitm_h1conn *c = (struct mitm_h1conn *)base;
     c->tunnel = true;
     *data = mitm_buf_steal(&c->in, len);
     c->head_scanned = 0;
 }
 
-static void html_escape(struct mitm_buf *b, const char *s)
+static bool h1_head_pending(const struct mitm_http_codec *base)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '<':
-            mitm_buf_append(b, "&lt;", 4);
-            break;
-        case '>':
-            mitm_buf_append(b, "&gt;", 4);
-            break;
-        case '&':
-            mitm_buf_append(b, "&amp;", 5);
-            break;
-        case '"':
-            mitm_buf_append(b, "&quot;", 6);
-            break;
-        case '\'':
-            mitm_buf_append(b, "&#x27;", 6);
-            break;
-        default:
-            mitm_buf_append(b, s, 1);
-        }
-    }
+    const struct mitm_h1conn *c = (const struct mitm_h1conn *)base;
+    return c->base.role == MITM_CODEC_SERVER && c->rstate == R_HEAD && c->in.len > 0 && !c->tunnel;
 }
 
-struct mitm_http_response *mitm_http_error_response(int status, const char *message)
+/* An error page the layer sends with no exchange to carry it, then the close. */
+static void h1_refuse(struct mitm_http_codec *base, int status, const char *msg)
 {
-    struct mitm_buf body;
-    mitm_buf_init(&body, 0);
-    const char *reason = mitm_http_reason(status);
-    mitm_buf_printf(&body,
-                    "<html>\n<head>\n    <title>%d %s</title>\n</head>\n<body>\n    <h1>%d %s</h1>\n    <p>",
-                    status, reason, status, reason);
-    html_escape(&body, message);
-    mitm_buf_printf(&body, "</p>\n</body>\n</html>\n");
-    struct mitm_http_response *r = mitm_http_response_new();
-    r->http_version = mitm_strdup("HTTP/1.1");
-    r->status_code = status;
-    r->reason = mitm_strdup(reason);
-    mitm_headers_add(&r->headers, "Server", 6, "mitmc/" MITM_VERSION, strlen("mitmc/" MITM_VERSION));
+    struct mitm_h1conn *c = (struct mitm_h1conn *)base;
+    struct mitm_http_response *r = mitm_http_codec_error_response(base, status, msg);
+    struct mitm_buf out;
+    mitm_buf_init(&out, 0);
+    mitm_h1_write_response_head(&out, r);
+    mitm_buf_append(&out, mitm_buf_data(&r->content), r->content.len);
+    send_bytes(c, &out);
+    mitm_buf_free(&out);
+    mitm_http_response_free(r);
+    c->rstate = R_DEAD;
+    mitm_layer_close(base->owner, base->conn, false);
+}
+
+/* HTTP/1 error pages end the connection (mitmproxy's make_error_response). */
+static void h1_decorate_error(struct mitm_http_response *r)
+{
     mitm_headers_add(&r->headers, "Connection", 10, "close", 5);
-    mitm_headers_add(&r->headers, "Content-Type", 12, "text/html", 9);
-    char cl[32];
-    int n = snprintf(cl, sizeof(cl), "%zu", body.len);
-    mitm_headers_add(&r->headers, "Content-Length", 14, cl, (size_t)n);
-    r->content = body;
-    return r;
 }
 
-bool mitm_h1conn_head_pending(const struct mitm_h1conn *c)
-{
-    return c->role == MITM_H1CONN_SERVER && c->rstate == R_HEAD && c->in.len > 0 && !c->tunnel;
-}
+static const struct mitm_http_codec_vt h1_vt = {
+    .name = "HTTP/1",
+    .version = "HTTP/1.1",
+    .feed = h1_feed,
+    .eof = h1_eof,
+    .send = h1_send,
+    .reusable = h1_reusable,
+    .head_pending = h1_head_pending,
+    .take_rest = h1_take_rest,
+    .refuse = h1_refuse,
+    .decorate_error = h1_decorate_error,
+    .free = h1_free,
+};

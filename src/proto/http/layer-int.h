@@ -4,7 +4,9 @@
 
 #include "layer/layer.h"
 #include "proto/http/event.h"
-#include "proto/http/h1conn.h"
+#include "proto/http/codec.h"
+#include "proto/http1/h1.h"
+#include "proto/http2/h2conn.h"
 #include "proto/http/layer.h"
 
 struct http_stream;
@@ -13,13 +15,15 @@ struct mitm_flow;
 /* A server connection of the HTTP layer. */
 struct http_server {
     struct mitm_conn *conn;
-    struct mitm_h1conn h1;
-    struct http_stream *owner; /* stream using it, NULL when idle */
-    bool dead;                 /* closed; freed at the next safe point */
-    bool given;                /* handed to the stack inside a CONNECT tunnel */
-    bool stack;                /* the stack's own server connection, not used yet */
-    bool https;                /* TLS to the origin (the server half runs on it) */
-    bool proxy;                /* to the upstream proxy itself (absolute-form requests) */
+    struct mitm_http_codec *codec; /* HTTP/1 or HTTP/2 by the ALPN the server chose; made
+                                      once the connection is open (mitm_http_server_codec) */
+    struct http_stream *owner;     /* HTTP/1: the stream using it, NULL when idle */
+    unsigned users;                /* streams using it (HTTP/2: several at once) */
+    bool dead;                     /* closed; freed at the next safe point */
+    bool given;                    /* handed to the stack inside a CONNECT tunnel */
+    bool stack;                    /* the stack's own server connection, not used yet */
+    bool https;                    /* TLS to the origin (the server half runs on it) */
+    bool proxy;                    /* to the upstream proxy itself (absolute-form requests) */
     struct http_layer *hl;
     struct http_server *next;
 };
@@ -27,13 +31,15 @@ struct http_server {
 struct http_layer {
     struct mitm_layer base;
     enum mitm_http_mode mode;
-    struct mitm_h1conn client; /* server-role codec on the client connection */
+    struct mitm_http_codec *client; /* server-role codec on the client connection */
     struct http_server *servers;
     struct http_stream *streams; /* live and finished (freed at the next safe point) */
     struct mitm_conn *origin;    /* transparent: where origin-form requests go (the stack's server) */
     struct mitm_layer *child;    /* the stack inside a CONNECT tunnel */
     struct mitm_conn *tunnel;    /* its server connection */
     struct mitm_h1_limits lim;
+    struct mitm_h2_limits h2lim;  /* from the http2_* options */
+    bool h2_client;               /* the client connection speaks HTTP/2 */
     struct mitm_timer idle, head; /* http_idle_timeout, http_header_timeout */
     double now;                   /* time of the event being handled (codecs call back
                                      synchronously from handle()) */
@@ -58,6 +64,9 @@ struct http_server *mitm_http_server_get(struct http_layer *hl, struct http_stre
                                          const char *host, uint16_t port, bool connect);
 /* The stream is done with it: kept for reuse if possible, else closed. */
 void mitm_http_server_release(struct http_layer *hl, struct http_server *srv);
+/* Its codec, made on first use after the connection opened: HTTP/2 when the server chose h2
+ * by ALPN (and option http2 is on), else HTTP/1. */
+struct mitm_http_codec *mitm_http_server_codec(struct http_server *srv);
 /* After a stream's event: the keep-alive and header timers follow the exchanges. */
 void mitm_http_layer_update_timers(struct http_layer *hl);
 /* CONNECT answered 2xx: the client connection becomes a tunnel to conn (open or not) and a

@@ -8,6 +8,8 @@
 #include "core/modespec.h"
 #include "core/options.h"
 #include "proto/http/connect.h"
+#include "proto/http/h1conn.h"
+#include "proto/http2/h2conn.h"
 #include "proto/http/http.h"
 #include "proto/http/layer-int.h"
 #include "proto/next.h"
@@ -25,18 +27,20 @@ static const struct mitm_layer_vt http_vt;
 /* Pipelined bytes a client may send ahead of our responses. */
 #define PIPELINE_CAP ((size_t)1 << 20)
 
-/* ALPN we offer servers we open ourselves (HTTP/1 only, for now). */
+/* ALPN we offer servers we open ourselves: HTTP/1 only through a parent proxy's TLS, else
+ * h2 first when option http2 is on (mitmproxy's HTTP_ALPNS). */
 static const uint8_t ALPN_HTTP11[] = "\x08http/1.1";
+static const uint8_t ALPN_H2[] = "\x02h2\x08http/1.1";
 
-static void client_event(void *arg, struct mitm_h1conn *c, struct mitm_http_event *ev);
-static void server_event(void *arg, struct mitm_h1conn *c, struct mitm_http_event *ev);
+static void client_event(void *arg, struct mitm_http_codec *c, struct mitm_http_event *ev);
+static void server_event(void *arg, struct mitm_http_codec *c, struct mitm_http_event *ev);
 
-static struct http_server *server_new(struct http_layer *hl, struct mitm_conn *conn)
+static struct http_server *server_new(struct http_layer *hl, struct mitm_conn *conn, bool proxy)
 {
     struct http_server *srv = mitm_calloc(1, sizeof(*srv));
     srv->conn = conn;
     srv->hl = hl;
-    mitm_h1conn_init(&srv->h1, MITM_H1CONN_CLIENT, &hl->base, conn, &hl->lim, 0, server_event, srv);
+    srv->proxy = proxy;
     srv->next = hl->servers;
     hl->servers = srv;
     return srv;
@@ -54,11 +58,17 @@ struct mitm_layer *mitm_http_layer_new(struct mitm_ctx *ctx, struct mitm_layer *
     hl->lim.max_line = line > 0 ? (size_t)line : MITM_H1_DEFAULT_MAX_LINE;
     hl->lim.max_head = head > 0 ? (size_t)head : MITM_H1_DEFAULT_MAX_HEAD;
     hl->lim.validate = o->validate_inbound_headers;
-    mitm_h1conn_init(&hl->client, MITM_H1CONN_SERVER, &hl->base, ctx->client, &hl->lim, PIPELINE_CAP,
-                     client_event, hl);
+    mitm_h2_limits_from(&hl->h2lim, o);
+    const char *alpn = ctx->client->alpn;
+    if (o->http2 && ctx->client->tls && alpn && strcmp(alpn, "h2") == 0)
+        hl->client = mitm_h2conn_new(MITM_CODEC_SERVER, &hl->base, ctx->client, &hl->h2lim, client_event, hl);
+    hl->h2_client = hl->client != NULL;
+    if (!hl->client)
+        hl->client = mitm_h1conn_new(MITM_CODEC_SERVER, &hl->base, ctx->client, &hl->lim, PIPELINE_CAP, false,
+                                     client_event, hl);
     hl->origin = server;
     if (server) {
-        struct http_server *srv = server_new(hl, server);
+        struct http_server *srv = server_new(hl, server, false);
         srv->stack = true;
         srv->https = mitm_tls_server_has(server);
     }
@@ -67,7 +77,7 @@ struct mitm_layer *mitm_http_layer_new(struct mitm_ctx *ctx, struct mitm_layer *
 
 static void free_server(struct http_server *srv)
 {
-    mitm_h1conn_free(&srv->h1);
+    mitm_http_codec_free(srv->codec);
     free(srv);
 }
 
@@ -88,7 +98,7 @@ static void collect(struct http_layer *hl)
     struct http_server **pp = &hl->servers;
     while (*pp) {
         struct http_server *srv = *pp;
-        if (srv->dead && !srv->owner && srv->conn->state != MITM_CONN_OPENING) {
+        if (srv->dead && !srv->users && srv->conn->state != MITM_CONN_OPENING) {
             *pp = srv->next;
             free_server(srv);
         } else {
@@ -123,19 +133,11 @@ static void deliver(struct http_stream *s, struct mitm_http_event *ev, double no
  * head, a header timeout), then the close. */
 static void refuse(struct http_layer *hl, int status, const char *msg)
 {
-    struct mitm_http_response *r = mitm_http_error_response(status, msg);
-    struct mitm_buf out;
-    mitm_buf_init(&out, 0);
-    mitm_h1_write_response_head(&out, r);
-    mitm_buf_append(&out, mitm_buf_data(&r->content), r->content.len);
-    mitm_layer_send(&hl->base, hl->base.ctx->client, mitm_buf_data(&out), out.len);
-    mitm_buf_free(&out);
-    mitm_http_response_free(r);
+    mitm_http_codec_refuse(hl->client, status, msg);
 }
 
-static void client_event(void *arg, struct mitm_h1conn *c, struct mitm_http_event *ev)
+static void client_event(void *arg, struct mitm_http_codec *c, struct mitm_http_event *ev)
 {
-    (void)c;
     struct http_layer *hl = arg;
     struct http_stream *s = NULL;
     if (ev->type == MITM_HTTP_REQUEST_HEADERS) {
@@ -150,20 +152,30 @@ static void client_event(void *arg, struct mitm_h1conn *c, struct mitm_http_even
         deliver(s, ev, hl->now);
         return;
     }
-    if (ev->type == MITM_HTTP_REQUEST_ERROR) {
-        /* no exchange to attach it to: a malformed head */
-        mitm_layer_log(&hl->base, MITM_LOG_INFO, "HTTP/1 protocol error: %s", ev->msg);
+    if (ev->type == MITM_HTTP_REQUEST_ERROR && !mitm_http_codec_multiplexed(c)) {
+        /* no exchange to attach it to: a malformed head (HTTP/2: a stream whose exchange
+         * ended already; connection errors are the codec's own) */
+        mitm_layer_log(&hl->base, MITM_LOG_INFO, "%s protocol error: %s", hl->client->vt->name, ev->msg);
         if (ev->status)
             refuse(hl, ev->status, ev->msg);
-        mitm_layer_close(&hl->base, hl->base.ctx->client, false);
+        else
+            mitm_layer_close(&hl->base, hl->base.ctx->client, false);
     }
     mitm_http_event_free(ev);
 }
 
-static void server_event(void *arg, struct mitm_h1conn *c, struct mitm_http_event *ev)
+static void server_event(void *arg, struct mitm_http_codec *c, struct mitm_http_event *ev)
 {
     struct http_server *srv = arg;
-    (void)c;
+    if (mitm_http_codec_multiplexed(c)) {
+        /* the layer's stream id travels with every event of an HTTP/2 exchange */
+        struct http_stream *s = find_stream(srv->hl, ev->stream_id);
+        if (s)
+            deliver(s, ev, srv->hl->now);
+        else
+            mitm_http_event_free(ev);
+        return;
+    }
     if (srv->owner) {
         deliver(srv->owner, ev, srv->hl->now);
         return;
@@ -175,11 +187,14 @@ static void server_event(void *arg, struct mitm_h1conn *c, struct mitm_http_even
 
 /* ---- server connections ------------------------------------------------------------ */
 
-static bool reusable(const struct http_server *srv, const char *host, uint16_t port, bool https, bool proxy)
+static bool reusable(struct http_server *srv, const char *host, uint16_t port, bool https, bool proxy)
 {
-    return !srv->owner && !srv->dead && !srv->given && !srv->stack && srv->https == https &&
-           srv->proxy == proxy && srv->conn->port == port && strcasecmp(srv->conn->host, host) == 0 &&
-           mitm_h1conn_reusable(&srv->h1);
+    if (srv->dead || srv->given || srv->stack || srv->https != https || srv->proxy != proxy ||
+        srv->conn->port != port || strcasecmp(srv->conn->host, host) != 0 ||
+        srv->conn->state != MITM_CONN_OPEN)
+        return false;
+    struct mitm_http_codec *c = mitm_http_server_codec(srv);
+    return (!srv->owner || mitm_http_codec_multiplexed(c)) && mitm_http_codec_reusable(c);
 }
 
 /* Basic credentials of upstream_auth ("user:pass"), for Proxy-Authorization. */
@@ -217,11 +232,10 @@ static struct http_server *server_make(struct http_layer *hl, const char *scheme
         }
     }
     if (https)
-        mitm_tls_server_push(ctx, conn, host, ALPN_HTTP11, sizeof(ALPN_HTTP11) - 1);
-    struct http_server *srv = server_new(hl, conn);
+        mitm_tls_server_push(ctx, conn, host, ctx->opts->http2 ? ALPN_H2 : ALPN_HTTP11,
+                             ctx->opts->http2 ? sizeof(ALPN_H2) - 1 : sizeof(ALPN_HTTP11) - 1);
+    struct http_server *srv = server_new(hl, conn, proxy);
     srv->https = https;
-    srv->proxy = proxy;
-    srv->h1.absolute_form = proxy;
     return srv;
 }
 
@@ -239,22 +253,43 @@ struct http_server *mitm_http_server_get(struct http_layer *hl, struct http_stre
         if (stack || (!connect && reusable(srv, h, p, https, proxy))) {
             srv->stack = false;
             srv->owner = s;
+            srv->users++;
             return srv;
         }
     }
     struct http_server *srv = server_make(hl, scheme, host, port, connect);
     srv->owner = s;
+    srv->users++;
     return srv;
 }
 
 void mitm_http_server_release(struct http_layer *hl, struct http_server *srv)
 {
     srv->owner = NULL;
-    if (!srv->dead && mitm_h1conn_reusable(&srv->h1))
-        return;
+    if (srv->users)
+        srv->users--;
+    if (srv->users && !srv->dead)
+        return; /* HTTP/2: its other streams go on */
+    if (!srv->dead && srv->conn->state == MITM_CONN_OPEN &&
+        (!srv->codec || mitm_http_codec_reusable(srv->codec)))
+        return; /* no codec yet: opened (a CONNECT's tunnel, say) but never spoken on */
     srv->dead = true;
     if (mitm_conn_writable(srv->conn))
         mitm_layer_close(&hl->base, srv->conn, false);
+}
+
+struct mitm_http_codec *mitm_http_server_codec(struct http_server *srv)
+{
+    if (srv->codec)
+        return srv->codec;
+    struct http_layer *hl = srv->hl;
+    const char *alpn = srv->conn->alpn;
+    if (hl->base.ctx->opts->http2 && srv->https && alpn && strcmp(alpn, "h2") == 0)
+        srv->codec = mitm_h2conn_new(MITM_CODEC_CLIENT, &hl->base, srv->conn, &hl->h2lim, server_event, srv);
+    if (!srv->codec)
+        srv->codec = mitm_h1conn_new(MITM_CODEC_CLIENT, &hl->base, srv->conn, &hl->lim, 0, srv->proxy,
+                                     server_event, srv);
+    return srv->codec;
 }
 
 static struct http_server *find_server(struct http_layer *hl, struct mitm_conn *conn)
@@ -274,7 +309,6 @@ void mitm_http_layer_tunnel(struct http_layer *hl, struct mitm_conn *conn)
         if (srv->conn == conn)
             srv->given = true;
     hl->tunnel = conn;
-    hl->client.tunnel = true; /* the codec parses no more requests */
     mitm_timer_clear(&hl->idle);
     mitm_timer_clear(&hl->head);
     hl->child = mitm_next_layer_new(ctx, &hl->base, conn, MITM_NEXT_GENERIC);
@@ -282,7 +316,7 @@ void mitm_http_layer_tunnel(struct http_layer *hl, struct mitm_conn *conn)
     mitm_layer_event(hl->child, &start);
     uint8_t *rest;
     size_t n;
-    mitm_h1conn_take_rest(&hl->client, &rest, &n);
+    mitm_http_codec_take_rest(hl->client, &rest, &n);
     if (n) { /* bytes the client sent before our 200 */
         struct mitm_event ev = {
             .type = MITM_EV_DATA, .now = hl->now, .conn = ctx->client, .data = mitm_slice(rest, n)};
@@ -294,11 +328,11 @@ void mitm_http_layer_tunnel(struct http_layer *hl, struct mitm_conn *conn)
 /* ---- protocol upgrades (101) ---------------------------------------------------------- */
 
 /* Bytes a codec held back after the switch, as a DATA event for the child. */
-static void pass_rest(struct http_layer *hl, struct mitm_h1conn *c, struct mitm_conn *conn)
+static void pass_rest(struct http_layer *hl, struct mitm_http_codec *c, struct mitm_conn *conn)
 {
     uint8_t *rest;
     size_t n;
-    mitm_h1conn_take_rest(c, &rest, &n);
+    mitm_http_codec_take_rest(c, &rest, &n);
     if (n && hl->child) {
         struct mitm_event ev = {
             .type = MITM_EV_DATA, .now = hl->now, .conn = conn, .data = mitm_slice(rest, n)};
@@ -312,6 +346,7 @@ void mitm_http_layer_upgrade(struct http_layer *hl, struct http_server *srv, str
     struct mitm_ctx *ctx = hl->base.ctx;
     srv->given = true;
     srv->owner = NULL;
+    srv->users = 0;
     hl->tunnel = srv->conn;
     mitm_timer_clear(&hl->idle);
     mitm_timer_clear(&hl->head);
@@ -330,8 +365,9 @@ void mitm_http_layer_upgrade(struct http_layer *hl, struct http_server *srv, str
     }
     struct mitm_event start = {.type = MITM_EV_START, .now = hl->now};
     mitm_layer_event(hl->child, &start);
-    pass_rest(hl, &hl->client, ctx->client);
-    pass_rest(hl, &srv->h1, srv->conn);
+    pass_rest(hl, hl->client, ctx->client);
+    if (srv->codec)
+        pass_rest(hl, srv->codec, srv->conn);
     if (srv->conn->state == MITM_CONN_CLOSED || srv->conn->state == MITM_CONN_READ_EOF) {
         /* the server left before the switch was done: the new layer sees it go */
         struct mitm_event ev = {.type = MITM_EV_CLOSED,
@@ -354,7 +390,7 @@ void mitm_http_layer_update_timers(struct http_layer *hl)
         mitm_timer_clear(&hl->head);
         return;
     }
-    bool live = live_streams(hl), partial = mitm_h1conn_head_pending(&hl->client);
+    bool live = live_streams(hl), partial = mitm_http_codec_head_pending(hl->client);
     if (live || partial)
         mitm_timer_clear(&hl->idle);
     else if (!hl->idle.deadline && o->http_idle_timeout > 0)
@@ -369,13 +405,12 @@ static void on_wakeup(struct http_layer *hl, const struct mitm_event *ev)
 {
     const struct mitm_options *o = hl->base.ctx->opts;
     struct mitm_conn *client = hl->base.ctx->client;
-    if (mitm_timer_due(&hl->base, &hl->head, ev) && mitm_h1conn_head_pending(&hl->client)) {
+    if (mitm_timer_due(&hl->base, &hl->head, ev) && mitm_http_codec_head_pending(hl->client)) {
         char msg[160];
         snprintf(msg, sizeof(msg), "Request head not complete after %ld s: closing the connection",
                  o->http_header_timeout);
         mitm_layer_log(&hl->base, MITM_LOG_INFO, "%s", msg);
         refuse(hl, 408, msg);
-        mitm_layer_close(&hl->base, client, false);
     } else if (mitm_timer_due(&hl->base, &hl->idle, ev) && !live_streams(hl)) {
         mitm_layer_log(&hl->base, MITM_LOG_INFO, "Client connection idle for %ld s: closing",
                        o->http_idle_timeout);
@@ -387,7 +422,7 @@ static void on_wakeup(struct http_layer *hl, const struct mitm_event *ev)
 
 static void on_client_closed(struct http_layer *hl, const struct mitm_event *ev)
 {
-    mitm_h1conn_eof(&hl->client);
+    mitm_http_codec_eof(hl->client);
     if (ev->half_close && live_streams(hl))
         return; /* answer what was asked, then close (h1conn sees peer_eof) */
     hl->base.ctx->client->state = MITM_CONN_CLOSED;
@@ -408,8 +443,9 @@ static void on_client_closed(struct http_layer *hl, const struct mitm_event *ev)
 static void on_server_closed(struct http_layer *hl, struct http_server *srv, const struct mitm_event *ev)
 {
     srv->conn->state = ev->half_close ? MITM_CONN_READ_EOF : MITM_CONN_CLOSED;
-    mitm_h1conn_eof(&srv->h1);
-    if (!ev->half_close || !srv->owner) {
+    if (srv->codec)
+        mitm_http_codec_eof(srv->codec);
+    if (!ev->half_close || !srv->users) {
         if (srv->conn->state != MITM_CONN_CLOSED)
             mitm_layer_close(&hl->base, srv->conn, false);
         srv->dead = true;
@@ -430,11 +466,11 @@ static void http_handle(struct mitm_layer *l, const struct mitm_event *ev)
         mitm_layer_event(hl->child, ev);
     } else if (ev->type == MITM_EV_DATA) {
         if (ev->conn == client) {
-            mitm_h1conn_feed(&hl->client, ev->data.base, ev->data.len);
+            mitm_http_codec_feed(hl->client, ev->data.base, ev->data.len);
         } else {
             struct http_server *srv = find_server(hl, ev->conn);
             if (srv)
-                mitm_h1conn_feed(&srv->h1, ev->data.base, ev->data.len);
+                mitm_http_codec_feed(mitm_http_server_codec(srv), ev->data.base, ev->data.len);
         }
     } else if (ev->type == MITM_EV_CLOSED) {
         if (ev->conn == client) {
@@ -463,7 +499,7 @@ static void http_destroy(struct mitm_layer *l)
         free_server(srv);
     }
     mitm_layer_destroy(hl->child);
-    mitm_h1conn_free(&hl->client);
+    mitm_http_codec_free(hl->client);
     mitm_layer_deinit(l);
     free(hl);
 }

@@ -61,6 +61,8 @@ struct http_stream {
 static const struct mitm_layer_vt stream_vt;
 
 static void finish(struct http_stream *s);
+static void cut_server(struct http_stream *s, bool close_now);
+static void cut_client(struct http_stream *s);
 static void fail(struct http_stream *s, int status, const char *msg, double now);
 static void fail_logged(struct http_stream *s, int status, const char *msg, double now, bool log);
 
@@ -128,13 +130,13 @@ static void hook(struct http_stream *s, enum mitm_hook h, enum wait w)
 
 static void to_client(struct http_stream *s, struct mitm_http_event *ev)
 {
-    mitm_h1conn_send(&s->hl->client, ev);
+    mitm_http_codec_send(s->hl->client, ev);
 }
 
 static void to_server(struct http_stream *s, struct mitm_http_event *ev)
 {
     if (s->srv && !s->srv->dead)
-        mitm_h1conn_send(&s->srv->h1, ev);
+        mitm_http_codec_send(mitm_http_server_codec(s->srv), ev);
     else
         mitm_http_event_free(ev);
 }
@@ -183,6 +185,7 @@ static void send_response(struct http_stream *s, const struct mitm_http_response
     h->resp->status_code = r->status_code;
     h->resp->reason = mitm_strdup(r->reason);
     mitm_headers_copy(&h->resp->headers, &r->headers);
+    h->end_stream = r->content.len == 0 && !r->trailers;
     s->resp_sent_head = true;
     to_client(s, h);
     if (r->content.len)
@@ -205,6 +208,7 @@ static void send_request_head(struct http_stream *s)
     h->req->http_version = mitm_strdup(r->http_version);
     h->req->form = r->form;
     mitm_headers_copy(&h->req->headers, &r->headers);
+    h->end_stream = s->req_complete && !r->stream && r->content.len == 0 && !r->trailers;
     s->req_sent_head = true;
     to_server(s, h);
 }
@@ -293,6 +297,10 @@ static int resolve_destination(struct http_stream *s, const char **err)
     const char *host = mitm_headers_get(&r->headers, "host", &len);
     char *h = NULL;
     uint16_t port = 0;
+    if (!host && r->authority && r->authority[0]) { /* HTTP/2: :authority stands for Host */
+        host = r->authority;
+        len = strlen(host);
+    }
     if (!host || mitm_h1_parse_authority(host, len, 80, &h, &port) < 0) {
         *err = host ? "invalid Host header" : "HTTP request has no Host header: destination unknown";
         return -1;
@@ -320,6 +328,10 @@ static void on_request_headers(struct http_stream *s, struct mitm_http_event *ev
     const char *err = NULL;
     if (resolve_destination(s, &err) < 0) {
         fail(s, 400, err, now);
+        return;
+    }
+    if (s->hl->h2_client && strcmp(s->flow->request->method, "CONNECT") == 0) {
+        fail(s, 501, "CONNECT over HTTP/2 is not supported", now);
         return;
     }
     if (strcmp(s->flow->request->method, "CONNECT") == 0 && s->flow->request->form == MITM_TARGET_AUTHORITY) {
@@ -360,7 +372,7 @@ static void after_requestheaders(struct http_stream *s, double now)
         /* mitmproxy answers 100-continue itself and drops the header upstream */
         struct mitm_http_event *h = ev_new(s, MITM_HTTP_RESPONSE_HEADERS);
         h->resp = mitm_http_response_new();
-        h->resp->http_version = mitm_strdup("HTTP/1.1");
+        h->resp->http_version = mitm_strdup(s->hl->client->vt->version);
         h->resp->status_code = 100;
         h->resp->reason = mitm_strdup("Continue");
         to_client(s, h);
@@ -406,7 +418,18 @@ static int buffer_body(struct http_stream *s, struct mitm_buf *content, const st
     return s->stream_limit >= 0 && (int64_t)content->len > s->stream_limit;
 }
 
+static void take_request_data(struct http_stream *s, struct mitm_http_event *ev, double now);
+
+/* The bytes of a body piece were handled (buffered or passed on): the codec that read them
+ * may open its flow-control window again (HTTP/2). A paused stream gets here only when its
+ * queued events are replayed, so it holds back its own peer and nobody else. */
 static void on_request_data(struct http_stream *s, struct mitm_http_event *ev, double now)
+{
+    take_request_data(s, ev, now);
+    mitm_http_codec_consumed(s->hl->client, s->id, ev->len);
+}
+
+static void take_request_data(struct http_stream *s, struct mitm_http_event *ev, double now)
 {
     struct mitm_http_request *r = s->flow->request;
     if (s->discard_body) {
@@ -473,7 +496,7 @@ static bool lazy_connect(const struct http_stream *s)
 static void established(struct http_stream *s, double now)
 {
     s->flow->response = mitm_http_response_new();
-    s->flow->response->http_version = mitm_strdup("HTTP/1.1");
+    s->flow->response->http_version = mitm_strdup(s->hl->client->vt->version);
     s->flow->response->status_code = 200;
     s->flow->response->reason = mitm_strdup("Connection established");
     s->flow->response->timestamp_start = s->flow->response->timestamp_end = now;
@@ -495,7 +518,7 @@ static void after_open(struct http_stream *s, struct mitm_cmd *cmd, double now)
         free(s->flow->server_conn.error);
         s->flow->server_conn.error = mitm_strdup(cmd->error);
         s->srv->dead = true;
-        s->srv->owner = NULL;
+        mitm_http_server_release(s->hl, s->srv);
         s->srv = NULL;
         fail_logged(s, cmd->timeout ? 504 : 502, msg, now, false); /* the driver logged it */
         return;
@@ -570,12 +593,12 @@ static void after_responseheaders(struct http_stream *s, double now)
 static void on_response_data(struct http_stream *s, struct mitm_http_event *ev, double now)
 {
     struct mitm_http_response *r = s->flow->response;
-    if (r->stream) {
+    if (r->stream)
         stream_to_client(s, mitm_http_event_data(MITM_HTTP_RESPONSE_DATA, s->id, ev->data, ev->len));
-        return;
-    }
-    if (buffer_body(s, &r->content, ev, 502, "Response", now) == 1)
+    else if (buffer_body(s, &r->content, ev, 502, "Response", now) == 1)
         start_streaming_response(s);
+    if (s->srv && s->srv->codec)
+        mitm_http_codec_consumed(s->srv->codec, s->id, ev->len);
 }
 
 static void on_response_end(struct http_stream *s, struct mitm_http_event *ev, double now)
@@ -612,11 +635,33 @@ static void kill_after_response(struct http_stream *s)
 {
     mitm_http_event_free(s->held);
     s->held = NULL;
-    if (s->srv) /* not reused: it may have switched protocols (a 101) */
-        s->srv->dead = true;
-    if (s->hl->base.ctx->client->state != MITM_CONN_CLOSED)
-        mitm_layer_close(&s->base, s->hl->base.ctx->client, false);
+    cut_server(s, false); /* not reused: it may have switched protocols (a 101) */
+    cut_client(s);
     finish(s);
+}
+
+/* The exchange ends without its proper end on the server side. HTTP/1: the connection is of
+ * no further use (closed now, or at release); HTTP/2: only this stream is reset. */
+static void cut_server(struct http_stream *s, bool close_now)
+{
+    if (!s->srv)
+        return;
+    if (s->srv->codec && mitm_http_codec_multiplexed(s->srv->codec)) {
+        mitm_http_codec_cancel(s->srv->codec, s->id);
+        return;
+    }
+    s->srv->dead = true;
+    if (close_now && mitm_conn_writable(s->srv->conn))
+        mitm_layer_close(&s->base, s->srv->conn, false);
+}
+
+/* The same toward the client: HTTP/1 closes the connection, HTTP/2 resets the stream. */
+static void cut_client(struct http_stream *s)
+{
+    if (mitm_http_codec_multiplexed(s->hl->client))
+        mitm_http_codec_cancel(s->hl->client, s->id);
+    else if (s->hl->base.ctx->client->state != MITM_CONN_CLOSED)
+        mitm_layer_close(&s->base, s->hl->base.ctx->client, false);
 }
 
 static void finish(struct http_stream *s)
@@ -643,8 +688,11 @@ static void finish(struct http_stream *s)
             s->tunnel = srv->conn;
         /* an exchange cut short leaves the connection unusable; a CONNECT's connection
          * carries the tunnel */
-        if (!s->is_connect && (!s->resp_complete || !s->req_complete))
-            srv->dead = true;
+        if (!s->is_connect && (!s->resp_complete || !s->req_complete)) {
+            s->srv = srv;
+            cut_server(s, false);
+            s->srv = NULL;
+        }
         mitm_http_server_release(s->hl, srv);
     }
     if (s->is_connect && s->flow->response && s->flow->response->status_code == 200 && s->tunnel) {
@@ -659,11 +707,12 @@ static void finish(struct http_stream *s)
 static void tell_client(struct http_stream *s)
 {
     if (s->fail_status) {
-        struct mitm_http_response *r = mitm_http_error_response(s->fail_status, s->fail_msg);
+        struct mitm_http_response *r =
+            mitm_http_codec_error_response(s->hl->client, s->fail_status, s->fail_msg);
         send_response(s, r);
         mitm_http_response_free(r);
-    } else if (s->fail_close && s->hl->base.ctx->client->state != MITM_CONN_CLOSED) {
-        mitm_layer_close(&s->base, s->hl->base.ctx->client, false);
+    } else if (s->fail_close) {
+        cut_client(s);
     }
     s->fail_status = 0;
     s->fail_close = false;
@@ -695,11 +744,7 @@ static void fail_logged(struct http_stream *s, int status, const char *msg, doub
         /* a killed flow's client never gets the response that was waiting for it */
         s->fail_close = !s->resp_complete || s->resp_sent_head || s->flow->killed;
     }
-    if (s->srv) {
-        s->srv->dead = true;
-        if (mitm_conn_writable(s->srv->conn))
-            mitm_layer_close(&s->base, s->srv->conn, false);
-    }
+    cut_server(s, true);
     s->resp_complete = s->req_complete = true; /* nothing more will happen */
     if (s->flow->request) {
         hook(s, MITM_HOOK_ERROR, W_ERROR);

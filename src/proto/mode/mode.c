@@ -65,9 +65,16 @@ static void dest_start(struct dest_layer *d, double now)
     } else {
         d->server = mitm_ctx_conn_new(ctx, m->host, m->port);
         if (strcmp(m->scheme, "https") == 0 || strcmp(m->scheme, "tls") == 0) {
-            static const uint8_t h1[] = "\x08http/1.1";
-            bool http = strcmp(m->scheme, "https") == 0;
-            mitm_tls_server_push(ctx, d->server, m->host, http ? h1 : NULL, http ? sizeof(h1) - 1 : 0);
+            /* HTTP: h2 first when option http2 is on (the HTTP layer translates either way) */
+            static const uint8_t h1[] = "\x08http/1.1", h2[] = "\x02h2\x08http/1.1";
+            bool http = strcmp(m->scheme, "https") == 0, v2 = http && ctx->opts && ctx->opts->http2;
+            mitm_tls_server_push(ctx, d->server, m->host,
+                                 v2     ? h2
+                                 : http ? h1
+                                        : NULL,
+                                 v2     ? sizeof(h2) - 1
+                                 : http ? sizeof(h1) - 1
+                                        : 0);
         }
     }
     if (!d->server) {

@@ -55,8 +55,10 @@ struct tls_client {
     enum mitm_next_kind after; /* the next-layer step over the plaintext */
     enum state state;
     struct mitm_buf hello; /* client bytes before the client handshake starts */
+    struct mitm_buf early; /* server bytes before the child exists (an h2 server's SETTINGS
+                              arrive during the client handshake when the connect is eager) */
     struct mitm_clienthello ch;
-    uint8_t *alpn_wire; /* client's offers minus h2, RFC 7301 §3.1 wire format */
+    uint8_t *alpn_wire; /* client's offers (minus h2 if http2 is off), RFC 7301 §3.1 wire format */
     size_t alpn_wire_len;
     SSL *ssl;
     BIO *in, *out;
@@ -166,24 +168,27 @@ int mitm_tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *out
     struct tls_client *t = SSL_get_app_data(ssl);
     if (!t)
         return SSL_TLSEXT_ERR_NOACK;
+    bool h2 = t->base.ctx->opts && t->base.ctx->opts->http2;
     if (t->server && t->server->tls && t->alpn_wire_len) {
         /* mirror the server; none there means none here (mitmproxy's NO_OVERLAPPING) */
         const char *sa = t->server->alpn ? t->server->alpn : "";
         size_t l = strlen(sa);
-        if (l && strcmp(sa, "h2") != 0 && alpn_in(in, inlen, sa, l, out)) {
+        if (l && (h2 || strcmp(sa, "h2") != 0) && alpn_in(in, inlen, sa, l, out)) {
             *outlen = (unsigned char)l;
             return SSL_TLSEXT_ERR_OK;
         }
         return SSL_TLSEXT_ERR_NOACK;
     }
-    /* no server answer to mirror: the client's first HTTP/1 protocol, in its order */
+    /* no server answer to mirror: the client's first HTTP protocol in its order (h2 only
+     * with option http2), as mitmproxy's alpn_select_callback */
     for (unsigned int i = 0; i < inlen;) {
         unsigned int l = in[i];
         if (i + 1 + l > inlen)
             break;
         const char *p = (const char *)in + i + 1;
-        if (l == 8 && (memcmp(p, "http/1.1", 8) == 0 || memcmp(p, "http/1.0", 8) == 0 ||
-                       memcmp(p, "http/0.9", 8) == 0)) {
+        if ((l == 8 && (memcmp(p, "http/1.1", 8) == 0 || memcmp(p, "http/1.0", 8) == 0 ||
+                        memcmp(p, "http/0.9", 8) == 0)) ||
+            (h2 && l == 2 && memcmp(p, "h2", 2) == 0)) {
             *out = in + i + 1;
             *outlen = (unsigned char)l;
             return SSL_TLSEXT_ERR_OK;
@@ -193,7 +198,8 @@ int mitm_tls_alpn_select(SSL *ssl, const unsigned char **out, unsigned char *out
     return SSL_TLSEXT_ERR_NOACK;
 }
 
-/* The client's ALPN offers minus h2 (we speak HTTP/1 only), in wire format. */
+/* The client's ALPN offers in wire format, for the server connection (mitmproxy keeps h2
+ * among them only with option http2, so both sides speak the same version). */
 static void build_alpn(struct tls_client *t)
 {
     size_t total = 0;
@@ -203,7 +209,8 @@ static void build_alpn(struct tls_client *t)
     size_t n = 0;
     for (size_t i = 0; i < t->ch.alpn_count; i++) {
         struct mitm_slice a = t->ch.alpn[i];
-        if (a.len == 0 || a.len > 255 || mitm_slice_eq(a, mitm_slice_str("h2")))
+        if (a.len == 0 || a.len > 255 ||
+            (mitm_slice_eq(a, mitm_slice_str("h2")) && !(t->base.ctx->opts && t->base.ctx->opts->http2)))
             continue;
         t->alpn_wire[n++] = (uint8_t)a.len;
         memcpy(t->alpn_wire + n, a.base, a.len);
@@ -286,6 +293,14 @@ static void client_ready(struct tls_client *t)
     t->child = mitm_next_layer_new(t->base.ctx, &t->base, t->server, t->after);
     struct mitm_event start = {.type = MITM_EV_START, .now = t->now};
     mitm_layer_event(t->child, &start);
+    if (t->early.len && t->server) {
+        size_t n;
+        uint8_t *p = mitm_buf_steal(&t->early, &n);
+        struct mitm_event ev = {
+            .type = MITM_EV_DATA, .now = t->now, .conn = t->server, .data = mitm_slice(p, n)};
+        mitm_layer_event(t->child, &ev);
+        free(p);
+    }
     hook_tls(t, MITM_HOOK_TLS_ESTABLISHED_CLIENT, NULL);
 }
 
@@ -514,6 +529,8 @@ static void client_handle(struct mitm_layer *l, const struct mitm_event *ev)
     case MITM_EV_DATA:
         if (ev->conn == client)
             on_client_data(t, ev);
+        else if (!t->child && ev->conn == t->server && t->state != ST_DEAD)
+            mitm_buf_append(&t->early, ev->data.base, ev->data.len); /* over the cap: dropped */
         else
             relay(t, ev);
         return;
@@ -587,6 +604,7 @@ static void client_destroy(struct mitm_layer *l)
     mitm_layer_destroy(t->child);
     SSL_free(t->ssl);
     mitm_buf_free(&t->hello);
+    mitm_buf_free(&t->early);
     mitm_tls_clienthello_free(&t->ch);
     free(t->alpn_wire);
     free(t->upstream_error);
@@ -611,5 +629,6 @@ struct mitm_layer *mitm_tls_client_layer_new(struct mitm_ctx *ctx, struct mitm_l
     t->server_tls = server_tls && server;
     t->after = after;
     mitm_buf_init(&t->hello, HELLO_CAP);
+    mitm_buf_init(&t->early, HELLO_CAP);
     return &t->base;
 }

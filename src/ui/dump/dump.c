@@ -322,7 +322,10 @@ static void response_line(const struct mitm_dump_style *st, const struct mitm_fl
                                                 : C_NONE;
     style_on(st, b, cc, true);
     mitm_buf_printf(b, "%d ", code);
-    escaped(b, r->reason, strlen(r->reason));
+    /* HTTP/2 has no reason phrase: mitmdump prints the status table's */
+    const char *reason =
+        r->http_version && strcmp(r->http_version, "HTTP/2.0") == 0 ? mitm_http_reason(code) : r->reason;
+    escaped(b, reason, strlen(reason));
     style_off(st, b);
     mitm_buf_append(b, " ", 1);
     style_on(st, b, C_NONE, true);

@@ -67,7 +67,11 @@ Test(url, default_ports_ipv6_and_showhost)
 
 Test(error_page, escapes_and_frames)
 {
-    struct mitm_http_response *r = mitm_http_error_response(502, "bad <host> & \"x\"");
+    struct mitm_h1_limits lim = {0};
+    struct mitm_http_codec *h1 = mitm_h1conn_new(MITM_CODEC_SERVER, NULL, NULL, &lim, 0, false, NULL, NULL);
+    struct mitm_http_response *r = mitm_http_codec_error_response(h1, 502, "bad <host> & \"x\"");
+    mitm_http_codec_free(h1);
+    cr_assert_str_eq(r->http_version, "HTTP/1.1");
     cr_assert_eq(r->status_code, 502);
     cr_assert_str_eq(r->reason, "Bad Gateway");
     const char *body = (const char *)mitm_buf_data(&r->content);

@@ -1,0 +1,314 @@
+"""HTTP/2 helpers for the end-to-end tests: an h2-only TLS upstream (python3-h2), an
+HTTP/1.1-only TLS upstream with the same routes, and an h2 client through a CONNECT tunnel.
+
+Routes of both upstreams:
+  GET  /size/N     N bytes of a fixed pattern (body(N)), with Content-Length
+  POST /echo       "LEN SHA256" of the request body
+  GET  /trailers   "ok" with a trailer x-checksum: done
+  anything else    "hello PATH"
+Each upstream records the requests it got (.requests: dicts of method, path, headers as a
+list of (name, value) byte pairs, body length) so a test can check what arrived."""
+import hashlib
+import select
+import socket
+import ssl
+import threading
+import time
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.exceptions
+import h2.settings
+
+import e2e_util as u
+
+
+def body(n):
+    """n bytes of a pattern that catches reordering and loss."""
+    pat = bytes(range(251))
+    return (pat * (n // 251 + 1))[:n]
+
+
+def route(method, path, data):
+    """(status, headers, body, trailers) for a request."""
+    if path.startswith("/size/"):
+        b = body(int(path[6:]))
+    elif path == "/echo":
+        b = ("%d %s" % (len(data), hashlib.sha256(data).hexdigest())).encode()
+    elif path == "/trailers":
+        return 200, [], b"ok", [(b"x-checksum", b"done")]
+    else:
+        b = ("hello " + path).encode()
+    return 200, [(b"content-type", b"application/octet-stream")], b, None
+
+
+def _tls_context(cert, alpn):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert[0], cert[1])
+    ctx.set_alpn_protocols(alpn)
+    return ctx
+
+
+class _Server:
+    """Accepts on 127.0.0.1:0, one thread per connection; stop() closes everything."""
+
+    def __init__(self, cert, alpn):
+        self.ctx = _tls_context(cert, alpn)
+        self.requests = []
+        self.connections = 0
+        self.errors = []  # why a connection ended abnormally
+        self.lock = threading.Lock()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.stopping = False
+        self.threads = []
+        self.accepter = threading.Thread(target=self._accept, daemon=True)
+        self.accepter.start()
+
+    def _accept(self):
+        self.sock.settimeout(0.2)
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            with self.lock:
+                self.connections += 1
+            t = threading.Thread(target=self._run, args=(c,), daemon=True)
+            self.threads.append(t)
+            t.start()
+
+    def _run(self, c):
+        try:
+            c.settimeout(10)
+            s = self.ctx.wrap_socket(c, server_side=True)
+            self.serve(s)
+        except (OSError, ssl.SSLError, h2.exceptions.ProtocolError) as e:
+            self.errors.append(repr(e))
+        finally:
+            c.close()
+
+    def record(self, method, path, headers, n):
+        with self.lock:
+            self.requests.append({"method": method, "path": path, "headers": headers, "len": n})
+
+    def stop(self):
+        self.stopping = True
+        self.accepter.join(5)
+        self.sock.close()
+        for t in self.threads:
+            t.join(5)
+
+
+class H2Upstream(_Server):
+    """An HTTP/2-only TLS server (ALPN h2)."""
+
+    def __init__(self, cert):
+        super().__init__(cert, ["h2"])
+        self.alpn = []
+
+    def serve(self, s):
+        self.alpn.append(s.selected_alpn_protocol())
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
+        conn.initiate_connection()
+        s.sendall(conn.data_to_send())
+        streams = {}  # id -> [headers, bytearray]
+        pending = {}  # id -> [bytes left, trailers]
+        deadline = time.monotonic() + 60
+        while not self.stopping and time.monotonic() < deadline:
+            self._send_pending(conn, pending)
+            s.sendall(conn.data_to_send())
+            r, _, _ = select.select([s], [], [], 0.2)
+            if not r and not s.pending():
+                continue
+            data = s.recv(65536)
+            if not data:
+                return
+            for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.RequestReceived):
+                    streams[ev.stream_id] = [ev.headers, bytearray()]
+                elif isinstance(ev, h2.events.DataReceived):
+                    if ev.stream_id in streams:
+                        streams[ev.stream_id][1] += ev.data
+                    conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id in streams:
+                    self._respond(conn, ev.stream_id, streams.pop(ev.stream_id), pending)
+                elif isinstance(ev, h2.events.StreamReset):
+                    streams.pop(ev.stream_id, None)
+                    pending.pop(ev.stream_id, None)
+                elif isinstance(ev, h2.events.ConnectionTerminated):
+                    s.sendall(conn.data_to_send())
+                    return
+
+    def _respond(self, conn, sid, req, pending):
+        headers, data = req
+        h = dict(headers)
+        method, path = h[b":method"].decode(), h[b":path"].decode()
+        self.record(method, path, headers, len(data))
+        status, rh, b, trailers = route(method, path, bytes(data))
+        out = [(b":status", str(status).encode())] + rh
+        if trailers is None:
+            out.append((b"content-length", str(len(b)).encode()))
+        conn.send_headers(sid, out)
+        pending[sid] = [b, trailers]
+
+    @staticmethod
+    def _send_pending(conn, pending):
+        for sid in list(pending):
+            b, trailers = pending[sid]
+            try:
+                while b:
+                    n = min(len(b), conn.local_flow_control_window(sid), conn.max_outbound_frame_size)
+                    if n <= 0:
+                        break
+                    conn.send_data(sid, b[:n])
+                    b = b[n:]
+                if not b:
+                    if trailers:
+                        conn.send_headers(sid, trailers, end_stream=True)
+                    else:
+                        conn.end_stream(sid)
+                    del pending[sid]
+                else:
+                    pending[sid][0] = b
+            except h2.exceptions.StreamClosedError:
+                del pending[sid]
+
+
+class H1Upstream(_Server):
+    """An HTTP/1.1-only TLS server (ALPN http/1.1) with the same routes."""
+
+    def __init__(self, cert):
+        super().__init__(cert, ["http/1.1"])
+
+    def serve(self, s):
+        r = u.Reader(s)
+        for _ in range(100):
+            try:
+                head = r.until(b"\r\n\r\n")
+            except Exception:
+                return
+            lines = head.split(b"\r\n")
+            method, path, _ = lines[0].split(b" ", 2)
+            headers = [tuple(x.split(b": ", 1)) for x in lines[1:] if x]
+            h = {k.lower(): v for k, v in headers}
+            if b"content-length" in h:
+                data = r.exactly(int(h[b"content-length"]))
+            elif h.get(b"transfer-encoding", b"").lower() == b"chunked":
+                data, _ = u.read_chunked(r)
+            else:
+                data = b""
+            self.record(method.decode(), path.decode(), headers, len(data))
+            _, rh, b, trailers = route(method.decode(), path.decode(), data)
+            out = b"HTTP/1.1 200 OK\r\n" + b"".join(k + b": " + v + b"\r\n" for k, v in rh)
+            if trailers:
+                out += b"transfer-encoding: chunked\r\n\r\n%x\r\n%s\r\n0\r\n" % (len(b), b)
+                out += b"".join(k + b": " + v + b"\r\n" for k, v in trailers) + b"\r\n"
+            else:
+                out += b"content-length: %d\r\n\r\n" % len(b) + b
+            s.sendall(out)
+
+
+def tunnel(proxy_port, host, port, cafile, alpn=("h2", "http/1.1")):
+    """CONNECT through the proxy, then TLS trusting cafile; returns the SSLSocket."""
+    s = u.connect(proxy_port)
+    s.sendall(b"CONNECT %s:%d HTTP/1.1\r\nHost: %s:%d\r\n\r\n" % (host.encode(), port, host.encode(), port))
+    head = u.Reader(s).until(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.load_verify_locations(cafile)
+    ctx.check_hostname = False
+    ctx.set_alpn_protocols(list(alpn))
+    return ctx.wrap_socket(s, server_hostname=host)
+
+
+class H2Client:
+    """A python3-h2 client on a socket (already TLS with h2 negotiated)."""
+
+    def __init__(self, sock, authority):
+        self.s = sock
+        self.authority = authority.encode()
+        self.c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+        self.c.initiate_connection()
+        self.c.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 20})
+        self.c.increment_flow_control_window(16 << 20)
+        self.flush()
+        self.bodies = {}
+        self.headers = {}
+        self.trailers = {}
+        self.ended = set()
+        self.reset = {}
+        self.terminated = None
+        self.upload = {}
+
+    def flush(self):
+        d = self.c.data_to_send()
+        if d:
+            self.s.sendall(d)
+
+    def request(self, method, path, data=None, headers=()):
+        sid = self.c.get_next_available_stream_id()
+        h = [(b":method", method.encode()), (b":scheme", b"https"), (b":authority", self.authority),
+             (b":path", path.encode())] + list(headers)
+        self.c.send_headers(sid, h, end_stream=data is None)
+        self.bodies[sid] = bytearray()
+        if data is not None:
+            self.upload[sid] = data
+        self._push_uploads()
+        self.flush()
+        return sid
+
+    def _push_uploads(self):
+        for sid in list(self.upload):
+            b = self.upload[sid]
+            if sid in self.reset:  # the server ended the stream (an early response)
+                del self.upload[sid]
+                continue
+            while b:
+                n = min(len(b), self.c.local_flow_control_window(sid), self.c.max_outbound_frame_size)
+                if n <= 0:
+                    break
+                self.c.send_data(sid, b[:n])
+                b = b[n:]
+            if b:
+                self.upload[sid] = b
+            else:
+                self.c.end_stream(sid)
+                del self.upload[sid]
+
+    def pump(self, until, timeout=30, on_data=None):
+        """Read and handle events until until() is true; bounded by timeout."""
+        deadline = time.monotonic() + timeout
+        while not until():
+            assert time.monotonic() < deadline, "HTTP/2 client timed out"
+            r, _, _ = select.select([self.s], [], [], 0.2)
+            if not r and not self.s.pending():
+                continue
+            data = self.s.recv(65536)
+            if not data:
+                self.terminated = self.terminated or "closed"
+                return
+            for ev in self.c.receive_data(data):
+                if isinstance(ev, h2.events.ResponseReceived):
+                    self.headers[ev.stream_id] = ev.headers
+                elif isinstance(ev, h2.events.DataReceived):
+                    self.bodies.setdefault(ev.stream_id, bytearray()).extend(ev.data)
+                    self.c.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                    if on_data:
+                        on_data(ev.stream_id)
+                elif isinstance(ev, h2.events.TrailersReceived):
+                    self.trailers[ev.stream_id] = ev.headers
+                elif isinstance(ev, h2.events.StreamEnded):
+                    self.ended.add(ev.stream_id)
+                elif isinstance(ev, h2.events.StreamReset):
+                    self.reset[ev.stream_id] = ev.error_code
+                elif isinstance(ev, h2.events.ConnectionTerminated):
+                    self.terminated = ev.error_code
+            self._push_uploads()
+            self.flush()
+
+    def status(self, sid):
+        return dict(self.headers.get(sid, []))[b":status"]
