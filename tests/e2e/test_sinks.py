@@ -272,3 +272,32 @@ def test_unknown_sink_is_refused_at_start(binary, tmp_path):
                        stderr=subprocess.PIPE, timeout=60)
     assert r.returncode == 1
     assert "flow_sink: unknown sink 'mysql://x@y/z'" in r.stdout.decode() + r.stderr.decode()
+
+
+def test_instances_starting_at_once_on_an_empty_confdir_share_one_ca(binary, tmp_path, curl):
+    confdir = tmp_path / "shared-confdir"  # does not exist yet: the first one creates it
+    procs, errors = [], []
+
+    def start():
+        try:
+            procs.append(u.Proxy([binary, "dump", "--listen-host", "127.0.0.1", "-p", "0", "--set",
+                                  "confdir=%s" % confdir], dict(os.environ), timeout=60))
+        except AssertionError as e:
+            errors.append(str(e))
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(90)
+    try:
+        assert not errors, errors
+        assert len(procs) == 4
+        pem = (confdir / "mitmproxy-ca-cert.pem").read_bytes()
+        assert pem.startswith(b"-----BEGIN CERTIFICATE-----")
+        for p in procs:  # each serves the one CA on disk
+            r = curl(p.port, "http://mitm.it/cert/pem")
+            assert r.stdout == pem
+    finally:
+        for p in procs:
+            p.stop()
