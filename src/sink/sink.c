@@ -25,6 +25,7 @@
 #include "core/options.h"
 #include "flow/flow.h"
 #include "flow/flowfile.h"
+#include "sink/jsonl.h"
 #include "sink/pg.h"
 
 #define BATCH_BYTES_MAX ((size_t)16 << 20)   /* read this much of the spool per batch at most */
@@ -436,10 +437,14 @@ static const struct mitm_sink_vt *store_for(const char *uri, void **st, char *er
         *st = mitm_sink_pg_new(uri);
         return &mitm_sink_pg_vt;
     }
-    mitm_errf(
-        err, errlen,
-        "flow_sink: unknown sink '%s' (mitmc supports postgresql://...; jsonl+http(s):// is not built yet)",
-        uri);
+    if (mitm_sink_jsonl_is_uri(uri)) {
+        *st = mitm_sink_jsonl_new(uri);
+        return &mitm_sink_jsonl_vt;
+    }
+    mitm_errf(err, errlen,
+              "flow_sink: unknown sink '%s' (mitmc supports postgresql://..., jsonl+http://... and "
+              "jsonl+https://...)",
+              uri);
     return NULL;
 }
 

@@ -2,7 +2,9 @@
 test starts itself: Debian's postgresql, a temporary cluster (initdb + pg_ctl) on a free
 loopback port, owned by the unprivileged `postgres` user when the tests run as root. Password
 authentication (scram-sha-256), so the tests also see that the password is never logged."""
+import gzip
 import http.server
+import json
 import os
 import pwd
 import re
@@ -301,3 +303,89 @@ def test_instances_starting_at_once_on_an_empty_confdir_share_one_ca(binary, tmp
     finally:
         for p in procs:
             p.stop()
+
+
+class Receiver:
+    """A JSON Lines receiver: records every POST (headers, decoded lines); answers 503 to the
+    first `fail` of them, 200 after."""
+
+    def __init__(self, fail=0):
+        self.posts, self.accepted = [], []
+        self.fail = fail
+        self.lock = threading.Lock()
+        outer = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get("Content-Encoding") == "gzip":
+                    body = gzip.decompress(body)
+                lines = [json.loads(line) for line in body.decode().split("\n") if line]
+                with outer.lock:
+                    outer.posts.append((self.path, dict(self.headers.items()), lines))
+                    ok = len(outer.posts) > outer.fail
+                    if ok:
+                        outer.accepted.extend(lines)
+                status = 200 if ok else 503
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.srv.daemon_threads = True
+        self.port = self.srv.server_address[1]
+        self.thread = threading.Thread(target=self.srv.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+        self.thread.start()
+
+    def wait_accepted(self, n, timeout=60):
+        for _ in range(int(timeout / POLL)):
+            with self.lock:
+                if len(self.accepted) >= n:
+                    return len(self.accepted)
+            time.sleep(POLL)
+        return len(self.accepted)
+
+    def stop(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+        self.thread.join(5)
+
+
+def test_jsonl_sink_retries_a_failing_receiver_and_loses_nothing(mitmc, upstream):
+    rx = Receiver(fail=2)
+    try:
+        p = mitmc("--set", "flow_sink=jsonl+http://127.0.0.1:%d/ingest?x=1" % rx.port, "--set",
+                  "flow_sink_instance=zeta", "--set", "flow_sink_batch=4", "--set", "flow_sink_gzip=true",
+                  "--set", "flow_sink_headers=Authorization: Bearer t0k")
+        paths = ["/zeta/%d/%d" % (i, 404 if i == 3 else 200) for i in range(10)]
+        for path in paths:
+            get(p.port, "127.0.0.1", upstream, path)
+        assert rx.wait_accepted(10) == 10, [l for l in p.stdout.split("\n") if "sink" in l]
+        assert p.wait_stdout(r"flow sink jsonl\+http://127\.0\.0\.1:\d+/ingest\?x=1: POST answered 503; "
+                             r"\d+ bytes of flows stay spooled, retrying", timeout=10), p.stdout
+        p.stop()
+        assert [f["request"]["path"] for f in rx.accepted] == paths  # in order, none twice
+        assert len({f["id"] for f in rx.accepted}) == 10
+        assert len(rx.posts) >= 3
+        path, headers, _ = rx.posts[-1]
+        assert path == "/ingest?x=1"
+        assert headers["Authorization"] == "Bearer t0k"
+        assert headers["Content-Type"] == "application/x-ndjson"
+        f = rx.accepted[3]
+        assert f["instance"] == "zeta" and f["type"] == "http"
+        assert f["request"]["method"] == "GET" and f["request"]["host"] == "127.0.0.1"
+        assert f["request"]["port"] == upstream
+        assert f["request"]["headers"]["Host"] == "127.0.0.1:%d" % upstream
+        assert f["response"]["status_code"] == 404
+        assert f["response"]["content"] == "/zeta/3/404"
+        assert f["response"]["headers"]["Content-Type"] == "text/plain"
+        assert f["client_conn"]["address"]["host"] == "127.0.0.1"
+        assert f["server_conn"]["address"] == {"host": "127.0.0.1", "port": upstream}
+        assert isinstance(f["request"]["timestamp_start"], int)
+    finally:
+        rx.stop()
