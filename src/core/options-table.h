@@ -43,6 +43,29 @@
       "seconds after a flow was written, and when it is closed. 0 = never fsync (the kernel writes back " \
       "within about 30 s, as with mitmproxy).") \
     X(OPT_STR, readfile_filter, NULL, NULL, "Read only matching flows.") \
+    /* ---- flow sinks (src/sink, docs/internals/sinks.md) ---- */ \
+    X(STRLIST, flow_sink, NULL, NULL, \
+      "mitmc: send every finished flow to these stores as well (several at once): postgresql://user@host/db, " \
+      "jsonl+https://host/path or jsonl+http://host/path (PostgreSQL: a libpq connection URI; password from " \
+      "the URI, PGPASSFILE or PGPASSWORD, never logged). Flows wait in " \
+      "a spool file while a store is down and are delivered in order when it is back.") \
+    X(STR, flow_sink_instance, "", NULL, \
+      "mitmc: the name this proxy's flows carry in the flow sinks (with their flow ids); empty = the host name.") \
+    X(STR, flow_sink_spool_dir, "", NULL, "mitmc: where the flow sinks' spool files live; empty = confdir.") \
+    X(SIZE, flow_sink_spool_size, "1g", NULL, \
+      "mitmc: the most undelivered flow data a sink's spool holds; beyond it flows are dropped, counted and " \
+      "logged.") \
+    X(SIZE, flow_sink_queue_size, "64m", NULL, \
+      "mitmc: the most flow data waiting in memory for a sink's thread to spool it.") \
+    X(INT, flow_sink_batch, 500, NULL, "mitmc: the most flows a sink delivers in one batch (one transaction).") \
+    X(STRLIST, flow_sink_headers, NULL, NULL, \
+      "mitmc: extra request headers (\"Name: value\", e.g. Authorization) of the JSON Lines sinks' POSTs.") \
+    X(BOOL, flow_sink_gzip, false, NULL, "mitmc: gzip the JSON Lines sinks' POST bodies.") \
+    X(INT, flow_sink_timeout, 30, NULL, \
+      "mitmc: seconds a JSON Lines sink waits for its receiver's answer before the batch is retried.") \
+    X(SIZE, flow_sink_body_max, "64k", NULL, \
+      "mitmc: request and response bodies up to this size get their own columns in PostgreSQL (every body " \
+      "is in the row's flow record in any case).") \
     X(BOOL, ssl_insecure, false, NULL, \
       "Do not verify upstream server SSL/TLS certificates. If this option is enabled, certificate " \
       "validation is skipped and mitmproxy itself will be vulnerable to TLS interception.") \

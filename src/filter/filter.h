@@ -71,4 +71,19 @@ struct mitm_filter_help {
  * its length. Static storage. */
 const struct mitm_filter_help *mitm_filter_help(size_t *n);
 
+/* Conditions every flow the filter matches certainly meets, for narrowing a query in a store
+ * before the filter itself is applied (-r postgresql://...). Only operators of the top-level
+ * AND chain (or the whole expression) are looked at; others are left out, which only widens.
+ * kind: 'd' (~d: the request host or Host header), 'm' (~m: the method), each with like: a SQL
+ * LIKE pattern (case-insensitive use: lower() both sides) that every regex match is inside
+ * (literals with % _ \ escaped, "." as _, anchors dropped); or 'c' (~c: status == num). */
+struct mitm_filter_term {
+    char kind;
+    char like[256];
+    long num;
+};
+
+/* Fill out[0..cap) with the terms of f; returns how many. */
+size_t mitm_filter_terms(const struct mitm_filter *f, struct mitm_filter_term *out, size_t cap);
+
 #endif

@@ -19,6 +19,8 @@
 #include "proto/next.h"
 #include "proto/tls/tls.h"
 #include "script/script.h"
+#include "sink/pg.h"
+#include "sink/sink.h"
 #include "ui/cli.h"
 #include "ui/commands.h"
 
@@ -189,6 +191,8 @@ static void on_flow(void *arg, const struct mitm_pub *ev)
         live_note(m->live, ev);
     if (!ev->live && ev->hook != MITM_HOOK_WEBSOCKET_END)
         mitm_clientplayback_on_flow(ev->flow); /* a finished replay sends the next one */
+    if (!ev->live)
+        mitm_sinks_flow(ev->hook, ev->flow); /* flow_sink: src/sink */
     deliver(m, ev, false);
 }
 
@@ -363,8 +367,35 @@ static long read_records(struct mitm_master *m, struct mitm_flowfile_reader *r, 
     }
 }
 
+/* -r postgresql://...: the flows of a flow sink's database (src/sink/pg.c), narrowed there by
+ * what the filter certainly needs, then through the filter and the addons as a file's. */
+static void load_stored(void *arg, struct mitm_flow *f)
+{
+    struct mitm_master *m = arg;
+    if (m->read_filter && !mitm_filter_match(m->read_filter, f)) {
+        mitm_flow_unref(f);
+        return;
+    }
+    run_loaded_hooks(m, f);
+    deliver_loaded(m, f);
+}
+
+static long read_stored(struct mitm_master *m, const char *uri)
+{
+    char err[1024];
+    long n = mitm_sink_pg_read(uri, m->read_filter, load_stored, m, err, sizeof(err));
+    if (n < 0) {
+        char *shown = mitm_sink_redact(uri);
+        mitm_log(MITM_LOG_ERROR, NULL, "Cannot load flows from %s: %s", shown, err);
+        free(shown);
+    }
+    return n;
+}
+
 long mitm_master_read_file(struct mitm_master *m, const char *path)
 {
+    if (mitm_sink_pg_is_uri(path))
+        return read_stored(m, path);
     int fd = 0;
     char *full = NULL;
     if (strcmp(path, "-") != 0) {
@@ -497,7 +528,7 @@ static int start_proxy(struct mitm_master *m)
     m->svc.addons = m->addons;
     m->svc.tls = m->tls;
     m->svc.next = m->next;
-    bool need = m->fe.wants_flows || m->fe.interactive || mitm_options.client_replay.n;
+    bool need = m->fe.wants_flows || m->fe.interactive || mitm_options.client_replay.n || mitm_sinks_active();
     struct mitm_proxy_sink sink = {.fn = need ? on_flow : NULL, .arg = m, .live = m->fe.interactive};
     m->proxy = mitm_proxy_start(m->loop, &m->svc, m->modes, m->n_modes, &sink, err, sizeof(err));
     if (!m->proxy || mitm_proxy_failed(m->proxy)) {
@@ -647,6 +678,10 @@ int mitm_master_start(struct mitm_master *m)
     /* the workers run for the proxy server and for client replays (which they carry out
      * even with -n, without listening); an interactive master always has them, for
      * replay.client */
+    if (mitm_sinks_start(err, sizeof(err)) < 0) {
+        mitm_log(MITM_LOG_ERROR, NULL, "%s", err);
+        return 1;
+    }
     bool workers = mitm_options.server || mitm_options.client_replay.n || m->fe.interactive;
     if (workers && start_proxy(m) < 0)
         return 1;
@@ -702,6 +737,7 @@ void mitm_master_deinit(struct mitm_master *m)
     mitm_script_rt_done(m->scripts, mitm_master_env(m)); /* the workers are gone */
     mitm_proxy_free(m->proxy);
     m->proxy = NULL;
+    mitm_sinks_stop(); /* after the workers: every final flow is queued */
     mitm_clientplayback_stop();
     if (m->svc_on)
         mitm_services_deinit(&m->svc);

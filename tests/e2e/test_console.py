@@ -799,6 +799,7 @@ def test_script_option_set_at_run_time(console, raw_upstream, tmp_path):
         "end\n")
     up = raw_upstream(reply=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     c = console("-s", str(script))
+    c.tmux("resize-window", "-x", "160", "-y", "80")  # the options up to "greeting" on one page
     r = fetch(c, "http://127.0.0.1:%d/one" % up.port)
     assert r.returncode == 0 and r.stdout == b"ok", r.stderr
     assert b"\r\nX-Greeting: hi/start\r\n" in up.received()
