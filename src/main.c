@@ -8,6 +8,8 @@
 #include "base/log.h"
 #include "script/script.h"
 #include "ui/cli.h"
+#include "ui/commands.h"
+#include "ui/master.h"
 #include "ui/console/console.h"
 #include "ui/dump/tool.h"
 #include "ui/web/web.h"
@@ -38,19 +40,23 @@ static int show_options(void)
     return rc;
 }
 
-/* --commands for mitmc dump: what its master registers, script.run and the commands of the
- * scripts given (loaded as for --options). Returns the exit status. */
-static int show_dump_commands(void)
+/* --commands for mitmc dump and mitmc web: what their master registers (web: the
+ * interactive commands of every UI, on a master that is never started), script.run and the
+ * commands of the scripts given (loaded as for --options). Returns the exit status. */
+static int show_tool_commands(const struct mitm_cli *cli, bool interactive)
 {
     int lvl = mitm_log_level_parse(mitm_options.termlog_verbosity);
     mitm_log_set_level(lvl < 0 ? MITM_LOG_ERROR : (enum mitm_log_level)lvl);
-    struct mitm_cmd_registry *reg = mitm_cmd_registry_new();
+    struct mitm_master m = {0};
+    struct mitm_frontend fe = {.wants_flows = true, .interactive = interactive};
+    mitm_master_init(&m, NULL, cli, &fe);
     struct mitm_script_config cfg = {&mitm_options, NULL};
     struct mitm_script_rt *rt = mitm_script_rt_new(&cfg);
     struct mitm_hook_env env = {.opts = &mitm_options, .worker = -1};
     char err[512];
     int rc = 0;
-    if (mitm_script_rt_commands(rt, reg, &env, err, sizeof(err)) < 0) {
+    if ((interactive && mitm_ui_commands_register(&m, err, sizeof(err)) < 0) ||
+        mitm_script_rt_commands(rt, m.commands, &env, err, sizeof(err)) < 0) {
         fprintf(stderr, "mitmc: error: %s\n", err);
         rc = 1;
     }
@@ -60,12 +66,13 @@ static int show_dump_commands(void)
     if (rc == 0) {
         struct mitm_buf b;
         mitm_buf_init(&b, 0);
-        mitm_cmd_dump(reg, &b);
+        mitm_cmd_dump(m.commands, &b);
         fwrite(mitm_buf_data(&b), 1, b.len, stdout);
         mitm_buf_free(&b);
     }
     mitm_script_rt_free(rt);
-    mitm_cmd_registry_free(reg);
+    mitm_ui_commands_free(&m);
+    mitm_cmd_registry_free(m.commands);
     return rc;
 }
 
@@ -95,7 +102,8 @@ int main(int argc, char **argv)
     } else if (cli.show_options) {
         rc = show_options();
     } else if (cli.show_commands) {
-        rc = cli.tool == MITM_TOOL_CONSOLE ? mitm_console_dump_commands(&cli, stdout) : show_dump_commands();
+        rc = cli.tool == MITM_TOOL_CONSOLE ? mitm_console_dump_commands(&cli, stdout)
+                                           : show_tool_commands(&cli, cli.tool == MITM_TOOL_WEB);
     } else if (cli.tool == MITM_TOOL_CONSOLE) {
         rc = mitm_console_main(&cli);
     } else if (cli.tool == MITM_TOOL_WEB) {

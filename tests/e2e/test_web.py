@@ -471,3 +471,14 @@ def test_script_options_and_commands_in_the_api(web, raw_upstream, tmp_path):
     out, _ = p.communicate(timeout=40)
     assert out.endswith(b"ok\n200"), out
     assert b"\r\nX-Greeting: hello\r\n" in up.received()
+
+
+def test_commands_flag_lists_the_web_registry(binary):
+    """`mitmc web --commands` lists what the web master registers (mitmproxy's core and view
+    commands, no console.*), without starting anything."""
+    r = subprocess.run([binary, "web", "--commands"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       stdin=subprocess.DEVNULL, timeout=30)
+    assert r.returncode == 0, r.stderr
+    names = [line.split()[0] for line in r.stdout.decode().splitlines() if line and not line.startswith("#")]
+    assert {"flow.resume", "view.clear", "replay.client", "set", "script.run"} <= set(names), names
+    assert not [n for n in names if n.startswith("console.")], names
