@@ -118,8 +118,9 @@ bool mitm_worker_throttled(const struct worker *w);
 /* session.c */
 /* Free io once no handle or request of it is pending (after close_io). */
 void mitm_io_maybe_unlink(struct ioconn *io);
-/* Is host:port one of the proxy's own listening addresses (a loopback name, or the mode's
- * listen host, on a port a mode is bound to)? mitmproxy's proxyserver refuses to connect
+/* Is host:port one of the proxy's own listening addresses (localhost, a loopback or
+ * unspecified address, v4-mapped too, or the mode's listen host, on a port a mode is bound
+ * to)? mitmproxy's proxyserver refuses to connect
  * there. */
 bool mitm_proxy_is_self(const struct mitm_proxy *p, const char *host, unsigned port);
 void mitm_session_accept(struct worker *w, struct listener *l);

@@ -622,14 +622,43 @@ int mitm_proxy_mode_port(const struct mitm_proxy *p, size_t i)
     return i < p->n_modes ? p->ports[i] : 0;
 }
 
+/* Does host name this machine: "localhost" (with or without its final dot), an address of
+ * 127.0.0.0/8, 0.0.0.0, ::1, :: or a v4-mapped one of those? */
+static bool is_loopback_name(const char *host)
+{
+    if (strcasecmp(host, "localhost") == 0 || strcasecmp(host, "localhost.") == 0)
+        return true;
+    struct in_addr a4;
+    struct in6_addr a6;
+    const char *h = host;
+    char bare[INET6_ADDRSTRLEN + 2];
+    size_t n = strlen(host);
+    if (n > 2 && host[0] == '[' && host[n - 1] == ']' && n - 2 < sizeof(bare)) {
+        memcpy(bare, host + 1, n - 2);
+        bare[n - 2] = 0;
+        h = bare;
+    }
+    if (inet_pton(AF_INET, h, &a4) == 1) {
+        uint32_t v = ntohl(a4.s_addr);
+        return (v >> 24) == 127 || v == 0;
+    }
+    if (inet_pton(AF_INET6, h, &a6) == 1) {
+        if (IN6_IS_ADDR_LOOPBACK(&a6) || IN6_IS_ADDR_UNSPECIFIED(&a6))
+            return true;
+        if (IN6_IS_ADDR_V4MAPPED(&a6))
+            return a6.s6_addr[12] == 127 ||
+                   (a6.s6_addr[12] | a6.s6_addr[13] | a6.s6_addr[14] | a6.s6_addr[15]) == 0;
+    }
+    return false;
+}
+
 bool mitm_proxy_is_self(const struct mitm_proxy *p, const char *host, unsigned port)
 {
     for (size_t i = 0; i < p->n_modes; i++) {
         if (!p->ports || (unsigned)p->ports[i] != port)
             continue;
         const char *lh = p->hosts && p->hosts[i] ? p->hosts[i] : "";
-        if (strcmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 || strcmp(host, "::1") == 0 ||
-            strcasecmp(host, lh) == 0)
+        if (is_loopback_name(host) || (lh[0] && strcasecmp(host, lh) == 0))
             return true;
     }
     return false;

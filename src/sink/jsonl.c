@@ -81,7 +81,7 @@ static void set_headers(json_t *o, const struct mitm_headers *h)
 
 static void set_content(json_t *o, const struct mitm_buf *c, bool missing)
 {
-    int64_t max = mitm_options_size(mitm_options.flow_sink_body_max);
+    int64_t max = mitm_options_size(mitm_sink_options()->flow_sink_body_max);
     json_object_set_new(o, "content_length", missing ? json_null() : json_integer((json_int_t)c->len));
     if (missing || (max >= 0 && c->len > (uint64_t)max)) {
         json_object_set_new(o, "content", json_null());
@@ -228,7 +228,7 @@ static int jsonl_deliver(void *st, const char *instance, const struct mitm_sink_
     const uint8_t *data = mitm_buf_data(&body);
     size_t len = body.len;
     int rc = -1;
-    if (mitm_options.flow_sink_gzip) {
+    if (mitm_sink_options()->flow_sink_gzip) {
         char e[128];
         if (mitm_encode("gzip", data, len, len + (len >> 3) + 1024, &gz, e, sizeof(e)) < 0) {
             mitm_errf(err, errlen, "gzip failed: %s", e);
@@ -238,8 +238,8 @@ static int jsonl_deliver(void *st, const char *instance, const struct mitm_sink_
         len = gz.len;
         hs = curl_slist_append(hs, "Content-Encoding: gzip");
     }
-    for (size_t i = 0; i < mitm_options.flow_sink_headers.n; i++)
-        hs = curl_slist_append(hs, mitm_options.flow_sink_headers.v[i]);
+    for (size_t i = 0; i < mitm_sink_options()->flow_sink_headers.n; i++)
+        hs = curl_slist_append(hs, mitm_sink_options()->flow_sink_headers.v[i]);
     if (!j->h && !(j->h = curl_easy_init())) {
         mitm_errf(err, errlen, "cannot make an HTTP client");
         goto Exit;
@@ -254,7 +254,7 @@ static int jsonl_deliver(void *st, const char *instance, const struct mitm_sink_
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, discard);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
-    long timeout = mitm_options.flow_sink_timeout > 0 ? mitm_options.flow_sink_timeout : 30;
+    long timeout = mitm_sink_options()->flow_sink_timeout > 0 ? mitm_sink_options()->flow_sink_timeout : 30;
     curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(h, CURLOPT_USERAGENT, "mitmc-flow-sink");

@@ -447,7 +447,7 @@ static int copy_batch(PGconn *c, const char *instance, const struct mitm_sink_it
         return -1;
     }
     PQclear(r);
-    int64_t body_max = mitm_options_size(mitm_options.flow_sink_body_max);
+    int64_t body_max = mitm_options_size(mitm_sink_options()->flow_sink_body_max);
     struct mitm_buf b;
     mitm_buf_init(&b, 0);
     int rc = 0;

@@ -23,6 +23,7 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "core/options.h"
+#include "core/services.h"
 #include "flow/flow.h"
 #include "flow/flowfile.h"
 #include "sink/jsonl.h"
@@ -63,6 +64,14 @@ struct sink {
 static struct sink **sinks;
 static size_t n_sinks;
 static char *instance;
+/* The options as the sinks started: their threads read these, never mitm_options, which the
+ * main thread frees and replaces at every `set`. */
+static struct mitm_optsnap *opts;
+
+const struct mitm_options *mitm_sink_options(void)
+{
+    return opts ? &opts->o : &mitm_options;
+}
 
 static double now_mono(void)
 {
@@ -375,8 +384,9 @@ Exit:
 static void *sink_main(void *arg)
 {
     struct sink *s = arg;
-    int64_t max = mitm_options_size(mitm_options.flow_sink_spool_size);
-    size_t batch = mitm_options.flow_sink_batch > 0 ? (size_t)mitm_options.flow_sink_batch : 500;
+    const struct mitm_options *o = mitm_sink_options();
+    int64_t max = mitm_options_size(o->flow_sink_spool_size);
+    size_t batch = o->flow_sink_batch > 0 ? (size_t)o->flow_sink_batch : 500;
     double backoff = 0, next_try = 0, flush_until = 0;
     for (;;) {
         pthread_mutex_lock(&s->mu);
@@ -441,10 +451,12 @@ static const struct mitm_sink_vt *store_for(const char *uri, void **st, char *er
         *st = mitm_sink_jsonl_new(uri);
         return &mitm_sink_jsonl_vt;
     }
+    char *shown = mitm_sink_redact(uri); /* a mistyped scheme may still carry a password */
     mitm_errf(err, errlen,
               "flow_sink: unknown sink '%s' (mitmc supports postgresql://..., jsonl+http://... and "
               "jsonl+https://...)",
-              uri);
+              shown);
+    free(shown);
     return NULL;
 }
 
@@ -475,6 +487,8 @@ static void free_all(void)
     n_sinks = 0;
     free(instance);
     instance = NULL;
+    mitm_optsnap_unref(opts);
+    opts = NULL;
 }
 
 static void signal_stop(struct sink *s)
@@ -490,6 +504,7 @@ int mitm_sinks_start(char *err, size_t errlen)
     const struct mitm_strvec *v = &mitm_options.flow_sink;
     if (!v->n || n_sinks)
         return 0;
+    opts = mitm_optsnap_new(&mitm_options);
     if (mitm_options.flow_sink_instance[0]) {
         instance = mitm_strdup(mitm_options.flow_sink_instance);
     } else {

@@ -59,6 +59,10 @@ struct mitm_sink_stats {
 };
 bool mitm_sinks_stats(size_t i, struct mitm_sink_stats *out);
 
+/* The options the sinks run with: a snapshot taken when they started (their threads must
+ * not read mitm_options, which a `set` replaces). */
+const struct mitm_options *mitm_sink_options(void);
+
 /* uri with its password (user:PASSWORD@ or password=...) replaced by "***", for log lines.
  * Returns a new string. */
 char *mitm_sink_redact(const char *uri);

@@ -67,15 +67,16 @@ def test_connect_timeout_504(mitmc):
 def test_request_to_the_proxy_itself_is_refused(proxy):
     """A request whose destination is the proxy's own address would loop through it until
     something runs out: refused before connecting, as mitmproxy's proxyserver does."""
-    for host in (b"127.0.0.1", b"localhost"):
+    hosts = (b"127.0.0.1", b"localhost", b"localhost.", b"127.0.0.2", b"[::ffff:127.0.0.1]")
+    for host in hosts:
         hp = b"%s:%d" % (host, proxy.port)
         r = u.exchange(proxy.port, b"GET http://%s/ HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % (hp, hp),
                        timeout=30)
         assert r.status == 502, r
         assert b"Request destination unknown" in r.body, r.body
     deadline = time.monotonic() + 10
-    while len(re.findall(r"<< Connection killed: Request destination unknown", proxy.stdout)) < 2:
+    while len(re.findall(r"<< Connection killed: Request destination unknown", proxy.stdout)) < len(hosts):
         assert time.monotonic() < deadline, proxy.stdout
         time.sleep(0.05)
     flows = [line for line in proxy.stdout.splitlines() if re.search(r"GET http://\S+:%d/" % proxy.port, line)]
-    assert len(flows) == 2, proxy.stdout  # one flow each, no loop
+    assert len(flows) == len(hosts), proxy.stdout  # one flow each, no loop

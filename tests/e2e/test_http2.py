@@ -274,3 +274,10 @@ def test_settings_limits_are_options(mitmc, pki, upstreams):
         assert rs.max_header_list_size == 8192
         assert rs.max_frame_size == (1 << 24) - 1  # clamped to RFC 9113 §6.5.2's maximum
         assert bytes(c.bodies[a]) == body(70000)
+        # a header list over the advertised size resets that stream only
+        big = c.request("GET", "/size/10", headers=[(b"x-big-%d" % i, b"v" * 1000) for i in range(12)])
+        c.pump(lambda: big in c.reset or big in c.ended)
+        assert big in c.reset and big not in c.headers, "a header list over 8k was not refused"
+        ok = c.request("GET", "/size/10")
+        c.pump(lambda: ok in c.ended)
+        assert c.status(ok) == b"200" and bytes(c.bodies[ok]) == body(10)

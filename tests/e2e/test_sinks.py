@@ -274,6 +274,11 @@ def test_unknown_sink_is_refused_at_start(binary, tmp_path):
                        stderr=subprocess.PIPE, timeout=60)
     assert r.returncode == 1
     assert "flow_sink: unknown sink 'mysql://x@y/z'" in r.stdout.decode() + r.stderr.decode()
+    r = subprocess.run([binary, "dump", "-n", "--set", "confdir=%s" % tmp_path, "--set",
+                        "flow_sink=mysql://u:s3cret@y/z"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=60)
+    out = r.stdout.decode() + r.stderr.decode()
+    assert r.returncode == 1 and "unknown sink" in out and "s3cret" not in out, out
 
 
 def test_instances_starting_at_once_on_an_empty_confdir_share_one_ca(binary, tmp_path, curl):

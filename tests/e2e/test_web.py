@@ -254,6 +254,14 @@ def test_password_option(web):
     w = web("--set", "web_password=s3cret")
     assert w.get("/flows").status_code == 403  # the random token is not valid then
     assert w.get("/flows", headers={"Authorization": "Bearer s3cret"}).status_code == 200
+    # any `set` replaces the options' strings: the password must not be read from them
+    auth = {"Authorization": "Bearer s3cret"}
+    for v in (True, False, True):
+        assert w.http.put("/options", json={"anticache": v}, headers=auth).status_code == 200
+    assert w.get("/flows", headers=auth).status_code == 200
+    with httpx.Client(base_url=w.base, trust_env=False, timeout=u.IO_TIMEOUT) as fresh:  # no cookie
+        assert fresh.get("/flows", headers={"Authorization": "Bearer wrong!"}).status_code == 403
+        assert fresh.get("/flows", headers=auth).status_code == 200
 
 
 def test_host_and_origin_refused(web):

@@ -34,6 +34,7 @@ struct h2s {
     bool out_eof;        /* the layer sent END: no more body after out */
     bool deferred;       /* the data source is waiting for bytes */
     bool reported;       /* an error for it was emitted */
+    size_t header_bytes; /* of the header block being received (RFC 9113 §6.5.2's sizes) */
     struct mitm_buf out; /* body bytes not yet handed to nghttp2 */
     struct mitm_headers *out_trailers;
     struct h2s *next;
@@ -362,6 +363,15 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *f, const uint8_t 
     struct h2s *s = by_id(c, f->hd.stream_id);
     if (!s)
         return 0;
+    /* SETTINGS_MAX_HEADER_LIST_SIZE is only advertised by nghttp2: a peer that sends more
+     * (HPACK lets a few bytes name a large table entry) gets the stream reset */
+    s->header_bytes += nl + vl + 32;
+    if (s->header_bytes > c->lim.max_header_list) {
+        mitm_layer_log(c->base.owner, MITM_LOG_INFO,
+                       "HTTP/2 peer %s sent a header list over %u bytes on stream %d: stream reset",
+                       c->base.conn->peer, (unsigned)c->lim.max_header_list, f->hd.stream_id);
+        return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    }
     if (s->head_seen) {
         if (s->trailers && (nl == 0 || n[0] != ':'))
             mitm_headers_add(s->trailers, (const char *)n, nl, (const char *)v, vl);
@@ -450,6 +460,7 @@ static void deliver_head(struct mitm_h2conn *c, struct h2s *s, bool end_stream)
     }
     ev->end_stream = end_stream;
     s->head_seen = true;
+    s->header_bytes = 0; /* trailers are a block of their own */
     emit(c, ev);
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/alloc.h"
 #include "base/log.h"
 #include "core/options.h"
 #include "proto/http/http.h"
@@ -50,8 +51,11 @@ int web_auth_init(struct web *w)
         return -1;
     }
     hex(rnd, sizeof(rnd), w->token);
+    /* a copy: a `set` of any option frees and replaces mitm_options' strings */
     const char *pw = mitm_options.web_password;
-    w->password = pw && *pw ? pw : w->token;
+    free(w->password);
+    w->password = mitm_strdup(pw && *pw ? pw : w->token);
+    pw = pw && *pw ? w->password : NULL;
     w->argon2 = false;
     if (pw && pw[0] == '$') {
         argon2_type t;

@@ -7,6 +7,7 @@
 #include <openssl/pem.h>
 #include <openssl/sha.h>
 #include <openssl/x509v3.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,7 +243,7 @@ static void integer(struct mitm_buf *b, long long v)
 /* A float as jansson writes it (%.17g, with ".0" when it looks integral); 0 = None. */
 static void ts(struct mitm_buf *b, double t)
 {
-    if (!t) {
+    if (!t || !isfinite(t)) { /* nan and inf (a flow file can hold them) are no JSON */
         lit(b, "null,");
         return;
     }

@@ -723,6 +723,11 @@ static void on_connection(uv_stream_t *srv, int status)
         }
     }
     snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
+    if (w->nconns > WEB_CONNS_MAX) { /* each may buffer a body: bounded memory needs a bound here */
+        mitm_log(MITM_LOG_WARN, c->peer, "web: more than %d connections, refused", WEB_CONNS_MAX);
+        conn_close(c, "too many connections");
+        return;
+    }
     arm(c, WEB_IDLE_TIMEOUT_MS);
     uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
 }

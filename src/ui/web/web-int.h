@@ -25,6 +25,7 @@ struct mitm_opt_info;
 /* Caps (docs/internals/web.md). */
 #define WEB_HEAD_MAX        ((size_t)64 * 1024) /* a request head */
 #define WEB_BODY_MAX        ((size_t)256 << 20) /* a request body (flow file uploads) */
+#define WEB_CONNS_MAX       64                  /* connections at once (browser tabs, scripts) */
 #define WEB_WS_MSG_MAX      ((size_t)64 * 1024) /* a message from a browser (flows/updateFilter) */
 #define WEB_WS_QUEUE_MAX    ((size_t)32 << 20)  /* unsent bytes to one client before it is dropped */
 #define WEB_HEAD_TIMEOUT_MS 15000               /* from a request's first byte to its blank line */
@@ -62,8 +63,8 @@ struct web {
     size_t nconns;
     size_t nclients; /* /updates clients */
     /* auth */
-    char token[33];       /* the random token (hex) when web_password is empty */
-    const char *password; /* web_password, or token */
+    char token[33]; /* the random token (hex) when web_password is empty */
+    char *password; /* a copy of web_password (as at start), or of token */
     bool argon2;
     uint8_t secret[32]; /* the cookie signing key, new each run */
     char cookie_name[64];

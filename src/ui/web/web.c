@@ -302,6 +302,7 @@ int mitm_web_main(const struct mitm_cli *cli)
     uv_loop_close(w->loop);
     web_events_clear(w);
     web_json_free();
+    free(w->password);
     free(w->events);
     free(w->seen);
     pthread_mutex_destroy(&w->ev_mu);
