@@ -390,6 +390,17 @@ def test_oversized_and_slow_requests_are_cut_off(web, curl, http_upstream):
         s.sendall(b"POST /flows/dump HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 300000000\r\n\r\n")
         r = u.read_response(u.Reader(s, u.IO_TIMEOUT))
         assert r.status == 413
+    # without credentials in its head no request gets a body over 64 KiB buffered (it would be
+    # refused anyway); with them, the same body is read and answered
+    with u.connect(w.port) as s:
+        s.sendall(b"POST /flows/dump HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000\r\n\r\n")
+        r = u.read_response(u.Reader(s, u.IO_TIMEOUT))
+        assert r.status == 413
+    with u.connect(w.port) as s:
+        s.sendall(b"POST /flows/dump HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+                  b"Content-Length: 100000\r\n\r\n" % w.token.encode() + b"x" * 100000)
+        r = u.read_response(u.Reader(s, u.IO_TIMEOUT))
+        assert r.status == 400, r  # read, then refused: not a flow file
     # a malformed head: 400 with a JSON error
     r = u.exchange(w.port, b"GET /flows HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header: x\r\n\r\n")
     assert r.status == 400 and b"error" in r.body

@@ -1119,6 +1119,21 @@ static bool authenticate(struct web *w, struct web_request *r)
     return ok;
 }
 
+bool web_api_head_authenticated(struct web *w, const struct mitm_http_request *req)
+{
+    if (web_auth_cookie_valid(w, &req->headers))
+        return true;
+    size_t len;
+    const char *auth = mitm_headers_get(&req->headers, "Authorization", &len);
+    if (auth && len > 7 && strncmp(auth, "Bearer ", 7) == 0 && web_auth_check(w, auth + 7, len - 7))
+        return true;
+    const char *q = req->path ? strchr(req->path, '?') : NULL;
+    char *given = q ? web_query_arg(q + 1, "token") : NULL;
+    bool ok = given && web_auth_check(w, given, strlen(given));
+    free(given);
+    return ok;
+}
+
 void web_api_handle(struct web *w, struct web_request *r)
 {
     const char *p = r->path;

@@ -35,6 +35,7 @@ struct web_conn {
     struct mitm_http_request *req;
     struct mitm_h1_body body;
     struct mitm_buf content;
+    size_t body_cap;    /* this request's: WEB_BODY_MAX with credentials in its head */
     size_t out_pending; /* bytes handed to uv_write and not written yet */
     bool closing;
     bool close_after; /* Connection: close, or an error answer */
@@ -616,7 +617,9 @@ static void process(struct web_conn *c)
                 fail(c, 400, reason);
                 return;
             }
-            if (c->body.kind == MITM_H1_BODY_LENGTH && c->body.remaining > WEB_BODY_MAX) {
+            /* nobody buffers a large body without credentials (the login form is small) */
+            c->body_cap = web_api_head_authenticated(c->w, c->req) ? WEB_BODY_MAX : WEB_UNAUTH_BODY_MAX;
+            if (c->body.kind == MITM_H1_BODY_LENGTH && c->body.remaining > c->body_cap) {
                 fail(c, 413, "request body too large");
                 return;
             }
@@ -635,7 +638,8 @@ static void process(struct web_conn *c)
                 fail(c, 400, reason);
                 return;
             }
-            if (data.len && mitm_buf_append(&c->content, data.base, data.len) < 0) {
+            if (data.len && (c->content.len + data.len > c->body_cap ||
+                             mitm_buf_append(&c->content, data.base, data.len) < 0)) {
                 fail(c, 413, "request body too large");
                 return;
             }

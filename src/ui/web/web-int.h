@@ -26,6 +26,7 @@ struct mitm_opt_info;
 #define WEB_HEAD_MAX        ((size_t)64 * 1024) /* a request head */
 #define WEB_BODY_MAX        ((size_t)256 << 20) /* a request body (flow file uploads) */
 #define WEB_CONNS_MAX       64                  /* connections at once (browser tabs, scripts) */
+#define WEB_UNAUTH_BODY_MAX ((size_t)64 * 1024) /* a body before credentials are shown */
 #define WEB_WS_MSG_MAX      ((size_t)64 * 1024) /* a message from a browser (flows/updateFilter) */
 #define WEB_WS_QUEUE_MAX    ((size_t)32 << 20)  /* unsent bytes to one client before it is dropped */
 #define WEB_HEAD_TIMEOUT_MS 15000               /* from a request's first byte to its blank line */
@@ -167,6 +168,9 @@ bool web_auth_check(const struct web *w, const char *password, size_t len);
 /* The signed cookie value (written to out, NUL-terminated) and its check. */
 void web_auth_cookie(const struct web *w, char out[80]);
 bool web_auth_cookie_valid(const struct web *w, const struct mitm_headers *h);
+/* Does a request head carry valid credentials (cookie, Bearer, ?token=)? A body beyond
+ * WEB_UNAUTH_BODY_MAX is read only then (the login form's is small). */
+bool web_api_head_authenticated(struct web *w, const struct mitm_http_request *req);
 /* DNS rebinding: is the Host header one of the web server's names? */
 bool web_host_allowed(const struct web *w, const struct mitm_headers *h);
 /* Cross-site: Origin (if any) is the web server itself and Sec-Fetch-Site (if any) is
