@@ -269,18 +269,15 @@ static void put_time(struct mitm_buf *b, double t)
 static void put_bytea(struct mitm_buf *b, const uint8_t *p, size_t len)
 {
     static const char hex[] = "0123456789abcdef";
-    mitm_buf_append(b, "\\\\x", 3);
-    char t[512];
-    size_t k = 0;
+    uint8_t *t = mitm_buf_extend(b, 3 + 2 * len);
+    if (!t)
+        return; /* out of memory: the row is cut short, COPY refuses the batch, it is retried */
+    memcpy(t, "\\\\x", 3);
+    t += 3;
     for (size_t i = 0; i < len; i++) {
-        t[k++] = hex[p[i] >> 4];
-        t[k++] = hex[p[i] & 15];
-        if (k == sizeof(t)) {
-            mitm_buf_append(b, t, k);
-            k = 0;
-        }
+        *t++ = (uint8_t)hex[p[i] >> 4];
+        *t++ = (uint8_t)hex[p[i] & 15];
     }
-    mitm_buf_append(b, t, k);
 }
 
 /* JSON string into a scratch buffer (valid UTF-8, no \u0000: jsonb refuses it). */
@@ -456,8 +453,7 @@ static int copy_batch(PGconn *c, const char *instance, const struct mitm_sink_it
         if (b.len >= (1u << 20) || i + 1 == n) {
             if (PQputCopyData(c, (const char *)mitm_buf_data(&b), (int)b.len) != 1)
                 rc = -1;
-            mitm_buf_free(&b);
-            mitm_buf_init(&b, 0);
+            mitm_buf_consume(&b, b.len); /* the memory is kept for the next rows */
         }
     }
     mitm_buf_free(&b);

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -30,7 +31,9 @@
 #include "sink/pg.h"
 
 #define BATCH_BYTES_MAX ((size_t)16 << 20)   /* read this much of the spool per batch at most */
+#define BATCH_BYTES_MIN ((size_t)256 << 10)  /* and this much at least */
 #define COMPACT_AT      ((uint64_t)64 << 20) /* rewrite the spool once this much is delivered */
+#define RESET_AT        ((uint64_t)4 << 20)  /* empty a delivered spool once it is this large */
 #define BACKOFF_MIN     0.5
 #define BACKOFF_MAX     30.0
 #define FLUSH_SECONDS   10.0 /* at stop: keep delivering this long at most */
@@ -54,11 +57,14 @@ struct sink {
     bool stop;
     struct mitm_sink_stats stats;
     /* the sink thread's own */
-    int fd;
+    int fd, pos_fd;
     char *path, *pos_path;
     uint64_t pos, size;
     bool failing;
     char last_err[1024];
+    uint8_t *rbuf; /* the spool read buffer, kept across batches */
+    size_t rcap;
+    double rec_avg; /* bytes per spooled record, averaged over the batches read */
 };
 
 static struct sink **sinks;
@@ -120,15 +126,15 @@ char *mitm_sink_redact(const char *uri)
 
 /* ---- the spool ---------------------------------------------------------------------------- */
 
+/* The position lives in a small file of its own, rewritten in place (one pwrite of a fixed
+ * width, so a killed process leaves either the old or the new number): no rename per batch. */
 static int write_pos(struct sink *s, uint64_t pos)
 {
-    char tmp[4096], text[32];
-    snprintf(tmp, sizeof(tmp), "%s.tmp", s->pos_path);
-    int n = snprintf(text, sizeof(text), "%" PRIu64 "\n", pos);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, text, (size_t)n) != n || close(fd) < 0 || rename(tmp, s->pos_path) < 0) {
+    char text[32];
+    int n = snprintf(text, sizeof(text), "%020" PRIu64 "\n", pos);
+    if (s->pos_fd < 0 || pwrite(s->pos_fd, text, (size_t)n, 0) != n) {
         mitm_log(MITM_LOG_ERROR, NULL, "flow sink %s: cannot write %s: %s", s->shown, s->pos_path,
-                 strerror(errno));
+                 s->pos_fd < 0 ? "not open" : strerror(errno));
         return -1;
     }
     s->pos = pos;
@@ -193,6 +199,11 @@ static int spool_open(struct sink *s, const char *dir, const char *uri, char *er
             pos = 0;
         fclose(pf);
     }
+    s->pos_fd = open(s->pos_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->pos_fd < 0) {
+        mitm_errf(err, errlen, "flow sink %s: cannot open %s: %s", s->shown, s->pos_path, strerror(errno));
+        return -1;
+    }
     if (pos > s->size)
         pos = 0; /* a spool emptied before its .pos was written: re-send (harmless) */
     s->pos = pos;
@@ -215,35 +226,72 @@ static int spool_open(struct sink *s, const char *dir, const char *uri, char *er
     return 0;
 }
 
+static void append_one(struct sink *s, struct rec *r, int64_t max)
+{
+    bool full = max > 0 && s->size - s->pos + r->len > (uint64_t)max;
+    ssize_t w = full ? -1 : write(s->fd, r->data, r->len);
+    pthread_mutex_lock(&s->mu);
+    if (w == (ssize_t)r->len) {
+        s->size += r->len;
+        s->stats.spooled++;
+    } else {
+        s->stats.dropped++;
+    }
+    uint64_t dropped = s->stats.dropped;
+    s->stats.spool_bytes = s->size - s->pos;
+    pthread_mutex_unlock(&s->mu);
+    if (w != (ssize_t)r->len) {
+        if (w > 0) /* a short write (disk full): cut the torn record off */
+            (void)ftruncate(s->fd, (off_t)s->size);
+        /* loud, but not one line per flow under load: the first and every 1000th */
+        if (dropped == 1 || dropped % 1000 == 0)
+            mitm_log(MITM_LOG_ERROR, NULL,
+                     "flow sink %s: FLOWS DROPPED: %s (%" PRIu64 " dropped so far, spool %s at %" PRIu64
+                     " bytes)",
+                     s->shown, full ? "the spool is full (flow_sink_spool_size)" : strerror(errno), dropped,
+                     s->path, s->size - s->pos);
+    }
+    free(r);
+}
+
+/* The records in one writev per group; what a group could not take whole (a short write, the
+ * spool's bound) goes one by one, with its log line. */
 static void spool_append(struct sink *s, struct rec *list, int64_t max)
 {
+    enum { GROUP = 64 };
     while (list) {
-        struct rec *r = list;
-        list = r->next;
-        bool full = max > 0 && s->size - s->pos + r->len > (uint64_t)max;
-        ssize_t w = full ? -1 : write(s->fd, r->data, r->len);
-        pthread_mutex_lock(&s->mu);
-        if (w == (ssize_t)r->len) {
-            s->size += r->len;
-            s->stats.spooled++;
-        } else {
-            s->stats.dropped++;
+        struct iovec iov[GROUP];
+        struct rec *grp[GROUP];
+        size_t k = 0;
+        uint64_t bytes = 0;
+        for (; list && k < GROUP; list = list->next) {
+            if (max > 0 && s->size - s->pos + bytes + list->len > (uint64_t)max)
+                break;
+            iov[k] = (struct iovec){list->data, list->len};
+            grp[k++] = list;
+            bytes += list->len;
         }
-        uint64_t dropped = s->stats.dropped;
+        ssize_t w = k ? writev(s->fd, iov, (int)k) : 0;
+        uint64_t got = w > 0 ? (uint64_t)w : 0, whole = 0;
+        size_t done = 0;
+        for (; done < k && got - whole >= grp[done]->len; done++)
+            whole += grp[done]->len;
+        pthread_mutex_lock(&s->mu);
+        s->size += whole;
+        s->stats.spooled += done;
         s->stats.spool_bytes = s->size - s->pos;
         pthread_mutex_unlock(&s->mu);
-        if (w != (ssize_t)r->len) {
-            if (w > 0) /* a short write (disk full): cut the torn record off */
-                (void)ftruncate(s->fd, (off_t)s->size);
-            /* loud, but not one line per flow under load: the first and every 1000th */
-            if (dropped == 1 || dropped % 1000 == 0)
-                mitm_log(MITM_LOG_ERROR, NULL,
-                         "flow sink %s: FLOWS DROPPED: %s (%" PRIu64 " dropped so far, spool %s at %" PRIu64
-                         " bytes)",
-                         s->shown, full ? "the spool is full (flow_sink_spool_size)" : strerror(errno),
-                         dropped, s->path, s->size - s->pos);
+        if (got > whole) /* a torn record: cut it off */
+            (void)ftruncate(s->fd, (off_t)s->size);
+        for (size_t i = 0; i < done; i++)
+            free(grp[i]);
+        for (size_t i = done; i < k; i++)
+            append_one(s, grp[i], max);
+        if (!k) { /* the first record does not fit */
+            struct rec *r = list;
+            list = r->next;
+            append_one(s, r, max);
         }
-        free(r);
     }
 }
 
@@ -252,7 +300,8 @@ static void spool_append(struct sink *s, struct rec *list, int64_t max)
 static void spool_compact(struct sink *s)
 {
     if (s->pos == s->size) {
-        if (s->size && write_pos(s, 0) == 0 && ftruncate(s->fd, 0) == 0)
+        /* not after every batch: two syscalls each time, and appending costs the same */
+        if (s->size >= RESET_AT && write_pos(s, 0) == 0 && ftruncate(s->fd, 0) == 0)
             s->size = 0;
         return;
     }
@@ -294,15 +343,25 @@ static int deliver_batch(struct sink *s, size_t max_flows)
     if (s->pos >= s->size)
         return 0;
     uint64_t left = s->size - s->pos;
-    size_t chunk = left < BATCH_BYTES_MAX ? (size_t)left : BATCH_BYTES_MAX;
-    uint8_t *mem = NULL;
+    /* Read about what one batch needs, not the most allowed: records average ~2 KB, and reading
+     * 16 MiB for 500 of them cost more than the delivery (copies and fresh pages each time). */
+    double want = s->rec_avg > 0 ? s->rec_avg * (double)max_flows * 1.25 : (double)BATCH_BYTES_MIN;
+    size_t chunk = want < (double)BATCH_BYTES_MIN   ? BATCH_BYTES_MIN
+                   : want > (double)BATCH_BYTES_MAX ? BATCH_BYTES_MAX
+                                                    : (size_t)want;
+    if (chunk > left)
+        chunk = (size_t)left;
+    uint8_t *mem = s->rbuf;
     struct mitm_sink_item *items = mitm_alloc(max_flows * sizeof(*items));
     struct mitm_flow **flows = mitm_alloc(max_flows * sizeof(*flows));
     size_t n = 0, used = 0;
     int rc = -1;
     char err[1024];
     for (;;) { /* bounded: chunk doubles up to what is left */
-        mem = mitm_realloc(mem, chunk);
+        if (chunk > s->rcap) {
+            mem = s->rbuf = mitm_realloc(s->rbuf, chunk);
+            s->rcap = chunk;
+        }
         ssize_t got = pread(s->fd, mem, chunk, (off_t)s->pos);
         if (got != (ssize_t)chunk) {
             mitm_log(MITM_LOG_ERROR, NULL, "flow sink %s: cannot read spool %s: %s", s->shown, s->path,
@@ -337,6 +396,10 @@ static int deliver_batch(struct sink *s, size_t max_flows)
         }
         used = mitm_flowfile_offset(r);
         mitm_flowfile_close(r);
+        if (n) {
+            double avg = (double)used / (double)(n + skipped);
+            s->rec_avg = s->rec_avg > 0 ? (s->rec_avg + avg) / 2 : avg;
+        }
         if (n || skipped || chunk == left)
             break;
         for (size_t i = 0; i < n; i++)
@@ -375,7 +438,11 @@ Exit:
         mitm_flow_unref(flows[i]);
     free(flows);
     free(items);
-    free(mem);
+    if (s->rcap > BATCH_BYTES_MIN * 4 && s->rec_avg * (double)max_flows * 2 < (double)s->rcap) {
+        free(s->rbuf); /* one large record grew it: do not keep that much */
+        s->rbuf = NULL;
+        s->rcap = 0;
+    }
     return rc;
 }
 
@@ -466,6 +533,8 @@ static void sink_free(struct sink *s)
         s->vt->free(s->st);
     if (s->fd >= 0)
         close(s->fd);
+    if (s->pos_fd >= 0)
+        close(s->pos_fd);
     for (struct rec *r = s->head, *nx; r; r = nx) {
         nx = r->next;
         free(r);
@@ -474,6 +543,7 @@ static void sink_free(struct sink *s)
     pthread_cond_destroy(&s->cv);
     free(s->path);
     free(s->pos_path);
+    free(s->rbuf);
     free(s->shown);
     free(s);
 }
@@ -526,7 +596,7 @@ int mitm_sinks_start(char *err, size_t errlen)
     for (size_t i = 0; i < v->n; i++) {
         struct sink *s = mitm_alloc(sizeof(*s));
         memset(s, 0, sizeof(*s));
-        s->fd = -1;
+        s->fd = s->pos_fd = -1;
         pthread_mutex_init(&s->mu, NULL);
         pthread_cond_init(&s->cv, NULL);
         s->shown = mitm_sink_redact(v->v[i]);
