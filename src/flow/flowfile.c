@@ -5,6 +5,7 @@
 #include "proto/http/http.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -685,7 +686,9 @@ static int response(struct cv *c, const struct mitm_tns *d, struct mitm_flow *f)
         text(c, d, "reason", "response.reason", false, &r->reason) < 0)
         return -1;
     const struct mitm_tns *sc = mitm_tns_get(d, "status_code");
-    if (!sc || sc->type != MITM_TNS_INT || sc->v.i < 0 || sc->v.i > 999)
+    /* any int, as mitmproxy's Response takes (flow.set and scripts can set any): a narrower
+     * check here would make a flow the store has written unreadable */
+    if (!sc || sc->type != MITM_TNS_INT || sc->v.i < INT_MIN || sc->v.i > INT_MAX)
         return bad(c, "response.status_code", "expected an int");
     r->status_code = (int)sc->v.i;
     return message(c, d, "response", &r->headers, &r->content, &r->content_missing, &r->trailers,

@@ -8,6 +8,7 @@
 #include <sys/resource.h>
 
 #include "base/buf.h"
+#include "filter/filter.h"
 #include "flow/flow.h"
 #include "flow/flowfile.h"
 #include "flow/store.h"
@@ -778,5 +779,35 @@ Test(store, spool_batches_large_records_and_write_errors)
         mitm_flow_unref(got);
         mitm_flow_unref(flows[k]);
     }
+    mitm_store_free(s);
+}
+
+/* flow.set can give a response any int status (as mitmproxy does): the store keeps the flow
+ * readable, and ~c finds it even when the summary's 16 bits cannot hold the code. */
+Test(store, any_int_status_is_stored_and_read_back)
+{
+    struct mitm_store *s = new_store();
+    char err[256];
+    const int codes[] = {1000, 70000, -3};
+    for (size_t k = 0; k < 3; k++) {
+        struct mitm_flow *f = make_flow(0);
+        f->response->status_code = codes[k];
+        cr_assert_eq(mitm_store_add(s, f, err, sizeof(err)), (ssize_t)k, "%s", err);
+        mitm_flow_unref(f);
+        struct mitm_flow *back = mitm_store_get(s, k, err, sizeof(err));
+        cr_assert(back, "status %d: %s", codes[k], err);
+        cr_assert_eq(back->response->status_code, codes[k]);
+        mitm_flow_unref(back);
+        if (codes[k] < 0)
+            continue; /* ~c takes digits only, as mitmproxy's */
+        char expr[32];
+        snprintf(expr, sizeof(expr), "~c %d", codes[k]);
+        struct mitm_filter *flt = mitm_filter_parse(expr, err, sizeof(err));
+        cr_assert(flt, "%s", err);
+        cr_assert_eq(mitm_store_match(s, k, flt, err, sizeof(err)), 1, "%s", expr);
+        mitm_filter_free(flt);
+    }
+    cr_assert_eq(mitm_store_summary(s, 0)->status, 1000);
+    cr_assert_eq(mitm_store_summary(s, 1)->status, MITM_STORE_STATUS_UNKNOWN);
     mitm_store_free(s);
 }
