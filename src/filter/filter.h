@@ -86,4 +86,33 @@ struct mitm_filter_term {
 /* Fill out[0..cap) with the terms of f; returns how many. */
 size_t mitm_filter_terms(const struct mitm_filter *f, struct mitm_filter_term *out, size_t cap);
 
+/* What a flow store keeps of each flow in RAM (src/flow/store.h's summaries), enough to
+ * decide most filters without reading the flow back: ~d ~u ~m ~c ~t ~ts ~tq ~a ~q ~s ~e
+ * ~marked ~replay ~http ~tcp ~websocket ~all and their combinations. A NULL string is a
+ * value the store does not hold whole (truncated, or not kept). */
+struct mitm_filter_facts {
+    int type; /* enum mitm_flow_type */
+    bool has_response, error, marked, replay, websocket;
+    const char *method;  /* request method */
+    const char *host;    /* request.host */
+    bool host_is_pretty; /* ~d's other subject (the Host/:authority host) is absent or equals host */
+    const char *scheme;  /* with port and path: the URL, when url_is_pretty */
+    unsigned port;
+    const char *path;
+    bool url_is_pretty;     /* pretty_url (what ~u searches) is scheme://host[:port]path */
+    long status;            /* response status code; -1 = not known */
+    int req_ctypes;         /* Content-Type fields in the request: 0, 1, 2 = two or more */
+    int resp_ctypes;        /* in the response */
+    const char *resp_ctype; /* the response's one Content-Type value, whole */
+};
+
+/* How a request fills host_is_pretty and url_is_pretty (the store calls it once per flow).
+ * path_max: paths longer than this are not kept whole (url_is_pretty false). */
+void mitm_filter_request_facts(const struct mitm_http_request *r, size_t path_max, bool *host_is_pretty,
+                               bool *url_is_pretty);
+
+/* Three-valued match on facts: 1 = the flow matches, 0 = it does not (the same answer
+ * mitm_filter_match gives on the whole flow), -1 = the facts do not tell (load the flow). */
+int mitm_filter_match_facts(const struct mitm_filter *f, const struct mitm_filter_facts *facts);
+
 #endif

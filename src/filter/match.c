@@ -139,20 +139,27 @@ static bool match_ctype(struct mctx *c, const pcre2_code *re, int which)
 
 /* ~a: mitmproxy's ASSET_TYPES, searched case-sensitively (they are compiled without
  * the ignore-case flag); "image/.*" searched anywhere is a substring test. */
-static bool match_asset(const struct mitm_flow *f)
+bool filter_asset_ctype(const char *v, size_t len)
 {
     static const char *const types[] = {
         "text/javascript", "application/x-javascript", "application/javascript", "text/css", "image/",
         "font/",           "application/font",
     };
+    for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+        if (memmem(v, len, types[t], strlen(types[t])))
+            return true;
+    return false;
+}
+
+static bool match_asset(const struct mitm_flow *f)
+{
     if (!is_http(f) || !f->response)
         return false;
     const struct mitm_headers *h = &f->response->headers;
     for (long i = mitm_headers_find(h, "content-type", 0); i >= 0;
          i = mitm_headers_find(h, "content-type", (size_t)i + 1))
-        for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
-            if (memmem(h->v[i].value, h->v[i].value_len, types[t], strlen(types[t])))
-                return true;
+        if (filter_asset_ctype(h->v[i].value, h->v[i].value_len))
+            return true;
     return false;
 }
 
@@ -168,25 +175,23 @@ static const char *host_header(const struct mitm_http_request *r, size_t *len)
     return v;
 }
 
-/* ~d: request.host, else pretty_host (the host of the Host header, without port and
- * brackets, as url.parse_authority(check=False); unparsable values are used whole). */
-static bool match_domain(struct mctx *c, const pcre2_code *re)
+/* pretty_host when it is not request.host: the host of the Host header (or :authority),
+ * without port and brackets, as url.parse_authority(check=False) has it; an unparsable value
+ * is used whole. False without such a header. */
+bool filter_pretty_host(const struct mitm_http_request *r, const char **host, size_t *hl)
 {
-    const struct mitm_http_request *r = c->f->request;
-    if (search_str(c, re, r->host ? r->host : ""))
-        return true;
     size_t len = 0;
     const char *v = host_header(r, &len);
     if (!v)
-        return false; /* pretty_host is request.host, already tried */
-    const char *host = v;
-    size_t hl = len;
+        return false;
+    *host = v;
+    *hl = len;
     const char *colon = memrchr(v, ':', len);
     if (len > 2 && v[0] == '[') {
         const char *close = memchr(v, ']', len);
         if (close && (close + 1 == v + len || close + 1 == colon)) {
-            host = v + 1;
-            hl = (size_t)(close - v - 1);
+            *host = v + 1;
+            *hl = (size_t)(close - v - 1);
         }
     } else if (colon && memchr(v, ':', len) == colon && colon > v) {
         size_t pl = len - (size_t)(colon - v) - 1;
@@ -194,9 +199,20 @@ static bool match_domain(struct mctx *c, const pcre2_code *re)
         for (size_t i = 0; i < pl; i++)
             digits = digits && colon[1 + i] >= '0' && colon[1 + i] <= '9';
         if (digits)
-            hl = (size_t)(colon - v);
+            *hl = (size_t)(colon - v);
     }
-    return search(c, re, host, hl);
+    return true;
+}
+
+/* ~d: request.host, else pretty_host */
+static bool match_domain(struct mctx *c, const pcre2_code *re)
+{
+    const struct mitm_http_request *r = c->f->request;
+    if (search_str(c, re, r->host ? r->host : ""))
+        return true;
+    const char *host;
+    size_t hl;
+    return filter_pretty_host(r, &host, &hl) && search(c, re, host, hl);
 }
 
 static bool match_url(struct mctx *c, const pcre2_code *re)

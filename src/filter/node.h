@@ -64,4 +64,10 @@ struct mitm_filter {
     char *pattern;
 };
 
+struct mitm_http_request;
+
+/* match.c's subjects, shared with facts.c so both read a flow the same way */
+bool filter_asset_ctype(const char *v, size_t len);
+bool filter_pretty_host(const struct mitm_http_request *r, const char **host, size_t *hl);
+
 #endif

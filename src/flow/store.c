@@ -55,6 +55,7 @@ struct mitm_store {
     size_t names_bytes;
     size_t n_removed; /* tombstones among sum[0..n) */
     struct mitm_store_view *views;
+    uint64_t match_loads; /* flows mitm_store_match read back */
 };
 
 static uint64_t hash(const void *p, size_t n)
@@ -285,13 +286,29 @@ static char *page_strndup(struct mitm_store *s, const char *p, size_t n)
     return out;
 }
 
-/* The flow list shows the media type only (mitmproxy splits the header at ';'). */
+static uint8_t count_ctypes(const struct mitm_headers *h)
+{
+    long i = mitm_headers_find(h, "content-type", 0);
+    if (i < 0)
+        return 0;
+    return mitm_headers_find(h, "content-type", (size_t)i + 1) < 0 ? 1 : 2;
+}
+
+/* The flow list shows the media type only (mitmproxy splits the header at ';'); filters
+ * (~t, ~ts, ~a) search the whole value. */
 static void content_type(struct mitm_store *s, struct mitm_store_summary *sm, const struct mitm_headers *h)
 {
     size_t len = 0;
     const char *v = mitm_headers_get(h, "content-type", &len);
+    sm->resp_ctypes = count_ctypes(h);
     if (!v)
         return;
+    if (sm->resp_ctypes == 1 && len < MITM_STORE_NAME_MAX && !memchr(v, 0, len)) {
+        char w[MITM_STORE_NAME_MAX + 1];
+        memcpy(w, v, len);
+        w[len] = 0;
+        sm->ctype_whole = intern(s, w);
+    }
     const char *semi = memchr(v, ';', len);
     char t[MITM_STORE_NAME_MAX + 1];
     snprintf(t, sizeof(t), "%.*s", (int)(semi ? (size_t)(semi - v) : len), v);
@@ -321,6 +338,8 @@ static void summarize(struct mitm_store *s, struct mitm_store_summary *sm, const
         path = rq->path ? rq->path : "";
         sm->timestamp_start = rq->timestamp_start;
         sm->request_size = rq->content_missing ? 0 : rq->content.len;
+        sm->req_ctypes = count_ctypes(&rq->headers);
+        mitm_filter_request_facts(rq, MITM_STORE_PATH_MAX, &sm->host_is_pretty, &sm->url_is_pretty);
     } else {
         const struct mitm_conn_info *sc = &f->server_conn;
         sm->method = intern(s, "");
@@ -342,7 +361,8 @@ static void summarize(struct mitm_store *s, struct mitm_store_summary *sm, const
     }
     if (f->type == MITM_FLOW_HTTP && f->response) {
         sm->has_response = true;
-        sm->status = (uint16_t)f->response->status_code;
+        int sc = f->response->status_code;
+        sm->status = sc >= 0 && sc < MITM_STORE_STATUS_UNKNOWN ? (uint16_t)sc : MITM_STORE_STATUS_UNKNOWN;
         sm->response_size = f->response->content_missing ? 0 : f->response->content.len;
         content_type(s, sm, &f->response->headers);
         if (f->response->timestamp_end)
@@ -782,6 +802,58 @@ struct mitm_flow *mitm_store_get(struct mitm_store *s, size_t i, char *err, size
     return load(s, sm->id, sm->spool_off, sm->spool_len, err, errlen);
 }
 
+/* A summary string the store holds whole: interned strings are cut at MITM_STORE_NAME_MAX. */
+static const char *whole_name(const char *v)
+{
+    return v && strlen(v) < MITM_STORE_NAME_MAX ? v : NULL;
+}
+
+static void facts_of(const struct mitm_store_summary *sm, struct mitm_filter_facts *x)
+{
+    *x = (struct mitm_filter_facts){
+        .type = sm->type,
+        .has_response = sm->has_response,
+        .error = sm->error,
+        .marked = sm->marked,
+        .replay = sm->replay,
+        .websocket = sm->websocket,
+        .method = whole_name(sm->method),
+        .host = whole_name(sm->host),
+        .host_is_pretty = sm->host_is_pretty,
+        .scheme = whole_name(sm->scheme),
+        .port = sm->port,
+        .path = sm->path_truncated ? NULL : sm->path,
+        .url_is_pretty = sm->url_is_pretty,
+        .status = sm->status == MITM_STORE_STATUS_UNKNOWN ? -1 : sm->status,
+        .req_ctypes = sm->req_ctypes,
+        .resp_ctypes = sm->resp_ctypes,
+        .resp_ctype = sm->ctype_whole,
+    };
+}
+
+int mitm_store_match(struct mitm_store *s, size_t i, const struct mitm_filter *f, char *err, size_t errlen)
+{
+    if (!slot_ok(s, i, err, errlen))
+        return -1;
+    struct mitm_filter_facts x;
+    facts_of(&s->sum[i], &x);
+    int r = mitm_filter_match_facts(f, &x);
+    if (r >= 0)
+        return r;
+    s->match_loads++;
+    struct mitm_flow *fl = mitm_store_get(s, i, err, errlen);
+    if (!fl)
+        return -1;
+    r = mitm_filter_match(f, fl);
+    mitm_flow_unref(fl);
+    return r;
+}
+
+uint64_t mitm_store_match_loads(const struct mitm_store *s)
+{
+    return s->match_loads;
+}
+
 int mitm_store_backup(struct mitm_store *s, size_t i)
 {
     if (!slot_ok(s, i, NULL, 0))
@@ -875,14 +947,12 @@ static void refilter(struct mitm_store_view *v)
             continue;
         if (v->filter) {
             char msg[256];
-            struct mitm_flow *f = mitm_store_get(s, i, msg, sizeof(msg));
-            if (!f) {
+            int in = mitm_store_match(s, i, v->filter, msg, sizeof(msg));
+            if (in < 0) {
                 mitm_log(MITM_LOG_WARN, NULL, "flow store: %s", msg);
                 v->load_errors++;
             }
-            bool in = f && mitm_filter_match(v->filter, f);
-            mitm_flow_unref(f);
-            if (!in)
+            if (in <= 0)
                 continue;
         }
         if (v->n == v->cap) {

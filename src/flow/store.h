@@ -34,6 +34,8 @@
 
 #include "flow/flow-t.h"
 
+struct mitm_filter;
+
 /* Paths longer than this are kept truncated in the summary (the spool has them whole). */
 #define MITM_STORE_PATH_MAX 256
 /* Hosts, methods and schemes are interned; longer ones are truncated in the summary. */
@@ -52,8 +54,13 @@ struct mitm_store_summary {
     bool removed;        /* a tombstone (mitm_store_remove) */
     bool intercepted;    /* flow.intercepted: held by its worker (the console highlights it) */
     bool websocket;      /* an HTTP flow that upgraded to WebSocket */
+    bool host_is_pretty; /* filter facts (mitm_filter_request_facts): ~d needs only host */
+    bool url_is_pretty;  /* ~u's URL is scheme://host[:port]path */
+    uint8_t req_ctypes;  /* Content-Type fields of the request (2 = two or more) */
+    uint8_t resp_ctypes; /* and of the response */
     uint16_t port;       /* request port (TCP: server address port) */
-    uint16_t status;     /* response status code, 0 without a response */
+    uint16_t status;     /* response status code, 0 without a response, MITM_STORE_STATUS_UNKNOWN
+                          * for one outside 0..65534 (a script can set any integer) */
     double timestamp_created;
     double timestamp_start;   /* request start (TCP: client connection start); 0 = unknown */
     double timestamp_end;     /* response end, else error time; 0 = unknown */
@@ -65,11 +72,15 @@ struct mitm_store_summary {
     const char *path;         /* HTTP path (+query), at most MITM_STORE_PATH_MAX bytes; TCP: the
                                * client's address ("host:port", "[v6]:port"; "" if unknown) */
     const char *content_type; /* interned response Content-Type up to its ';' ("" if none) */
+    const char *ctype_whole;  /* interned whole value of the response's one Content-Type field,
+                               * NULL if it has none, several, or one too long to intern */
     uint64_t spool_off;       /* where the flow's newest record starts in the spool */
     uint32_t spool_len;       /* and its length */
     uint32_t backup_len;      /* length of the backup record, 0 = no backup */
     uint64_t backup_off;      /* where the backup record starts in the spool */
 };
+
+#define MITM_STORE_STATUS_UNKNOWN 0xFFFF
 
 /* mitm_store_add's return for a flow whose id was removed: nothing was stored. */
 #define MITM_STORE_REMOVED (-2)
@@ -138,6 +149,16 @@ ssize_t mitm_store_find(const struct mitm_store *s, const char *id);
  * with err set if i is out of range or removed, or the spool cannot be read or parsed
  * (which means the spool was damaged behind our back). */
 struct mitm_flow *mitm_store_get(struct mitm_store *s, size_t i, char *err, size_t errlen);
+
+/* Does stored flow i match filter f? Decided from the summary where it holds the answer
+ * (mitm_filter_match_facts: ~d ~u ~m ~c ~t ~q ~s ~e ~marked... and their combinations), else
+ * the flow is read back and matched whole. Returns 1 or 0; -1 if i is removed or cannot be
+ * read (err set). A filter over a million flows thus reads only the flows its facts cannot
+ * decide (bench: store-bench -f). */
+int mitm_store_match(struct mitm_store *s, size_t i, const struct mitm_filter *f, char *err, size_t errlen);
+
+/* How many flows mitm_store_match has had to read back (benches and tests). */
+uint64_t mitm_store_match_loads(const struct mitm_store *s);
 
 /* Keep flow i's current record as its backup unless it has one (mitmproxy's flow.backup():
  * call it before the first change a command makes). Returns 0, or -1 (i out of range or

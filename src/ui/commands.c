@@ -107,11 +107,11 @@ int mitm_ui_resolve(void *ud, const char *spec, struct mitm_flow ***out, size_t 
         for (size_t i = 0; i < n; i++) {
             if (!mitm_store_summary(m->store, i))
                 continue; /* removed */
+            if (mitm_store_match(m->store, i, flt, lerr, sizeof(lerr)) != 1)
+                continue;
             struct mitm_flow *f = mitm_store_get(m->store, i, lerr, sizeof(lerr));
-            if (f && mitm_filter_match(flt, f))
+            if (f)
                 pick(&p, f);
-            else
-                mitm_flow_unref(f);
         }
         mitm_filter_free(flt);
     }

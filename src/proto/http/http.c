@@ -283,10 +283,17 @@ void mitm_http_request_url(const struct mitm_http_request *r, bool pretty, char 
         snprintf(out, cap, "%s://%.*s%s", scheme, (int)hlen, hosthdr, path);
         return;
     }
-    const char *host = r->host ? r->host : "";
+    mitm_http_url_format(scheme, r->host, r->port, path, out, cap);
+}
+
+void mitm_http_url_format(const char *scheme, const char *host, unsigned port, const char *path, char *out,
+                          size_t cap)
+{
+    if (!host)
+        host = "";
     int v6 = strchr(host, ':') != NULL;
-    if (default_port(scheme, r->port))
+    if (default_port(scheme, port))
         snprintf(out, cap, "%s://%s%s%s%s", scheme, v6 ? "[" : "", host, v6 ? "]" : "", path);
     else
-        snprintf(out, cap, "%s://%s%s%s:%u%s", scheme, v6 ? "[" : "", host, v6 ? "]" : "", r->port, path);
+        snprintf(out, cap, "%s://%s%s%s:%u%s", scheme, v6 ? "[" : "", host, v6 ? "]" : "", port, path);
 }

@@ -41,5 +41,10 @@ const char *mitm_http_reason(int status);
  * the scheme's default. pretty_url (showhost) uses the Host header instead of the
  * connection host. Writes a NUL-terminated string into out (truncated to cap). */
 void mitm_http_request_url(const struct mitm_http_request *r, bool pretty, char *out, size_t cap);
+/* The origin- or absolute-form URL of those parts, as mitm_http_request_url writes it without
+ * a Host header: scheme://host[:port]path, the port left out when it is the scheme's default,
+ * an IPv6 host in brackets. */
+void mitm_http_url_format(const char *scheme, const char *host, unsigned port, const char *path, char *out,
+                          size_t cap);
 
 #endif

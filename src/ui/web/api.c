@@ -135,10 +135,8 @@ json_t *web_api_matching_ids(struct web *w, const struct mitm_filter *filt)
     size_t n = mitm_store_view_count(w->m.view);
     for (size_t pos = 0; pos < n; pos++) {
         ssize_t i = mitm_store_view_at(w->m.view, pos);
-        struct mitm_flow *f = i >= 0 ? load(w, NULL, (size_t)i) : NULL;
-        if (f && mitm_filter_match(filt, f))
-            json_array_append_new(ids, json_string(f->id));
-        mitm_flow_unref(f);
+        if (i >= 0 && mitm_store_match(w->m.store, (size_t)i, filt, NULL, 0) == 1)
+            json_array_append_new(ids, json_string(mitm_store_summary(w->m.store, (size_t)i)->id));
     }
     return ids;
 }
@@ -173,9 +171,10 @@ static void get_flows(struct web *w, struct web_request *r)
     size_t from = paged ? (size_t)offset : 0, to = paged ? from + (size_t)limit : n;
     for (size_t pos = filt ? 0 : from; pos < n && (filt || pos < to); pos++) {
         ssize_t i = mitm_store_view_at(w->m.view, pos);
-        struct mitm_flow *f = i >= 0 ? load(w, NULL, (size_t)i) : NULL;
-        bool match = f && (!filt || mitm_filter_match(filt, f));
-        if (match && (!filt || !paged || (total >= from && total < to))) {
+        /* a filter is decided on the summaries where it can be: only listed flows are read */
+        bool match = i >= 0 && (!filt || mitm_store_match(w->m.store, (size_t)i, filt, NULL, 0) == 1);
+        struct mitm_flow *f = NULL;
+        if (match && (!filt || !paged || (total >= from && total < to)) && (f = load(w, NULL, (size_t)i))) {
             if (listed++)
                 mitm_buf_append(&out, ",", 1);
             web_flow_json(f, mitm_store_has_backup(w->m.store, (size_t)i), &out);
@@ -225,9 +224,9 @@ static void dump_flows(struct web *w, struct web_request *r)
     size_t n = mitm_store_view_count(w->m.view);
     for (size_t pos = 0; pos < n; pos++) {
         ssize_t i = mitm_store_view_at(w->m.view, pos);
-        struct mitm_flow *f = i >= 0 ? load(w, NULL, (size_t)i) : NULL;
-        if (f && (!filt || mitm_filter_match(filt, f)) &&
-            mitm_flowfile_encode_version(f, version, &out, err, sizeof(err)) < 0)
+        bool match = i >= 0 && (!filt || mitm_store_match(w->m.store, (size_t)i, filt, NULL, 0) == 1);
+        struct mitm_flow *f = match ? load(w, NULL, (size_t)i) : NULL;
+        if (f && mitm_flowfile_encode_version(f, version, &out, err, sizeof(err)) < 0)
             mitm_log(MITM_LOG_WARN, NULL, "web: cannot write flow %s: %s", f->id, err);
         mitm_flow_unref(f);
     }
