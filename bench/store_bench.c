@@ -4,7 +4,7 @@
  * after and the growth per flow. bench/memory runs it next to mitmproxy's growth on the same
  * traffic.
  *
- *   store-bench [-n flows] [-b body_bytes] [-d spool_dir]
+ *   store-bench [-n flows] [-b body_bytes] [-d spool_dir] [-f filter]... [-L]
  *
  * Defaults: 200000 flows, 65536-byte bodies, the spool in $TMPDIR (or /tmp): the spool takes
  * about n * (b + 1 KiB) bytes of disk while it runs and is gone when it exits. Output ends
@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "filter/filter.h"
 #include "flow/flow.h"
 #include "flow/store.h"
 #include "proto/http/http.h"
@@ -55,7 +56,8 @@ static struct mitm_flow *make_flow(size_t k, const char *body, size_t body_len)
     mitm_str_set(&r->http_version, "HTTP/1.1", 8);
     r->form = MITM_TARGET_ABSOLUTE;
     r->timestamp_start = r->timestamp_end = now;
-    mitm_headers_add(&r->headers, "Host", 4, "site.example", 12);
+    n = snprintf(buf, sizeof(buf), "site%zu.example", k % 50);
+    mitm_headers_add(&r->headers, "Host", 4, buf, (size_t)n); /* as a proxy sees it: the URL's host */
     mitm_headers_add(&r->headers, "User-Agent", 10, "curl/7.88.1", 11);
     mitm_headers_add(&r->headers, "Accept", 6, "*/*", 3);
     struct mitm_http_response *rs = f->response = mitm_http_response_new();
@@ -70,20 +72,80 @@ static struct mitm_flow *make_flow(size_t k, const char *body, size_t body_len)
     return f;
 }
 
+static double since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* A view filtered by expr over every stored flow, as the console's and the web's are. */
+static int time_filter(struct mitm_store *s, const char *expr, bool full)
+{
+    char err[256];
+    struct mitm_store_view *v = mitm_store_view_new(s);
+    uint64_t loads = mitm_store_match_loads(s);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (mitm_store_view_set_filter(v, expr, err, sizeof(err)) < 0) {
+        fprintf(stderr, "store-bench: %s\n", err);
+        return -1;
+    }
+    double secs = since(&t0);
+    size_t matched = mitm_store_view_count(v), n = mitm_store_live_count(s);
+    loads = mitm_store_match_loads(s) - loads;
+    printf("filter %-32s %zu of %zu flows in %.3f s (%llu read back)\n", expr, matched, n, secs,
+           (unsigned long long)loads);
+    mitm_store_view_free(v);
+    double full_secs = -1;
+    if (full) { /* every flow read back and matched whole: what a store without summaries does */
+        struct mitm_filter *flt = mitm_filter_parse(expr, err, sizeof(err));
+        size_t m = 0;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        for (size_t i = 0; i < mitm_store_count(s); i++) {
+            struct mitm_flow *f = mitm_store_summary(s, i) ? mitm_store_get(s, i, err, sizeof(err)) : NULL;
+            m += f && mitm_filter_match(flt, f);
+            mitm_flow_unref(f);
+        }
+        full_secs = since(&t0);
+        mitm_filter_free(flt);
+        printf("  every flow loaded:              %zu of %zu flows in %.3f s\n", m, n, full_secs);
+        if (m != matched) {
+            fprintf(stderr, "store-bench: %s: the view has %zu flows, the full match %zu\n", expr, matched,
+                    m);
+            return -1;
+        }
+    }
+    printf("FILTER expr=\"%s\" flows=%zu matched=%zu secs=%.3f loads=%llu", expr, n, matched, secs,
+           (unsigned long long)loads);
+    if (full)
+        printf(" full_secs=%.3f", full_secs);
+    printf("\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     size_t n = 200000, body_len = 65536;
     const char *dir = NULL;
+    const char *filters[16];
+    size_t n_filters = 0;
+    bool full = false;
     int opt;
-    while ((opt = getopt(argc, argv, "n:b:d:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:b:d:f:L")) != -1) {
         if (opt == 'n')
             n = strtoul(optarg, NULL, 10);
         else if (opt == 'b')
             body_len = strtoul(optarg, NULL, 10);
         else if (opt == 'd')
             dir = optarg;
+        else if (opt == 'f' && n_filters < sizeof(filters) / sizeof(filters[0]))
+            filters[n_filters++] = optarg;
+        else if (opt == 'L')
+            full = true;
         else {
-            fprintf(stderr, "usage: store-bench [-n flows] [-b body_bytes] [-d spool_dir]\n");
+            fprintf(stderr,
+                    "usage: store-bench [-n flows] [-b body_bytes] [-d spool_dir] [-f filter]... [-L]\n");
             return 2;
         }
     }
@@ -146,6 +208,9 @@ int main(int argc, char **argv)
     printf("1000 flows added in size order: %.3f s\n",
            (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
     mitm_store_view_free(all);
+    for (size_t k = 0; k < n_filters; k++)
+        if (time_filter(s, filters[k], full) < 0)
+            return 1;
     double per = (double)(after - before) / (double)n;
     printf("flows added:        %zu (%zu-byte bodies) in %.1f s\n", n, body_len, secs);
     printf("view \"~m POST\":     %zu flows\n", mitm_store_view_count(v));
