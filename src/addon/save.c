@@ -99,9 +99,15 @@ static bool save_flow(struct mitm_save *s, const struct mitm_flow *f, const stru
     mitm_buf_init(&rec, 0);
     bool ok = true;
     int version = mitm_flowfile_version_for(env->opts ? env->opts->save_flow_format : NULL);
-    if (mitm_flowfile_encode_version(f, version, &rec, err, sizeof(err)) < 0) {
+    struct mitm_flowfile_hole holes[MITM_FLOWFILE_MAX_HOLES];
+    size_t n_holes = 0;
+    int rc = version == MITM_FLOWFILE_VERSION /* large bodies copied file to file */
+                 ? mitm_flowfile_encode_holes(f, &rec, holes, &n_holes, err, sizeof(err))
+                 : mitm_flowfile_encode_version(f, version, &rec, err, sizeof(err));
+    if (rc < 0) {
         mitm_hook_log(env, MITM_LOG_WARN, "cannot record flow: %s", err);
-    } else if (mitm_savefile_write(s->file, mitm_buf_data(&rec), rec.len, env->now, err, sizeof(err)) < 0) {
+    } else if (mitm_savefile_write_holes(s->file, mitm_buf_data(&rec), rec.len, holes, n_holes, env->now, err,
+                                         sizeof(err)) < 0) {
         record_failure(s, err);
         ok = false;
     }

@@ -2,6 +2,7 @@
 #include "base/alloc.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,16 +13,62 @@ void mitm_buf_init(struct mitm_buf *b, size_t limit)
     b->limit = limit;
 }
 
+struct mitm_buf_ext *mitm_buf_ext_ref(struct mitm_buf_ext *x)
+{
+    if (x)
+        atomic_fetch_add(&x->refs, 1);
+    return x;
+}
+
+void mitm_buf_ext_unref(struct mitm_buf_ext *x)
+{
+    if (x && atomic_fetch_sub(&x->refs, 1) == 1)
+        x->release(x);
+}
+
 void mitm_buf_free(struct mitm_buf *b)
 {
-    free(b->mem);
+    if (b->ext)
+        mitm_buf_ext_unref(b->ext);
+    else
+        free(b->mem);
+    b->ext = NULL;
     b->mem = NULL;
     b->off = b->len = b->alloc = 0;
+}
+
+void mitm_buf_borrow(struct mitm_buf *b, struct mitm_buf_ext *x, const uint8_t *mem, size_t len)
+{
+    mitm_buf_ext_ref(x);
+    mitm_buf_free(b);
+    b->ext = x;
+    b->mem = (uint8_t *)mem; /* never written through: own() copies before any change */
+    b->len = b->alloc = len;
+}
+
+/* Borrowed bytes become owned before the buffer changes. */
+static int own(struct mitm_buf *b, size_t extra)
+{
+    if (!b->ext)
+        return 0;
+    uint8_t *m = malloc(b->len + extra + 1);
+    if (!m)
+        return -1;
+    memcpy(m, b->mem + b->off, b->len);
+    m[b->len] = 0;
+    mitm_buf_ext_unref(b->ext);
+    b->ext = NULL;
+    b->mem = m;
+    b->off = 0;
+    b->alloc = b->len + extra + 1;
+    return 0;
 }
 
 /* Make room for n more bytes (+1 for a NUL the steal may add). */
 static int reserve(struct mitm_buf *b, size_t n)
 {
+    if (own(b, n) < 0)
+        return -1;
     if (b->off && b->off + b->len + n + 1 > b->alloc) {
         memmove(b->mem, b->mem + b->off, b->len);
         b->off = 0;
@@ -96,6 +143,8 @@ void mitm_buf_consume(struct mitm_buf *b, size_t n)
 uint8_t *mitm_buf_steal(struct mitm_buf *b, size_t *len)
 {
     uint8_t *m;
+    if (own(b, 0) < 0)
+        abort(); /* out of memory: mitm_alloc's policy */
     if (!b->mem) {
         m = mitm_alloc(1);
     } else {

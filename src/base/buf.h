@@ -6,12 +6,24 @@
 
 #include "base/slice.h"
 
+/* Bytes a buffer borrows instead of owning: a read-only mapping of a file, where a large
+ * body is kept (src/flow/bodyfile.h). Refcounted across threads; release frees it when the
+ * last buffer lets go. fd, when >= 0, is the file itself, so writers can copy the bytes
+ * file to file (copy_file_range) without touching the mapping. */
+struct mitm_buf_ext {
+    _Atomic unsigned refs;
+    int fd;
+    void (*release)(struct mitm_buf_ext *x);
+};
+
 struct mitm_buf {
-    uint8_t *mem; /* owned allocation */
-    size_t off;   /* start of live bytes in mem */
-    size_t len;   /* live bytes */
-    size_t alloc; /* size of mem */
-    size_t limit; /* max live bytes; 0 = unlimited (internal buffers only) */
+    uint8_t *mem;             /* owned allocation, or borrowed from ext */
+    size_t off;               /* start of live bytes in mem */
+    size_t len;               /* live bytes */
+    size_t alloc;             /* size of mem */
+    size_t limit;             /* max live bytes; 0 = unlimited (internal buffers only) */
+    struct mitm_buf_ext *ext; /* not NULL: mem is borrowed (read-only); any change copies it
+                               * to owned memory first */
 };
 
 /* Initialise an empty buffer holding at most limit bytes (0 = no limit). No allocation. */
@@ -31,6 +43,15 @@ uint8_t *mitm_buf_extend(struct mitm_buf *b, size_t n);
 
 /* Append a formatted string (no NUL kept). Same returns as mitm_buf_append. */
 int mitm_buf_printf(struct mitm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Make b borrow len bytes at mem from x (one more reference; b's old bytes are freed). The
+ * bytes must stay readable, and mem[len] must be a readable NUL (as owned buffers keep
+ * one), for as long as x lives. */
+void mitm_buf_borrow(struct mitm_buf *b, struct mitm_buf_ext *x, const uint8_t *mem, size_t len);
+
+/* Reference counting of borrowed bytes (mitm_buf_borrow takes one, mitm_buf_free drops it). */
+struct mitm_buf_ext *mitm_buf_ext_ref(struct mitm_buf_ext *x);
+void mitm_buf_ext_unref(struct mitm_buf_ext *x);
 
 /* Drop n bytes from the front (n <= len). */
 void mitm_buf_consume(struct mitm_buf *b, size_t n);

@@ -146,7 +146,12 @@
     X(STR, termlog_verbosity, "info", "error|warn|info|alert|debug", "Log verbosity.") \
     X(SIZE, body_buffer_limit, "64m", NULL, \
       "mitmc: largest body kept in memory. A larger body is streamed (as with stream_large_bodies) so that one " \
-      "message can never exhaust memory.") \
+      "message can never exhaust memory; keep_streamed_bodies says whether the flow still keeps it.") \
+    X(STR, keep_streamed_bodies, "large", "large|all|none", \
+      "mitmc: streamed bodies written to a temporary file in store_dir as they pass, so that the flow keeps its " \
+      "whole body (for -w, the flow store, the UIs and scripts) without it taking memory. large: those " \
+      "streamed because they outgrew body_buffer_limit; all: also those streamed because of " \
+      "stream_large_bodies or a script (which mitmproxy does not keep); none: keep no streamed body.") \
     X(SIZE, http_max_line_size, "16k", NULL, \
       "mitmc: longest HTTP/1 request line or status line accepted (longer: 414 / 502).") \
     X(SIZE, http_max_header_size, "64k", NULL, \

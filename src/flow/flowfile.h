@@ -112,6 +112,31 @@ static inline int mitm_flowfile_version_for(const char *save_flow_format)
 int mitm_flowfile_encode_version(const struct mitm_flow *f, int version, struct mitm_buf *out, char *err,
                                  size_t errlen);
 
+/* A file-backed body (flow/bodyfile.h) left out of a record: its len bytes, at offset off
+ * of fd, belong at offset at of the record as written to out (which lacks them). */
+struct mitm_flowfile_hole {
+    size_t at;
+    int fd;
+    uint64_t off;
+    uint64_t len;
+};
+#define MITM_FLOWFILE_MAX_HOLES 2           /* the request's and the response's content */
+#define MITM_FLOWFILE_HOLE_MIN  (64 * 1024) /* smaller file-backed bodies are copied in */
+
+/* mitm_flowfile_encode, with every file-backed body of at least MITM_FLOWFILE_HOLE_MIN bytes
+ * left as a hole for mitm_flowfile_write_holes: the writers of -w and the store record a
+ * body of any size without a copy of it in RAM. */
+int mitm_flowfile_encode_holes(const struct mitm_flow *f, struct mitm_buf *out,
+                               struct mitm_flowfile_hole holes[MITM_FLOWFILE_MAX_HOLES], size_t *n_holes,
+                               char *err, size_t errlen);
+
+/* Write the record rec[0..len) with its holes filled from their files to fd: at *pos with
+ * pwrite (advanced), or pos NULL at the file's offset. Returns 0, or -1 with err set (the
+ * reason only; part of the record may be written). */
+int mitm_flowfile_write_holes(int fd, uint64_t *pos, const uint8_t *rec, size_t len,
+                              const struct mitm_flowfile_hole *holes, size_t n_holes, char *err,
+                              size_t errlen);
+
 /* Append the version-21 record of f to out. Returns 0, or -1 (err set; out may hold a
  * partial record the caller drops) if out's cap is hit or metadata is invalid. */
 int mitm_flowfile_encode(const struct mitm_flow *f, struct mitm_buf *out, char *err, size_t errlen);

@@ -13,12 +13,15 @@
 #include "proto/http/http.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define ENC_MAX_DEPTH 8 /* record > conn > via > address is the deepest: 4 */
 #define ENC_INLINE    128
+#define HOLE_CHUNK    (256 * 1024)
 
 struct enc {
     uint8_t *b;    /* write pass: where the next byte goes; NULL in the size pass */
@@ -26,6 +29,11 @@ struct enc {
     size_t *sizes; /* payload size of each container, in opening order */
     size_t n_sizes, cap_sizes;
     size_t next; /* write pass: next entry of sizes */
+    /* holes (mitm_flowfile_encode_holes): file-backed bodies left out of b, copied by the writer */
+    struct mitm_flowfile_hole *holes;
+    size_t n_holes;
+    uint64_t hole_bytes;
+    const uint8_t *start; /* write pass: where the record starts */
     size_t open_slot[ENC_MAX_DEPTH], open_start[ENC_MAX_DEPTH];
     unsigned depth;
     size_t inline_sizes[ENC_INLINE];
@@ -250,6 +258,26 @@ static void headers(struct enc *e, const struct mitm_headers *h)
     close_c(e, ']');
 }
 
+/* A body kept in a file (flow/bodyfile.h): with holes on, its bytes are left to the writer,
+ * which copies them file to file; the record's framing is the same. */
+static bool hole(struct enc *e, const struct mitm_buf *content)
+{
+    if (!e->holes || !content->ext || content->ext->fd < 0 || content->len < MITM_FLOWFILE_HOLE_MIN ||
+        e->n_holes == MITM_FLOWFILE_MAX_HOLES)
+        return false;
+    if (!e->b) {
+        e->n += mitm_tns_digits(content->len) + content->len + 2;
+        e->hole_bytes += content->len;
+        e->n_holes++;
+        return true;
+    }
+    prefix(e, content->len);
+    e->holes[e->n_holes++] = (struct mitm_flowfile_hole){
+        .at = (size_t)(e->b - e->start), .fd = content->ext->fd, .off = content->off, .len = content->len};
+    *e->b++ = ',';
+    return true;
+}
+
 static void message(struct enc *e, const char *http_version, const struct mitm_headers *h,
                     const struct mitm_buf *content, bool missing, const struct mitm_headers *trailers,
                     double ts, double te)
@@ -259,7 +287,7 @@ static void message(struct enc *e, const char *http_version, const struct mitm_h
     str(e, "content");
     if (missing)
         null(e);
-    else
+    else if (!hole(e, content))
         bytes(e, mitm_buf_data(content), content->len);
     str(e, "trailers");
     if (trailers)
@@ -429,7 +457,8 @@ static int check_metadata(const struct mitm_flow *f, char *err, size_t errlen)
     return 0;
 }
 
-int mitm_flowfile_encode(const struct mitm_flow *f, struct mitm_buf *out, char *err, size_t errlen)
+static int encode(const struct mitm_flow *f, struct mitm_buf *out, struct mitm_flowfile_hole *holes,
+                  size_t *n_holes, char *err, size_t errlen)
 {
     if (f->type == MITM_FLOW_HTTP && !f->request) {
         if (errlen)
@@ -438,20 +467,95 @@ int mitm_flowfile_encode(const struct mitm_flow *f, struct mitm_buf *out, char *
     }
     if (check_metadata(f, err, errlen) < 0)
         return -1;
-    struct enc e = {.cap_sizes = ENC_INLINE};
+    struct enc e = {.cap_sizes = ENC_INLINE, .holes = holes};
     e.sizes = e.inline_sizes;
     record(&e, f);
     /* the size pass knows the record's length: one cap check and one growth, then plain copies */
-    uint8_t *start = mitm_buf_extend(out, e.n);
+    size_t n_out = e.n - (size_t)e.hole_bytes;
+    uint8_t *start = mitm_buf_extend(out, n_out);
     int rc = start ? 0 : -1;
     if (start) {
         e.b = start;
+        e.start = start;
+        e.n_holes = 0;
         record(&e, f);
-        assert((size_t)(e.b - start) == e.n);
+        assert((size_t)(e.b - start) == n_out);
+        if (n_holes)
+            *n_holes = e.n_holes;
     }
     if (e.sizes != e.inline_sizes)
         free(e.sizes);
     if (rc < 0 && errlen)
         snprintf(err, errlen, "flow %s: record larger than the buffer cap", f->id);
+    return rc;
+}
+
+int mitm_flowfile_encode(const struct mitm_flow *f, struct mitm_buf *out, char *err, size_t errlen)
+{
+    return encode(f, out, NULL, NULL, err, errlen);
+}
+
+int mitm_flowfile_encode_holes(const struct mitm_flow *f, struct mitm_buf *out,
+                               struct mitm_flowfile_hole holes[MITM_FLOWFILE_MAX_HOLES], size_t *n_holes,
+                               char *err, size_t errlen)
+{
+    *n_holes = 0;
+    return encode(f, out, holes, n_holes, err, errlen);
+}
+
+/* n bytes at pos (pwrite) or, pos NULL, at the file's offset (write). */
+static int write_all(int fd, uint64_t *pos, const uint8_t *p, size_t n, char *err, size_t errlen)
+{
+    while (n > 0) {
+        ssize_t k = pos ? pwrite(fd, p, n, (off_t)*pos) : write(fd, p, n);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            if (errlen)
+                snprintf(err, errlen, "%s", k < 0 ? strerror(errno) : "short write");
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+        if (pos)
+            *pos += (uint64_t)k;
+    }
+    return 0;
+}
+
+int mitm_flowfile_write_holes(int fd, uint64_t *pos, const uint8_t *rec, size_t len,
+                              const struct mitm_flowfile_hole *holes, size_t n_holes, char *err,
+                              size_t errlen)
+{
+    size_t done = 0;
+    uint8_t *chunk = NULL;
+    int rc = 0;
+    for (size_t k = 0; k <= n_holes && rc == 0; k++) {
+        size_t upto = k < n_holes ? holes[k].at : len;
+        rc = write_all(fd, pos, rec + done, upto - done, err, errlen);
+        done = upto;
+        if (rc < 0 || k == n_holes)
+            break;
+        /* the body from its file through a small buffer: pread leaves the body's mapping
+         * untouched, so the copy adds nothing to the process's memory */
+        if (!chunk)
+            chunk = mitm_alloc(HOLE_CHUNK);
+        for (uint64_t off = 0; off < holes[k].len && rc == 0;) {
+            size_t want = holes[k].len - off < HOLE_CHUNK ? (size_t)(holes[k].len - off) : HOLE_CHUNK;
+            ssize_t r = pread(holes[k].fd, chunk, want, (off_t)(holes[k].off + off));
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0) {
+                if (errlen)
+                    snprintf(err, errlen, "reading a body file: %s",
+                             r < 0 ? strerror(errno) : "it is shorter");
+                rc = -1;
+                break;
+            }
+            rc = write_all(fd, pos, chunk, (size_t)r, err, errlen);
+            off += (uint64_t)r;
+        }
+    }
+    free(chunk);
     return rc;
 }

@@ -1,4 +1,5 @@
 #include "flow/savefile.h"
+#include "flow/flowfile.h"
 #include "base/alloc.h"
 
 #include <errno.h>
@@ -133,8 +134,10 @@ struct mitm_savefile *mitm_savefile_open(const char *spec, long fsync_s, double 
     return sf;
 }
 
-/* The record at the end of the open file; called with sf->lock held. */
-static int write_locked(struct mitm_savefile *sf, const uint8_t *rec, size_t len, double now, char *err,
+/* The record at the end of the open file, its holes filled from their body files; called
+ * with sf->lock held. */
+static int write_locked(struct mitm_savefile *sf, const uint8_t *rec, size_t len,
+                        const struct mitm_flowfile_hole *holes, size_t n_holes, double now, char *err,
                         size_t errlen)
 {
     char why[PATH_MAX + 64];
@@ -143,18 +146,11 @@ static int write_locked(struct mitm_savefile *sf, const uint8_t *rec, size_t len
             snprintf(err, errlen, "Error while writing to %s", why);
         return -1;
     }
-    size_t done = 0;
-    while (done < len) {
-        ssize_t n = write(sf->fd, rec + done, len - done); /* one call in the normal case */
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (errlen)
-                snprintf(err, errlen, "Error while writing to %s: %s", sf->path,
-                         n < 0 ? strerror(errno) : "short write");
-            return -1;
-        }
-        done += (size_t)n;
+    /* one write(2) for the record in the normal case (no holes) */
+    if (mitm_flowfile_write_holes(sf->fd, NULL, rec, len, holes, n_holes, why, sizeof(why)) < 0) {
+        if (errlen)
+            snprintf(err, errlen, "Error while writing to %s: %s", sf->path, why);
+        return -1;
     }
     sf->count++;
     if (sf->dirty_since == 0)
@@ -165,8 +161,15 @@ static int write_locked(struct mitm_savefile *sf, const uint8_t *rec, size_t len
 int mitm_savefile_write(struct mitm_savefile *sf, const uint8_t *rec, size_t len, double now, char *err,
                         size_t errlen)
 {
+    return mitm_savefile_write_holes(sf, rec, len, NULL, 0, now, err, errlen);
+}
+
+int mitm_savefile_write_holes(struct mitm_savefile *sf, const uint8_t *rec, size_t len,
+                              const struct mitm_flowfile_hole *holes, size_t n_holes, double now, char *err,
+                              size_t errlen)
+{
     pthread_mutex_lock(&sf->lock);
-    int rc = write_locked(sf, rec, len, now, err, errlen);
+    int rc = write_locked(sf, rec, len, holes, n_holes, now, err, errlen);
     pthread_mutex_unlock(&sf->lock);
     return rc;
 }

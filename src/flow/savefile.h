@@ -46,6 +46,13 @@ struct mitm_savefile *mitm_savefile_open(const char *spec, long fsync_s, double 
 int mitm_savefile_write(struct mitm_savefile *sf, const uint8_t *rec, size_t len, double now, char *err,
                         size_t errlen);
 
+/* The same with the holes of mitm_flowfile_encode_holes filled from their body files (a
+ * large body is copied file to file, never held in RAM). */
+struct mitm_flowfile_hole;
+int mitm_savefile_write_holes(struct mitm_savefile *sf, const uint8_t *rec, size_t len,
+                              const struct mitm_flowfile_hole *holes, size_t n_holes, double now, char *err,
+                              size_t errlen);
+
 /* fdatasync the file if records were written since the last sync and fsync_s seconds have
  * passed since the first of them (or if force). Returns 0, or -1 with err set. */
 int mitm_savefile_tick(struct mitm_savefile *sf, double now, bool force, char *err, size_t errlen);

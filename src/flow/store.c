@@ -3,6 +3,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "filter/filter.h"
+#include "flow/bodyfile.h"
 #include "flow/flow.h"
 #include "flow/flowfile.h"
 #include "proto/http/http.h"
@@ -68,28 +69,6 @@ static uint64_t hash(const void *p, size_t n)
 }
 
 /* ================= spool ================= */
-
-static int open_spool(const char *dir, char *err, size_t errlen)
-{
-    if (!dir || !*dir)
-        dir = getenv("TMPDIR");
-    if (!dir || !*dir)
-        dir = "/tmp";
-    /* O_TMPFILE: the file never has a name, so no crash can leave it behind. */
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_EXCL | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        return fd;
-    char path[4096];
-    snprintf(path, sizeof(path), "%s/mitmc-spool-XXXXXX", dir);
-    fd = mkostemp(path, O_CLOEXEC);
-    if (fd >= 0) {
-        unlink(path);
-        return fd;
-    }
-    if (errlen)
-        snprintf(err, errlen, "cannot create the flow store spool in %s: %s", dir, strerror(errno));
-    return -1;
-}
 
 /* Records are appended to a write buffer (the encoder writes straight into it) that goes to
  * the file once it holds WBUF_BYTES or more: one pwrite per hundreds of flows instead of one
@@ -550,7 +529,7 @@ static void sort_members(struct mitm_store_view *v)
 
 struct mitm_store *mitm_store_new(const char *dir, char *err, size_t errlen)
 {
-    int fd = open_spool(dir, err, errlen);
+    int fd = mitm_tmpfile_open(dir, "the flow store spool", err, errlen);
     if (fd < 0)
         return NULL;
     struct mitm_store *s = mitm_calloc(1, sizeof(*s));
@@ -641,6 +620,9 @@ static void repoint(struct mitm_store *s, size_t i, bool fresh, const struct mit
 
 /* The record of f is wbuf[old..) (just appended, not committed): commit it and point slot i
  * (a new one if fresh) at it. On failure the record is cut off and the store is unchanged. */
+static void place(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flow *f, uint64_t off,
+                  uint32_t len);
+
 static int put(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flow *f, size_t old, char *err,
                size_t errlen)
 {
@@ -654,6 +636,52 @@ static int put(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flo
     uint64_t off = s->spool_end;
     if (spool_commit(s, old, err, errlen) < 0)
         return -1;
+    place(s, i, fresh, f, off, (uint32_t)len);
+    return 0;
+}
+
+/* A record with holes (file-backed bodies) at wbuf[old..): the buffered records before it go
+ * to the file, then the record itself straight to the file, its bodies copied file to file.
+ * On failure the file is cut back to where the record began. */
+static int put_holes(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flow *f, size_t old,
+                     const struct mitm_flowfile_hole *holes, size_t n_holes, char *err, size_t errlen)
+{
+    uint64_t total = s->wbuf.len - old;
+    for (size_t k = 0; k < n_holes; k++)
+        total += holes[k].len;
+    if (total > UINT32_MAX) {
+        s->wbuf.len = old;
+        if (errlen)
+            snprintf(err, errlen, "flow %s: a record of %llu bytes cannot be stored", f->id,
+                     (unsigned long long)total);
+        return -1;
+    }
+    uint64_t file_end = s->spool_end - old; /* spool_end counts the buffered records */
+    if (old && spool_pwrite(s, mitm_buf_data(&s->wbuf), old, file_end, err, errlen) < 0) {
+        s->wbuf.len = old;
+        return -1;
+    }
+    uint64_t off = s->spool_end, pos = off;
+    char why[256];
+    int rc = mitm_flowfile_write_holes(s->spool, &pos, mitm_buf_data(&s->wbuf) + old, s->wbuf.len - old,
+                                       holes, n_holes, why, sizeof(why));
+    s->wbuf.len = s->wbuf.off = 0;
+    if (rc < 0) {
+        if (ftruncate(s->spool, (off_t)off) < 0) {
+            /* the bytes past off are never read */
+        }
+        if (errlen)
+            snprintf(err, errlen, "writing the flow store spool: %s", why);
+        return -1;
+    }
+    s->spool_end = off + total;
+    place(s, i, fresh, f, off, (uint32_t)total);
+    return 0;
+}
+
+static void place(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flow *f, uint64_t off,
+                  uint32_t len)
+{
     if (fresh) {
         if (s->n == s->cap) {
             s->cap = s->cap ? 2 * s->cap : 1024;
@@ -664,8 +692,7 @@ static int put(struct mitm_store *s, size_t i, bool fresh, const struct mitm_flo
         s->n++;
         ids_insert(s, i);
     }
-    repoint(s, i, fresh, f, off, (uint32_t)len, false);
-    return 0;
+    repoint(s, i, fresh, f, off, len, false);
 }
 
 /* Where f goes: *i, a new slot if *fresh. Returns 0, or -1 (the store is full) or
@@ -718,13 +745,15 @@ static ssize_t encode_and(struct mitm_store *s, ssize_t i, const struct mitm_flo
             return rc;
     }
     size_t start = s->wbuf.len;
-    if (mitm_flowfile_encode(f, &s->wbuf, err, errlen) < 0) {
+    struct mitm_flowfile_hole holes[MITM_FLOWFILE_MAX_HOLES];
+    size_t n_holes = 0;
+    if (mitm_flowfile_encode_holes(f, &s->wbuf, holes, &n_holes, err, errlen) < 0) {
         s->wbuf.len = start;
         return -1;
     }
-    if (put(s, slot, fresh, f, start, err, errlen) < 0)
-        return -1;
-    return (ssize_t)slot;
+    int rc = n_holes ? put_holes(s, slot, fresh, f, start, holes, n_holes, err, errlen)
+                     : put(s, slot, fresh, f, start, err, errlen);
+    return rc < 0 ? -1 : (ssize_t)slot;
 }
 
 ssize_t mitm_store_add(struct mitm_store *s, const struct mitm_flow *f, char *err, size_t errlen)

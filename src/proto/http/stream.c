@@ -5,6 +5,7 @@
 #include "core/options.h"
 #include "base/alloc.h"
 #include "base/log.h"
+#include "flow/bodyfile.h"
 #include "flow/flow.h"
 #include "proto/http/http.h"
 #include "core/modespec.h"
@@ -46,6 +47,9 @@ struct http_stream {
     struct mitm_conn *tunnel; /* CONNECT: the server connection of the tunnel */
     int64_t body_limit;       /* body_size_limit, -1 = none */
     int64_t stream_limit;     /* stream above this size */
+    bool limit_is_buffer;     /* stream_limit is body_buffer_limit (not stream_large_bodies) */
+    /* streamed bodies being kept in a file (keep_streamed_bodies): the request's, the response's */
+    struct mitm_bodyfile *keep[2];
     /* A streamed response's newest piece toward the client (its head or a body piece), not
      * sent until the next one comes or, for the last one, until the response hook returned:
      * the -w record is written in that hook, and a client must not get the last byte of a
@@ -59,6 +63,8 @@ struct http_stream {
 };
 
 static const struct mitm_layer_vt stream_vt;
+
+enum { KEEP_REQ = 0, KEEP_RESP = 1 };
 
 static void finish(struct http_stream *s);
 static void cut_server(struct http_stream *s, bool close_now);
@@ -83,13 +89,16 @@ struct http_stream *mitm_http_stream_new(struct http_layer *hl, uint32_t id)
     s->id = id;
     const struct mitm_options *o = hl->base.ctx->opts;
     s->body_limit = mitm_options_size(o->body_size_limit);
-    s->stream_limit =
-        min_limit(mitm_options_size(o->stream_large_bodies), mitm_options_size(o->body_buffer_limit));
+    int64_t slb = mitm_options_size(o->stream_large_bodies), bbl = mitm_options_size(o->body_buffer_limit);
+    s->stream_limit = min_limit(slb, bbl);
+    s->limit_is_buffer = slb < 0 || (bbl >= 0 && bbl < slb);
     return s;
 }
 
 void mitm_http_stream_free(struct http_stream *s)
 {
+    mitm_bodyfile_free(s->keep[KEEP_REQ]);
+    mitm_bodyfile_free(s->keep[KEEP_RESP]);
     mitm_http_event_free(s->held);
     free(s->fail_msg);
     mitm_layer_deinit(&s->base);
@@ -120,6 +129,56 @@ struct http_stream *mitm_http_stream_next(const struct http_stream *s)
 struct http_stream **mitm_http_stream_next_ptr(struct http_stream *s)
 {
     return &s->next;
+}
+
+/* ---- streamed bodies kept in a file (flow/bodyfile.h, keep_streamed_bodies) ---- */
+
+/* A message starts to stream: keep its body in a file when the option says so. by_limit: it
+ * streams because it outgrew body_buffer_limit (not stream_large_bodies or a script). The
+ * bytes buffered so far go first. */
+static void keep_start(struct http_stream *s, int which, bool by_limit, const struct mitm_buf *so_far)
+{
+    const struct mitm_options *o = s->base.ctx->opts;
+    const char *k = o && o->keep_streamed_bodies ? o->keep_streamed_bodies : "large";
+    if (s->keep[which] || !(strcmp(k, "all") == 0 || (by_limit && strcmp(k, "large") == 0)))
+        return;
+    char err[512];
+    s->keep[which] = mitm_bodyfile_new(o ? o->store_dir : NULL, err, sizeof(err));
+    if (s->keep[which] && so_far->len &&
+        mitm_bodyfile_append(s->keep[which], mitm_buf_data(so_far), so_far->len, err, sizeof(err)) < 0) {
+        mitm_bodyfile_free(s->keep[which]);
+        s->keep[which] = NULL;
+    }
+    if (!s->keep[which])
+        mitm_layer_log(&s->base, MITM_LOG_WARN, "%s body streamed without being kept: %s",
+                       which == KEEP_REQ ? "request" : "response", err);
+}
+
+static void keep_data(struct http_stream *s, int which, const uint8_t *p, size_t n)
+{
+    char err[512];
+    if (!s->keep[which] || mitm_bodyfile_append(s->keep[which], p, n, err, sizeof(err)) == 0)
+        return;
+    mitm_layer_log(&s->base, MITM_LOG_WARN, "%s body no longer kept: %s",
+                   which == KEEP_REQ ? "request" : "response", err);
+    mitm_bodyfile_free(s->keep[which]);
+    s->keep[which] = NULL;
+}
+
+/* The message ended: its kept body becomes its content (read-only, mapped from the file). */
+static void keep_end(struct http_stream *s, int which, struct mitm_buf *content, bool *missing)
+{
+    char err[512];
+    struct mitm_bodyfile *w = s->keep[which];
+    s->keep[which] = NULL;
+    if (!w)
+        return;
+    if (mitm_bodyfile_finish(w, content, err, sizeof(err)) < 0) {
+        mitm_layer_log(&s->base, MITM_LOG_WARN, "%s body not kept: %s",
+                       which == KEEP_REQ ? "request" : "response", err);
+        return;
+    }
+    *missing = false;
 }
 
 static void hook(struct http_stream *s, enum mitm_hook h, enum wait w)
@@ -392,6 +451,7 @@ static void after_requestheaders(struct http_stream *s, double now)
         return;
     }
     if (r->stream || (s->stream_limit >= 0 && cl > s->stream_limit)) {
+        keep_start(s, KEEP_REQ, !r->stream && s->limit_is_buffer, &r->content);
         r->stream = true;
         r->content_missing = true;
         connect_and_send(s);
@@ -437,11 +497,13 @@ static void take_request_data(struct http_stream *s, struct mitm_http_event *ev,
         return;
     }
     if (r->stream) {
+        keep_data(s, KEEP_REQ, ev->data, ev->len);
         to_server(s, mitm_http_event_data(MITM_HTTP_REQUEST_DATA, s->id, ev->data, ev->len));
         return;
     }
     if (buffer_body(s, &r->content, ev, 413, "Request", now) == 1) {
         /* too large to keep: send what we have and stream the rest */
+        keep_start(s, KEEP_REQ, s->limit_is_buffer, &r->content);
         r->stream = true;
         connect_and_send(s);
         if (s->wait != W_OPEN) {
@@ -460,8 +522,10 @@ static void on_request_end(struct http_stream *s, struct mitm_http_event *ev, do
         r->trailers = ev->trailers;
         ev->trailers = NULL;
     }
-    if (r->stream)
+    if (r->stream) {
         to_server(s, end_event(s, MITM_HTTP_REQUEST_END, r->trailers));
+        keep_end(s, KEEP_REQ, &r->content, &r->content_missing);
+    }
     hook(s, MITM_HOOK_REQUEST, W_REQUEST);
 }
 
@@ -555,9 +619,10 @@ static bool head_is_whole(const struct http_stream *s, const struct mitm_http_re
            (code >= 100 && code < 200) || code == 204 || code == 304;
 }
 
-static void start_streaming_response(struct http_stream *s)
+static void start_streaming_response(struct http_stream *s, bool by_limit)
 {
     struct mitm_http_response *r = s->flow->response;
+    keep_start(s, KEEP_RESP, by_limit, &r->content);
     r->stream = true;
     struct mitm_http_event *h = ev_new(s, MITM_HTTP_RESPONSE_HEADERS);
     h->resp = mitm_http_response_new();
@@ -587,16 +652,18 @@ static void after_responseheaders(struct http_stream *s, double now)
         return;
     }
     if (r->stream || (s->stream_limit >= 0 && cl > s->stream_limit))
-        start_streaming_response(s);
+        start_streaming_response(s, !r->stream && s->limit_is_buffer);
 }
 
 static void on_response_data(struct http_stream *s, struct mitm_http_event *ev, double now)
 {
     struct mitm_http_response *r = s->flow->response;
-    if (r->stream)
+    if (r->stream) {
+        keep_data(s, KEEP_RESP, ev->data, ev->len);
         stream_to_client(s, mitm_http_event_data(MITM_HTTP_RESPONSE_DATA, s->id, ev->data, ev->len));
-    else if (buffer_body(s, &r->content, ev, 502, "Response", now) == 1)
-        start_streaming_response(s);
+    } else if (buffer_body(s, &r->content, ev, 502, "Response", now) == 1) {
+        start_streaming_response(s, s->limit_is_buffer);
+    }
     if (s->srv && s->srv->codec)
         mitm_http_codec_consumed(s->srv->codec, s->id, ev->len);
 }
@@ -610,7 +677,10 @@ static void on_response_end(struct http_stream *s, struct mitm_http_event *ev, d
         r->trailers = ev->trailers;
         ev->trailers = NULL;
     }
-    /* streamed: the held last piece and the end go after the response hook (after_response) */
+    /* streamed: the held last piece and the end go after the response hook (after_response);
+     * a kept body is the flow's from now on, for the hook and the recorders */
+    if (r->stream)
+        keep_end(s, KEEP_RESP, &r->content, &r->content_missing);
     /* set before the response hook, as mitmproxy does, so addons know a WebSocket follows */
     const struct mitm_options *o = s->base.ctx->opts;
     if ((!o || o->websocket) && !s->flow->websocket &&
