@@ -13,6 +13,7 @@
 struct mitm_buf_ext {
     _Atomic unsigned refs;
     int fd;
+    const uint8_t *base; /* where fd's first byte is mapped: a byte at p is at fd offset p - base */
     void (*release)(struct mitm_buf_ext *x);
 };
 

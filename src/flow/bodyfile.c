@@ -106,6 +106,7 @@ int mitm_bodyfile_finish(struct mitm_bodyfile *w, struct mitm_buf *content, char
     struct mapped *m = mitm_calloc(1, sizeof(*m));
     atomic_init(&m->ext.refs, 0);
     m->ext.fd = w->fd;
+    m->ext.base = map;
     m->ext.release = release;
     m->map = map;
     m->maplen = maplen;

@@ -1506,6 +1506,23 @@ struct mitm_flow *mitm_flowfile_snapshot(const struct mitm_flow *f, bool last_me
         }
         tmp.websocket = &ws;
     }
+    /* a body kept in a file (flow/bodyfile.h) is shared, not copied: the copy borrows the
+     * same read-only mapping */
+    struct mitm_http_request rq;
+    struct mitm_http_response rs;
+    const struct mitm_buf *shared_rq = NULL, *shared_rs = NULL;
+    if (f->request && f->request->content.ext) {
+        rq = *f->request;
+        mitm_buf_init(&rq.content, 0);
+        tmp.request = &rq;
+        shared_rq = &f->request->content;
+    }
+    if (f->response && f->response->content.ext) {
+        rs = *f->response;
+        mitm_buf_init(&rs.content, 0);
+        tmp.response = &rs;
+        shared_rs = &f->response->content;
+    }
     char err[256];
     struct mitm_buf b;
     mitm_buf_init(&b, 0);
@@ -1517,5 +1534,9 @@ struct mitm_flow *mitm_flowfile_snapshot(const struct mitm_flow *f, bool last_me
         mitm_flowfile_close(r);
     }
     mitm_buf_free(&b);
+    if (copy && shared_rq && copy->request)
+        mitm_buf_borrow(&copy->request->content, shared_rq->ext, mitm_buf_data(shared_rq), shared_rq->len);
+    if (copy && shared_rs && copy->response)
+        mitm_buf_borrow(&copy->response->content, shared_rs->ext, mitm_buf_data(shared_rs), shared_rs->len);
     return copy;
 }

@@ -272,8 +272,11 @@ static bool hole(struct enc *e, const struct mitm_buf *content)
         return true;
     }
     prefix(e, content->len);
-    e->holes[e->n_holes++] = (struct mitm_flowfile_hole){
-        .at = (size_t)(e->b - e->start), .fd = content->ext->fd, .off = content->off, .len = content->len};
+    e->holes[e->n_holes++] =
+        (struct mitm_flowfile_hole){.at = (size_t)(e->b - e->start),
+                                    .fd = content->ext->fd,
+                                    .off = (uint64_t)(mitm_buf_data(content) - content->ext->base),
+                                    .len = content->len};
     *e->b++ = ',';
     return true;
 }
