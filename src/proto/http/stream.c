@@ -135,8 +135,10 @@ static void to_client(struct http_stream *s, struct mitm_http_event *ev)
 
 static void to_server(struct http_stream *s, struct mitm_http_event *ev)
 {
-    if (s->srv && !s->srv->dead)
+    if (s->srv && !s->srv->dead) {
+        s->srv->active = s->hl->now;
         mitm_http_codec_send(mitm_http_server_codec(s->srv), ev);
+    }
     else
         mitm_http_event_free(ev);
 }
@@ -286,6 +288,13 @@ static int resolve_destination(struct http_stream *s, const char **err)
     }
     if (r->form == MITM_TARGET_ABSOLUTE || r->form == MITM_TARGET_AUTHORITY)
         return 0;
+    if (hl->h2_client && hl->mode != MITM_HTTP_TRANSPARENT && r->host && r->host[0]) {
+        /* HTTP/2 to the explicit proxy itself (h2c with prior knowledge): :scheme and
+         * :authority (the codec parsed them) name the destination as an absolute-form URL
+         * does (RFC 9113 §8.3.1), as in mitmproxy, where an h2 request carries its host */
+        r->form = MITM_TARGET_ABSOLUTE;
+        return 0;
+    }
     if (hl->mode == MITM_HTTP_TRANSPARENT && hl->origin) {
         mitm_str_set(&r->host, hl->origin->host, strlen(hl->origin->host));
         r->port = hl->origin->port;
