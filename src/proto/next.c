@@ -309,7 +309,9 @@ static struct mitm_layer *decide_generic(struct mitm_layer *nl, const struct mit
     if (pk < 0)
         return NULL;
     if (!server) /* the explicit proxy itself: TLS to the proxy, or HTTP (h1 or h2c) */
-        return tls ? tls_layer(nl, NULL, false, MITM_NEXT_GENERIC) : pk ? h2c_layer(nl, NULL) : http_layer(nl, NULL);
+        return tls  ? tls_layer(nl, NULL, false, MITM_NEXT_GENERIC)
+               : pk ? h2c_layer(nl, NULL)
+                    : http_layer(nl, NULL);
     if (tls)
         return tls_layer(nl, server, true, MITM_NEXT_GENERIC);
     const struct mitm_next_config *c = config_of(nl);

@@ -138,8 +138,7 @@ static void to_server(struct http_stream *s, struct mitm_http_event *ev)
     if (s->srv && !s->srv->dead) {
         s->srv->active = s->hl->now;
         mitm_http_codec_send(mitm_http_server_codec(s->srv), ev);
-    }
-    else
+    } else
         mitm_http_event_free(ev);
 }
 
@@ -270,7 +269,13 @@ static void to_reverse_target(struct http_stream *s, const struct mitm_mode_spec
     if (!s->base.ctx->opts->keep_host_header) {
         char hv[300];
         host_value(hv, sizeof(hv), scheme, m->host, m->port);
-        mitm_headers_set(&r->headers, "Host", hv, strlen(hv));
+        /* mitmproxy's host_header setter: an HTTP/2 request's is :authority, and a Host
+         * header only changes if it has one */
+        bool h2 = r->http_version && strcmp(r->http_version, "HTTP/2.0") == 0;
+        if (h2)
+            mitm_str_set(&r->authority, hv, strlen(hv));
+        if (!h2 || mitm_headers_get(&r->headers, "host", NULL))
+            mitm_headers_set(&r->headers, "Host", hv, strlen(hv));
     }
 }
 
