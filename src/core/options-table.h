@@ -169,8 +169,8 @@
       "prevent the remote site from closing it. Set to 0 to disable this feature.") \
     X(BOOL, http2_prior_knowledge, false, NULL, \
       "mitmc: serve cleartext HTTP/2 (h2c) to clients that start with the HTTP/2 connection preface (prior " \
-      "knowledge, RFC 9113 §3.3) in regular, upstream and reverse mode; needs http2. Off: the preface is killed " \
-      "as mitmproxy's disable_h2c does.") \
+      "knowledge, RFC 9113 §3.3): on the plain proxy port, in reverse mode and inside CONNECT tunnels; needs " \
+      "http2. Off: the preface is refused, as mitmproxy does.") \
     X(INT, http2_max_concurrent_streams, 100, NULL, \
       "mitmc: SETTINGS_MAX_CONCURRENT_STREAMS announced to HTTP/2 peers (1..1000).") \
     X(SIZE, http2_max_header_list_size, "64k", NULL, \

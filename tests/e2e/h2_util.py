@@ -126,12 +126,14 @@ def strip_ping_acks(data):
 class H2Upstream(_Server):
     """An HTTP/2-only TLS server (ALPN h2). .pings: (monotonic time, raw 17-byte frame) of
     every PING frame received (found in the raw bytes of each connection, .raw); with
-    ack_pings=False it never answers them."""
+    ack_pings=False it never answers them. close_after=n: GOAWAY and close a connection once
+    it has answered n requests."""
 
-    def __init__(self, cert, ack_pings=True):
+    def __init__(self, cert, ack_pings=True, close_after=0):
         super().__init__(cert, ["h2"])
         self.alpn = []
         self.ack_pings = ack_pings
+        self.close_after = close_after
         self.pings = []
         self.raw = []  # bytearray per connection: everything it received
 
@@ -153,9 +155,21 @@ class H2Upstream(_Server):
         streams = {}  # id -> [headers, bytearray]
         pending = {}  # id -> [bytes left, trailers]
         deadline = time.monotonic() + 60
+        answered = 0
         while not self.stopping and time.monotonic() < deadline:
             self._send_pending(conn, pending)
             self._out(s, conn)
+            if self.close_after and answered >= self.close_after and not pending:
+                conn.close_connection()
+                self._out(s, conn)
+                # read until the peer closes too: closing with its bytes unread would send a
+                # RST that can destroy the response still in its receive queue
+                end = time.monotonic() + 3
+                while time.monotonic() < end:
+                    r, _, _ = select.select([s], [], [], 0.2)
+                    if (r or s.pending()) and not s.recv(65536):
+                        break
+                return
             r, _, _ = select.select([s], [], [], 0.2)
             if not r and not s.pending():
                 continue
@@ -175,6 +189,7 @@ class H2Upstream(_Server):
                     conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
                 elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id in streams:
                     self._respond(conn, ev.stream_id, streams.pop(ev.stream_id), pending)
+                    answered += 1
                 elif isinstance(ev, h2.events.StreamReset):
                     streams.pop(ev.stream_id, None)
                     pending.pop(ev.stream_id, None)

@@ -99,6 +99,15 @@ def test_nghttp_prior_knowledge_through_the_plain_proxy_port(mitmc, raw_upstream
     assert b"user-agent: nghttp2/" in req and req.endswith(b"\r\n\r\n")
 
 
+def test_upstream_mode_h2c_request_goes_to_the_parent_in_absolute_form(mitmc, raw_upstream):
+    parent = raw_upstream(reply=lambda req: reply(b"via parent"))
+    proxy = mitmc(*ON, "--mode", "upstream:http://127.0.0.1:%d" % parent.port)
+    c = h2c_client(proxy.port, "origin.test:8080")
+    sid = get(c, "/p?q")
+    assert bytes(c.bodies[sid]) == b"via parent"
+    assert parent.received() == b"GET http://origin.test:8080/p?q HTTP/1.1\r\nHost: origin.test:8080\r\n\r\n"
+
+
 def test_reverse_mode_h2c_parallel_streams_to_an_http11_target(mitmc, raw_upstream, tmp_path):
     up = raw_upstream(reply=lambda req: reply(req.split(b" ")[1] + b"!"))
     flows = tmp_path / "flows"
