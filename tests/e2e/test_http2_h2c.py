@@ -108,7 +108,7 @@ def test_upstream_mode_h2c_request_goes_to_the_parent_in_absolute_form(mitmc, ra
     assert parent.received() == b"GET http://origin.test:8080/p?q HTTP/1.1\r\nHost: origin.test:8080\r\n\r\n"
 
 
-def test_reverse_mode_h2c_parallel_streams_to_an_http11_target(mitmc, raw_upstream, tmp_path):
+def test_reverse_mode_h2c_parallel_streams_to_an_http11_target(mitmc, raw_upstream, tmp_path, curl_bin):
     up = raw_upstream(reply=lambda req: reply(req.split(b" ")[1] + b"!"))
     flows = tmp_path / "flows"
     proxy = mitmc(*ON, "--mode", "reverse:http://127.0.0.1:%d" % up.port, "-w", str(flows))
@@ -121,13 +121,19 @@ def test_reverse_mode_h2c_parallel_streams_to_an_http11_target(mitmc, raw_upstre
     for path in ("/one", "/two", "/three"):
         assert out.count(path + "!") == 1  # each response body once
     reqs = sorted(up.received().split(b"GET ")[1:])
+    assert len(reqs) == 3
     target = b"127.0.0.1:%d" % up.port
     assert [r.split(b" ")[0] for r in reqs] == [b"/one", b"/three", b"/two"]
     for r in reqs:
         # the target's authority stands in the Host header (keep_host_header is off)
         assert r.split(b"\r\n")[1] == b"Host: " + target, r
+    # curl's prior knowledge, the same way
+    r = subprocess.run([curl_bin, "-q", "-sS", "--max-time", "20", "--http2-prior-knowledge", "-w", "\n%{http_version}",
+                        base + "/curl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"/curl!\n2"
     proxy.stop()
-    recs = tn.read_records(str(flows))
+    recs = tn.read_records(str(flows))[:3]
     assert len(recs) == 3
     for r in recs:
         assert r["request"]["http_version"] == b"HTTP/2.0"
