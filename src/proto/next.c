@@ -170,6 +170,8 @@ static const char H2_PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 int mitm_next_h2_preface(const uint8_t *p, size_t n, bool more)
 {
     size_t k = sizeof(H2_PREFACE) - 1;
+    if (n == 0)
+        return 0; /* nothing yet, and a server that spoke first decides without us */
     if (n >= k)
         return memcmp(p, H2_PREFACE, k) == 0;
     if (memcmp(p, H2_PREFACE, n) != 0)

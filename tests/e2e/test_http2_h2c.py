@@ -201,3 +201,16 @@ def test_without_the_option_a_preface_is_refused_as_before(mitmc, raw_upstream, 
     assert rd.at_eof()
     assert proxy.wait_stdout(r"HTTP/1 protocol error: HTTP version not supported")
     assert up.received() == b""
+
+
+def test_with_the_option_a_server_that_speaks_first_in_a_tunnel_is_still_raw_tcp(mitmc, tcp_server):
+    srv = tcp_server(banner=b"220 mail.test ESMTP\r\n", echo=True)
+    proxy = mitmc(*ON)
+    s = u.connect(proxy.port)
+    s.sendall(b"CONNECT 127.0.0.1:%d HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (srv.port, srv.port))
+    rd = u.Reader(s)
+    assert rd.until(b"\r\n\r\n").startswith(b"HTTP/1.1 200")
+    assert rd.until(b"\r\n") == b"220 mail.test ESMTP\r\n"
+    s.sendall(b"PRI * HTTP/2.0\r\n")  # the banner decided: raw TCP, whatever follows
+    assert rd.exactly(16) == b"PRI * HTTP/2.0\r\n"
+    s.close()

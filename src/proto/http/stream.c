@@ -138,8 +138,9 @@ static void to_server(struct http_stream *s, struct mitm_http_event *ev)
     if (s->srv && !s->srv->dead) {
         s->srv->active = s->hl->now;
         mitm_http_codec_send(mitm_http_server_codec(s->srv), ev);
-    } else
+    } else {
         mitm_http_event_free(ev);
+    }
 }
 
 static struct mitm_http_event *ev_new(struct http_stream *s, enum mitm_http_ev_type t)
