@@ -169,6 +169,13 @@
       "connections are intercepted. The communication contents are printed to the log in verbose mode.") \
     X(BOOL, rawtcp, true, NULL, "Enable/disable raw TCP connections. TCP connections are enabled by default. ") \
     X(BOOL, http2, true, NULL, "Enable/disable HTTP/2 support. HTTP/2 support is enabled by default.") \
+    X(INT, http2_ping_keepalive, 58, NULL, \
+      "Send a PING frame if an HTTP/2 connection is idle for more than the specified number of seconds to " \
+      "prevent the remote site from closing it. Set to 0 to disable this feature.") \
+    X(BOOL, http2_prior_knowledge, false, NULL, \
+      "mitmc: serve cleartext HTTP/2 (h2c) to clients that start with the HTTP/2 connection preface (prior " \
+      "knowledge, RFC 9113 §3.3): on the plain proxy port, in reverse mode and inside CONNECT tunnels; needs " \
+      "http2. Off: the preface is refused, as mitmproxy does.") \
     X(INT, http2_max_concurrent_streams, 100, NULL, \
       "mitmc: SETTINGS_MAX_CONCURRENT_STREAMS announced to HTTP/2 peers (1..1000).") \
     X(SIZE, http2_max_header_list_size, "64k", NULL, \

@@ -8,6 +8,7 @@
 #include "core/services.h"
 #include "layer/layer.h"
 #include "layer/nextlayer.h"
+#include "proto/http/http.h"
 #include "proto/http/layer.h"
 #include "proto/tcp/tcp.h"
 #include "proto/tls/clienthello.h"
@@ -164,6 +165,20 @@ bool mitm_next_probably_not_http(const uint8_t *p, size_t n, bool server_spoke)
 
 /* ---- what the first bytes say ---------------------------------------------------- */
 
+static const char H2_PREFACE[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+int mitm_next_h2_preface(const uint8_t *p, size_t n, bool more)
+{
+    size_t k = sizeof(H2_PREFACE) - 1;
+    if (n == 0)
+        return 0; /* nothing yet, and a server that spoke first decides without us */
+    if (n >= k)
+        return memcmp(p, H2_PREFACE, k) == 0;
+    if (memcmp(p, H2_PREFACE, n) != 0)
+        return 0;
+    return more ? -1 : 0;
+}
+
 /* The Host header of a complete HTTP/1 request head at the start of p, into out. Returns 1
  * found, 0 none (or not HTTP), -1 need more bytes. */
 static int host_header(const uint8_t *p, size_t n, bool full, char *out, size_t cap)
@@ -223,6 +238,27 @@ static struct mitm_layer *http_layer(struct mitm_layer *nl, struct mitm_conn *se
     return mitm_http_layer_new(nl->ctx, nl, mode, server);
 }
 
+/* Cleartext HTTP/2 with prior knowledge (option http2_prior_knowledge, with http2): 1 the
+ * client's bytes start with the preface, 0 not (or the option is off), -1 wait for more.
+ * Only where the client speaks plain HTTP to us (not inside its TLS: ALPN decides there). */
+static int h2c(const struct mitm_layer *nl, const struct mitm_next_input *in)
+{
+    const struct mitm_options *o = nl->ctx->opts;
+    if (!o || !o->http2 || !o->http2_prior_knowledge || nl->ctx->client->tls)
+        return 0;
+    return mitm_next_h2_preface(in->client.base, in->client.len, !in->client_eof && !in->full);
+}
+
+/* The HTTP layer for a client that sent the preface: its connection is marked "h2c" (as
+ * mitmproxy's h2c branch marks client.alpn), which makes the HTTP layer serve it with the
+ * HTTP/2 codec. */
+static struct mitm_layer *h2c_layer(struct mitm_layer *nl, struct mitm_conn *server)
+{
+    struct mitm_conn *client = nl->ctx->client;
+    mitm_str_set(&client->alpn, "h2c", 3);
+    return http_layer(nl, server);
+}
+
 /* Client TLS; when the context cannot intercept (no TLS configuration), the bytes are
  * relayed untouched. */
 static struct mitm_layer *tls_layer(struct mitm_layer *nl, struct mitm_conn *server, bool server_tls,
@@ -271,8 +307,13 @@ static struct mitm_layer *decide_generic(struct mitm_layer *nl, const struct mit
         return NULL;
     if (ig)
         return tcp_layer(nl, server, true);
-    if (!server) /* the explicit proxy itself: TLS to the proxy, or HTTP */
-        return tls ? tls_layer(nl, NULL, false, MITM_NEXT_GENERIC) : http_layer(nl, NULL);
+    int pk = tls ? 0 : h2c(nl, in);
+    if (pk < 0)
+        return NULL;
+    if (!server) /* the explicit proxy itself: TLS to the proxy, or HTTP (h1 or h2c) */
+        return tls  ? tls_layer(nl, NULL, false, MITM_NEXT_GENERIC)
+               : pk ? h2c_layer(nl, NULL)
+                    : http_layer(nl, NULL);
     if (tls)
         return tls_layer(nl, server, true, MITM_NEXT_GENERIC);
     const struct mitm_next_config *c = config_of(nl);
@@ -285,6 +326,8 @@ static struct mitm_layer *decide_generic(struct mitm_layer *nl, const struct mit
                 return http_layer(nl, server);
         return tcp_layer(nl, server, false);
     }
+    if (pk) /* mitmproxy's h2c branch: before the raw TCP test */
+        return h2c_layer(nl, server);
     if ((!c || c->rawtcp) && mitm_next_probably_not_http(p, n, in->from_srv.len > 0))
         return tcp_layer(nl, server, false);
     return http_layer(nl, server);
@@ -299,7 +342,12 @@ static struct mitm_layer *decide_reverse(struct mitm_layer *nl, const struct mit
     bool tcp = strcmp(scheme, "tcp") == 0 || strcmp(scheme, "tls") == 0;
     if (tls) /* the server side's TLS, if any, was set up by the mode layer */
         return tls_layer(nl, server, false, tcp ? MITM_NEXT_TCP : MITM_NEXT_HTTP);
-    return tcp ? tcp_layer(nl, server, false) : http_layer(nl, server);
+    if (tcp)
+        return tcp_layer(nl, server, false);
+    int pk = h2c(nl, in);
+    if (pk < 0)
+        return NULL;
+    return pk ? h2c_layer(nl, server) : http_layer(nl, server);
 }
 
 static struct mitm_layer *decide(struct mitm_layer *nl, void *arg, const struct mitm_next_input *in)

@@ -51,4 +51,11 @@ struct mitm_layer *mitm_next_layer_new(struct mitm_ctx *ctx, struct mitm_layer *
  * first three not ASCII letters, the server spoke first, or an SSH banner. */
 bool mitm_next_probably_not_http(const uint8_t *p, size_t n, bool server_spoke);
 
+/* Does a client's first bytes start with the HTTP/2 connection preface ("PRI *
+ * HTTP/2.0\r\n\r\nSM\r\n\r\n", RFC 9113 §3.4), the sign of cleartext HTTP/2 with prior
+ * knowledge (§3.3)? Returns 1 yes, 0 no (also for n == 0), -1 p is a proper, non-empty
+ * prefix of it and more may come (more: the client has not closed and the step may still
+ * wait). */
+int mitm_next_h2_preface(const uint8_t *p, size_t n, bool more);
+
 #endif

@@ -103,31 +103,84 @@ class _Server:
             t.join(5)
 
 
-class H2Upstream(_Server):
-    """An HTTP/2-only TLS server (ALPN h2)."""
+def frames(data):
+    """Split raw HTTP/2 bytes (after any preface) into (type, flags, stream id, payload)."""
+    out, i = [], 0
+    while i + 9 <= len(data):
+        n = int.from_bytes(data[i:i + 3], "big")
+        out.append((data[i + 3], data[i + 4], int.from_bytes(data[i + 5:i + 9], "big") & 0x7FFFFFFF,
+                    data[i + 9:i + 9 + n]))
+        i += 9 + n
+    return out
 
-    def __init__(self, cert):
+
+PING = 6
+
+
+def strip_ping_acks(data):
+    """data without its PING ACK frames (a peer that never answers a PING)."""
+    return b"".join(bytes([len(p) >> 16, (len(p) >> 8) & 255, len(p) & 255, t, f]) + sid.to_bytes(4, "big") + p
+                    for t, f, sid, p in frames(data) if not (t == PING and f & 1))
+
+
+class H2Upstream(_Server):
+    """An HTTP/2-only TLS server (ALPN h2). .pings: (monotonic time, raw 17-byte frame) of
+    every PING frame received (found in the raw bytes of each connection, .raw); with
+    ack_pings=False it never answers them. close_after=n: GOAWAY and close a connection once
+    it has answered n requests."""
+
+    def __init__(self, cert, ack_pings=True, close_after=0):
         super().__init__(cert, ["h2"])
         self.alpn = []
+        self.ack_pings = ack_pings
+        self.close_after = close_after
+        self.pings = []
+        self.raw = []  # bytearray per connection: everything it received
+
+    def _out(self, s, conn):
+        d = conn.data_to_send()
+        if d and not self.ack_pings:
+            d = strip_ping_acks(d)
+        if d:
+            s.sendall(d)
 
     def serve(self, s):
         self.alpn.append(s.selected_alpn_protocol())
+        raw = bytearray()
+        with self.lock:
+            self.raw.append(raw)
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False, header_encoding=None))
         conn.initiate_connection()
-        s.sendall(conn.data_to_send())
+        self._out(s, conn)
         streams = {}  # id -> [headers, bytearray]
         pending = {}  # id -> [bytes left, trailers]
         deadline = time.monotonic() + 60
+        answered = 0
         while not self.stopping and time.monotonic() < deadline:
             self._send_pending(conn, pending)
-            s.sendall(conn.data_to_send())
+            self._out(s, conn)
+            if self.close_after and answered >= self.close_after and not pending:
+                conn.close_connection()
+                self._out(s, conn)
+                # read until the peer closes too: closing with its bytes unread would send a
+                # RST that can destroy the response still in its receive queue
+                end = time.monotonic() + 3
+                while time.monotonic() < end:
+                    r, _, _ = select.select([s], [], [], 0.2)
+                    if (r or s.pending()) and not s.recv(65536):
+                        break
+                return
             r, _, _ = select.select([s], [], [], 0.2)
             if not r and not s.pending():
                 continue
             data = s.recv(65536)
             if not data:
                 return
+            raw += data
             for ev in conn.receive_data(data):
+                if isinstance(ev, h2.events.PingReceived):
+                    with self.lock:
+                        self.pings.append((time.monotonic(), ev.ping_data))
                 if isinstance(ev, h2.events.RequestReceived):
                     streams[ev.stream_id] = [ev.headers, bytearray()]
                 elif isinstance(ev, h2.events.DataReceived):
@@ -136,11 +189,12 @@ class H2Upstream(_Server):
                     conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
                 elif isinstance(ev, h2.events.StreamEnded) and ev.stream_id in streams:
                     self._respond(conn, ev.stream_id, streams.pop(ev.stream_id), pending)
+                    answered += 1
                 elif isinstance(ev, h2.events.StreamReset):
                     streams.pop(ev.stream_id, None)
                     pending.pop(ev.stream_id, None)
                 elif isinstance(ev, h2.events.ConnectionTerminated):
-                    s.sendall(conn.data_to_send())
+                    self._out(s, conn)
                     return
 
     def _respond(self, conn, sid, req, pending):
@@ -226,16 +280,19 @@ def tunnel(proxy_port, host, port, cafile, alpn=("h2", "http/1.1")):
 
 
 class H2Client:
-    """A python3-h2 client on a socket (already TLS with h2 negotiated)."""
+    """A python3-h2 client on a socket (TLS with h2 negotiated, or plain: h2c with prior
+    knowledge, scheme "http"). .raw: every byte received."""
 
-    def __init__(self, sock, authority):
+    def __init__(self, sock, authority, scheme="https", trickle=None):
         self.s = sock
         self.authority = authority.encode()
+        self.scheme = scheme.encode()
+        self.raw = bytearray()
         self.c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
         self.c.initiate_connection()
         self.c.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1 << 20})
         self.c.increment_flow_control_window(16 << 20)
-        self.flush()
+        self.flush(trickle)
         self.bodies = {}
         self.headers = {}
         self.trailers = {}
@@ -244,14 +301,17 @@ class H2Client:
         self.terminated = None
         self.upload = {}
 
-    def flush(self):
+    def flush(self, trickle=None):
+        """Send what h2 has queued (trickle=n: n bytes per write, 20 ms apart)."""
         d = self.c.data_to_send()
-        if d:
-            self.s.sendall(d)
+        for i in range(0, len(d), trickle or len(d) or 1):
+            self.s.sendall(d[i:i + (trickle or len(d))])
+            if trickle:
+                time.sleep(0.02)
 
     def request(self, method, path, data=None, headers=()):
         sid = self.c.get_next_available_stream_id()
-        h = [(b":method", method.encode()), (b":scheme", b"https"), (b":authority", self.authority),
+        h = [(b":method", method.encode()), (b":scheme", self.scheme), (b":authority", self.authority),
              (b":path", path.encode())] + list(headers)
         self.c.send_headers(sid, h, end_stream=data is None)
         self.bodies[sid] = bytearray()
@@ -285,12 +345,13 @@ class H2Client:
         while not until():
             assert time.monotonic() < deadline, "HTTP/2 client timed out"
             r, _, _ = select.select([self.s], [], [], 0.2)
-            if not r and not self.s.pending():
+            if not r and not (hasattr(self.s, "pending") and self.s.pending()):
                 continue
             data = self.s.recv(65536)
             if not data:
                 self.terminated = self.terminated or "closed"
                 return
+            self.raw += data
             for ev in self.c.receive_data(data):
                 if isinstance(ev, h2.events.ResponseReceived):
                     self.headers[ev.stream_id] = ev.headers

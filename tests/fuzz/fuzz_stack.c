@@ -47,6 +47,8 @@ static void setup(void)
     mitm_options_init(&opts);
     mitm_options_set(&opts, "ignore_hosts", "^ignored\\.test:", err, sizeof(err));
     mitm_options_set(&opts, "tcp_hosts", "^tcp\\.test:", err, sizeof(err));
+    /* a client that starts with the HTTP/2 preface reaches the h2c path */
+    mitm_options_set(&opts, "http2_prior_knowledge", "true", err, sizeof(err));
     mitm_services_init(&svc, &opts);
     snprintf(ca_dir, sizeof(ca_dir), "/tmp/mitmc-fuzz-stack-%d", (int)getpid());
     atexit(remove_ca_dir);

@@ -181,3 +181,62 @@ Test(modes, silent_client_is_closed)
     };
     pb_run("silent", with_mode, s, -1, 0);
 }
+
+/* h2c with prior knowledge (http2_prior_knowledge): python3-h2's preface and SETTINGS, then a
+ * GET for /a with :authority proxy.test; the proxy answers in HTTP/2 (its SETTINGS first)
+ * and the reverse target gets HTTP/1.1. Split at every offset, the preface may arrive in
+ * pieces: the next-layer step waits for all 24 bytes. */
+#define H2C_PREFACE_SETTINGS                                                                                 \
+    "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"                                                                       \
+    "\x00\x00\x2a\x04\x00\x00\x00\x00\x00\x00\x01\x00\x00\x10\x00\x00\x02\x00\x00\x00\x01\x00\x04\x00\x00"   \
+    "\xff\xff\x00\x05\x00\x00\x40\x00\x00\x08\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64\x00\x06\x00\x01\x00"   \
+    "\x00"
+#define H2C_GET_A                                                                                            \
+    "\x00\x00\x10\x01\x05\x00\x00\x00\x01\x82\x86\x41\x88\xae\xc3\xf9\xf4\xba\x4a\x84\xff\x44\x82\x60\x7f"
+/* our SETTINGS: MAX_CONCURRENT_STREAMS 100, INITIAL_WINDOW_SIZE 1 MiB, MAX_HEADER_LIST_SIZE
+ * 64 KiB, MAX_FRAME_SIZE 16 KiB (the ACK and the connection WINDOW_UPDATE follow, in an order
+ * that depends on how the input was cut) */
+#define H2C_OUR_SETTINGS                                                                                     \
+    "\x00\x00\x18\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64\x00\x04\x00\x10\x00\x00\x00\x06\x00\x01"   \
+    "\x00\x00\x00\x05\x00\x00\x40\x00"
+/* HEADERS :status 200, content-length 1 (after an HPACK table size update), DATA "A", and an
+ * empty DATA with END_STREAM */
+#define H2C_RESPONSE                                                                                         \
+    "\x00\x00\x08\x01\x04\x00\x00\x00\x01\x3f\xe1\x1f\x88\x0f\x0d\x01\x31\x00\x00\x01\x00\x00\x00\x00\x00"   \
+    "\x01\x41\x00\x00\x00\x00\x01\x00\x00\x00\x01"
+
+Test(modes, reverse_h2c_prior_knowledge)
+{
+    use_mode("reverse:http://origin.test:8080");
+    set("http2_prior_knowledge", "true");
+    static const struct pb_step s[] = {
+        PB_EXPECT_OPEN("origin.test", 8080, NULL),
+        PB_IN(PB_CLIENT, H2C_PREFACE_SETTINGS),
+        PB_EXPECT_SEND_PREFIX(PB_CLIENT, H2C_OUR_SETTINGS),
+        PB_IN(PB_CLIENT, H2C_GET_A),
+        PB_EXPECT_HOOK(REQUESTHEADERS),
+        PB_EXPECT_HOOK(REQUEST),
+        /* Host from the rewritten :authority, first */
+        PB_EXPECT_SEND(PB_SERVER(1), "GET /a HTTP/1.1\r\nHost: origin.test:8080\r\n\r\n"),
+        PB_IN(PB_SERVER(1), "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nA"),
+        PB_EXPECT_HOOK(RESPONSEHEADERS),
+        PB_EXPECT_HOOK(RESPONSE),
+        PB_EXPECT_SEND(PB_CLIENT, H2C_RESPONSE),
+        PB_EXPECT_NOTHING,
+        PB_DONE,
+    };
+    pb_run_all("reverse_h2c", with_mode, s);
+}
+
+Test(modes, h2c_preface_without_the_option_is_http1)
+{
+    use_mode("reverse:http://origin.test:8080");
+    static const struct pb_step s[] = {
+        PB_EXPECT_OPEN("origin.test", 8080, NULL),
+        PB_IN(PB_CLIENT, H2C_PREFACE_SETTINGS),
+        PB_EXPECT_SEND_PREFIX(PB_CLIENT, "HTTP/1.1 505 HTTP Version Not Supported\r\n"),
+        PB_EXPECT_CLOSE(PB_CLIENT),
+        PB_DONE,
+    };
+    pb_run_all("h2c_off", with_mode, s);
+}

@@ -40,6 +40,7 @@ struct mitm_http_codec_vt {
     void (*decorate_error)(struct mitm_http_response *r);
     void (*consumed)(struct mitm_http_codec *c, uint32_t stream_id, size_t n);
     void (*cancel)(struct mitm_http_codec *c, uint32_t stream_id);
+    bool (*ping)(struct mitm_http_codec *c);
     void (*free)(struct mitm_http_codec *c);
 };
 
@@ -111,6 +112,14 @@ static inline void mitm_http_codec_cancel(struct mitm_http_codec *c, uint32_t st
 {
     if (c->vt->cancel)
         c->vt->cancel(c, stream_id);
+}
+/* A keep-alive probe to the peer (HTTP/2: PING with 8 bytes "00000000", as mitmproxy's
+ * Http2Client sends; RFC 9113 §6.7). Nothing waits for the ACK: whatever the peer sends
+ * back is activity. Returns true if one was sent; false for codecs without one (HTTP/1) or
+ * a connection that is failing. */
+static inline bool mitm_http_codec_ping(struct mitm_http_codec *c)
+{
+    return c->vt->ping && c->vt->ping(c);
 }
 /* Accepts NULL. */
 static inline void mitm_http_codec_free(struct mitm_http_codec *c)

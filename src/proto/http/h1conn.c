@@ -403,13 +403,14 @@ static void frame_from_h2(struct mitm_headers *h, bool end_stream)
                          end_stream ? "0" : "chunked", end_stream ? 1 : 7);
 }
 
+/* mitmproxy's Http1Client: "Host" from :authority, inserted first unless there is one. */
 static void request_from_h2(struct mitm_http_request *req, bool end_stream)
 {
     mitm_str_set(&req->http_version, "HTTP/1.1", 8);
     if (!mitm_headers_get(&req->headers, "host", NULL) && req->authority && req->authority[0]) {
         struct mitm_headers h;
         mitm_headers_init(&h);
-        mitm_headers_add(&h, "host", 4, req->authority, strlen(req->authority));
+        mitm_headers_add(&h, "Host", 4, req->authority, strlen(req->authority));
         for (size_t i = 0; i < req->headers.n; i++)
             mitm_headers_add(&h, req->headers.v[i].name, req->headers.v[i].name_len, req->headers.v[i].value,
                              req->headers.v[i].value_len);

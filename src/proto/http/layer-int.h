@@ -24,6 +24,7 @@ struct http_server {
     bool stack;                    /* the stack's own server connection, not used yet */
     bool https;                    /* TLS to the origin (the server half runs on it) */
     bool proxy;                    /* to the upstream proxy itself (absolute-form requests) */
+    double active;                 /* HTTP/2: when bytes last went either way (keep-alive PING) */
     struct http_layer *hl;
     struct http_server *next;
 };
@@ -41,6 +42,7 @@ struct http_layer {
     struct mitm_h2_limits h2lim;  /* from the http2_* options */
     bool h2_client;               /* the client connection speaks HTTP/2 */
     struct mitm_timer idle, head; /* http_idle_timeout, http_header_timeout */
+    struct mitm_timer ping;       /* http2_ping_keepalive: the first HTTP/2 server due a PING */
     double now;                   /* time of the event being handled (codecs call back
                                      synchronously from handle()) */
 };
@@ -67,7 +69,8 @@ void mitm_http_server_release(struct http_layer *hl, struct http_server *srv);
 /* Its codec, made on first use after the connection opened: HTTP/2 when the server chose h2
  * by ALPN (and option http2 is on), else HTTP/1. */
 struct mitm_http_codec *mitm_http_server_codec(struct http_server *srv);
-/* After a stream's event: the keep-alive and header timers follow the exchanges. */
+/* After a stream's event: the keep-alive and header timers follow the exchanges, and the
+ * PING timer the HTTP/2 server connections' activity. */
 void mitm_http_layer_update_timers(struct http_layer *hl);
 /* CONNECT answered 2xx: the client connection becomes a tunnel to conn (open or not) and a
  * next-layer step takes it, with the bytes the client sent early. */

@@ -59,8 +59,10 @@ struct mitm_layer *mitm_http_layer_new(struct mitm_ctx *ctx, struct mitm_layer *
     hl->lim.max_head = head > 0 ? (size_t)head : MITM_H1_DEFAULT_MAX_HEAD;
     hl->lim.validate = o->validate_inbound_headers;
     mitm_h2_limits_from(&hl->h2lim, o);
+    /* h2 by ALPN, or "h2c": the next-layer step saw the prior-knowledge preface */
     const char *alpn = ctx->client->alpn;
-    if (o->http2 && ctx->client->tls && alpn && strcmp(alpn, "h2") == 0)
+    bool tls = ctx->client->tls;
+    if (o->http2 && alpn && (tls ? strcmp(alpn, "h2") == 0 : strcmp(alpn, "h2c") == 0))
         hl->client = mitm_h2conn_new(MITM_CODEC_SERVER, &hl->base, ctx->client, &hl->h2lim, client_event, hl);
     hl->h2_client = hl->client != NULL;
     if (!hl->client)
@@ -284,8 +286,10 @@ struct mitm_http_codec *mitm_http_server_codec(struct http_server *srv)
         return srv->codec;
     struct http_layer *hl = srv->hl;
     const char *alpn = srv->conn->alpn;
-    if (hl->base.ctx->opts->http2 && srv->https && alpn && strcmp(alpn, "h2") == 0)
+    if (hl->base.ctx->opts->http2 && srv->https && alpn && strcmp(alpn, "h2") == 0) {
         srv->codec = mitm_h2conn_new(MITM_CODEC_CLIENT, &hl->base, srv->conn, &hl->h2lim, server_event, srv);
+        srv->active = hl->now; /* its preface and SETTINGS go out now */
+    }
     if (!srv->codec)
         srv->codec = mitm_h1conn_new(MITM_CODEC_CLIENT, &hl->base, srv->conn, &hl->lim, 0, srv->proxy,
                                      server_event, srv);
@@ -380,11 +384,52 @@ void mitm_http_layer_upgrade(struct http_layer *hl, struct http_server *srv, str
 
 /* ---- timeouts ------------------------------------------------------------------------ */
 
+/* An HTTP/2 server connection that gets keep-alive PINGs: open, ours, its codec made. */
+static bool pingable(const struct http_server *srv)
+{
+    return srv->codec && mitm_http_codec_multiplexed(srv->codec) && !srv->dead && !srv->given &&
+           srv->conn->state == MITM_CONN_OPEN;
+}
+
+/* http2_ping_keepalive (mitmproxy's Http2Client): one timer for all HTTP/2 server
+ * connections, due when the least recently active one has been idle that long. Activities
+ * only move later, so the deadline does too, and mitm_timer_due re-arms for what is left. */
+static void arm_ping(struct http_layer *hl)
+{
+    long k = hl->base.ctx->opts->http2_ping_keepalive;
+    double next = 0;
+    if (k > 0 && !hl->base.ctx->replay)
+        for (struct http_server *srv = hl->servers; srv; srv = srv->next)
+            if (pingable(srv) && (next == 0 || srv->active + (double)k < next))
+                next = srv->active + (double)k;
+    if (next == 0)
+        mitm_timer_clear(&hl->ping);
+    else if (hl->ping.deadline != next)
+        mitm_timer_set(&hl->base, &hl->ping, hl->now, next - hl->now);
+}
+
+/* The PING timer fired: every HTTP/2 server idle for the keep-alive (less a second, as
+ * mitmproxy does, so connections due close together share one wake-up) gets a PING. An
+ * unanswered PING changes nothing: the next one follows a keep-alive later, and a server
+ * that closes the connection is seen as any close is (mitmproxy neither waits for the ACK). */
+static void send_pings(struct http_layer *hl)
+{
+    long k = hl->base.ctx->opts->http2_ping_keepalive;
+    for (struct http_server *srv = hl->servers; srv; srv = srv->next) {
+        if (!pingable(srv) || hl->now - srv->active + 1 <= (double)k)
+            continue;
+        srv->active = hl->now;
+        if (mitm_http_codec_ping(srv->codec))
+            mitm_layer_log(&hl->base, MITM_LOG_DEBUG, "Send HTTP/2 keep-alive PING to %s", srv->conn->peer);
+    }
+}
+
 /* After each event: an idle client connection (no exchange, no partial head) has
  * http_idle_timeout to start a request; a started head has http_header_timeout to end. */
 void mitm_http_layer_update_timers(struct http_layer *hl)
 {
     const struct mitm_options *o = hl->base.ctx->opts;
+    arm_ping(hl);
     if (hl->child || hl->base.ctx->client->state == MITM_CONN_CLOSED || hl->base.ctx->replay) {
         mitm_timer_clear(&hl->idle);
         mitm_timer_clear(&hl->head);
@@ -405,6 +450,10 @@ static void on_wakeup(struct http_layer *hl, const struct mitm_event *ev)
 {
     const struct mitm_options *o = hl->base.ctx->opts;
     struct mitm_conn *client = hl->base.ctx->client;
+    if (mitm_timer_due(&hl->base, &hl->ping, ev)) {
+        send_pings(hl);
+        return;
+    }
     if (mitm_timer_due(&hl->base, &hl->head, ev) && mitm_http_codec_head_pending(hl->client)) {
         char msg[160];
         snprintf(msg, sizeof(msg), "Request head not complete after %ld s: closing the connection",
@@ -469,8 +518,10 @@ static void http_handle(struct mitm_layer *l, const struct mitm_event *ev)
             mitm_http_codec_feed(hl->client, ev->data.base, ev->data.len);
         } else {
             struct http_server *srv = find_server(hl, ev->conn);
-            if (srv)
+            if (srv) {
+                srv->active = ev->now;
                 mitm_http_codec_feed(mitm_http_server_codec(srv), ev->data.base, ev->data.len);
+            }
         }
     } else if (ev->type == MITM_EV_CLOSED) {
         if (ev->conn == client) {

@@ -194,10 +194,12 @@ static void to_client(struct http_stream *s, struct mitm_http_event *ev)
 
 static void to_server(struct http_stream *s, struct mitm_http_event *ev)
 {
-    if (s->srv && !s->srv->dead)
+    if (s->srv && !s->srv->dead) {
+        s->srv->active = s->hl->now;
         mitm_http_codec_send(mitm_http_server_codec(s->srv), ev);
-    else
+    } else {
         mitm_http_event_free(ev);
+    }
 }
 
 static struct mitm_http_event *ev_new(struct http_stream *s, enum mitm_http_ev_type t)
@@ -327,7 +329,13 @@ static void to_reverse_target(struct http_stream *s, const struct mitm_mode_spec
     if (!s->base.ctx->opts->keep_host_header) {
         char hv[300];
         host_value(hv, sizeof(hv), scheme, m->host, m->port);
-        mitm_headers_set(&r->headers, "Host", hv, strlen(hv));
+        /* mitmproxy's host_header setter: an HTTP/2 request's is :authority, and a Host
+         * header only changes if it has one */
+        bool h2 = r->http_version && strcmp(r->http_version, "HTTP/2.0") == 0;
+        if (h2)
+            mitm_str_set(&r->authority, hv, strlen(hv));
+        if (!h2 || mitm_headers_get(&r->headers, "host", NULL))
+            mitm_headers_set(&r->headers, "Host", hv, strlen(hv));
     }
 }
 
@@ -345,6 +353,13 @@ static int resolve_destination(struct http_stream *s, const char **err)
     }
     if (r->form == MITM_TARGET_ABSOLUTE || r->form == MITM_TARGET_AUTHORITY)
         return 0;
+    if (hl->h2_client && hl->mode != MITM_HTTP_TRANSPARENT && r->host && r->host[0]) {
+        /* HTTP/2 to the explicit proxy itself (h2c with prior knowledge): :scheme and
+         * :authority (the codec parsed them) name the destination as an absolute-form URL
+         * does (RFC 9113 §8.3.1), as in mitmproxy, where an h2 request carries its host */
+        r->form = MITM_TARGET_ABSOLUTE;
+        return 0;
+    }
     if (hl->mode == MITM_HTTP_TRANSPARENT && hl->origin) {
         mitm_str_set(&r->host, hl->origin->host, strlen(hl->origin->host));
         r->port = hl->origin->port;

@@ -778,6 +778,18 @@ static void h2_cancel(struct mitm_http_codec *b, uint32_t sid)
     flush(c);
 }
 
+static bool h2_ping(struct mitm_http_codec *b)
+{
+    struct mitm_h2conn *c = H(b);
+    if (c->dead || !mitm_conn_writable(b->conn))
+        return false;
+    /* the opaque data is ours to choose (RFC 9113 §6.7); mitmproxy's eight ASCII zeros */
+    if (nghttp2_submit_ping(c->ng, NGHTTP2_FLAG_NONE, (const uint8_t *)"00000000") != 0)
+        return false;
+    flush(c);
+    return true;
+}
+
 static void h2_free(struct mitm_http_codec *b)
 {
     struct mitm_h2conn *c = H(b);
@@ -803,6 +815,7 @@ static const struct mitm_http_codec_vt h2_vt = {
     .refuse = h2_refuse,
     .consumed = h2_consumed,
     .cancel = h2_cancel,
+    .ping = h2_ping,
     .free = h2_free,
 };
 

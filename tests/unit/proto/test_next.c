@@ -47,6 +47,22 @@ Test(next, probably_not_http)
     cr_assert(NOT_HTTP("GET / HTTP/1.1\r\n", true), "the server spoke first");
 }
 
+#define PREFACE(s, more) mitm_next_h2_preface((const uint8_t *)(s), sizeof(s) - 1, more)
+
+Test(next, h2_preface)
+{
+    cr_assert_eq(PREFACE("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", true), 1);
+    cr_assert_eq(PREFACE("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04", false), 1, "frames follow");
+    cr_assert_eq(PREFACE("PRI * HTTP/2.0\r\n\r\nSM\r\n", true), -1, "a prefix: wait");
+    cr_assert_eq(PREFACE("PRI", true), -1);
+    cr_assert_eq(PREFACE("", true), 0, "nothing yet: no preface (a server that spoke first decides)");
+    cr_assert_eq(PREFACE("PRI * HTTP/2.0\r\n\r\nSM\r\n", false), 0, "a prefix that cannot grow");
+    cr_assert_eq(PREFACE("PRI / HTTP/1.1\r\n", true), 0, "an HTTP/1 request with method PRI");
+    cr_assert_eq(PREFACE("PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n", true), 0);
+    cr_assert_eq(PREFACE("GET / HTTP/1.1\r\n\r\n", true), 0);
+    cr_assert_eq(PREFACE("\x16\x03\x01", true), 0);
+}
+
 Test(next, ignore_hosts_on_address_peer_sni_and_host_header)
 {
     struct mitm_next_config *c = config("^example\\.com:443$", NULL, NULL);
