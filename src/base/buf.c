@@ -75,7 +75,12 @@ static int reserve(struct mitm_buf *b, size_t n)
     }
     if (b->len + n + 1 <= b->alloc)
         return 0;
+    /* a first allocation is sized to what is asked (a 64 KiB body piece must not round up to
+     * 128 KiB: at glibc's mmap threshold every such buffer would be mmap'd, faulted in and
+     * munmap'd, with a TLB shootdown per free); later growth doubles */
     size_t want = b->alloc ? b->alloc : 256;
+    if (!b->alloc && want < b->len + n + 1)
+        want = (b->len + n + 1 + 63) & ~(size_t)63;
     while (want < b->len + n + 1)
         want *= 2;
     uint8_t *m = realloc(b->mem, want);
@@ -84,6 +89,13 @@ static int reserve(struct mitm_buf *b, size_t n)
     b->mem = m;
     b->alloc = want;
     return 0;
+}
+
+int mitm_buf_reserve(struct mitm_buf *b, size_t n)
+{
+    if (b->limit && (n > b->limit || b->len > b->limit - n))
+        return -1;
+    return reserve(b, n);
 }
 
 int mitm_buf_append(struct mitm_buf *b, const void *p, size_t n)

@@ -37,6 +37,10 @@ void mitm_buf_free(struct mitm_buf *b);
  * the allocation failed. */
 int mitm_buf_append(struct mitm_buf *b, const void *p, size_t n);
 
+/* Make room for n more bytes without growing later (a writer that knows about how much it
+ * will append). Returns 0, or -1 as mitm_buf_append. */
+int mitm_buf_reserve(struct mitm_buf *b, size_t n);
+
 /* Append n bytes the caller fills in: returns where they start (valid until the buffer next
  * changes), or NULL (nothing appended) if the cap would be exceeded or the allocation failed.
  * For writers that know a record's size before writing it (one cap check, one growth). */

@@ -537,6 +537,8 @@ static void h1_send(struct mitm_http_codec *base, struct mitm_http_event *ev)
     struct mitm_h1conn *c = (struct mitm_h1conn *)base;
     struct mitm_buf out;
     mitm_buf_init(&out, 0);
+    if (ev->len)
+        mitm_buf_reserve(&out, ev->len + 32); /* one allocation: the piece and its chunk framing */
     bool end = false;
     if (c->base.role == MITM_CODEC_SERVER) {
         send_response_event(c, ev, &out);
