@@ -128,14 +128,16 @@ static struct mitm_flow *gen_flow(bool clean)
     }
     if (rnd(10) == 0)
         mitm_flow_set_error(f, "Connection killed.", 2.0);
-    if (rnd(8) == 0)
-        f->marked = mitm_strdup(rnd(2) ? ":default:" : "x");
+    if (rnd(8) == 0) {
+        const char *mk = rnd(2) ? ":default:" : "x";
+        mitm_str_set(&f->marked, mk, strlen(mk));
+    }
     if (rnd(10) == 0)
         f->is_replay = mitm_strdup(rnd(2) ? "request" : "response");
     if (rnd(20) == 0)
         f->websocket = mitm_websocket_new();
     if (rnd(10) == 0)
-        f->comment = mitm_strdup("a json comment");
+        mitm_str_set(&f->comment, "a json comment", 14);
     return f;
 }
 
