@@ -21,6 +21,16 @@ struct mitm_http_event *mitm_http_event_data(enum mitm_http_ev_type type, uint32
     return e;
 }
 
+struct mitm_http_event *mitm_http_event_data_borrowed(enum mitm_http_ev_type type, uint32_t stream_id,
+                                                      const uint8_t *data, size_t len)
+{
+    struct mitm_http_event *e = mitm_http_event_new(type, stream_id);
+    e->data = (uint8_t *)data; /* never written or freed through: borrowed */
+    e->len = len;
+    e->borrowed = true;
+    return e;
+}
+
 struct mitm_http_event *mitm_http_event_error(enum mitm_http_ev_type type, uint32_t stream_id, int status,
                                               const char *msg)
 {
@@ -36,7 +46,8 @@ void mitm_http_event_free(struct mitm_http_event *e)
         return;
     mitm_http_request_free(e->req);
     mitm_http_response_free(e->resp);
-    free(e->data);
+    if (!e->borrowed)
+        free(e->data);
     if (e->trailers) {
         mitm_headers_free(e->trailers);
         free(e->trailers);

@@ -32,12 +32,18 @@ struct mitm_http_event {
     int status;
     char *msg;
     bool end_stream; /* *_HEADERS: no body follows (the END comes next); false = unknown */
+    bool borrowed;   /* data is not the event's (mitm_http_event_data_borrowed) */
 };
 
 struct mitm_http_event *mitm_http_event_new(enum mitm_http_ev_type type, uint32_t stream_id);
 /* Data event with a copy of data. */
 struct mitm_http_event *mitm_http_event_data(enum mitm_http_ev_type type, uint32_t stream_id,
                                              const uint8_t *data, size_t len);
+/* Data event that points at data without copying it, for a body the sender keeps alive until
+ * mitm_http_codec_send returns: the codecs copy what they send before returning (send_response
+ * of a buffered body: one copy of the body fewer). */
+struct mitm_http_event *mitm_http_event_data_borrowed(enum mitm_http_ev_type type, uint32_t stream_id,
+                                                      const uint8_t *data, size_t len);
 /* Error event with a copy of msg. */
 struct mitm_http_event *mitm_http_event_error(enum mitm_http_ev_type type, uint32_t stream_id, int status,
                                               const char *msg);

@@ -249,9 +249,9 @@ static void send_response(struct http_stream *s, const struct mitm_http_response
     h->end_stream = r->content.len == 0 && !r->trailers;
     s->resp_sent_head = true;
     to_client(s, h);
-    if (r->content.len)
-        to_client(s, mitm_http_event_data(MITM_HTTP_RESPONSE_DATA, s->id, mitm_buf_data(&r->content),
-                                          r->content.len));
+    if (r->content.len) /* the codec copies it before returning; the flow keeps the body */
+        to_client(s, mitm_http_event_data_borrowed(MITM_HTTP_RESPONSE_DATA, s->id, mitm_buf_data(&r->content),
+                                                   r->content.len));
     to_client(s, end_event(s, MITM_HTTP_RESPONSE_END, r->trailers));
 }
 
@@ -278,8 +278,8 @@ static void send_request_rest(struct http_stream *s)
 {
     const struct mitm_http_request *r = s->flow->request;
     if (r->content.len)
-        to_server(s, mitm_http_event_data(MITM_HTTP_REQUEST_DATA, s->id, mitm_buf_data(&r->content),
-                                          r->content.len));
+        to_server(s, mitm_http_event_data_borrowed(MITM_HTTP_REQUEST_DATA, s->id, mitm_buf_data(&r->content),
+                                                   r->content.len));
     if (!s->req_complete)
         return;
     to_server(s, end_event(s, MITM_HTTP_REQUEST_END, r->trailers));
