@@ -238,6 +238,19 @@ static void release_held(struct http_stream *s, const struct mitm_headers *trail
 
 /* Send a complete response (head, buffered body, end) to the client. The flow keeps its
  * response; the codec gets a copy of the head. */
+/* A buffered body goes out in pieces of this size: each is copied (into the codec's output,
+ * then by TLS) on its own and freed once written, instead of the whole body at every step. */
+#define BODY_PIECE (256 * 1024)
+
+static void send_body(struct http_stream *s, void (*to)(struct http_stream *, struct mitm_http_event *),
+                      enum mitm_http_ev_type type, const struct mitm_buf *content)
+{
+    const uint8_t *p = mitm_buf_data(content);
+    for (size_t off = 0; off < content->len; off += BODY_PIECE) /* the flow keeps the body */
+        to(s, mitm_http_event_data_borrowed(type, s->id, p + off,
+                                            content->len - off < BODY_PIECE ? content->len - off : BODY_PIECE));
+}
+
 static void send_response(struct http_stream *s, const struct mitm_http_response *r)
 {
     struct mitm_http_event *h = ev_new(s, MITM_HTTP_RESPONSE_HEADERS);
@@ -249,9 +262,7 @@ static void send_response(struct http_stream *s, const struct mitm_http_response
     h->end_stream = r->content.len == 0 && !r->trailers;
     s->resp_sent_head = true;
     to_client(s, h);
-    if (r->content.len) /* the codec copies it before returning; the flow keeps the body */
-        to_client(s, mitm_http_event_data_borrowed(MITM_HTTP_RESPONSE_DATA, s->id, mitm_buf_data(&r->content),
-                                                   r->content.len));
+    send_body(s, to_client, MITM_HTTP_RESPONSE_DATA, &r->content);
     to_client(s, end_event(s, MITM_HTTP_RESPONSE_END, r->trailers));
 }
 
@@ -277,9 +288,7 @@ static void send_request_head(struct http_stream *s)
 static void send_request_rest(struct http_stream *s)
 {
     const struct mitm_http_request *r = s->flow->request;
-    if (r->content.len)
-        to_server(s, mitm_http_event_data_borrowed(MITM_HTTP_REQUEST_DATA, s->id, mitm_buf_data(&r->content),
-                                                   r->content.len));
+    send_body(s, to_server, MITM_HTTP_REQUEST_DATA, &r->content);
     if (!s->req_complete)
         return;
     to_server(s, end_event(s, MITM_HTTP_REQUEST_END, r->trailers));
