@@ -240,7 +240,7 @@ static void release_held(struct http_stream *s, const struct mitm_headers *trail
  * response; the codec gets a copy of the head. */
 /* A buffered body goes out in pieces of this size: each is copied (into the codec's output,
  * then by TLS) on its own and freed once written, instead of the whole body at every step. */
-#define BODY_PIECE (256 * 1024)
+#define BODY_PIECE (64 * 1024) /* under glibc's mmap threshold (128 KiB): heap, not mmap + munmap */
 
 static void send_body(struct http_stream *s, void (*to)(struct http_stream *, struct mitm_http_event *),
                       enum mitm_http_ev_type type, const struct mitm_buf *content)
