@@ -247,8 +247,8 @@ static void send_body(struct http_stream *s, void (*to)(struct http_stream *, st
 {
     const uint8_t *p = mitm_buf_data(content);
     for (size_t off = 0; off < content->len; off += BODY_PIECE) /* the flow keeps the body */
-        to(s, mitm_http_event_data_borrowed(type, s->id, p + off,
-                                            content->len - off < BODY_PIECE ? content->len - off : BODY_PIECE));
+        to(s, mitm_http_event_data_borrowed(
+                  type, s->id, p + off, content->len - off < BODY_PIECE ? content->len - off : BODY_PIECE));
 }
 
 static void send_response(struct http_stream *s, const struct mitm_http_response *r)
