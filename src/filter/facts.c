@@ -182,20 +182,16 @@ void mitm_filter_request_facts(const struct mitm_http_request *r, size_t path_ma
     const char *host = r->host ? r->host : "";
     *host_is_pretty = !filter_pretty_host(r, &ph, &pl) || (strlen(host) == pl && memcmp(host, ph, pl) == 0);
     *url_is_pretty = false;
-    if (r->form == MITM_TARGET_AUTHORITY || !r->scheme || !r->path || strlen(r->path) > path_max)
+    if (r->form == MITM_TARGET_AUTHORITY || !r->scheme || !r->path || strlen(r->path) > path_max ||
+        strlen(r->scheme) > 255 || strlen(host) > 255)
         return;
+    /* the URL ~u searches (pretty) is the one the summary rebuilds (plain): compare them */
     size_t hl = 0;
-    const char *hv = mitm_headers_get(&r->headers, "host", &hl);
-    if (!hv) {
-        *url_is_pretty = true; /* pretty_url falls back to the connection host */
+    mitm_http_request_host_header(r, &hl);
+    if (hl > 512) /* longer than any rebuilt URL's authority: not the same */
         return;
-    }
-    /* pretty_url is scheme://<Host header>path: the same URL when the header is the authority
-     * the plain URL writes */
-    char plain[600];
-    size_t sl = strlen(r->scheme);
-    if (sl > 255 || strlen(host) > 255)
-        return;
-    mitm_http_url_format(r->scheme, host, r->port, "", plain, sizeof(plain));
-    *url_is_pretty = strlen(plain) == sl + 3 + hl && memcmp(plain + sl + 3, hv, hl) == 0;
+    char plain[1200], pretty[1200];
+    mitm_http_request_url(r, false, plain, sizeof(plain));
+    mitm_http_request_url(r, true, pretty, sizeof(pretty));
+    *url_is_pretty = strcmp(plain, pretty) == 0;
 }

@@ -163,44 +163,16 @@ static bool match_asset(const struct mitm_flow *f)
     return false;
 }
 
-/* request.host_header: Host, or :authority for HTTP/2 (mitmproxy's host_header). */
-static const char *host_header(const struct mitm_http_request *r, size_t *len)
-{
-    const char *v = mitm_headers_get(&r->headers, "host", len);
-    if (!v && r->http_version && strncmp(r->http_version, "HTTP/2", 6) == 0 && r->authority &&
-        *r->authority) {
-        *len = strlen(r->authority);
-        v = r->authority;
-    }
-    return v;
-}
-
-/* pretty_host when it is not request.host: the host of the Host header (or :authority),
- * without port and brackets, as url.parse_authority(check=False) has it; an unparsable value
- * is used whole. False without such a header. */
+/* pretty_host when it is not request.host: the host of the Host header (or :authority), as
+ * url.parse_authority(check=False) has it. False without such a header. */
 bool filter_pretty_host(const struct mitm_http_request *r, const char **host, size_t *hl)
 {
     size_t len = 0;
-    const char *v = host_header(r, &len);
+    const char *v = mitm_http_request_host_header(r, &len);
     if (!v)
         return false;
-    *host = v;
-    *hl = len;
-    const char *colon = memrchr(v, ':', len);
-    if (len > 2 && v[0] == '[') {
-        const char *close = memchr(v, ']', len);
-        if (close && (close + 1 == v + len || close + 1 == colon)) {
-            *host = v + 1;
-            *hl = (size_t)(close - v - 1);
-        }
-    } else if (colon && memchr(v, ':', len) == colon && colon > v) {
-        size_t pl = len - (size_t)(colon - v) - 1;
-        bool digits = pl > 0;
-        for (size_t i = 0; i < pl; i++)
-            digits = digits && colon[1 + i] >= '0' && colon[1 + i] <= '9';
-        if (digits)
-            *hl = (size_t)(colon - v);
-    }
+    long port;
+    mitm_http_parse_authority(v, len, host, hl, &port);
     return true;
 }
 
@@ -220,7 +192,7 @@ static bool match_url(struct mctx *c, const pcre2_code *re)
     const struct mitm_http_request *r = c->f->request;
     if (!c->url) {
         size_t hl = 0;
-        (void)host_header(r, &hl);
+        (void)mitm_http_request_host_header(r, &hl);
         size_t cap = 64 + hl + (r->scheme ? strlen(r->scheme) : 0) + (r->host ? strlen(r->host) : 0) +
                      (r->path ? strlen(r->path) : 0) + (r->authority ? strlen(r->authority) : 0);
         c->url = mitm_alloc(cap);

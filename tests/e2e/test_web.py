@@ -528,8 +528,8 @@ for k in range(400):
     if rnd.random() < 0.1:  # transparent mode: an address, the name in Host
         r.host = "10.0.0.9"
         r.headers["host"] = "named.example"
-    elif rnd.random() < 0.8:
-        r.headers["host"] = r.host if default else "%s:%d" % (r.host, r.port)
+    elif rnd.random() < 0.8:  # the URL's authority, sometimes with its default port written out
+        r.headers["host"] = r.host if default and rnd.random() < 0.7 else "%s:%d" % (r.host, r.port)
     if r.method != "GET":
         r.headers["content-type"] = "application/x-www-form-urlencoded"
     if f.response:
@@ -553,7 +553,7 @@ for expr in json.loads(sys.argv[2]):
 print(json.dumps(want))
 '''
 
-FILTERS = ["~d example", "~d named", "~u ^https?://named\\.example/", "~d ^10\\.", "~d ^cdn\\.test$",
+FILTERS = ["~u ^http://example\\.com/", "~u :80/", "~d example", "~d named", "~u ^https?://named\\.example/", "~d ^10\\.", "~d ^cdn\\.test$",
            "~u ^https://api", "~u :8080/", "~u logo\\.png", "~m post", "~c 404", "~c 200 & ~d example.com",
            "~ts json", "~t json", "~t form", "~a", "~q", "~s & !~c 200", "~e", "~marked",
            "!(~m get | ~m post) & ~s", "~u json | ~ts html", "~h content-type", "~b nomatch", "~all",

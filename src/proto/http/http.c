@@ -269,6 +269,61 @@ static int default_port(const char *scheme, unsigned port)
     return (strcmp(scheme, "http") == 0 && port == 80) || (strcmp(scheme, "https") == 0 && port == 443);
 }
 
+const char *mitm_http_request_host_header(const struct mitm_http_request *r, size_t *len)
+{
+    const char *v = mitm_headers_get(&r->headers, "host", len);
+    if (!v && r->http_version && strncmp(r->http_version, "HTTP/2", 6) == 0 && r->authority &&
+        *r->authority) {
+        *len = strlen(r->authority);
+        v = r->authority;
+    }
+    return v;
+}
+
+void mitm_http_parse_authority(const char *v, size_t len, const char **host, size_t *hl, long *port)
+{
+    *host = v;
+    *hl = len;
+    *port = -1;
+    const char *colon = memrchr(v, ':', len), *name = v;
+    size_t nl = 0;
+    if (len > 2 && v[0] == '[') { /* [v6] or [v6]:port */
+        const char *close = memchr(v, ']', len);
+        if (!close || (close + 1 != v + len && close + 1 != colon))
+            return;
+        name = v + 1;
+        nl = (size_t)(close - v - 1);
+        if (close + 1 == v + len)
+            colon = NULL;
+    } else if (colon && memchr(v, ':', len) == colon && colon > v) { /* host:port */
+        nl = (size_t)(colon - v);
+    } else { /* a plain host, or more than one colon or nothing before it: used whole */
+        return;
+    }
+    long p = -1;
+    if (colon) {
+        size_t pl = len - (size_t)(colon - v) - 1;
+        if (pl == 0 || pl > 5)
+            return;
+        p = 0;
+        for (size_t i = 0; i < pl; i++) {
+            if (colon[1 + i] < '0' || colon[1 + i] > '9')
+                return;
+            p = p * 10 + (colon[1 + i] - '0');
+        }
+        if (p > 65535)
+            return;
+    }
+    *host = name;
+    *hl = nl;
+    *port = p;
+}
+
+static unsigned scheme_default_port(const char *scheme)
+{
+    return strcmp(scheme, "http") == 0 ? 80 : 443; /* mitmproxy: default_port(scheme) or 443 */
+}
+
 void mitm_http_request_url(const struct mitm_http_request *r, bool pretty, char *out, size_t cap)
 {
     const char *scheme = r->scheme ? r->scheme : "http";
@@ -278,9 +333,18 @@ void mitm_http_request_url(const struct mitm_http_request *r, bool pretty, char 
         return;
     }
     size_t hlen = 0;
-    const char *hosthdr = pretty ? mitm_headers_get(&r->headers, "host", &hlen) : NULL;
+    const char *hosthdr = pretty ? mitm_http_request_host_header(r, &hlen) : NULL;
     if (hosthdr) {
-        snprintf(out, cap, "%s://%.*s%s", scheme, (int)hlen, hosthdr, path);
+        /* mitmproxy's pretty_url: the Host header's host and port (the scheme's default port
+         * when it has none), put back together as a URL */
+        const char *h;
+        size_t hl;
+        long port;
+        mitm_http_parse_authority(hosthdr, hlen, &h, &hl, &port);
+        char *name = mitm_strndup(h, hl);
+        mitm_http_url_format(scheme, name, port >= 0 ? (unsigned)port : scheme_default_port(scheme), path,
+                             out, cap);
+        free(name);
         return;
     }
     mitm_http_url_format(scheme, r->host, r->port, path, out, cap);
@@ -291,6 +355,8 @@ void mitm_http_url_format(const char *scheme, const char *host, unsigned port, c
 {
     if (!host)
         host = "";
+    if (strcmp(path, "*") == 0) /* OPTIONS *: the URL has no path (mitmproxy's url) */
+        path = "";
     int v6 = strchr(host, ':') != NULL;
     if (default_port(scheme, port))
         snprintf(out, cap, "%s://%s%s%s%s", scheme, v6 ? "[" : "", host, v6 ? "]" : "", path);

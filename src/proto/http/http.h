@@ -38,9 +38,20 @@ struct mitm_http_response *mitm_http_response_make(int status, const char *body,
 const char *mitm_http_reason(int status);
 
 /* mitmproxy's request.url: scheme://host[:port]path, with the port left out when it is
- * the scheme's default. pretty_url (showhost) uses the Host header instead of the
- * connection host. Writes a NUL-terminated string into out (truncated to cap). */
+ * the scheme's default. pretty_url (showhost) uses the host and port of the Host header
+ * (host_header) instead, as mitmproxy rebuilds it: "Host: example.com:80" gives
+ * http://example.com/. Writes a NUL-terminated string into out (truncated to cap). */
 void mitm_http_request_url(const struct mitm_http_request *r, bool pretty, char *out, size_t cap);
+/* request.host_header (mitmproxy): the Host header, or :authority for HTTP/2 without one;
+ * NULL if neither. */
+const char *mitm_http_request_host_header(const struct mitm_http_request *r, size_t *len);
+
+/* mitmproxy's url.parse_authority(check=False), without its host validity check: the host
+ * and port of "host", "host:port", "[v6]" or "[v6]:port" (brackets stripped; port -1 when
+ * there is none); anything else (two colons, a port that is not 0..65535) is the host whole,
+ * with no port. */
+void mitm_http_parse_authority(const char *v, size_t len, const char **host, size_t *hl, long *port);
+
 /* The origin- or absolute-form URL of those parts, as mitm_http_request_url writes it without
  * a Host header: scheme://host[:port]path, the port left out when it is the scheme's default,
  * an IPv6 host in brackets. */
