@@ -246,7 +246,8 @@ def test_jsonl_sink_retries_a_failing_receiver_and_loses_nothing(mitmc, upstream
         assert path == "/ingest?x=1"
         assert headers["Authorization"] == "Bearer t0k"
         assert headers["Content-Type"] == "application/x-ndjson"
-        f = rx.accepted[3]
+        # the 404 one, wherever the workers' order put it
+        f = [x for x in rx.accepted if x["request"]["path"] == "/zeta/3/404"][0]
         assert f["instance"] == "zeta" and f["type"] == "http"
         assert f["request"]["method"] == "GET" and f["request"]["host"] == "127.0.0.1"
         assert f["request"]["port"] == upstream
