@@ -72,6 +72,16 @@ def records(path):
     return out
 
 
+def wait_records(path, pred=lambda x: True, timeout=30):
+    """The -w file's records that pred accepts, once there is one (bounded wait)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        recs = [x for x in records(path) if pred(x)] if path.exists() else []
+        if recs or time.monotonic() > deadline:
+            return recs
+        time.sleep(0.05)
+
+
 def sha(view):
     return None if view is None else hashlib.sha256(view).hexdigest()
 
@@ -159,13 +169,7 @@ def test_256mib_download_is_recorded_whole_at_flat_memory(web_proxy, raw_upstrea
     fl = w.wait_flows(lambda fl: any(f["request"]["path"] == "/big" and f.get("response") for f in fl), "the flow")
     big = [f for f in fl if f["request"]["path"] == "/big"][0]
     assert big["response"]["contentLength"] == n
-    deadline = time.monotonic() + 30
-    recs = []
-    while time.monotonic() < deadline:
-        recs = [x for x in records(wfile) if bytes(x["request"]["path"]) == b"/big"] if wfile.exists() else []
-        if recs:
-            break
-        time.sleep(0.1)
+    recs = wait_records(wfile, lambda x: bytes(x["request"]["path"]) == b"/big")
     assert recs, "no /big record in the -w file"
     assert sha(recs[0]["response"]["content"]) == want
     # and so does the flow store: the web UI reads the body back from it
@@ -197,11 +201,7 @@ def test_64mib_upload_streams_and_is_kept(web_proxy, raw_upstream, tmp_path):
     want = hashlib.sha256(data).hexdigest()
     assert got["sha"] == want  # the upstream got the exact bytes
     w.wait_flows(lambda fl: any(f.get("response") for f in fl), "the flow")
-    deadline = time.monotonic() + 30
-    recs = []
-    while time.monotonic() < deadline and not recs:
-        recs = records(wfile) if wfile.exists() else []
-        time.sleep(0.05)
+    recs = wait_records(wfile)
     assert recs and sha(recs[0]["request"]["content"]) == want
 
 
@@ -220,11 +220,7 @@ def test_which_streamed_bodies_are_kept(web_proxy, raw_upstream, tmp_path, opts,
     assert r.returncode == 0, r.stderr
     assert hashlib.sha256((tmp_path / "k").read_bytes()).hexdigest() == big_body_sha(n)
     w.wait_flows(lambda fl: any(f.get("response") for f in fl), "the flow")
-    deadline = time.monotonic() + 30
-    recs = []
-    while time.monotonic() < deadline and not recs:
-        recs = records(wfile) if wfile.exists() else []
-        time.sleep(0.05)
+    recs = wait_records(wfile)
     assert recs
     content = recs[0]["response"]["content"]
     assert sha(content) == (big_body_sha(n) if kept else None)
